@@ -1,0 +1,187 @@
+"""Reading scenario files: YAML or TOML, ``extends:`` inheritance, overrides, strict checks."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from urban_sim.config.schema import Scenario
+from urban_sim.errors import ConfigError
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    """Read a YAML or TOML file into a dict.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, unparsable, or its top level is not a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of keys to values")
+    return data
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated recursively by ``over`` (neither argument is modified)."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``data['a']['b'] = value`` for ``dotted='a.b'``, creating mappings as needed."""
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted!r}: {key!r} is not a mapping")
+    node[keys[-1]] = value
+
+
+def _resolve_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], list[Path]]:
+    path = Path(path).resolve()
+    if path in seen:
+        chain = " -> ".join(p.name for p in (*seen, path))
+        raise ConfigError(f"{path}: circular 'extends' ({chain})")
+    raw = read_mapping(path)
+    files = [path]
+    parent = raw.get("extends")
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise ConfigError(f"{path}: key 'extends' must be a scenario name or file path")
+        ppath = Path(parent)
+        if not ppath.suffix:
+            ppath = ppath.with_suffix(path.suffix)
+        if not ppath.is_absolute():
+            ppath = path.parent / ppath
+        if not ppath.is_file():
+            raise ConfigError(f"{path}: key 'extends': scenario file {ppath} not found")
+        base, pfiles = _resolve_raw(ppath, (*seen, path))
+        raw = deep_merge(base, raw)
+        files += pfiles
+    return raw, files
+
+
+def _yaml_line(path: Path, loc: tuple[Any, ...]) -> int | None:
+    """Line (1-based) of the key at ``loc`` in a YAML file, or None if it is not there."""
+    if path.suffix == ".toml":
+        return None
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        for knode, vnode in node.value:
+            if knode.value == str(key):
+                line, node = knode.start_mark.line + 1, vnode
+                break
+        else:
+            return None
+    return line
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: Any = Scenario
+    for key in loc:
+        field = model.model_fields.get(str(key)) if isinstance(model, type) else None
+        if field is None:
+            return None
+        model = field.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+    return model
+
+
+def nearest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
+    """Closest valid key to a misspelled one (difflib ratio ≥ 0.6), or None."""
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _describe(error: dict[str, Any], files: list[Path]) -> str:
+    loc = tuple(error["loc"])
+    dotted = ".".join(str(k) for k in loc) or "(top level)"
+    where, line = files[0], None
+    for f in files:
+        line = _yaml_line(f, loc)
+        if line is not None:
+            where = f
+            break
+    prefix = f"{where}:{line}" if line else f"{where}"
+    if error["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        hint = nearest(str(loc[-1]), list(model.model_fields)) if model else None
+        tip = f" (did you mean '{hint}'?)" if hint else ""
+        return f"{prefix}: unknown key '{dotted}'{tip}"
+    if error["type"] == "missing":
+        return f"{prefix}: missing required key '{dotted}'"
+    value = error.get("input")
+    return f"{prefix}: key '{dotted}' = {value!r}: {error['msg']}"
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load, resolve and validate a scenario file.
+
+    Parameters
+    ----------
+    path : str or Path
+        YAML (``.yaml``/``.yml``) or TOML (``.toml``) scenario file. ``extends: NAME`` merges
+        the file over ``NAME.yaml`` in the same folder (recursively).
+    overrides : dict, optional
+        Dotted keys to set after resolution, e.g. ``{"start_year": 2010}``.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ConfigError
+        One message listing every problem as ``file:line: key ...`` with the nearest valid key
+        for misspellings.
+    """
+    raw, files = _resolve_raw(Path(path))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            set_dotted(raw, key, value)
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_describe(e, files) for e in exc.errors())) from None
+    scenario._source = str(files[0])
+    return scenario
+
+
+def dump_scenario(scenario: Scenario) -> str:
+    """Return the resolved scenario as YAML text (keys in schema order)."""
+    data = scenario.model_dump(mode="json")
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,208 @@
+"""Reading the input tables of a county (``data/<county>/*.csv``).
+
+Every table carries ``year``, ``source`` and ``status`` columns (status one of ``observed``,
+``derived``, ``assumed``). A user can replace any file with their own county's figures, keeping
+the columns. Files may be UTF-8 (with or without BOM) or GBK, as statistics offices publish them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from urban_sim.errors import DataError
+
+STATUSES = frozenset({"observed", "derived", "assumed"})
+ENCODINGS = ("utf-8-sig", "gbk")
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "data" / "lin_county"
+"""Built-in Lin County data (repository folder ``data/lin_county``)."""
+
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "census": ("indicator", "year", "value", "unit"),
+    "townships": (
+        "township_id", "name_zh", "kind", "n_villages", "population_weight", "centre_share",
+        "distance_to_seat_km", "qikou_scenic_area",
+    ),
+    "villages": (
+        "village_id", "township_id", "population_weight", "distance_to_centre_km",
+        "distance_to_seat_km",
+    ),
+    "age_structure": ("population", "year", "age_min", "age_max", "share"),
+    "household_size": ("year", "size", "share"),
+    "vital_rates": ("rate", "year", "age_min", "age_max", "value"),
+    "plan_targets": ("indicator", "year", "operator", "target", "target_high", "task_area"),
+    "stocks": ("stock", "year", "value", "unit", "depreciation_rate_per_year"),
+    "programmes": (
+        "programme_id", "task_area", "stock", "place", "unit_size", "unit_cost_million_yuan",
+        "lag_years", "construction_jobs_per_million_yuan", "operating_jobs_per_unit",
+        "operating_sector", "default_weight",
+    ),
+    "parameters": ("name", "value", "low", "high", "unit"),
+}
+
+
+def read_csv(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Read a CSV file that may be UTF-8, UTF-8 with BOM, or GBK.
+
+    Parameters
+    ----------
+    path : str or Path
+    encoding : str, optional
+        Force an encoding; by default UTF-8 (BOM stripped) is tried, then GBK.
+
+    Raises
+    ------
+    DataError
+        If the file is missing or cannot be decoded with any tried encoding.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    tried = (encoding,) if encoding else ENCODINGS
+    for enc in tried:
+        try:
+            frame = pd.read_csv(path, encoding=enc, dtype_backend="numpy_nullable")
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise DataError(f"{path}: not a valid CSV table ({exc})") from None
+        frame.columns = [str(c).lstrip("\ufeff").strip() for c in frame.columns]
+        return frame
+    raise DataError(
+        f"{path}: cannot decode the file with {', '.join(tried)}; "
+        "save it as UTF-8 or pass the 'encoding' option"
+    )
+
+
+def read_table(data_dir: Path, name: str) -> pd.DataFrame:
+    """Read ``name.csv`` from ``data_dir`` and check its columns and status values.
+
+    Raises
+    ------
+    DataError
+        Missing file or column, empty table, or a ``status`` outside observed/derived/assumed.
+    """
+    path = Path(data_dir) / f"{name}.csv"
+    frame = read_csv(path)
+    required = (*_COLUMNS[name], "year", "source", "status")
+    missing = [c for c in dict.fromkeys(required) if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+    if frame.empty:
+        raise DataError(f"{path}: table has no rows")
+    bad = frame.loc[~frame["status"].isin(STATUSES), "status"]
+    if len(bad):
+        raise DataError(
+            f"{path}: row {int(bad.index[0]) + 2}: status {bad.iloc[0]!r} not in "
+            f"{sorted(STATUSES)}"
+        )
+    return frame
+
+
+@dataclass(frozen=True)
+class CountyData:
+    """All input tables of one county, read and checked.
+
+    Attributes
+    ----------
+    data_dir : Path
+    census, townships, villages, age_structure, household_size, vital_rates, plan_targets,
+    stocks, programmes : pandas.DataFrame
+        The tables of the same names (see ``data/lin_county/README.md``).
+    parameters : dict[str, float]
+        Default behavioural and economic parameters (``parameters.csv``).
+    """
+
+    data_dir: Path
+    census: pd.DataFrame
+    townships: pd.DataFrame
+    villages: pd.DataFrame
+    age_structure: pd.DataFrame
+    household_size: pd.DataFrame
+    vital_rates: pd.DataFrame
+    plan_targets: pd.DataFrame
+    stocks: pd.DataFrame
+    programmes: pd.DataFrame
+    parameters: dict[str, float]
+
+    def census_value(self, indicator: str, year: int) -> float:
+        """Census figure ``indicator`` in ``year``.
+
+        Raises
+        ------
+        DataError
+            If the table has no such row.
+        """
+        rows = self.census[(self.census["indicator"] == indicator) & (self.census["year"] == year)]
+        if rows.empty:
+            raise DataError(
+                f"{self.data_dir / 'census.csv'}: no row for indicator {indicator!r}, year {year}"
+            )
+        return float(rows["value"].iloc[0])
+
+    def stock_values(self, year: int) -> pd.DataFrame:
+        """Stocks of the latest table year not after ``year`` (one row per stock)."""
+        frame = self.stocks[self.stocks["year"] <= year]
+        if frame.empty:
+            frame = self.stocks
+        return frame.sort_values("year").groupby("stock", sort=False).tail(1).set_index("stock")
+
+    def table_year(self, frame: pd.DataFrame, year: int) -> int:
+        """Latest year of ``frame`` not after ``year`` (or its first year)."""
+        years = np.unique(frame["year"].to_numpy(dtype=int))
+        past = years[years <= year]
+        return int(past.max() if past.size else years.min())
+
+
+def load_county(data_dir: str | Path | None = None) -> CountyData:
+    """Read and check every table of a county.
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+        Folder with the CSV files; default the built-in Lin County data.
+
+    Raises
+    ------
+    DataError
+        On any missing file, missing column, bad status or failed consistency check (village
+        counts per township, shares summing to 1).
+    """
+    data_dir = Path(data_dir) if data_dir else DEFAULT_DATA_DIR
+    if not data_dir.is_dir():
+        raise DataError(f"{data_dir}: data folder not found")
+    t = {name: read_table(data_dir, name) for name in _COLUMNS}
+    townships = t["townships"].sort_values("township_id").reset_index(drop=True)
+    villages = t["villages"].sort_values("village_id").reset_index(drop=True)
+    if not np.array_equal(townships["township_id"].to_numpy(int), np.arange(len(townships))):
+        raise DataError(f"{data_dir / 'townships.csv'}: township_id must be 0..{len(townships) - 1}")
+    if (townships["kind"] == "county_seat").sum() != 1 or townships["kind"].iloc[0] != "county_seat":
+        raise DataError(f"{data_dir / 'townships.csv'}: row township_id 0 must be the one county_seat")
+    counts = np.bincount(villages["township_id"].to_numpy(int), minlength=len(townships))
+    if not np.array_equal(counts, townships["n_villages"].to_numpy(int)):
+        raise DataError(
+            f"{data_dir / 'villages.csv'}: villages per township {counts.tolist()} do not match "
+            f"townships.csv n_villages"
+        )
+    for name, keys in (("age_structure", ["population", "year"]), ("household_size", ["year"])):
+        sums = t[name].groupby(keys)["share"].sum()
+        if (np.abs(sums - 1) > 1e-6).any():
+            raise DataError(f"{data_dir / (name + '.csv')}: shares do not sum to 1: {sums.to_dict()}")
+    params = dict(zip(t["parameters"]["name"], t["parameters"]["value"].astype(float)))
+    return CountyData(
+        data_dir=data_dir,
+        census=t["census"],
+        townships=townships,
+        villages=villages,
+        age_structure=t["age_structure"],
+        household_size=t["household_size"],
+        vital_rates=t["vital_rates"],
+        plan_targets=t["plan_targets"],
+        stocks=t["stocks"],
+        programmes=t["programmes"],
+        parameters=params,
+    )

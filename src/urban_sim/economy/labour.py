@@ -1,0 +1,132 @@
+"""Labour market by place and sector with a Harris–Todaro employment chance.
+
+Places are indexed as in :mod:`urban_sim.model.places`: 0 the county seat, 1..K-1 the town
+centres of townships 1..K-1, K..2K-1 the village areas of townships 0..K-1 (K = 23 for Lin
+County). The job matrix holds wage jobs (non-farm, plus agri-processing); farming absorbs every
+village worker who has no wage job.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from urban_sim.population.state import SECTORS
+
+S_AGRI, S_IND, S_CONS, S_SERV, S_TOUR, S_PUB = range(len(SECTORS))
+FARMING, UNEMPLOYED = len(SECTORS), len(SECTORS) + 1
+"""Person sector codes beyond the job sectors: farming own land, unemployed (−1: not working age)."""
+
+
+class LabourMarket:
+    """Wage jobs ``jobs`` of shape (n_places, n_sectors) and the employment chance by place.
+
+    Parameters
+    ----------
+    labour_force : numpy.ndarray, shape (n_places,)
+        Working-age residents (persons, full-population scale) at the start.
+    residents : numpy.ndarray, shape (n_places,)
+        Residents at the start.
+    place_type : numpy.ndarray of int, shape (n_places,)
+        0 county seat, 1 town centre, 2 village area.
+    params : dict
+        Uses ``nonfarm_jobs_share_{seat,town,village}``, ``services_jobs_per_resident``.
+
+    Notes
+    -----
+    Initial jobs are set so that the non-farm employment chance equals the assumed job shares
+    (parameters.csv); the sector mix is an assumption: services from population, public 3 % of
+    residents in the seat (1 % elsewhere), construction from the background rate, the rest
+    industry (seat, towns) or agri-processing (villages).
+    """
+
+    def __init__(self, labour_force, residents, place_type, params) -> None:
+        share = np.array(
+            [params["nonfarm_jobs_share_seat"], params["nonfarm_jobs_share_town"],
+             params["nonfarm_jobs_share_village"]]
+        )[place_type]
+        total = share * labour_force
+        jobs = np.zeros((len(labour_force), len(SECTORS)))
+        jobs[:, S_SERV] = params["services_jobs_per_resident"] * residents
+        jobs[:, S_PUB] = np.where(place_type == 0, 0.03, 0.01) * residents
+        jobs[:, S_CONS] = params["background_construction_jobs_per_1000"] / 1000 * residents
+        rest = np.maximum(total - jobs.sum(axis=1), 0.0)
+        jobs[:, S_IND] = np.where(place_type == 2, 0.3, 1.0) * rest
+        jobs[:, S_AGRI] = np.where(place_type == 2, 0.7, 0.0) * rest
+        self.jobs = jobs
+        self.place_type = place_type
+        self.chance = np.minimum(1.0, total / np.maximum(labour_force, 1.0))
+
+    @property
+    def nonfarm_jobs(self) -> np.ndarray:
+        """Wage jobs by place, shape (n_places,)."""
+        return self.jobs.sum(axis=1)
+
+    def update(self, residents, direct_new, construction, *, trends, params, tourism_growth) -> None:
+        """Advance job stocks one year.
+
+        Parameters
+        ----------
+        residents : numpy.ndarray, shape (n_places,)
+        direct_new : numpy.ndarray, shape (n_places, n_sectors)
+            Operating jobs of programmes completed this year.
+        construction : numpy.ndarray, shape (n_places,)
+            Construction jobs of projects under way this year.
+        trends : numpy.ndarray, shape (n_sectors,)
+            Background growth rate per sector (per year).
+        tourism_growth : numpy.ndarray, shape (n_places,)
+            Extra growth rate of tourism jobs (promotion lever, tourism capacity).
+
+        Notes
+        -----
+        ``J ← J·(1 + trend_s) + direct_new``; services move toward
+        ``services_jobs_per_resident × residents`` at ``services_adjustment_rate`` and receive the
+        induced multiplier ``μ × direct_new``; construction = background per 1000 residents +
+        project construction jobs.
+        """
+        j = self.jobs
+        j *= 1.0 + trends
+        j[:, S_TOUR] *= 1.0 + tourism_growth
+        j += direct_new
+        target = params["services_jobs_per_resident"] * residents
+        j[:, S_SERV] += params["services_adjustment_rate"] * (target - j[:, S_SERV])
+        j[:, S_SERV] += params["induced_jobs_multiplier"] * direct_new.sum(axis=1)
+        j[:, S_CONS] = params["background_construction_jobs_per_1000"] / 1000 * residents + construction
+        np.maximum(j, 0.0, out=j)
+
+    def employment_chance(self, seekers: np.ndarray) -> np.ndarray:
+        """Harris–Todaro chance ``p_j = min(1, jobs_j / seekers_j)``, shape (n_places,).
+
+        A place without seekers gets the chance 1 (a newcomer would find a job).
+        """
+        self.chance = np.minimum(1.0, self.nonfarm_jobs / np.maximum(seekers, 1e-9))
+        return self.chance
+
+    def assign(self, place, working, trained, boost, rng) -> np.ndarray:
+        """Employment status of working-age residents, drawn individually.
+
+        Parameters
+        ----------
+        place : numpy.ndarray of int, shape (n,)
+            Place of each working-age resident.
+        working : numpy.ndarray of bool, shape (n,)
+            Unused placeholder for future part-time rules; must be all True.
+        trained : numpy.ndarray of bool, shape (n,)
+            Vocational training raises the chance by the factor ``1 + boost``.
+        boost : float
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        numpy.ndarray of int8, shape (n,)
+            Sector code (0..5), ``FARMING`` (village areas) or ``UNEMPLOYED``.
+        """
+        p = np.minimum(1.0, self.chance[place] * np.where(trained, 1.0 + boost, 1.0))
+        u = rng.random(len(place))
+        employed = u < p
+        cum = np.cumsum(self.jobs, axis=1)
+        tot = np.maximum(cum[:, -1], 1e-12)
+        # second uniform, reused from the first: u/p is uniform on [0,1) given employment
+        v = np.where(employed, u / np.maximum(p, 1e-12), 0.0) * tot[place]
+        sector = (v[:, None] >= cum[place]).sum(axis=1).clip(max=len(SECTORS) - 1)
+        fallback = np.where(self.place_type[place] == 2, FARMING, UNEMPLOYED)
+        return np.where(employed, sector, fallback).astype(np.int8)

@@ -1,0 +1,667 @@
+"""CountyModel (mesa.Model): wiring and the annual step as a list of named phases (model.md §3).
+
+Places (index ``p``): 0 county seat; 1..K-1 the centres of townships 1..K-1; K..2K-1 the village
+areas of townships 0..K-1; 2K outside the county (K = number of township-level units, 23 for Lin
+County, township 0 being the one that contains the county seat).
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from urban_sim.config.loader import nearest
+from urban_sim.config.schema import TASK_AREAS, Scenario
+from urban_sim.data.tables import CountyData, load_county
+from urban_sim.economy.labour import FARMING, UNEMPLOYED, LabourMarket
+from urban_sim.errors import ConfigError
+from urban_sim.policy.government import Government, Programmes
+from urban_sim.population import choice as ch
+from urban_sim.population import demography
+from urban_sim.population.state import (
+    LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, SECTORS, Table,
+)
+from urban_sim.population.synthesis import synthesize
+from urban_sim.services.stocks import Stocks, amenity_and_congestion
+from urban_sim.targets import STOCK_OF_INDICATOR, indicator_values, load_targets
+
+PHASES = (
+    "exogenous_inputs", "government_investment", "labour_market", "demography",
+    "perceive_places", "location_choice", "capacity_allocation", "return_migration",
+    "land_and_institutions", "services_and_indicators",
+)
+"""The annual schedule, in order (model.md §3)."""
+
+WORKING_AGE = (16, 59)
+PUPIL_AGE = (6, 14)
+
+
+class Place(mesa.Agent):
+    """A township-level unit (镇 or 乡) with its centre and village area.
+
+    Attributes
+    ----------
+    township_id : int
+    name : str
+        Chinese name, used as ``place`` in outputs.
+    kind : str
+        ``county_seat``, ``town`` (designated town, urban centre) or ``township`` (乡, rural).
+    qikou : bool
+        In the Qikou scenic area.
+    """
+
+    def __init__(self, model: mesa.Model, township_id: int, name: str, kind: str, qikou: bool) -> None:
+        super().__init__(model)
+        self.township_id, self.name, self.kind, self.qikou = township_id, name, kind, qikou
+
+
+class CountyModel(mesa.Model):
+    """Agent-based model of a county's urbanization (model.md).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Resolved scenario (:func:`urban_sim.config.load_scenario`).
+    data : CountyData, optional
+        Input tables; default read from ``scenario.data_dir`` or the built-in Lin County data.
+    seed : int or numpy.random.SeedSequence, optional
+        Seed of the model's one random generator; default ``scenario.seed``.
+
+    Raises
+    ------
+    ConfigError
+        If the scenario names an unknown parameter.
+    DataError
+        If an input table is missing or inconsistent.
+
+    Notes
+    -----
+    Households and persons are columns of :class:`~urban_sim.population.state.Table`; every
+    decision is an individual random draw made column-wise with ``self.rng``. One agent stands
+    for ``1/scale`` persons; every reported count is at full-population scale.
+    """
+
+    def __init__(self, scenario: Scenario, *, data: CountyData | None = None, seed=None) -> None:
+        super().__init__(rng=np.random.SeedSequence(scenario.seed if seed is None else seed)
+                         if not isinstance(seed, np.random.SeedSequence) else seed)
+        self.scenario = scenario
+        self.data = data or load_county(scenario.data_dir)
+        self.params = self._parameters(scenario, self.data)
+        self.year = scenario.start_year
+        self.weight = 1.0 / scenario.scale
+        tw = self.data.townships
+        self.K = K = len(tw)
+        self.n_places = 2 * K
+        self.OUT = 2 * K
+        self.place_type = np.concatenate([[0], np.ones(K - 1, int), np.full(K, 2)])
+        self.kind = tw["kind"].to_numpy()
+        self.is_urban_place = np.zeros(2 * K + 1, dtype=bool)
+        self.is_urban_place[0] = True
+        self.is_urban_place[1:K] = self.kind[1:] == "town"
+        qikou = tw["qikou_scenic_area"].to_numpy(int) == 1
+        self.places = [Place(self, int(r.township_id), str(r.name_zh), str(r.kind), bool(q))
+                       for r, q in zip(tw.itertuples(), qikou, strict=True)]
+        self.qikou_place = np.zeros(2 * K, dtype=bool)
+        self.qikou_place[1:K] = qikou[1:]
+        vil = self.data.villages
+        self.v_dist_centre = vil["distance_to_centre_km"].to_numpy(float)
+        self.v_dist_seat = vil["distance_to_seat_km"].to_numpy(float)
+        self.t_dist_seat = tw["distance_to_seat_km"].to_numpy(float)
+
+        pcols, hcols = synthesize(self.data, self.year, scale=scenario.scale, params=self.params,
+                                  rng=self.rng)
+        self.persons, self.households = Table(pcols), Table(hcols)
+        self.targets = load_targets(self.data.plan_targets)
+        self.flows: dict[str, float] = {}
+        self.records: list[tuple[int, str, str, float]] = []
+        self._tally()
+        self.stocks = Stocks(self.data.stock_values(self.year), self.groups)
+        self.housing = self.occupied[:K] * (1 + self.params["housing_vacancy_target"])
+        self._refused = np.zeros(K)
+        self.labour = LabourMarket(self.labour_force[:2 * K], self.residents[:2 * K],
+                                   self.place_type, self.params)
+        self.programmes = Programmes(self.data.programmes)
+        src = getattr(scenario, "_source", None) or "scenario"
+        self.weights = {id(b): self.programmes.weights(b, src) for b in (scenario.history, scenario.policy)}
+        self.government = Government(self, self.programmes, 2 * K)
+        self.perceived: dict[str, np.ndarray] = {}
+        self._jobs_last = self.labour.nonfarm_jobs.sum()
+        self.exogenous_inputs()
+        self.services_and_indicators(collect_flows=False)
+        self._perceive(initial=True)
+
+    # ------------------------------------------------------------------ set-up helpers
+    @staticmethod
+    def _parameters(scenario: Scenario, data: CountyData) -> dict[str, float]:
+        params = dict(data.parameters)
+        src = getattr(scenario, "_source", None) or "scenario"
+        for key, value in scenario.parameters.items():
+            if key not in params:
+                hint = nearest(key, list(params))
+                tip = f" (did you mean '{hint}'?)" if hint else ""
+                raise ConfigError(f"{src}: unknown key 'parameters.{key}'{tip}")
+            params[key] = float(value)
+        return params
+
+    def place_of(self, idx: np.ndarray) -> np.ndarray:
+        """Place index of persons ``idx``, shape (len(idx),)."""
+        loc = self.persons.loc[idx]
+        tw = self.households.township[self.persons.hh[idx]].astype(np.int64)
+        base = np.array([self.K, 0, 0, self.OUT])[loc]
+        return base + np.where((loc == LOC_VILLAGE) | (loc == LOC_TOWN), tw, 0)
+
+    # ------------------------------------------------------------------ the annual step
+    def step(self) -> None:
+        """Advance one year: run every phase of :data:`PHASES` in order."""
+        self.year += 1
+        self.flows = dict.fromkeys(
+            ("births", "deaths", "moves_village_to_seat", "moves_village_to_town",
+             "moves_to_outside", "returns", "new_county_seat_residents"), 0.0)
+        for phase in PHASES:
+            getattr(self, phase)()
+
+    def run(self, end_year: int | None = None) -> pd.DataFrame:
+        """Step until ``end_year`` (default the scenario's) and return :meth:`timeseries`."""
+        end = self.scenario.end_year if end_year is None else end_year
+        while self.year < end:
+            self.step()
+        return self.timeseries()
+
+    # 1 -----------------------------------------------------------------------------------
+    def exogenous_inputs(self) -> None:
+        """Inputs for the year: policy block in force, wages, vital rates, budget."""
+        sc, p, t = self.scenario, self.params, self.year
+        self.block = sc.levers_at(t)
+        u = sc.uncertainties
+        dt = t - p["wage_growth_base_year"]
+        local = (1 + u.local_wage_growth_rate_per_year) ** dt
+        outside = (1 + u.outside_wage_growth_rate_per_year) ** dt
+        wage = np.array([p["wage_seat_yuan"], p["wage_town_yuan"], p["wage_village_nonfarm_yuan"]])
+        fallback = np.array([p["informal_income_yuan"], p["informal_income_yuan"], p["farm_income_yuan"]])
+        self.wage = np.append(wage[self.place_type] * local, p["wage_outside_yuan"] * outside)
+        self.fallback = np.append(fallback[self.place_type] * local, p["outside_fallback_income_yuan"] * outside)
+        self.mortality = np.minimum(demography.rate_by_age(self.data.vital_rates, "mortality", t)
+                                    * u.mortality_multiplier, 1.0)
+        self.fertility = demography.rate_by_age(self.data.vital_rates, "fertility", t) * u.fertility_multiplier
+        start = sc.policy.start_year if self.block is sc.policy else sc.start_year
+        inv = self.block.investment
+        self.budget = (inv.total_million_yuan * (1 + inv.growth_rate_per_year) ** (t - start)
+                       * u.energy_price_index ** p["fiscal_energy_elasticity"])
+
+    # 2 -----------------------------------------------------------------------------------
+    def government_investment(self) -> None:
+        """Fund programmes, start projects, complete those whose lag has passed."""
+        values = indicator_values(self.stocks, self.groups, self.n_big_towns)
+        need = np.ones(len(self.programmes))
+        for i, stock in enumerate(self.programmes.stock):
+            ind = self._indicator_of_stock.get(stock)
+            if ind is not None and all(t.met(values[ind]) for t in self.targets
+                                       if t.indicator == ind and t.year >= self.year):
+                need[i] = 0.1
+        use = {"school_seats_seat": self.school_use, "housing_units_seat": self.housing_use[0],
+               "housing_units_towns": float(np.mean(self.housing_use[1:])),
+               "hospital_beds": 6.0 / max(self.groups["beds_per_1000"], 1e-9)}
+        for i, stock in enumerate(self.programmes.stock):
+            if stock in use:
+                need[i] = float(np.clip(use[stock] / 0.9, 0.2, 2.0))
+        sites = {"town_sewage_facilities": float(max(self.n_big_towns, 1)),
+                 "grade3_road_townships": float(self.K - 1),
+                 "village_elderly_facilities": float(len(self.data.villages)),
+                 "good_hospitals": 2.0, "commercial_streets": 5.0}
+        gov_eff = self.stocks["governance_efficiency"]
+        shares = np.array([getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
+        pw = self._place_weights()
+        self.government.invest(
+            self.budget, shares, self.weights[id(self.block)], need,
+            self.government.headroom(self.stocks, sites),
+            self.scenario.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
+            1 if gov_eff >= 0.8 else 0, pw)
+        additions, self._direct_jobs, self._construction_jobs = self.government.complete(
+            self.params["job_attrition_rate"], pw, self.n_places)
+        self.stocks.depreciate()
+        for stock, amount in additions.items():
+            self.stocks.add(stock, amount)
+        self._homesteads_to_withdraw = additions.get("homestead_withdrawn", 0.0)
+        self.housing[0] += additions.get("housing_units_seat", 0.0)
+        self.housing[1:] += additions.get("housing_units_towns", 0.0) * pw["towns"][1:self.K]
+
+    @property
+    def _indicator_of_stock(self) -> dict[str, str]:
+        return {v: k for k, v in STOCK_OF_INDICATOR.items()}
+
+    def _place_weights(self) -> dict[str, np.ndarray]:
+        res = self.residents[: self.n_places]
+        def norm(mask):
+            w = np.where(mask, res, 0.0)
+            if w.sum() <= 0:
+                w = mask.astype(float)
+            return w / w.sum()
+        seat = np.zeros(self.n_places); seat[0] = 1.0
+        towns = norm(self.place_type == 1)
+        return {"county_seat": seat, "county": seat, "towns": towns,
+                "villages": norm(self.place_type == 2),
+                "qikou_towns": norm(self.qikou_place) if self.qikou_place.any() else towns}
+
+    # 3 -----------------------------------------------------------------------------------
+    def labour_market(self) -> None:
+        """Update job stocks; Harris–Todaro chances; draw each worker's employment."""
+        p = self.params
+        trends = np.zeros(len(SECTORS))
+        trends[SECTORS.index("industry")] = p["job_trend_industry"]
+        trends[SECTORS.index("services")] = p["job_trend_services"]
+        trends[SECTORS.index("public")] = p["job_trend_public"]
+        trends[SECTORS.index("agriculture")] = p["job_trend_industry"]
+        tour = (p["job_trend_tourism"] * (1 + self.stocks["tourism_capacity"])
+                + 0.05 * p["tourism_jobs_per_promotion"] * self.block.levers.tourism_promotion)
+        tourism_growth = np.where(self.qikou_place, tour, 0.0)
+        self._jobs_last = self.labour.nonfarm_jobs.sum()
+        self.labour.update(self.residents[: self.n_places], self._direct_jobs, self._construction_jobs,
+                           trends=trends, params=p, tourism_growth=tourism_growth)
+        self.labour.employment_chance(self.labour_force[: self.n_places])
+        self.job_growth = self.labour.nonfarm_jobs.sum() / max(self._jobs_last, 1.0) - 1.0
+        P = self.persons
+        P.sector[:] = -1
+        idx = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= WORKING_AGE[0])
+                             & (P.age <= WORKING_AGE[1]))
+        P.sector[idx] = self.labour.assign(self.place_of(idx), None, P.trained[idx],
+                                           p["training_employability_boost"], self.rng)
+
+    # 4 -----------------------------------------------------------------------------------
+    def demography(self) -> None:
+        """Ageing, deaths, births and household formation."""
+        P = self.persons
+        P.age[P.alive] += 1
+        dead = demography.deaths(P, self.mortality, self.rng)
+        born = demography.births(P, self.fertility, self.rng)
+        self.flows["deaths"] = len(dead) * self.weight
+        self.flows["births"] = len(born) * self.weight
+        demography.form_households(P, self.households, self.params["household_formation_rate"], self.rng)
+        self._repair_bases()
+
+    def _repair_bases(self) -> None:
+        """A household whose base has no living member moves its base to where its members are."""
+        P, H = self.persons, self.households
+        alive = np.flatnonzero(P.alive)
+        hh = P.hh[alive]
+        at_base = P.loc[alive] == H.base[hh]
+        n_base = np.bincount(hh[at_base], minlength=len(H))
+        in_county = P.loc[alive] != LOC_OUTSIDE
+        where = np.full(len(H), -1, dtype=np.int64)
+        np.maximum.at(where, hh[in_county], P.loc[alive][in_county].astype(np.int64))
+        fix = n_base == 0
+        H.base[fix] = np.where(where[fix] >= 0, where[fix], LOC_OUTSIDE)
+        H.years_at_base[fix] = 0
+
+    # 5 -----------------------------------------------------------------------------------
+    def perceive_places(self) -> None:
+        """Smoothed (perceived) income, amenity, congestion and network shares."""
+        self._perceive(initial=False)
+
+    def _perceive(self, *, initial: bool) -> None:
+        p = self.params
+        chance = np.append(self.labour.chance, p["outside_job_chance"])
+        income = chance * self.wage + (1 - chance) * self.fallback
+        current = {"income": income, "amenity": np.append(self.amenity, p["amenity_outside"]),
+                   "congestion": np.append(self.congestion, 0.0)}
+        tau = max(p["perception_delay_years"], 1.0)
+        for key, value in current.items():
+            if initial:
+                self.perceived[key] = value.copy()
+            else:
+                self.perceived[key] += (value - self.perceived[key]) / tau
+        # network: share of each village's absent members living at town / seat / outside
+        P, H = self.persons, self.households
+        alive = np.flatnonzero(P.alive & (P.loc != LOC_VILLAGE))
+        v = H.village[P.hh[alive]].astype(np.int64)
+        counts = np.bincount(v * 4 + P.loc[alive], minlength=4 * len(self.data.villages)).reshape(-1, 4)
+        self.network = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+
+    # 6 -----------------------------------------------------------------------------------
+    def location_choice(self) -> None:
+        """Nested-logit choice of every household with members at its in-county base."""
+        p, P, H = self.params, self.persons, self.households
+        alive = np.flatnonzero(P.alive)
+        hh = P.hh[alive]
+        age = P.age[alive]
+        at_base = (P.loc[alive] == H.base[hh]) & (H.base[hh] != LOC_OUTSIDE)
+        ab, hb, agb = alive[at_base], hh[at_base], age[at_base]
+        nH = len(H)
+        n_at = np.bincount(hb, minlength=nH)
+        work = (agb >= WORKING_AGE[0]) & (agb <= WORKING_AGE[1])
+        n_work = np.bincount(hb[work], minlength=nH)
+        youngest = np.full(nH, 200, dtype=np.int16)
+        adult = agb >= 18
+        np.minimum.at(youngest, hb[adult], agb[adult])
+        trigger = np.bincount(hb[(agb == 6) | (agb == 12)], minlength=nH) > 0
+        dec = np.flatnonzero(n_at > 0)
+        if not len(dec):
+            self._applicants = None
+            return
+        tw = H.township[dec].astype(np.int64)
+        vil = H.village[dec].astype(np.int64)
+        base = H.base[dec]
+        n = len(dec)
+        places = np.stack([self.K + tw, tw, np.zeros(n, np.int64), np.full(n, self.OUT)], axis=1)
+        avail = np.ones((n, 4), dtype=bool)
+        avail[:, ch.ALT_TOWN] = tw != 0
+        income = self.perceived["income"][places]
+        other = p["household_other_income_yuan"] * (1 + 0.5 * H.land_rented[dec])
+        ln_y = np.log(n_work[dec][:, None] * income + other[:, None])
+        d_vc, d_vs, d_ts = self.v_dist_centre[vil], self.v_dist_seat[vil], self.t_dist_seat[tw]
+        d_out = np.full(n, p["distance_outside_km"])
+        dist = np.select(
+            [base[:, None] == LOC_VILLAGE, base[:, None] == LOC_TOWN],
+            [np.stack([0 * d_vc, d_vc, d_vs, d_out], 1), np.stack([d_vc, 0 * d_vc, d_ts, d_out], 1)],
+            np.stack([d_vs, d_ts, 0 * d_vc, d_out], 1))
+        cur = np.array([0, 1, 2, 3])[base]
+        net = self.network[vil][:, [0, 1, 2, 3]]
+        net[:, 0] = 0.0
+        lv = self.block.levers
+        access = np.where(H.hukou_urban[dec], 1.0, lv.hukou_service_access)
+        H_j = np.stack([np.ones(n), access, access, np.full(n, p["service_access_outside"])], 1)
+        q = np.array([p["school_quality_village"], p["school_quality_town"],
+                      p["school_quality_seat"] * min(1.0, 1.0 / max(self.school_use, 1e-9)),
+                      p["school_quality_outside"]])
+        price = np.array([p["housing_price_town_yuan_m2"], p["housing_price_seat_yuan_m2"]]) * (
+            1 + p["housing_price_growth_rate_per_year"]) ** (self.year - 2020) * (
+            1 - p["housing_support_price_cut"] * lv.housing_support_share)
+        must_buy = (cur[:, None] != np.arange(4)) & (np.arange(4) >= 1) & (np.arange(4) <= 2)
+        ln_price = np.zeros((n, 4))
+        ln_price[:, 1], ln_price[:, 2] = np.log(price[0]), np.log(price[1])
+        tie = (H.land_tie[dec] & ~H.homestead_withdrawn[dec]) * (1 - 0.5 * H.land_rented[dec]) * (
+            1 - 0.5 * lv.land_reform)
+        stay = p["stay_kappa0"] - p["stay_kappa1"] * np.log(np.maximum(ch.rogers_castro_shape(
+            np.minimum(youngest[dec], 100), p["rc_mu2"], p["rc_lambda2"], p["rc_alpha2"]), 1e-12))
+        asc = np.array([0.0, p["asc_town"], p["asc_seat"], p["asc_outside"]])
+        b_y = p["beta_income"]
+        V = (asc + b_y * ln_y
+             - p["distance_income_ratio"] * b_y * np.log1p(dist)
+             + p["beta_network"] * net
+             + p["beta_amenity"] * self.perceived["amenity"][places]
+             - p["beta_congestion"] * self.perceived["congestion"][places]
+             + p["beta_school"] * trigger[dec][:, None] * q
+             + p["beta_service_access"] * H_j
+             - p["beta_land"] * tie[:, None] * (np.arange(4) != 0)
+             - p["beta_price"] * ln_price * must_buy)
+        V[np.arange(n), cur] += stay + np.where(cur == 0, 0.0, p["stay_urban_offset"])
+        self._last_base = base
+        probs = ch.nested_logit_probabilities(V, avail, (1.0, p["nest_lambda_urban"], 1.0))
+        choice = ch.draw_choice(probs, self.rng.random(n))
+        movers = choice != cur
+        u2 = self.rng.random(n)
+        self._applicants = (dec[movers], choice[movers], cur[movers], u2[movers], n_work[dec][movers],
+                            trigger[dec][movers])
+
+    # 7 -----------------------------------------------------------------------------------
+    def capacity_allocation(self) -> None:
+        """Lottery over dwellings and county-seat school seats; execute the accepted moves."""
+        if self._applicants is None:
+            return
+        p, P, H = self.params, self.persons, self.households
+        # private housing supply: developers build toward the target vacancy rate, counting the
+        # households refused a dwelling last year as unmet demand
+        wanted = (self.occupied[: self.K] + self._refused) / (1 - p["housing_vacancy_target"])
+        self.housing += p["housing_market_response"] * np.maximum(wanted - self.housing, 0.0)
+        hhs, dest, cur, u2, n_work, trigger = self._applicants
+        alive = np.flatnonzero(P.alive)
+        hh = P.hh[alive]
+        at_base = alive[(P.loc[alive] == H.base[hh])]
+        nH = len(H)
+        age_b = P.age[at_base]
+        hh_b = P.hh[at_base]
+        mother_ok = np.bincount(hh_b[P.female[at_base] & (age_b >= 20) & (age_b <= 55)], minlength=nH) > 0
+        pupils = np.bincount(hh_b[(age_b >= PUPIL_AGE[0]) & (age_b <= PUPIL_AGE[1])], minlength=nH)
+        to_urban = (dest == ch.ALT_TOWN) | (dest == ch.ALT_SEAT)
+        mother_pupil = to_urban & trigger & mother_ok[hhs] & (pupils[hhs] > 0) & (u2 < p["p_mother_with_pupil"])
+        labour_only = (dest == ch.ALT_OUTSIDE) & (n_work > 0) & (u2 < p["p_labour_only_outside"])
+        # lottery for those moving into the county seat or a town centre
+        tw = H.township[hhs].astype(np.int64)
+        place = np.where(dest == ch.ALT_SEAT, 0, tw)
+        urban_idx = np.flatnonzero(to_urban)
+        vacancy = np.stack([
+            np.maximum(self.housing - self.occupied[: self.K], 0.0),
+            np.where(np.arange(self.K) == 0,
+                     max(self.stocks["school_seats_seat"] - self.groups["pupils_seat"], 0.0), np.inf),
+        ], axis=1)
+        need = np.stack([np.ones(len(urban_idx)), pupils[hhs[urban_idx]].astype(float)], axis=1)
+        ok = np.ones(len(hhs), dtype=bool)
+        ok[urban_idx] = ch.capacity_lottery(place[urban_idx], need, vacancy, self.weight, self.rng)
+        refused = urban_idx[~ok[urban_idx]]
+        self._refused = np.bincount(place[refused], minlength=self.K) * self.weight
+        hhs, dest, cur, mother_pupil, labour_only = (a[ok] for a in (hhs, dest, cur, mother_pupil, labour_only))
+        # who moves
+        flag = np.zeros(nH, dtype=np.int8)  # 1 whole, 2 mother+pupil, 3 labour only
+        flag[hhs] = np.where(mother_pupil, 2, np.where(labour_only, 3, 1))
+        to = np.full(nH, -1, dtype=np.int8)
+        to[hhs] = np.array([LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE])[dest]
+        f = flag[hh_b]
+        stay_elder = (age_b >= 65) & (self.rng.random(len(at_base)) < p["urban_share_stay_elderly"])
+        first_mother = np.zeros(len(at_base), dtype=bool)
+        cand = np.flatnonzero((f == 2) & P.female[at_base] & (age_b >= 20) & (age_b <= 55))
+        first_mother[cand[np.unique(hh_b[cand], return_index=True)[1]]] = True
+        move = (((f == 1) & ~stay_elder)
+                | ((f == 2) & (((age_b >= PUPIL_AGE[0]) & (age_b <= PUPIL_AGE[1])) | first_mother))
+                | ((f == 3) & (age_b >= WORKING_AGE[0]) & (age_b <= 49)))
+        who = at_base[move]
+        dest_loc = to[P.hh[who]]
+        from_loc = P.loc[who]
+        w = self.weight
+        self.flows["moves_village_to_seat"] += np.sum((from_loc == LOC_VILLAGE) & (dest_loc == LOC_SEAT)) * w
+        self.flows["moves_village_to_town"] += np.sum((from_loc == LOC_VILLAGE) & (dest_loc == LOC_TOWN)) * w
+        self.flows["moves_to_outside"] += np.sum(dest_loc == LOC_OUTSIDE) * w
+        self.flows["new_county_seat_residents"] += np.sum(dest_loc == LOC_SEAT) * w
+        P.loc[who] = dest_loc
+        whole = hhs[flag[hhs] == 1]
+        H.base[whole] = to[whole]
+        H.years_at_base[whole] = 0
+        self._repair_bases()
+
+    # 8 -----------------------------------------------------------------------------------
+    def return_migration(self) -> None:
+        """Members living outside return with an age-, care- and job-dependent hazard."""
+        p, P, H = self.params, self.persons, self.households
+        out = np.flatnonzero(P.alive & (P.loc == LOC_OUTSIDE))
+        alive = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= 75))
+        care = np.bincount(P.hh[alive], minlength=len(H)) > 0
+        hh = P.hh[out]
+        hazard = p["return_hazard_base"] * (1 + self.stocks["talent_return_support"]) * np.exp(
+            p["return_gamma_age"] * (P.age[out] >= 45) + p["return_gamma_care"] * care[hh]
+            + p["return_gamma_job"] * self.job_growth)
+        back = self.rng.random(len(out)) < np.minimum(hazard, 1.0)
+        who, hh = out[back], hh[back]
+        base = H.base[hh]
+        u = self.rng.random(len(H))[hh]  # one draw per household: members return together
+        s_v, s_t = p["returnee_share_village"], p["returnee_share_town"]
+        pick = np.where(u < s_v, LOC_VILLAGE, np.where(u < s_v + s_t, LOC_TOWN, LOC_SEAT))
+        pick = np.where((pick == LOC_TOWN) & (H.township[hh] == 0), LOC_SEAT, pick)
+        dest = np.where(base != LOC_OUTSIDE, base, pick).astype(np.int8)
+        P.loc[who] = dest
+        newbase = hh[base == LOC_OUTSIDE]
+        H.base[newbase] = dest[base == LOC_OUTSIDE]
+        H.years_at_base[newbase] = 0
+        self.flows["returns"] += len(who) * self.weight
+        self.flows["new_county_seat_residents"] += np.sum(dest == LOC_SEAT) * self.weight
+
+    # 9 -----------------------------------------------------------------------------------
+    def land_and_institutions(self) -> None:
+        """Land renting, homestead withdrawal, hukou conversion, vocational training."""
+        p, P, H, lv = self.params, self.persons, self.households, self.block.levers
+        rng = self.rng
+        alive = np.flatnonzero(P.alive & (P.loc == LOC_VILLAGE) & (P.age >= 16) & (P.age <= 64))
+        farming = np.bincount(P.hh[alive], minlength=len(H)) > 0
+        cand = np.flatnonzero(H.land_tie & ~H.land_rented & ~farming)
+        rate = p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform)
+        H.land_rented[cand[rng.random(len(cand)) < rate]] = True
+        k = int(round(self._homesteads_to_withdraw / self.weight))
+        cand = np.flatnonzero(H.land_tie & ~H.homestead_withdrawn & (H.base != LOC_VILLAGE))
+        if k and len(cand):
+            chosen = rng.choice(cand, size=min(k, len(cand)), replace=False)
+            H.homestead_withdrawn[chosen] = True
+            H.land_tie[chosen] = False
+        cand = np.flatnonzero((H.base == LOC_SEAT) & ~H.hukou_urban & (H.years_at_base >= 2))
+        conv = rng.random(len(cand)) < p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access)
+        H.hukou_urban[cand[conv]] = True
+        H.years_at_base[:] = np.minimum(H.years_at_base + 1, 1000)
+        k = int(round(self.stocks["training_places"] * (0.5 + lv.vocational_training_intensity) / self.weight))
+        cand = np.flatnonzero(P.alive & ~P.trained & (P.loc != LOC_OUTSIDE) & (P.age >= 16) & (P.age <= 45))
+        if k and len(cand):
+            P.trained[rng.choice(cand, size=min(k, len(cand)), replace=False)] = True
+
+    # 10 ----------------------------------------------------------------------------------
+    def services_and_indicators(self, collect_flows: bool = True) -> None:
+        """Recompute demand, congestion and amenity with the new residents; collect indicators."""
+        self._tally()
+        self.amenity, self.congestion = amenity_and_congestion(
+            self.stocks, self.groups, self.housing_use_all, self.place_type, self.params)
+        self._collect(collect_flows)
+
+    # ------------------------------------------------------------------ tallies and output
+    def _tally(self) -> None:
+        """Counts by place and population groups at full-population scale."""
+        P, H, w, K = self.persons, self.households, self.weight, self.K
+        alive = np.flatnonzero(P.alive)
+        place = self.place_of(alive)
+        age = P.age[alive]
+        nP = 2 * K + 1
+        self.residents = np.bincount(place, minlength=nP) * w
+        wa = (age >= WORKING_AGE[0]) & (age <= WORKING_AGE[1])
+        self.labour_force = np.bincount(place[wa], minlength=nP) * w
+        pupil = (age >= PUPIL_AGE[0]) & (age <= PUPIL_AGE[1])
+        res = place != self.OUT
+        pair = np.unique(P.hh[alive][res].astype(np.int64) * nP + place[res])
+        self.occupied = np.bincount(pair % nP, minlength=nP) * w
+        self.n_households = len(pair) * w
+        self.housing_use_all = np.zeros(2 * K)
+        if hasattr(self, "housing"):
+            self.housing_use_all[:K] = self.occupied[:K] / np.maximum(self.housing, 1e-9)
+        self.housing_use = self.housing_use_all[:K]
+        total = self.residents[:-1].sum()
+        urban = self.residents[self.is_urban_place].sum()
+        seat = self.residents[0]
+        pupils = np.bincount(place[pupil & res], minlength=nP) * w
+        town_res = self.residents[1:K]
+        self.n_big_towns = int(np.sum((town_res >= self.params["town_sewage_min_residents"])
+                                      & (self.kind[1:] == "town")))
+        p = self.params
+        veh = p["vehicles_per_urban_resident"] * (1 + p["vehicle_growth_rate_per_year"]) ** (self.year - 2020)
+        self.groups = {
+            "residents": total, "urban_residents": urban, "seat_residents": seat,
+            "rural_residents": total - urban, "pupils": pupils[:-1].sum(), "pupils_seat": pupils[0],
+            "disabled_children": p["disabled_child_share"] * pupils[:-1].sum(),
+            "vehicles": veh * seat, "seat_built_up_km2": seat / p["seat_density_persons_km2"],
+            "n_villages": float(len(self.data.villages)), "n_other_townships": float(K - 1),
+            "age_0_14": np.sum((age <= 14) & res) * w, "age_60_plus": np.sum((age >= 60) & res) * w,
+            "age_0_3": np.sum((age <= 3) & res) * w,
+            "registered": len(alive) * w, "outside": self.residents[-1],
+        }
+        if hasattr(self, "stocks"):
+            self.groups["beds_per_1000"] = self.stocks["hospital_beds"] / max(total, 1) * 1000
+            self.school_use = pupils[0] / max(self.stocks["school_seats_seat"], 1.0)
+        else:
+            self.groups["beds_per_1000"] = 6.0
+            self.school_use = 1.0
+        self._alive_place, self._alive_age = place, age
+
+    def _collect(self, collect_flows: bool) -> None:
+        g, y, rec = self.groups, self.year, self.records
+        s = self.stocks
+        def put(ind, val, place="county"):
+            rec.append((y, place, ind, float(val)))
+        total = g["residents"]
+        def per(num, den, k=1.0):
+            return num / den * k if den > 0 else math.nan
+        put("resident_population", total)
+        put("registered_population", g["registered"])
+        put("outside_population", g["outside"])
+        put("urban_population", g["urban_residents"])
+        put("urbanization_rate", per(g["urban_residents"], total))
+        put("county_seat_population", g["seat_residents"])
+        put("households", self.n_households)
+        put("mean_household_size", per(total, self.n_households))
+        put("share_age_0_14", per(g["age_0_14"], total))
+        put("share_age_60_plus", per(g["age_60_plus"], total))
+        for k in ("births", "deaths", "moves_village_to_seat", "moves_village_to_town",
+                  "moves_to_outside", "returns", "new_county_seat_residents"):
+            put(k, self.flows.get(k, 0.0) if collect_flows else math.nan)
+        jobs = self.labour.jobs.sum(axis=0)
+        put("jobs_total", jobs.sum())
+        put("jobs_nonfarm", jobs.sum() - jobs[0])
+        for i, sec in enumerate(SECTORS):
+            put(f"jobs_{sec}", jobs[i])
+        sector = self.persons.sector[self.persons.alive]
+        put("farm_workers", np.sum(sector == FARMING) * self.weight)
+        seekers = np.sum((sector >= 0) & (sector != FARMING))
+        put("unemployment_rate", per(np.sum(sector == UNEMPLOYED), seekers))
+        for i, area in enumerate(TASK_AREAS):
+            put(f"jobs_created_{area}", self.government.jobs_by_area[i])
+            put(f"investment_{area}", self.government.spend_by_area[i])
+        put("investment_total", self.government.spend_by_area.sum())
+        put("school_seats_per_pupil", per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]))
+        put("hospital_beds_per_1000", per(s["hospital_beds"], total, 1000))
+        put("elderly_beds_per_1000_60plus",
+            per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000))
+        put("childcare_places_per_1000",
+            per(s["childcare_places_inclusive"] + s["childcare_places_other"], total, 1000))
+        for ind, val in indicator_values(s, g, self.n_big_towns).items():
+            put(ind, val)
+        # by place
+        K, r = self.K, self.residents
+        put("resident_population", r[0], "county_seat")
+        put("resident_population", r[1:K].sum(), "towns")
+        put("resident_population", r[K:2 * K].sum(), "villages")
+        put("resident_population", r[-1], "outside")
+        put("employment_chance", self.labour.chance[0], "county_seat")
+        town_pop = r[K:2 * K] + np.append(0.0, r[1:K])
+        hh_by_place = self.occupied[K:2 * K] + np.append(0.0, self.occupied[1:K])
+        old = np.bincount(self._alive_place[self._alive_age >= 60], minlength=2 * K + 1) * self.weight
+        old_t = old[K:2 * K] + np.append(0.0, old[1:K])
+        for t, pl in enumerate(self.places):
+            name = pl.name
+            put("resident_population", town_pop[t], name)
+            empty = town_pop[t] <= 0
+            put("empty", float(empty), name)
+            put("mean_household_size", math.nan if empty else town_pop[t] / hh_by_place[t], name)
+            put("share_age_60_plus", math.nan if empty else old_t[t] / town_pop[t], name)
+
+    def timeseries(self, scenario: str | None = None, replicate: int = 0) -> pd.DataFrame:
+        """Collected indicators in long format.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``scenario, replicate, year, place, indicator, value``; one row per year,
+            place and indicator; NaN (never inf) where a denominator is empty.
+        """
+        frame = pd.DataFrame(self.records, columns=["year", "place", "indicator", "value"])
+        frame.insert(0, "replicate", replicate)
+        frame.insert(0, "scenario", scenario or self.scenario.name)
+        return frame
+
+    def close(self) -> None:
+        """Release the model from Mesa's class-level id registry (Mesa ≤ 3.3 keeps every model
+        that created an agent alive through ``mesa.Agent._ids``)."""
+        ids = getattr(mesa.Agent, "_ids", None)
+        if isinstance(ids, dict):
+            ids.pop(self, None)
+        self.remove_all_agents()
+
+
+def check_scenario(scenario: Scenario, data: CountyData | None = None) -> None:
+    """Check a scenario against its data without building a population.
+
+    Raises
+    ------
+    ConfigError
+        Unknown parameter or programme names (with the nearest valid name).
+    DataError
+        Missing or inconsistent input tables.
+    """
+    data = data or load_county(scenario.data_dir)
+    CountyModel._parameters(scenario, data)
+    programmes = Programmes(data.programmes)
+    src = getattr(scenario, "_source", None) or "scenario"
+    for block in (scenario.history, scenario.policy):
+        programmes.weights(block, src)

@@ -1,0 +1,203 @@
+"""Government investment by task area through programmes with unit costs, lags and jobs.
+
+Each year the budget of task area ``a`` is ``B_a(t) = total(t) × share_a`` (scenario inputs).
+Within a task area, programmes are funded in proportion to ``default_weight × scenario weight
+× lever boost × need``, where ``need`` is 1 while the programme's target is unmet (0.1 once met:
+maintenance) or the capacity's utilisation ratio for capacity programmes. Funding buys
+``spend / unit cost`` units; they are completed ``lag_years`` later, create construction jobs
+while they are built and operating jobs once complete (model.md §5).
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from urban_sim.config.schema import TASK_AREAS, PolicyBlock
+from urban_sim.errors import ConfigError
+from urban_sim.population.state import SECTORS
+from urban_sim.services.stocks import SHARE_STOCKS
+
+LEVER_PROGRAMMES: dict[str, tuple[str, ...]] = {
+    "school_expansion_priority": ("school_expansion", "special_education"),
+    "tourism_promotion": ("tourism_qikou", "yellow_river_tourism_road", "county_branding"),
+    "vocational_training_intensity": ("vocational_training", "vocational_schools"),
+    "housing_support_share": ("social_housing",),
+    "land_reform": ("homestead_revitalisation", "land_management"),
+}
+"""Programmes whose funding weight a lever multiplies by ``1 + 2 × lever`` (assumption)."""
+
+MAX_LAG = 8
+
+
+class Programmes:
+    """Programme table as columns (from ``programmes.csv``).
+
+    Raises
+    ------
+    ConfigError
+        If a scenario names a programme weight for a programme that does not exist.
+    """
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        t = table.reset_index(drop=True)
+        self.ids = t["programme_id"].astype(str).tolist()
+        self.area = np.array([TASK_AREAS.index(a) for a in t["task_area"]])
+        self.stock = t["stock"].astype(str).tolist()
+        self.place = t["place"].astype(str).tolist()
+        self.unit_size = t["unit_size"].to_numpy(float)
+        self.unit_cost = t["unit_cost_million_yuan"].to_numpy(float)
+        self.lag = t["lag_years"].to_numpy(int).clip(0, MAX_LAG - 1)
+        self.construction_jobs = t["construction_jobs_per_million_yuan"].to_numpy(float)
+        self.operating_jobs = t["operating_jobs_per_unit"].to_numpy(float)
+        self.sector = np.array([SECTORS.index(s) if s in SECTORS else SECTORS.index("public")
+                                for s in t["operating_sector"]])
+        self.weight = t["default_weight"].to_numpy(float)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def weights(self, block: PolicyBlock, source: str = "scenario") -> np.ndarray:
+        """Funding weights under a policy block (defaults × scenario weights × lever boosts)."""
+        w = self.weight.copy()
+        for name, value in block.investment.programme_weights.items():
+            if name not in self.ids:
+                from urban_sim.config.loader import nearest
+
+                hint = nearest(name, self.ids)
+                tip = f" (did you mean '{hint}'?)" if hint else ""
+                raise ConfigError(
+                    f"{source}: unknown key 'investment.programme_weights.{name}'{tip}"
+                )
+            if value < 0:
+                raise ConfigError(f"{source}: programme weight {name} = {value} must be ≥ 0")
+            w[self.ids.index(name)] *= value
+        levers = block.levers.model_dump()
+        for lever, progs in LEVER_PROGRAMMES.items():
+            for p in progs:
+                if p in self.ids:
+                    w[self.ids.index(p)] *= 1.0 + 2.0 * levers[lever]
+        return w
+
+
+class Government(mesa.Agent):
+    """The county government: funds programmes, tracks projects under way and their jobs.
+
+    Parameters
+    ----------
+    model : CountyModel
+    programmes : Programmes
+    n_places : int
+        In-county places (county seat, town centres, village areas).
+    """
+
+    def __init__(self, model: mesa.Model, programmes: Programmes, n_places: int) -> None:
+        super().__init__(model)
+        self.programmes = programmes
+        k = len(programmes)
+        self.pipeline = np.zeros((MAX_LAG, k))  # units completing in t, t+1, ...
+        self.construction = np.zeros((MAX_LAG, len(TASK_AREAS)))  # construction jobs by year, area
+        self.construction_place = np.zeros((MAX_LAG, n_places))
+        self.operating_jobs_by_area = np.zeros(len(TASK_AREAS))
+        self.spend_by_area = np.zeros(len(TASK_AREAS))
+        self.jobs_by_area = np.zeros(len(TASK_AREAS))
+
+    def invest(self, budget: float, shares: np.ndarray, weights: np.ndarray, need: np.ndarray,
+               headroom: np.ndarray, cost_factor: float, lag_cut: int,
+               place_weights: dict[str, np.ndarray]) -> None:
+        """Fund programmes for one year and start their projects.
+
+        Parameters
+        ----------
+        budget : float
+            Total investment this year, million yuan.
+        shares : numpy.ndarray, shape (8,)
+            Task-area shares (sum 1).
+        weights, need : numpy.ndarray, shape (n_programmes,)
+            Funding weights and need factors (0.1–2).
+        headroom : numpy.ndarray, shape (n_programmes,)
+            Units that can still be useful (inf for uncapped stocks); spending stops there and
+            the rest of the area's budget goes to its other programmes.
+        cost_factor : float
+            Multiplier on unit costs (construction cost × governance overruns).
+        lag_cut : int
+            Years taken off every lag (governance efficiency), lags stay ≥ 0.
+        place_weights : dict[str, numpy.ndarray]
+            Distribution over places of each programme ``place`` key (sums to 1).
+        """
+        p = self.programmes
+        area_budget = budget * shares
+        w = weights * need
+        cost = p.unit_cost * cost_factor
+        spend = np.zeros(len(p))
+        cap_spend = np.where(np.isfinite(headroom), np.maximum(headroom, 0) * cost, np.inf)
+        for _ in range(3):  # redistribute what capped programmes cannot use
+            left = area_budget - np.bincount(p.area, weights=spend, minlength=len(TASK_AREAS))
+            open_ = (spend < cap_spend - 1e-9) & (w > 0)
+            wsum = np.bincount(p.area, weights=np.where(open_, w, 0.0), minlength=len(TASK_AREAS))
+            add = np.where(open_, left[p.area] * w / np.where(wsum[p.area] > 0, wsum[p.area], 1.0), 0.0)
+            spend = np.minimum(spend + add, cap_spend)
+        units = spend / np.where(cost > 0, cost, np.inf)
+        lag = np.maximum(p.lag - lag_cut, 0)
+        np.add.at(self.pipeline, (lag, np.arange(len(p))), units)
+        self.spend_by_area = np.bincount(p.area, weights=spend, minlength=len(TASK_AREAS))
+        duration = np.maximum(lag, 1)
+        jobs_per_year = spend * p.construction_jobs / duration
+        for d in range(MAX_LAG):
+            active = d < duration
+            if not active.any():
+                break
+            self.construction[d] += np.bincount(p.area, weights=np.where(active, jobs_per_year, 0),
+                                                minlength=len(TASK_AREAS))
+            for i in np.flatnonzero(active & (jobs_per_year > 0)):
+                self.construction_place[d] += jobs_per_year[i] * place_weights[p.place[i]]
+
+    def complete(self, attrition: float, place_weights: dict[str, np.ndarray],
+                 n_places: int) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+        """Complete this year's projects and advance the pipeline by one year.
+
+        Returns
+        -------
+        additions : dict[str, float]
+            Amount added to each stock.
+        direct_jobs : numpy.ndarray, shape (n_places, n_sectors)
+            Operating jobs created by completed projects.
+        construction_jobs : numpy.ndarray, shape (n_places,)
+            Construction jobs of projects under way this year.
+        """
+        p = self.programmes
+        units = self.pipeline[0].copy()
+        additions: dict[str, float] = {}
+        direct = np.zeros((n_places, len(SECTORS)))
+        for i in np.flatnonzero(units > 0):
+            if p.stock[i].startswith("jobs_"):
+                sector = SECTORS.index(p.stock[i][5:])
+                direct[:, sector] += units[i] * p.unit_size[i] * place_weights[p.place[i]]
+            else:
+                additions[p.stock[i]] = additions.get(p.stock[i], 0.0) + units[i] * p.unit_size[i]
+            if p.operating_jobs[i] > 0:
+                direct[:, p.sector[i]] += units[i] * p.operating_jobs[i] * place_weights[p.place[i]]
+        op_jobs = units * (p.operating_jobs + np.where([s.startswith("jobs_") for s in p.stock], p.unit_size, 0))
+        self.operating_jobs_by_area = self.operating_jobs_by_area * (1 - attrition) + np.bincount(
+            p.area, weights=op_jobs, minlength=len(TASK_AREAS))
+        construction_jobs = self.construction_place[0].copy()
+        self.jobs_by_area = self.construction[0] + self.operating_jobs_by_area
+        for arr in (self.pipeline, self.construction, self.construction_place):
+            arr[:-1] = arr[1:]
+            arr[-1] = 0
+        return additions, direct, construction_jobs
+
+    def headroom(self, stocks, values: dict[str, float]) -> np.ndarray:
+        """Units each programme may still usefully buy: shares stop at their bound (1, or 0 for
+        stocks that programmes reduce), counts of facilities at their number of sites."""
+        p = self.programmes
+        queued = self.pipeline.sum(axis=0) * p.unit_size
+        out = np.full(len(p), np.inf)
+        for i, name in enumerate(p.stock):
+            if name in SHARE_STOCKS:
+                bound = 0.0 if p.unit_size[i] < 0 else 1.0
+                out[i] = (bound - stocks[name] - queued[i]) / p.unit_size[i]
+            elif name in values:  # counted facilities with a fixed number of sites
+                out[i] = (values[name] - stocks[name] - queued[i]) / p.unit_size[i]
+        return out

@@ -1,0 +1,1 @@
+"""Persons and households: state, synthesis, demography, location choice."""

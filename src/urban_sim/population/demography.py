@@ -1,0 +1,127 @@
+"""Demography: ageing, deaths, births and household formation, column-wise.
+
+Rates come from ``vital_rates.csv`` (age-specific mortality per person-year and fertility per
+woman-year by 5-year group), interpolated linearly between table years and held constant
+outside them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from urban_sim.population.state import Table
+
+MAX_AGE = 110
+
+
+def rate_by_age(vital_rates: pd.DataFrame, rate: str, year: int) -> np.ndarray:
+    """Single-year rate schedule for ``year``, shape (MAX_AGE + 1,), 0 outside the table's ages.
+
+    Raises
+    ------
+    KeyError
+        If the table has no row for ``rate``.
+    """
+    rows = vital_rates[vital_rates["rate"] == rate]
+    if rows.empty:
+        raise KeyError(f"vital_rates.csv has no rows for rate {rate!r}")
+    years = np.sort(rows["year"].unique().astype(int))
+    y = float(np.clip(year, years[0], years[-1]))
+    hi = years[np.searchsorted(years, y, side="left")]
+    lo = years[max(np.searchsorted(years, y, side="right") - 1, 0)]
+    w = 0.0 if hi == lo else (y - lo) / (hi - lo)
+    out = np.zeros(MAX_AGE + 1)
+    for yr, weight in ((lo, 1 - w), (hi, w)):
+        for r in rows[rows["year"] == yr].itertuples():
+            hi_age = MAX_AGE if r.age_max >= 99 else int(r.age_max)
+            out[int(r.age_min) : hi_age + 1] += weight * float(r.value)
+    return out
+
+
+def deaths(persons: Table, q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw deaths among the living; returns the indices of persons who died.
+
+    Parameters
+    ----------
+    q : numpy.ndarray, shape (MAX_AGE + 1,)
+        Probability of dying within the year by age (already scaled by the mortality multiplier).
+    """
+    alive = np.flatnonzero(persons.alive)
+    age = np.minimum(persons.age[alive], MAX_AGE)
+    dead = alive[rng.random(len(alive)) < q[age]]
+    persons.alive[dead] = False
+    return dead
+
+
+def births(persons: Table, f: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw births to living women; newborns join the mother's household and location.
+
+    Parameters
+    ----------
+    f : numpy.ndarray, shape (MAX_AGE + 1,)
+        Births per woman per year by age (already scaled by the fertility multiplier).
+
+    Returns
+    -------
+    numpy.ndarray
+        Row indices of the newborns.
+    """
+    women = np.flatnonzero(persons.alive & persons.female & (persons.age >= 15) & (persons.age <= 49))
+    mothers = women[rng.random(len(women)) < f[persons.age[women]]]
+    k = len(mothers)
+    return persons.append(
+        age=np.zeros(k, np.int16),
+        female=rng.random(k) < 100 / 211,  # sex ratio at birth 111 (assumption, Shanxi-like)
+        hh=persons.hh[mothers],
+        loc=persons.loc[mothers],
+        alive=np.ones(k, bool),
+        mother=mothers.astype(np.int32),
+        trained=np.zeros(k, bool),
+        sector=np.full(k, -1, np.int8),
+    )
+
+
+def form_households(
+    persons: Table, households: Table, rate: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Adults aged 22–35 living with an older generation leave to form their own household.
+
+    A leaver takes along their own children (persons whose ``mother`` is the leaver). The new
+    household keeps the home village and hukou type of the old one, holds no land of its own and
+    has its base where the leaver lives.
+
+    Returns
+    -------
+    numpy.ndarray
+        Row indices of the new households.
+    """
+    alive = np.flatnonzero(persons.alive)
+    age = persons.age[alive].astype(np.int32)
+    hh = persons.hh[alive]
+    oldest = np.zeros(len(households), dtype=np.int32)
+    np.maximum.at(oldest, hh, age)
+    cand = alive[(age >= 22) & (age <= 35) & (oldest[hh] >= age + 18)]
+    leavers = cand[rng.random(len(cand)) < rate]
+    if not len(leavers):
+        return np.zeros(0, dtype=np.int64)
+    old = persons.hh[leavers]
+    loc = persons.loc[leavers]
+    new = households.append(
+        village=households.village[old],
+        township=households.township[old],
+        base=loc,
+        hukou_urban=households.hukou_urban[old],
+        land_tie=np.zeros(len(leavers), bool),
+        land_rented=np.zeros(len(leavers), bool),
+        homestead_withdrawn=np.zeros(len(leavers), bool),
+        years_at_base=np.zeros(len(leavers), np.int16),
+    )
+    new_of = np.full(len(persons), -1, dtype=np.int64)
+    new_of[leavers] = new
+    persons.hh[leavers] = new
+    kids = np.flatnonzero(persons.alive & (persons.mother >= 0))
+    kids = kids[(new_of[persons.mother[kids]] >= 0) & (persons.age[kids] < 18)]
+    persons.hh[kids] = new_of[persons.mother[kids]]
+    return new
+

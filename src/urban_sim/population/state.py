@@ -1,0 +1,70 @@
+"""Person and household tables as numpy columns (struct of arrays).
+
+Persons and households are individual agents, but their state lives in columns so that every
+decision is computed column-wise. Rows are never reused: a dead person keeps its row with
+``alive = False`` so that indices (household, mother) stay valid for the whole run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE = 0, 1, 2, 3
+"""Location codes of a person: home village, home township's centre, county seat, outside."""
+LOC_NAMES = ("village", "town", "county_seat", "outside")
+
+SECTORS = ("agriculture", "industry", "construction", "services", "tourism", "public")
+"""Job sectors, in column order of the job matrix."""
+
+
+class Table:
+    """Growable set of equal-length numpy columns.
+
+    Parameters
+    ----------
+    columns : dict[str, numpy.ndarray]
+        Initial columns, all of the same length ``n``.
+    """
+
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"columns differ in length: {lengths}")
+        self.n = lengths.pop()
+        self._cols = {k: np.ascontiguousarray(v) for k, v in columns.items()}
+        self._cap = self.n
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        cols = self.__dict__.get("_cols")
+        if cols is None or name not in cols:
+            raise AttributeError(name)
+        return cols[name][: self.n]
+
+    def __setattr__(self, name: str, value) -> None:
+        cols = self.__dict__.get("_cols")
+        if cols is not None and name in cols:
+            cols[name][: self.n] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def append(self, **values: np.ndarray) -> np.ndarray:
+        """Append rows; columns not given get zeros. Returns the new row indices."""
+        k = len(next(iter(values.values())))
+        if self.n + k > self._cap:
+            self._cap = max(2 * self._cap, self.n + k)
+            for name, col in self._cols.items():
+                grown = np.zeros(self._cap, dtype=col.dtype)
+                grown[: self.n] = col[: self.n]
+                self._cols[name] = grown
+        for name, col in self._cols.items():
+            col[self.n : self.n + k] = values[name] if name in values else 0
+        rows = np.arange(self.n, self.n + k)
+        self.n += k
+        return rows
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Copies of all columns (for snapshots and tests)."""
+        return {k: v[: self.n].copy() for k, v in self._cols.items()}

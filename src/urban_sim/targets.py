@@ -1,0 +1,184 @@
+"""The plan's quantitative targets as objects, the indicators behind them, and attainment.
+
+Every target of the Lin County action plan (临政办发〔2024〕37号; list in ``plan_targets.csv``)
+is computed every simulated year from the model's stocks and simulated population. Indicators
+that depend on where people live divide a served capacity by the simulated population group
+(e.g. county-seat water coverage = persons the seat's supply serves / county-seat residents),
+so fast in-migration lowers them unless investment keeps up.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+
+import pandas as pd
+
+from urban_sim.services.stocks import Stocks
+
+_OPS = {">=": operator.ge, "<=": operator.le}
+
+STOCK_OF_INDICATOR: dict[str, str] = {
+    "logistics_coverage": "logistics_coverage",
+    "commercial_streets": "commercial_streets",
+    "lifeline_monitoring_coverage": "lifeline_monitoring_coverage",
+    "rural_scale_water_share": "rural_scale_water_served",
+    "rural_tap_water_rate": "rural_tap_water_served",
+    "seat_water_coverage": "seat_water_served",
+    "water_leakage_rate": "water_leakage_rate",
+    "rural_sewage_treatment_rate": "rural_sewage_served",
+    "town_sewage_coverage": "town_sewage_facilities",
+    "township_grade3_road_share": "grade3_road_townships",
+    "road_network_density": "seat_road_km",
+    "parking_ratio": "parking_spaces",
+    "self_built_housing_rectified": "self_built_housing_rectified",
+    "reclaimed_water_rate": "reclaimed_water_rate",
+    "green_building_share": "green_building_share",
+    "prefab_building_share": "prefab_building_share",
+    "special_ed_enrollment": "special_ed_seats",
+    "vocational_compliance": "vocational_compliance",
+    "nursing_bed_share": "care_beds_nursing",
+    "village_elderly_facility_coverage": "village_elderly_facilities",
+    "inclusive_childcare_share": "childcare_places_inclusive",
+    "good_hospitals": "good_hospitals",
+    "historic_vacancy_rate": "historic_vacancy_rate",
+    "coverage_5g": "coverage_5g",
+    "idle_land_cleared": "idle_land_cleared",
+}
+"""The stock that programmes add to in order to move each target indicator."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One quantitative target of the plan.
+
+    Attributes
+    ----------
+    indicator : str
+        Indicator id (model.md §6).
+    year : int
+    operator : str
+        ``>=``, ``<=`` or ``between`` (``target <= value <= target_high``).
+    target, target_high : float
+        Target value (shares as fractions 0–1); ``target_high`` only for ``between``.
+    task_area : str
+    """
+
+    indicator: str
+    year: int
+    operator: str
+    target: float
+    target_high: float
+    task_area: str
+
+    def met(self, value: float) -> bool | None:
+        """Whether ``value`` meets the target (None when ``value`` is NaN)."""
+        if value is None or math.isnan(value):
+            return None
+        if self.operator == "between":
+            return self.target - 1e-9 <= value <= self.target_high + 1e-9
+        return bool(_OPS[self.operator](value + (1e-9 if self.operator == ">=" else -1e-9), self.target))
+
+
+def load_targets(plan_targets: pd.DataFrame) -> list[Target]:
+    """Targets from ``plan_targets.csv`` rows.
+
+    Raises
+    ------
+    ValueError
+        If an operator is not one of ``>=``, ``<=``, ``between``.
+    """
+    out = []
+    for r in plan_targets.itertuples():
+        if r.operator not in ("between", *_OPS):
+            raise ValueError(f"plan_targets.csv: operator {r.operator!r} of {r.indicator} not allowed")
+        high = float(r.target_high) if not pd.isna(r.target_high) else math.nan
+        out.append(Target(r.indicator, int(r.year), r.operator, float(r.target), high, r.task_area))
+    return out
+
+
+def _ratio(num: float, den: float, cap: float | None = 1.0) -> float:
+    if den <= 0:
+        return math.nan
+    v = num / den
+    return min(v, cap) if cap is not None else v
+
+
+def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int) -> dict[str, float]:
+    """Value of every target indicator from stocks and population groups.
+
+    Parameters
+    ----------
+    stocks : Stocks
+    groups : dict[str, float]
+        Simulated population groups (full-population scale): ``rural_residents``,
+        ``seat_residents``, ``disabled_children``, ``vehicles``, ``seat_built_up_km2``,
+        ``n_villages``, ``n_other_townships``.
+    n_big_towns : int
+        Town centres (designated towns other than the county seat) with at least 2000
+        residents: the plan's "小城镇" whose sewage coverage is targeted.
+
+    Returns
+    -------
+    dict[str, float]
+        Shares as fractions 0–1; NaN where the denominator group is empty (never inf).
+    """
+    s = stocks
+    share = {k: s[k] for k in (
+        "logistics_coverage", "lifeline_monitoring_coverage", "self_built_housing_rectified",
+        "reclaimed_water_rate", "green_building_share", "prefab_building_share",
+        "vocational_compliance", "coverage_5g", "idle_land_cleared", "water_leakage_rate",
+        "historic_vacancy_rate",
+    )}
+    rural = groups["rural_residents"]
+    return {
+        **share,
+        "commercial_streets": math.floor(s["commercial_streets"] + 1e-9),
+        "good_hospitals": math.floor(s["good_hospitals"] + 1e-9),
+        "rural_scale_water_share": _ratio(s["rural_scale_water_served"], rural),
+        "rural_tap_water_rate": _ratio(s["rural_tap_water_served"], rural),
+        "seat_water_coverage": _ratio(s["seat_water_served"], groups["seat_residents"]),
+        "rural_sewage_treatment_rate": _ratio(s["rural_sewage_served"], rural),
+        "special_ed_enrollment": _ratio(s["special_ed_seats"], groups["disabled_children"]),
+        "town_sewage_coverage": (
+            1.0 if n_big_towns == 0 else min(s["town_sewage_facilities"], n_big_towns) / n_big_towns
+        ),
+        "township_grade3_road_share": _ratio(s["grade3_road_townships"], groups["n_other_townships"]),
+        "road_network_density": _ratio(s["seat_road_km"], groups["seat_built_up_km2"], cap=None),
+        "parking_ratio": _ratio(s["parking_spaces"], groups["vehicles"], cap=None),
+        "nursing_bed_share": _ratio(s["care_beds_nursing"], s["care_beds_nursing"] + s["care_beds_other"]),
+        "village_elderly_facility_coverage": _ratio(s["village_elderly_facilities"], groups["n_villages"]),
+        "inclusive_childcare_share": _ratio(
+            s["childcare_places_inclusive"],
+            s["childcare_places_inclusive"] + s["childcare_places_other"],
+        ),
+    }
+
+
+def attainment(targets: list[Target], values: pd.DataFrame) -> pd.DataFrame:
+    """Target table of one run.
+
+    Parameters
+    ----------
+    targets : list of Target
+    values : pandas.DataFrame
+        County indicator values with columns ``year, indicator, value``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``indicator, year, operator, target, target_high, task_area, value, met``; value
+        NaN and met NA when the run does not reach the target year.
+    """
+    lookup = values.set_index(["indicator", "year"])["value"].to_dict()
+    rows = []
+    for t in targets:
+        v = float(lookup.get((t.indicator, t.year), math.nan))
+        met = t.met(v)
+        rows.append({
+            "indicator": t.indicator, "year": t.year, "operator": t.operator,
+            "target": t.target, "target_high": t.target_high, "task_area": t.task_area,
+            "value": v, "met": pd.NA if met is None else met,
+        })
+    return pd.DataFrame(rows)
