@@ -386,7 +386,7 @@ class CountyModel(mesa.Model):
              + p["beta_service_access"] * H_j
              - p["beta_land"] * tie[:, None] * (np.arange(4) != 0)
              - p["beta_price"] * ln_price * must_buy)
-        V[np.arange(n), cur] += stay + np.where(cur == 0, 0.0, p["stay_urban_offset"])
+        V[np.arange(n), cur] += stay + np.where(cur == ch.ALT_SEAT, p["stay_seat_offset"], 0.0)
         self._last_base = base
         probs = ch.nested_logit_probabilities(V, avail, (1.0, p["nest_lambda_urban"], 1.0))
         choice = ch.draw_choice(probs, self.rng.random(n))

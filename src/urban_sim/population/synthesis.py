@@ -242,7 +242,7 @@ def synthesize(
     starts = np.concatenate([[0], bounds[:-1]])
     for t in range(n_town):
         township[rest_hh[starts[t] : bounds[t]]] = t
-    township[rest_hh[township[rest_hh] < 0]] = n_town - 1
+    township[rest_hh[township[rest_hh] < 0]] = int(np.argmax(weight))  # rounding leftovers
     centre = np.where(kind == "township", tw["centre_share"].to_numpy(float), 0.0)
     to_centre = (rng.random(len(rest_hh)) < centre[township[rest_hh]]) & (base[rest_hh] == LOC_VILLAGE)
     base[rest_hh[to_centre]] = LOC_TOWN

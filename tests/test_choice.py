@@ -1,0 +1,70 @@
+"""Location choice kernels against analytic results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from urban_sim.population.choice import (
+    capacity_lottery, draw_choice, nested_logit_probabilities, rogers_castro_shape,
+)
+
+
+def test_nested_logit_with_unit_lambdas_is_multinomial_logit():
+    V = np.array([[0.0, 1.0, 2.0, -1.0], [3.0, 0.0, 0.0, 0.0]])
+    avail = np.ones_like(V, dtype=bool)
+    p = nested_logit_probabilities(V, avail, (1.0, 1.0, 1.0))
+    mnl = np.exp(V) / np.exp(V).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(p, mnl, rtol=1e-12)
+
+
+def test_nested_logit_matches_hand_computed_two_level_formula():
+    V = np.array([[0.5, 1.0, 2.0, 0.0]])
+    lam = 0.5
+    iv = lam * np.log(np.exp(1.0 / lam) + np.exp(2.0 / lam))
+    denom = np.exp(0.5) + np.exp(iv) + np.exp(0.0)
+    expected_seat = np.exp(iv) / denom * np.exp(2.0 / lam) / (np.exp(1.0 / lam) + np.exp(2.0 / lam))
+    p = nested_logit_probabilities(V, np.ones((1, 4), bool), (1.0, lam, 1.0))
+    assert p[0, 2] == pytest.approx(expected_seat, rel=1e-12)
+    assert p.sum() == pytest.approx(1.0)
+
+
+def test_unavailable_alternatives_get_zero_probability_and_huge_utilities_stay_finite():
+    V = np.array([[800.0, 900.0, 1000.0, -5.0]])
+    avail = np.array([[True, False, True, True]])
+    p = nested_logit_probabilities(V, avail, (1.0, 0.55, 1.0))
+    assert np.isfinite(p).all() and p[0, 1] == 0.0
+    assert p.sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        nested_logit_probabilities(V, avail, (1.0, 1.5, 1.0))
+    with pytest.raises(ValueError, match="at least one available"):
+        nested_logit_probabilities(V, np.zeros((1, 4), bool), (1.0, 0.5, 1.0))
+
+
+def test_inverse_cdf_draw_reproduces_probabilities():
+    rng = np.random.default_rng(0)
+    p = np.tile([0.1, 0.2, 0.3, 0.4], (200_000, 1))
+    c = draw_choice(p, rng.random(len(p)))
+    freq = np.bincount(c, minlength=4) / len(c)
+    np.testing.assert_allclose(freq, [0.1, 0.2, 0.3, 0.4], atol=0.005)
+    assert draw_choice(np.array([[0.0, 1.0, 0.0, 0.0]]), np.array([0.0])).tolist() == [1]
+
+
+def test_rogers_castro_shape_peaks_at_one():
+    ages = np.linspace(0, 100, 100_001)
+    m = rogers_castro_shape(ages, 22, 0.35, 0.1)
+    assert m.max() == pytest.approx(1.0, abs=1e-8)
+    assert 20 <= ages[m.argmax()] <= 30
+
+
+def test_capacity_lottery_never_exceeds_vacancy():
+    rng = np.random.default_rng(5)
+    place = rng.integers(0, 3, 1000)
+    need = np.stack([np.ones(1000), rng.integers(0, 3, 1000).astype(float)], axis=1)
+    vacancy = np.array([[50.0, 40.0], [10.0, np.inf], [0.0, 5.0]])
+    ok = capacity_lottery(place, need, vacancy, 2.0, rng)
+    for j in range(3):
+        used = need[ok & (place == j)].sum(axis=0) * 2.0
+        assert (used <= vacancy[j] + 1e-9).all()
+    assert not ok[place == 2].any()
+    assert ok[place == 1].sum() == 5  # 10 dwellings, 2 persons per agent

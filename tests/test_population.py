@@ -1,0 +1,60 @@
+"""Synthetic population: census totals matched exactly, documented proxies respected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from urban_sim.model import CountyModel
+from urban_sim.population.state import LOC_OUTSIDE
+from urban_sim.population.synthesis import quota, synthesize
+
+from .conftest import scenario
+
+
+def test_quota_sums_exactly_and_is_proportional():
+    counts = quota(np.array([0.2, 0.3, 0.5]), 7)
+    assert counts.sum() == 7
+    assert counts.tolist() == [1, 2, 4]  # 1.4, 2.1, 3.5 -> largest remainders go to 3.5 and 1.4
+    assert quota(np.array([1.0, 1.0]), 0).tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("year, residents, urban, registered", [
+    (2020, 394_713, 126_895, 620_000),
+    (2010, 579_077, 115_815, 630_000),
+])
+def test_initial_population_equals_census_totals(lin_data, year, residents, urban, registered):
+    rng = np.random.default_rng(1)
+    params = lin_data.parameters
+    persons, hh = synthesize(lin_data, year, scale=1.0, params=params, rng=rng)
+    assert len(persons["age"]) == registered
+    resident = persons["loc"] != LOC_OUTSIDE
+    assert resident.sum() == residents
+    model = CountyModel(scenario(start_year=year, end_year=year + 1, scale=1.0), data=lin_data, seed=1)
+    ts = model.timeseries()
+    county = ts[ts["place"] == "county"].set_index("indicator")["value"]
+    assert county["resident_population"] == residents
+    assert county["urban_population"] == urban
+    assert county["registered_population"] == registered
+    assert county["urbanization_rate"] == pytest.approx(urban / residents)
+    model.close()
+
+
+def test_resident_sex_and_household_size_follow_census_and_proxy(lin_data):
+    persons, hh = synthesize(lin_data, 2020, scale=1.0, params=lin_data.parameters,
+                             rng=np.random.default_rng(3))
+    resident = persons["loc"] != LOC_OUTSIDE
+    assert (~persons["female"][resident]).sum() == 208_697  # 2020 census males
+    sizes = np.bincount(persons["hh"][resident])
+    assert sizes.mean() == pytest.approx(2.44, abs=0.02)  # Lüliang family households 2020
+    age = persons["age"][resident]
+    assert np.mean(age >= 60) == pytest.approx(0.1671, abs=0.01)  # Lüliang 2020 60+
+
+
+def test_scaled_population_reports_full_scale_totals(lin_data):
+    model = CountyModel(scenario(scale=0.05, end_year=2021), data=lin_data, seed=2)
+    ts = model.timeseries()
+    county = ts[ts["place"] == "county"].set_index("indicator")["value"]
+    assert county["resident_population"] == pytest.approx(394_713, rel=0.001)
+    assert county["urban_population"] == pytest.approx(126_895, rel=0.002)
+    model.close()
