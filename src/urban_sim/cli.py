@@ -84,6 +84,18 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Scenario files or
         _fail(exc)
 
 
+def _register_commands() -> None:
+    """Commands defined next to their analysis code register themselves here."""
+    from urban_sim.analysis import sensitivity_cli
+    from urban_sim.calibration import cli as calibration_cli
+
+    sensitivity_cli.register(app)
+    calibration_cli.register(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Entry point of the ``urban-sim`` console script."""
     try:

@@ -1,6 +1,8 @@
 """Scenario schemas and loading."""
 
-from urban_sim.config.loader import dump_scenario, load_scenario, nearest, read_mapping
+from urban_sim.config.loader import (
+    dump_scenario, load_scenario, nearest, read_mapping, with_overrides,
+)
 from urban_sim.config.schema import CENSUS_YEARS, TASK_AREAS, Scenario
 
 __all__ = [
@@ -11,4 +13,5 @@ __all__ = [
     "load_scenario",
     "nearest",
     "read_mapping",
+    "with_overrides",
 ]

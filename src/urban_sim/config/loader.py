@@ -181,6 +181,28 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     return scenario
 
 
+def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
+    """A copy of ``scenario`` with dotted keys set (e.g. ``{"policy.levers.land_reform": 0.8}``).
+
+    Used by experiments to set factor values; the result is validated like a file.
+
+    Raises
+    ------
+    ConfigError
+        Unknown key or value out of range (the message names the key).
+    """
+    raw = scenario.model_dump(mode="json")
+    for key, value in overrides.items():
+        set_dotted(raw, key, value)
+    source = scenario._source or scenario.name
+    try:
+        out = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_describe(e, [Path(source)]) for e in exc.errors())) from None
+    out._source = source
+    return out
+
+
 def dump_scenario(scenario: Scenario) -> str:
     """Return the resolved scenario as YAML text (keys in schema order)."""
     data = scenario.model_dump(mode="json")

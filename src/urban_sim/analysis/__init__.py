@@ -1,0 +1,1 @@
+"""Analysis of experiments: global sensitivity (SALib bridge), scenario comparison."""

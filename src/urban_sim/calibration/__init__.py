@@ -1,0 +1,1 @@
+"""Calibration against census observations (method of simulated moments, ABC) and validation."""
