@@ -7,13 +7,14 @@ Exit status: 0 success, 2 user error (one line on stderr naming file, key and al
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from urban_sim.errors import UrbanSimError
+from urban_sim.errors import ExperimentError, UrbanSimError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Scenario simulation of county urbanization (Lin County reference case).")
@@ -34,11 +35,19 @@ def run(
                                                 help="Fraction of the population simulated.")] = None,
     start_year: Annotated[int | None, typer.Option(help="2010 or 2020 (census years).")] = None,
     end_year: Annotated[int | None, typer.Option(help="Last simulated year.")] = None,
-    workers: Annotated[int, typer.Option(min=1, max=256, help="Worker processes.")] = 1,
+    workers: Annotated[int | None, typer.Option(min=1, max=256,
+                                                help="Worker processes (default one per core).")] = None,
+    engine: Annotated[str, typer.Option(help="sequential, processes or dask.")] = "processes",
+    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler.")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default results/<scenario>).")] = None,
     lang: Annotated[str, typer.Option(help="Figure labels: en or zh.")] = "en",
+    fresh: Annotated[bool, typer.Option("--fresh", help="Discard finished runs instead of resuming.")] = False,
 ) -> None:
-    """Simulate one scenario and write its output folder."""
+    """Simulate one scenario and write its output folder.
+
+    Finished runs are kept in OUT/runs/; running the same command again after an interruption
+    resumes without redoing them.
+    """
     from urban_sim.config import load_scenario
     from urban_sim.experiments.runner import run_scenario
     from urban_sim.reports.output import write_run_folder
@@ -51,8 +60,18 @@ def run(
         started = dt.datetime.now(dt.timezone.utc)
         typer.echo(f"running {sc.name}: {sc.start_year}->{sc.end_year}, scale {sc.scale}, "
                    f"{replicates} replicate(s)", err=True)
-        result = run_scenario(sc, n_replicates=replicates, workers=workers, progress=True)
-        folder = write_run_folder(out or Path("results") / sc.name, sc, result, started=started, lang=lang)
+        folder = out or Path("results") / sc.name
+        if fresh:
+            for sub in ("runs", "failed"):
+                shutil.rmtree(folder / sub, ignore_errors=True)
+        result = run_scenario(sc, n_replicates=replicates, engine=engine, workers=workers,
+                              scheduler=scheduler, store_dir=folder, progress=True)
+        if result.n_failed:
+            typer.echo(f"{result.n_failed} of {replicates} runs failed; see {folder / 'failed'}",
+                       err=True)
+        if result.timeseries.empty:
+            raise ExperimentError("no run succeeded")
+        write_run_folder(folder, sc, result, started=started, lang=lang)
     except UrbanSimError as exc:
         _fail(exc)
     county = result.timeseries.query("place == 'county' and replicate == 0")
@@ -63,6 +82,83 @@ def run(
         f"{last['urbanization_rate']:.1%}; targets met {met}/{len(result.targets)}; "
         f"{result.wall_seconds:.1f} s -> {folder}"
     )
+
+
+@app.command()
+def compare(
+    scenarios: Annotated[list[Path], typer.Argument(help="Two or more scenario files.")],
+    baseline: Annotated[str | None, typer.Option(help="Reference scenario name (default: the first).")] = None,
+    replicates: Annotated[int, typer.Option("--replicates", "-n", min=1, max=10_000)] = 10,
+    seed: Annotated[int | None, typer.Option(min=0, help="Master seed (default: the first scenario's).")] = None,
+    scale: Annotated[float | None, typer.Option(min=0.0001, max=1.0)] = None,
+    start_year: Annotated[int | None, typer.Option()] = None,
+    end_year: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help="Default one per core.")] = None,
+    engine: Annotated[str, typer.Option(help="sequential, processes or dask.")] = "processes",
+    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default results/compare_<names>).")] = None,
+    lang: Annotated[str, typer.Option(help="Report labels: en or zh.")] = "en",
+    fresh: Annotated[bool, typer.Option("--fresh", help="Discard finished runs instead of resuming.")] = False,
+) -> None:
+    """Run several scenarios with paired replicates and write a comparison report.
+
+    Replicate k of every scenario uses the same seed (common random numbers). Finished runs are
+    kept in OUT/runs/; the same command after an interruption resumes without redoing them.
+    """
+    from urban_sim.config import load_scenario
+    from urban_sim.experiments.ensemble import plan_runs, run_ensemble
+    from urban_sim.experiments.executors import make_executor
+    from urban_sim.experiments.store import ResultsStore
+    from urban_sim.reports.output import write_compare_folder
+
+    try:
+        if lang not in ("en", "zh"):
+            raise UrbanSimError(f"--lang {lang!r}: allowed values are 'en' and 'zh'")
+        if len(scenarios) < 2:
+            raise ExperimentError("compare needs at least two scenario files")
+        over = {"scale": scale, "start_year": start_year, "end_year": end_year}
+        scs = [load_scenario(f, over) for f in scenarios]
+        names = [s.name for s in scs]
+        if len(set(names)) < len(names):
+            raise ExperimentError(f"scenario names must differ, got {names}")
+        base = baseline or names[0]
+        if base not in names:
+            raise ExperimentError(f"--baseline {base!r}: not one of the scenarios {names}")
+        master = scs[0].seed if seed is None else seed
+        folder = out or Path("results") / ("compare_" + "_".join(names))
+        if fresh:
+            for sub in ("runs", "failed"):
+                shutil.rmtree(folder / sub, ignore_errors=True)
+        started = dt.datetime.now(dt.timezone.utc)
+        specs = plan_runs(scs, replicates, master)
+        typer.echo(f"comparing {', '.join(names)}: {len(specs)} runs", err=True)
+        with make_executor(engine, workers=workers, scheduler=scheduler) as ex:
+            res = run_ensemble(specs, ResultsStore(folder), ex, progress=True)
+        if res.n_failed:
+            typer.echo(f"{res.n_failed} of {len(specs)} runs failed; see {folder / 'failed'}", err=True)
+        if res.timeseries.empty:
+            raise ExperimentError("no run succeeded")
+        write_compare_folder(folder, scs, res, base, master, started=started, lang=lang,
+                             engine=engine)
+    except UrbanSimError as exc:
+        _fail(exc)
+    typer.echo(f"{len(specs) - res.n_failed} of {len(specs)} runs succeeded "
+               f"({res.n_skipped} resumed); report: {folder / 'report.html'}")
+
+
+@app.command()
+def report(folder: Annotated[Path, typer.Argument(help="Output folder of run or compare.")],
+           lang: Annotated[str, typer.Option(help="Labels: en or zh.")] = "en") -> None:
+    """Rebuild the report of a finished output folder from its stored results."""
+    from urban_sim.reports.output import rebuild_report
+
+    try:
+        if lang not in ("en", "zh"):
+            raise UrbanSimError(f"--lang {lang!r}: allowed values are 'en' and 'zh'")
+        path = rebuild_report(folder, lang=lang)
+    except UrbanSimError as exc:
+        _fail(exc)
+    typer.echo(f"report: {path}")
 
 
 @app.command()

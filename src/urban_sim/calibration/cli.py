@@ -1,5 +1,56 @@
-"""``urban-sim calibrate`` (registered on the main Typer app)."""
+"""``urban-sim calibrate`` (registered on the main Typer app). No numerics here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
 
 
 def register(app) -> None:
-    """Add the ``calibrate`` command to ``app`` (placeholder until the command exists)."""
+    """Add the ``calibrate`` command to ``app``."""
+
+    @app.command()
+    def calibrate(
+        experiment: Annotated[Path, typer.Argument(help="Calibration experiment file (YAML).")],
+        out: Annotated[Path | None, typer.Option(
+            help="Output folder (default results/<experiment name>).")] = None,
+        workers: Annotated[int | None, typer.Option(
+            min=1, max=256, help="Worker processes (default: the experiment's).")] = None,
+        update_configs: Annotated[bool, typer.Option(
+            "--update-configs/--no-update-configs",
+            help="Also write configs/calibrated.yaml next to the base scenario.")] = True,
+    ) -> None:
+        """Calibrate behavioural parameters against census observations."""
+        from urban_sim.calibration.calibrate import run_calibration
+        from urban_sim.calibration.objective import load_experiment
+        from urban_sim.errors import UrbanSimError
+        from urban_sim.experiments.store import write_text
+
+        try:
+            setup = load_experiment(experiment, workers=workers)
+            exp = setup.experiment
+            free = [n for n, (lo, hi) in setup.bounds.items() if lo < hi]
+            typer.echo(f"calibrating {exp.name} ({exp.method}): {', '.join(free)}; start "
+                       f"{exp.start_year}, scale {exp.scale}, {exp.replicates} replicate(s), "
+                       f"{exp.workers} worker(s)", err=True)
+            result = run_calibration(setup, out, progress=True)
+            shipped = None
+            if update_configs:
+                shipped = Path(setup.base._source or "configs/x.yaml").parent / "calibrated.yaml"
+                write_text(shipped, (result.out_dir / "calibrated.yaml").read_text("utf-8"))
+        except UrbanSimError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        s = result.summary
+        values = ", ".join(f"{k}={v:.4g}" + (" (on bound)" if result.calibrator.on_bound_[k]
+                                               else "")
+                           for k, v in result.calibrator.params_.items())
+        typer.echo(
+            f"{exp.name}: loss {s['loss']:.4g}; {values}; {s['end_year']} residents "
+            f"{s['residents_mean']:,.0f} ± {s['residents_sd']:,.0f}, urbanization "
+            f"{s['urbanization_mean']:.2%} ± {s['urbanization_sd']:.2%} "
+            f"({s['check_replicates']} replicates, scale {s['check_scale']}); holdout loss "
+            f"{s['check_loss_holdout']:.3g}; {s['wall_seconds']:.0f} s -> {result.out_dir}"
+            + (f" and {shipped}" if shipped else ""))

@@ -1,19 +1,20 @@
-"""Running a scenario: one replicate, or several on a pool of workers."""
+"""Running a scenario: one replicate in this process, or an ensemble on an executor."""
 
 from __future__ import annotations
 
-import time
-from concurrent.futures import ProcessPoolExecutor
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from urban_sim.config.schema import Scenario
 from urban_sim.data.tables import CountyData, load_county
-from urban_sim.experiments.seeds import replicate_seeds
 from urban_sim.model.county import CountyModel
 from urban_sim.targets import attainment, load_targets
+
+TS_COLUMNS = ["scenario", "replicate", "year", "place", "indicator", "value"]
 
 
 def simulate(scenario: Scenario, seed: np.random.SeedSequence, replicate: int = 0,
@@ -31,10 +32,6 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replicate: int = 
         model.close()
 
 
-def _simulate_args(args: tuple) -> pd.DataFrame:
-    return simulate(*args)
-
-
 @dataclass
 class RunSet:
     """Result of :func:`run_scenario`.
@@ -42,22 +39,33 @@ class RunSet:
     Attributes
     ----------
     timeseries : pandas.DataFrame
-        All replicates, long format, sorted by replicate, year, place, indicator.
+        All replicates, long format (:data:`TS_COLUMNS`), in replicate order.
     targets : pandas.DataFrame
         Target table: ``indicator, year, operator, target, target_high, task_area, value, met``
         for replicate 0, plus ``mean, p05, p95, p_met`` over replicates.
-    seeds : list of numpy.random.SeedSequence
+    seeds : list of dict
+        Entropy and spawn key of each replicate's seed.
+    run_ids : list of str
+    n_failed, n_skipped : int
+        Failed runs, and runs found finished from an earlier (interrupted) call.
     wall_seconds : float
     """
 
     timeseries: pd.DataFrame
     targets: pd.DataFrame
     seeds: list = field(default_factory=list)
+    run_ids: list = field(default_factory=list)
+    n_failed: int = 0
+    n_skipped: int = 0
+    failures: list = field(default_factory=list)
     wall_seconds: float = 0.0
 
 
 def target_table(scenario_targets, timeseries: pd.DataFrame) -> pd.DataFrame:
-    """Target attainment for replicate 0 and across replicates (see :class:`RunSet`)."""
+    """Target attainment for the first replicate and across replicates (see :class:`RunSet`).
+
+    A replicate mean over values that are all NaN is NaN (never 0).
+    """
     county = timeseries[timeseries["place"] == "county"]
     per_rep = []
     for rep, frame in county.groupby("replicate", sort=True):
@@ -71,48 +79,43 @@ def target_table(scenario_targets, timeseries: pd.DataFrame) -> pd.DataFrame:
         "mean": g["value"].mean(),
         "p05": g["value"].quantile(0.05),
         "p95": g["value"].quantile(0.95),
-        "p_met": g["met"].apply(lambda s: s.astype("float").mean()),
+        "p_met": g["met"].apply(lambda s: s.astype("Float64").mean()),
     }).reset_index()
     return first.merge(stats, on=["indicator", "year"], how="left")
 
 
-def run_scenario(scenario: Scenario, *, n_replicates: int = 1, workers: int = 1,
-                 data: CountyData | None = None, progress: bool = False) -> RunSet:
-    """Run ``n_replicates`` replicates of a scenario.
+def run_scenario(scenario: Scenario, *, n_replicates: int = 1, engine: str = "processes",
+                 workers: int | None = 1, scheduler: str | None = None,
+                 store_dir: str | Path | None = None, progress: bool = False) -> RunSet:
+    """Run ``n_replicates`` replicates of a scenario, resuming finished runs in ``store_dir``.
 
     Parameters
     ----------
     scenario : Scenario
     n_replicates : int
-        ≥ 1. Seeds are spawned from ``scenario.seed`` (:func:`replicate_seeds`).
-    workers : int
-        Processes to use (1 = in this process). Results do not depend on it.
-    data : CountyData, optional
+        ≥ 1; seeds are spawned from ``scenario.seed``.
+    engine, workers, scheduler
+        See :func:`urban_sim.experiments.executors.make_executor`. Results do not depend on them.
+    store_dir : path, optional
+        Results store (one Parquet file per finished run); default a temporary folder.
     progress : bool
         Show a progress bar on stderr.
     """
-    start = time.perf_counter()
-    seeds = replicate_seeds(scenario.seed, n_replicates)
-    args = [(scenario, s, k, data) for k, s in enumerate(seeds)]
-    bar = None
-    if progress and n_replicates > 1:
-        from tqdm import tqdm
+    from urban_sim.experiments.ensemble import plan_runs, run_ensemble
+    from urban_sim.experiments.executors import make_executor
+    from urban_sim.experiments.store import ResultsStore
 
-        bar = tqdm(total=n_replicates, desc=scenario.name, unit="run")
-    frames = []
-    if workers <= 1 or n_replicates == 1:
-        for a in args:
-            frames.append(_simulate_args(a))
-            if bar:
-                bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for frame in pool.map(_simulate_args, args):
-                frames.append(frame)
-                if bar:
-                    bar.update()
-    if bar:
-        bar.close()
-    ts = pd.concat(frames, ignore_index=True)
-    targets = target_table(load_targets((data or load_county(scenario.data_dir)).plan_targets), ts)
-    return RunSet(ts, targets, seeds, time.perf_counter() - start)
+    specs = plan_runs([scenario], n_replicates, scenario.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ResultsStore(store_dir or tmp)
+        with make_executor(engine if n_replicates > 1 else "sequential", workers=workers,
+                           scheduler=scheduler) as ex:
+            res = run_ensemble(specs, store, ex, progress=progress)
+    ts = res.timeseries[TS_COLUMNS] if len(res.timeseries) else pd.DataFrame(columns=TS_COLUMNS)
+    targets = (target_table(load_targets(load_county(scenario.data_dir).plan_targets), ts)
+               if len(ts) else pd.DataFrame())
+    return RunSet(ts, targets, res.seeds, [s.run_id for s in specs], res.n_failed, res.n_skipped,
+                  res.failures, res.wall_seconds)
+
+
+__all__ = ["CountyModel", "RunSet", "TS_COLUMNS", "run_scenario", "simulate", "target_table"]

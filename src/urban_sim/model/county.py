@@ -595,10 +595,11 @@ class CountyModel(mesa.Model):
         put("farm_workers", np.sum(sector == FARMING) * self.weight)
         seekers = np.sum((sector >= 0) & (sector != FARMING))
         put("unemployment_rate", per(np.sum(sector == UNEMPLOYED), seekers))
+        spend = self.government.spend_by_area if collect_flows else np.full(len(TASK_AREAS), math.nan)
         for i, area in enumerate(TASK_AREAS):
             put(f"jobs_created_{area}", self.government.jobs_by_area[i])
-            put(f"investment_{area}", self.government.spend_by_area[i])
-        put("investment_total", self.government.spend_by_area.sum())
+            put(f"investment_{area}", spend[i])
+        put("investment_total", spend.sum())
         put("school_seats_per_pupil", per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]))
         put("hospital_beds_per_1000", per(s["hospital_beds"], total, 1000))
         put("elderly_beds_per_1000_60plus",

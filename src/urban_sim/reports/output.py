@@ -14,7 +14,6 @@ from pathlib import Path
 from urban_sim.config.loader import dump_scenario
 from urban_sim.config.schema import Scenario
 from urban_sim.experiments.runner import RunSet
-from urban_sim.experiments.seeds import describe_seed
 from urban_sim.experiments.store import write_table, write_text
 from urban_sim.reports.figures import write_figures
 from urban_sim.reports.summary import write_summary
@@ -65,8 +64,11 @@ def write_run_folder(out_dir: str | Path, scenario: Scenario, result: RunSet, *,
         "git_commit": git_commit(),
         "config_sha256": config_hash(scenario),
         "seed": scenario.seed,
-        "replicate_seeds": [describe_seed(s) for s in result.seeds],
+        "replicate_seeds": result.seeds,
         "n_replicates": len(result.seeds),
+        "run_ids": result.run_ids,
+        "n_failed": result.n_failed,
+        "n_resumed": result.n_skipped,
         "start_year": scenario.start_year,
         "end_year": scenario.end_year,
         "scale": scenario.scale,
@@ -84,3 +86,77 @@ def write_run_folder(out_dir: str | Path, scenario: Scenario, result: RunSet, *,
     write_summary(result.timeseries, result.targets, manifest, out / "summary.md", figure_paths=figures)
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return out
+
+
+def write_compare_folder(out_dir: str | Path, scenarios: list[Scenario], result, baseline: str,
+                         master_seed: int, *, started: dt.datetime, lang: str = "en",
+                         engine: str = "processes") -> Path:
+    """Write the output folder of ``compare``: manifest, resolved scenarios, timeseries,
+    comparison report."""
+    import yaml
+
+    from urban_sim.data.tables import load_county
+    from urban_sim.experiments.runner import TS_COLUMNS
+    from urban_sim.reports.compare import write_compare_report
+    from urban_sim.targets import load_targets
+
+    out = Path(out_dir)
+    ts = result.timeseries[TS_COLUMNS]
+    for sc in scenarios:
+        write_text(out / "scenarios" / f"{sc.name}.resolved.yaml", dump_scenario(sc))
+    write_table(out / "timeseries.parquet", ts)
+    write_table(out / "timeseries.csv", ts)
+    manifest = {
+        "command": "compare", "scenarios": [s.name for s in scenarios], "baseline": baseline,
+        "versions": versions(), "git_commit": git_commit(),
+        "config_sha256": {s.name: config_hash(s) for s in scenarios},
+        "seed": master_seed, "replicate_seeds": result.seeds,
+        "n_replicates": len(result.seeds), "n_runs": len(result.specs),
+        "n_succeeded": len(result.specs) - len(result.failures), "n_failed": len(result.failures),
+        "n_resumed": result.n_skipped, "engine": engine,
+        "run_ids": {s.run_id: [s.scenario.name, s.replicate] for s in result.specs},
+        "started": started.isoformat(timespec="seconds"),
+        "wall_seconds": round(result.wall_seconds, 3),
+    }
+    write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    resolved = {s.name: yaml.safe_load(dump_scenario(s)) for s in scenarios}
+    targets = load_targets(load_county(scenarios[0].data_dir).plan_targets)
+    write_compare_report(out, ts, targets, resolved, baseline, manifest, lang=lang)
+    return out
+
+
+def rebuild_report(folder: str | Path, *, lang: str = "en") -> Path:
+    """Rebuild the report of a finished ``run`` or ``compare`` folder from its stored files.
+
+    Raises
+    ------
+    ExperimentError
+        If the folder has no ``manifest.json`` or ``timeseries.parquet``.
+    """
+    import pandas as pd
+    import yaml
+
+    from urban_sim.config.loader import load_scenario
+    from urban_sim.data.tables import load_county
+    from urban_sim.errors import ExperimentError
+    from urban_sim.experiments.runner import target_table
+    from urban_sim.reports.compare import write_compare_report
+    from urban_sim.targets import load_targets
+
+    folder = Path(folder)
+    if not (folder / "manifest.json").is_file() or not (folder / "timeseries.parquet").is_file():
+        raise ExperimentError(f"{folder}: not an output folder of run or compare "
+                              "(manifest.json and timeseries.parquet needed)")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    ts = pd.read_parquet(folder / "timeseries.parquet")
+    if manifest.get("command") == "compare":
+        resolved = {n: yaml.safe_load((folder / "scenarios" / f"{n}.resolved.yaml").read_text(encoding="utf-8"))
+                    for n in manifest["scenarios"]}
+        data_dir = next(iter(resolved.values())).get("data_dir")
+        targets = load_targets(load_county(data_dir).plan_targets)
+        write_compare_report(folder, ts, targets, resolved, manifest["baseline"], manifest, lang=lang)
+        return folder / "report.html"
+    sc = load_scenario(folder / "scenario.resolved.yaml")
+    targets = target_table(load_targets(load_county(sc.data_dir).plan_targets), ts)
+    figures = write_figures(ts, targets, folder, lang=lang)
+    return write_summary(ts, targets, manifest, folder / "summary.md", figure_paths=figures)

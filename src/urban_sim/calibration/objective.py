@@ -1,0 +1,336 @@
+"""Calibration experiment files and the simulated-moments objective.
+
+A calibration experiment (YAML) names the base scenario, the observations, the parameters to
+estimate with their bounds, the simulation settings and the method::
+
+    name: census
+    scenario: ../configs/baseline.yaml       # relative to this file
+    observations: ../data/lin_county/observations.csv
+    start_year: 2010                         # a census year: the initial condition
+    scale: 0.1
+    replicates: 3                            # common random numbers: same seeds for every θ
+    method: msm                              # or abc
+    parameters:
+      asc_outside: {low: 5.0, high: 6.6}
+      asc_seat: {}                           # bounds from parameters.csv
+      return_hazard_base: {low: 0.015, high: 0.015}   # equal bounds: fixed, not searched
+    holdout:
+      - {indicator: urban_population}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from urban_sim.config import load_scenario, nearest, read_mapping
+from urban_sim.config.loader import _yaml_line
+from urban_sim.config.schema import Scenario
+from urban_sim.data import DEFAULT_DATA_DIR, read_csv
+from urban_sim.errors import CalibrationError, ConfigError
+from urban_sim.experiments.runner import simulate
+
+from .observations import distance
+
+ROOT = DEFAULT_DATA_DIR.parents[1]
+DEFAULT_SCENARIO = ROOT / "configs" / "baseline.yaml"
+DEFAULT_OBSERVATIONS = DEFAULT_DATA_DIR / "observations.csv"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ParameterSpec(_Strict):
+    """Bounds of one parameter (the search box for MSM, the uniform prior for ABC).
+
+    Missing bounds are taken from ``parameters.csv`` (columns ``low``, ``high``). Equal bounds
+    fix the parameter at that value; it is then not searched.
+    """
+
+    low: float | None = None
+    high: float | None = None
+
+
+class Holdout(_Strict):
+    """Selects observations kept out of the fit and reported separately (validation)."""
+
+    indicator: str | None = None
+    year: int | None = None
+    place: str | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Holdout":
+        if self.indicator is None and self.year is None and self.place is None:
+            raise ValueError("a holdout selector needs at least one of indicator, year, place")
+        return self
+
+
+class OptimizerSettings(_Strict):
+    """Settings of :func:`scipy.optimize.differential_evolution` (method ``msm``)."""
+
+    maxiter: int = Field(default=15, ge=1, le=10_000)
+    popsize: int = Field(default=10, ge=2, le=1000)
+    tol: float = Field(default=0.01, ge=0)
+    mutation: float | tuple[float, float] = (0.5, 1.0)
+    recombination: float = Field(default=0.7, ge=0, le=1)
+    polish: bool = False
+    seed: int = Field(default=1, ge=0)
+
+
+class ABCSettings(_Strict):
+    """Settings of the ABC-SMC sampler (method ``abc``)."""
+
+    population_size: int = Field(default=50, ge=2, le=100_000)
+    generations: int = Field(default=4, ge=1, le=100)
+    quantile: float = Field(default=0.5, gt=0, lt=1)
+    max_evaluations: int = Field(default=5000, ge=2)
+    seed: int = Field(default=1, ge=0)
+
+
+class CheckSettings(_Strict):
+    """The run after fitting that fit.csv, the figures and the report show."""
+
+    replicates: int = Field(default=10, ge=1, le=1000)
+    scale: float | None = Field(default=None, gt=0, le=1)
+    seed: int | None = Field(default=None, ge=0)
+
+
+class CalibrationExperiment(_Strict):
+    """A calibration experiment file (see the module docstring)."""
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    scenario: str | None = None
+    observations: str | None = None
+    encoding: str | None = None
+    start_year: Literal[2010, 2020] = 2010
+    end_year: int | None = Field(default=None, ge=2011, le=2060)
+    scale: float = Field(default=0.1, gt=0, le=1)
+    replicates: int = Field(default=3, ge=1, le=1000)
+    seed: int = Field(default=20241204, ge=0, le=2**63 - 1)
+    method: Literal["msm", "abc"] = "msm"
+    parameters: dict[str, ParameterSpec] = Field(min_length=1)
+    holdout: list[Holdout] = Field(default_factory=list)
+    optimizer: OptimizerSettings = OptimizerSettings()
+    abc: ABCSettings = ABCSettings()
+    check: CheckSettings = CheckSettings()
+    workers: int = Field(default=1, ge=1, le=256)
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The schema class of the mapping at ``loc`` (for 'did you mean' hints)."""
+    model: type[BaseModel] | None = CalibrationExperiment
+    keys = list(loc)
+    while keys and model is not None:
+        key = str(keys.pop(0))
+        if model is CalibrationExperiment and key in ("parameters", "holdout"):
+            if not keys:
+                return None
+            keys.pop(0)  # parameter name or list index
+            model = ParameterSpec if key == "parameters" else Holdout
+            continue
+        ann = model.model_fields[key].annotation if key in model.model_fields else None
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return model
+
+
+def _describe(error: dict, path: Path) -> str:
+    loc = tuple(error["loc"])
+    dotted = ".".join(str(k) for k in loc) or "(top level)"
+    line = _yaml_line(path, loc) or _yaml_line(path, loc[:-1])
+    prefix = f"{path}:{line}" if line else f"{path}"
+    if error["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        hint = nearest(str(loc[-1]), list(model.model_fields)) if model else None
+        tip = f" (did you mean '{hint}'?)" if hint else ""
+        return f"{prefix}: unknown key '{dotted}'{tip}"
+    if error["type"] == "missing":
+        return f"{prefix}: missing required key '{dotted}'"
+    return f"{prefix}: key '{dotted}' = {error.get('input')!r}: {error['msg']}"
+
+
+@dataclass
+class Setup:
+    """A checked calibration experiment, ready to run.
+
+    Attributes
+    ----------
+    experiment : CalibrationExperiment
+    path : Path
+        The experiment file.
+    base : Scenario
+        The base scenario as its file gives it (written back with calibrated parameters).
+    scenario : Scenario
+        The base scenario with the experiment's start year, end year, scale and seed.
+    observations_path : Path
+    bounds : dict[str, tuple[float, float]]
+        Every listed parameter's (low, high); equal bounds mean fixed.
+    """
+
+    experiment: CalibrationExperiment
+    path: Path
+    base: Scenario
+    scenario: Scenario
+    observations_path: Path
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def _resolve(path: Path, value: str | None, default: Path) -> Path:
+    if value is None:
+        return default
+    p = Path(value)
+    return p if p.is_absolute() else (path.parent / p)
+
+
+def load_experiment(path: str | Path, *, workers: int | None = None) -> Setup:
+    """Read and check a calibration experiment file.
+
+    Parameters
+    ----------
+    path : str or Path
+        YAML or TOML file. Relative ``scenario`` and ``observations`` paths are relative to it;
+        by default the built-in ``configs/baseline.yaml`` and
+        ``data/lin_county/observations.csv`` are used.
+    workers : int, optional
+        Overrides the file's ``workers``.
+
+    Returns
+    -------
+    Setup
+
+    Raises
+    ------
+    ConfigError
+        Unknown key (with the nearest valid key), value out of range, unknown parameter name,
+        reversed bounds (naming the parameter and both numbers), missing scenario file, or an
+        ``end_year`` not after ``start_year``.
+    """
+    path = Path(path)
+    raw = read_mapping(path)
+    try:
+        exp = CalibrationExperiment.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_describe(e, path) for e in exc.errors())) from None
+    if workers is not None:
+        exp = exp.model_copy(update={"workers": workers})
+    scen_path = _resolve(path, exp.scenario, DEFAULT_SCENARIO)
+    if not scen_path.is_file():
+        raise ConfigError(f"{path}: key 'scenario': scenario file {scen_path} not found")
+    base = load_scenario(scen_path)
+    obs_path = _resolve(path, exp.observations, DEFAULT_OBSERVATIONS)
+    end_year = exp.end_year
+    if end_year is None:
+        from .observations import read_observations
+
+        end_year = int(read_observations(obs_path, encoding=exp.encoding)["year"].max())
+    if end_year <= exp.start_year:
+        raise ConfigError(f"{path}: end_year ({end_year}) must be after start_year "
+                          f"({exp.start_year})")
+    scenario = load_scenario(scen_path, {"start_year": exp.start_year, "end_year": end_year,
+                                         "scale": exp.scale, "seed": exp.seed})
+    csv = Path(base.data_dir or DEFAULT_DATA_DIR) / "parameters.csv"
+    limits = read_csv(csv).set_index("name")[["low", "high"]].astype(float)
+    table = list(limits.index)
+    bounds: dict[str, tuple[float, float]] = {}
+    for name, spec in exp.parameters.items():
+        if name not in table:
+            hint = nearest(name, list(table))
+            tip = f" (did you mean '{hint}'?)" if hint else ""
+            line = _yaml_line(path, ("parameters", name))
+            where = f"{path}:{line}" if line else f"{path}"
+            raise ConfigError(f"{where}: unknown parameter 'parameters.{name}'{tip}; "
+                              f"names are those of {csv}")
+        low = float(limits.loc[name, "low"]) if spec.low is None else spec.low
+        high = float(limits.loc[name, "high"]) if spec.high is None else spec.high
+        bounds[name] = (low, high)
+    check_bounds(bounds, where=str(path))
+    return Setup(exp, path, base, scenario, obs_path, bounds)
+
+
+def check_bounds(bounds: dict[str, tuple[float, float]], *, where: str = "parameters") -> None:
+    """Raise :class:`ConfigError` if a parameter's low bound is above its high bound."""
+    for name, (low, high) in bounds.items():
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise ConfigError(f"{where}: parameters.{name}: bounds must be finite, got "
+                              f"low={low}, high={high}")
+        if low > high:
+            raise ConfigError(f"{where}: parameters.{name}: low ({low:g}) is above high "
+                              f"({high:g}); swap them, or make them equal to fix the parameter")
+
+
+def split_bounds(bounds: dict[str, tuple[float, float]]
+                 ) -> tuple[list[str], list[tuple[float, float]], dict[str, float]]:
+    """Free parameter names, their bounds, and the parameters fixed by equal bounds.
+
+    Returns
+    -------
+    names : list of str
+        Parameters searched, in the given order.
+    search_bounds : list of (low, high)
+        What the optimiser receives; fixed parameters are not in it.
+    fixed : dict[str, float]
+    """
+    check_bounds(bounds)
+    names = [n for n, (lo, hi) in bounds.items() if lo < hi]
+    fixed = {n: lo for n, (lo, hi) in bounds.items() if lo == hi}
+    return names, [bounds[n] for n in names], fixed
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The method-of-simulated-moments distance of a parameter vector.
+
+    ``objective(x)`` sets the free parameters to ``x`` (and the fixed ones to their values),
+    runs one replicate per seed in ``seeds`` and returns :func:`~.observations.distance`
+    between the observations and the mean over replicates. The seeds are the same for every
+    ``x`` (common random numbers), so the distance is a deterministic, much smoother function
+    of ``x`` than with fresh noise at every call.
+
+    Picklable: worker processes receive the whole object.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Start year, end year, scale and seed already set.
+    names : tuple of str
+        Free parameters, in the order of ``x``.
+    fixed : dict[str, float]
+    observations : pandas.DataFrame
+        The rows the distance uses (fit rows only).
+    seeds : tuple of numpy.random.SeedSequence
+    """
+
+    scenario: Scenario
+    names: tuple[str, ...]
+    fixed: dict[str, float]
+    observations: pd.DataFrame
+    seeds: tuple
+
+    def parameters(self, x) -> dict[str, float]:
+        """Scenario parameters for vector ``x``, shape (len(names),)."""
+        return {**self.fixed, **{n: float(v) for n, v in zip(self.names, x, strict=True)}}
+
+    def scenario_at(self, x) -> Scenario:
+        """The scenario with parameters ``x`` (on top of the scenario's own parameters)."""
+        params = {**self.scenario.parameters, **self.parameters(x)}
+        return self.scenario.model_copy(update={"parameters": params})
+
+    def simulate(self, x, *, all_indicators: bool = False) -> pd.DataFrame:
+        """Long timeseries of all replicates at ``x`` (only observed indicators unless
+        ``all_indicators``)."""
+        sc = self.scenario_at(x)
+        keep = set(self.observations["indicator"])
+        frames = []
+        for k, seed in enumerate(self.seeds):
+            ts = simulate(sc, seed, k)
+            frames.append(ts if all_indicators else ts[ts["indicator"].isin(keep)])
+        return pd.concat(frames, ignore_index=True)
+
+    def __call__(self, x) -> float:
+        return distance(self.observations, self.simulate(x))

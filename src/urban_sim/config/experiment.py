@@ -1,0 +1,370 @@
+"""Schema of sensitivity experiment files (``experiments/*.yaml``).
+
+An experiment names a model (the county model with a base scenario, or a built-in analytic test
+function), the factors to vary with their distributions, the method (Sobol or Morris) and the
+outputs. Unknown keys are errors everywhere (``extra="forbid"``); messages follow the scenario
+loader: ``file:line: key ...`` with the nearest valid key for misspellings.
+
+Distributions have named fields (never a bare ``bounds`` pair, whose meaning would change with
+the distribution)::
+
+    uniform:     {low, high}
+    loguniform:  {low, high}          low > 0
+    normal:      {mean, sd}
+    truncnormal: {mean, sd, low, high}
+    lognormal:   {mean, sd}           mean and sd of the variable itself (real space)
+    triangular:  {low, mode, high}
+
+A factor whose range is empty (``low == high``, or ``sd: 0``) is *fixed*: it is set to that value
+in every run, left out of the sampled problem and listed as ``fixed = value`` in the report.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from scipy import stats
+
+from urban_sim.config.loader import nearest, read_mapping
+from urban_sim.errors import ConfigError
+
+DISTRIBUTIONS = ("uniform", "loguniform", "normal", "truncnormal", "lognormal", "triangular")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Uniform(_Strict):
+    low: float
+    high: float
+
+
+class LogUniform(_Strict):
+    low: float
+    high: float
+
+
+class Normal(_Strict):
+    mean: float
+    sd: float = Field(ge=0)
+
+
+class TruncNormal(_Strict):
+    mean: float
+    sd: float = Field(ge=0)
+    low: float
+    high: float
+
+
+class LogNormal(_Strict):
+    """Log-normal given by the mean and standard deviation of the variable (not of its log)."""
+
+    mean: float = Field(gt=0)
+    sd: float = Field(ge=0)
+
+
+class Triangular(_Strict):
+    low: float
+    mode: float
+    high: float
+
+
+class Factor(_Strict):
+    """One sampled input: a dotted path into the scenario (or ``x1``... for analytic models).
+
+    Attributes
+    ----------
+    name : str
+        Dotted scenario path, e.g. ``policy.levers.land_reform``.
+    kind : {'lever', 'uncertainty'}
+        Under the county's control or not.
+    group : str, optional
+        Group for grouped indices (for example the task area).
+    uniform, loguniform, normal, truncnormal, lognormal, triangular
+        Exactly one distribution with named fields.
+    """
+
+    name: str = Field(min_length=1)
+    kind: Literal["lever", "uncertainty"] = "lever"
+    group: str | None = None
+    description: str = ""
+    uniform: Uniform | None = None
+    loguniform: LogUniform | None = None
+    normal: Normal | None = None
+    truncnormal: TruncNormal | None = None
+    lognormal: LogNormal | None = None
+    triangular: Triangular | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bare_bounds(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "bounds" in data:
+            raise ValueError(
+                f"factor {data.get('name', '?')!r}: bare 'bounds' is not accepted; name the "
+                "distribution and its fields, e.g. uniform: {low: 0.2, high: 0.8}, "
+                "normal: {mean: 0.03, sd: 0.01}, lognormal: {mean: 0.05, sd: 0.01}")
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> "Factor":
+        given = [d for d in DISTRIBUTIONS if getattr(self, d) is not None]
+        if len(given) != 1:
+            raise ValueError(f"factor {self.name!r}: give exactly one distribution "
+                             f"({', '.join(DISTRIBUTIONS)}), got {len(given) or 'none'}")
+        d = self.dist
+        low, high = getattr(d, "low", None), getattr(d, "high", None)
+        if low is not None and low > high:
+            raise ValueError(f"factor {self.name!r}: {self.distribution} low ({low:g}) is greater "
+                             f"than high ({high:g}); swap them")
+        if self.distribution == "loguniform" and low <= 0:
+            raise ValueError(f"factor {self.name!r}: loguniform needs 0 < low, got low = {low:g} "
+                             "(the logarithm of a value ≤ 0 is undefined)")
+        if self.distribution == "triangular" and not low <= d.mode <= high:
+            raise ValueError(f"factor {self.name!r}: triangular mode ({d.mode:g}) must lie in "
+                             f"[low, high] = [{low:g}, {high:g}]")
+        return self
+
+    @property
+    def distribution(self) -> str:
+        """Name of the distribution given."""
+        return next(d for d in DISTRIBUTIONS if getattr(self, d) is not None)
+
+    @property
+    def dist(self) -> BaseModel:
+        """The distribution's fields."""
+        return getattr(self, self.distribution)
+
+    @property
+    def fixed_value(self) -> float | None:
+        """The constant value when the range is empty (low == high or sd == 0), else None."""
+        d = self.dist
+        if hasattr(d, "low") and d.low == d.high:
+            return float(d.low)
+        if self.distribution in ("normal", "lognormal") and d.sd == 0:
+            return float(d.mean)
+        return None
+
+    @property
+    def unbounded(self) -> bool:
+        """Whether the distribution has an infinite tail (normal, lognormal)."""
+        return self.distribution in ("normal", "lognormal")
+
+    def frozen(self) -> Any:
+        """The scipy.stats frozen distribution (not for fixed factors).
+
+        Notes
+        -----
+        Log-normal from real-space mean m and sd s: ``sigma² = ln(1 + s²/m²)``,
+        ``mu = ln m - sigma²/2`` (so that ``E[X] = m``, ``sd[X] = s``).
+        """
+        d, kind = self.dist, self.distribution
+        if kind == "uniform":
+            return stats.uniform(loc=d.low, scale=d.high - d.low)
+        if kind == "loguniform":
+            return stats.loguniform(d.low, d.high)
+        if kind == "normal":
+            return stats.norm(loc=d.mean, scale=d.sd)
+        if kind == "truncnormal":
+            return stats.truncnorm((d.low - d.mean) / d.sd, (d.high - d.mean) / d.sd,
+                                   loc=d.mean, scale=d.sd)
+        if kind == "lognormal":
+            sigma2 = math.log1p((d.sd / d.mean) ** 2)
+            return stats.lognorm(s=math.sqrt(sigma2), scale=math.exp(math.log(d.mean) - sigma2 / 2))
+        return stats.triang((d.mode - d.low) / (d.high - d.low), loc=d.low, scale=d.high - d.low)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Map unit-hypercube values ``u`` (shape (n,)) to factor values (inverse CDF)."""
+        return self.frozen().ppf(u)
+
+
+class MorrisSettings(_Strict):
+    """Morris elementary-effects screening.
+
+    ``truncate`` are the quantiles at which unbounded distributions (normal, lognormal) are cut,
+    so that the grid's end levels map to finite values.
+    """
+
+    trajectories: int = Field(default=20, ge=2, le=10_000)
+    levels: int = Field(default=4, ge=2, le=20)
+    truncate: tuple[float, float] = (0.01, 0.99)
+
+    @model_validator(mode="after")
+    def _check(self) -> "MorrisSettings":
+        lo, hi = self.truncate
+        if not 0 < lo < hi < 1:
+            raise ValueError(f"morris.truncate must satisfy 0 < low < high < 1, got [{lo}, {hi}]")
+        if self.levels % 2:
+            raise ValueError(f"morris.levels must be even, got {self.levels}")
+        return self
+
+
+class Experiment(_Strict):
+    """A global sensitivity experiment.
+
+    Attributes
+    ----------
+    name : str
+    model : {'county', 'ishigami', 'sobol_g'}
+        The county model (needs ``scenario``) or an analytic test function.
+    scenario : str, optional
+        Base scenario file, relative to the experiment file.
+    method : {'sobol', 'morris'}
+    N : int
+        Sobol base sample size (a power of 2 is best); the design has ``N (D + 2)`` points, or
+        ``N (2 D + 2)`` with ``second_order``.
+    second_order : bool
+    morris : MorrisSettings
+    replicates : int
+        Model runs per design point (different seeds; the same seeds at every point).
+    seed : int
+        Master seed of the design (scrambling) and of the replicate seeds.
+    scale, start_year, end_year : optional scenario overrides.
+    outputs : list of str, optional
+        Output names (default: every plan target reached by ``end_year``, its ``_met`` and
+        ``_shortfall``, ``attainment_score`` and the headline outcomes).
+    groups : bool
+        Also compute indices of factor groups (the ``group`` of each factor).
+    nan_policy : {'fail', 'impute_mean'}
+    num_resamples : int
+        Bootstrap resamples of the confidence intervals.
+    convergence_tolerance : float
+        Largest change of a total index between N/2 and N before a warning.
+    model_options : dict
+        Options of analytic models (``a``, ``b`` for Ishigami; ``a`` list for Sobol G).
+    factors : list of Factor
+    """
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    model: Literal["county", "ishigami", "sobol_g"] = "county"
+    scenario: str | None = None
+    method: Literal["sobol", "morris"] = "sobol"
+    N: int = Field(default=1024, ge=2, le=2**20)
+    second_order: bool = False
+    morris: MorrisSettings = Field(default_factory=MorrisSettings)
+    replicates: int = Field(default=1, ge=1, le=1000)
+    seed: int = Field(default=20241204, ge=0, le=2**32 - 1)
+    scale: float | None = Field(default=None, gt=0, le=1)
+    start_year: int | None = None
+    end_year: int | None = None
+    outputs: list[str] | None = None
+    groups: bool = False
+    nan_policy: Literal["fail", "impute_mean"] = "fail"
+    num_resamples: int = Field(default=100, ge=10, le=10_000)
+    convergence_tolerance: float = Field(default=0.05, gt=0, le=1)
+    model_options: dict[str, float | list[float]] = Field(default_factory=dict)
+    factors: list[Factor] = Field(min_length=1)
+    _source: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Experiment":
+        names = [f.name for f in self.factors]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"factor names must be unique; repeated: {', '.join(dup)}")
+        if self.model == "county" and not self.scenario:
+            raise ValueError("model 'county' needs 'scenario' (a scenario file)")
+        if self.model == "ishigami" and len(self.factors) != 3:
+            raise ValueError(f"model 'ishigami' has 3 inputs, got {len(self.factors)} factors")
+        if not any(f.fixed_value is None for f in self.factors):
+            raise ValueError("every factor is fixed (empty range): nothing to vary")
+        return self
+
+    @property
+    def varied(self) -> list[Factor]:
+        """Factors that are sampled (the problem's variables), in file order."""
+        return [f for f in self.factors if f.fixed_value is None]
+
+    @property
+    def fixed(self) -> dict[str, float]:
+        """Factors with an empty range and their constant value."""
+        return {f.name: f.fixed_value for f in self.factors if f.fixed_value is not None}
+
+    def scenario_path(self) -> Path | None:
+        """The base scenario file, resolved against the experiment file's folder."""
+        if self.scenario is None:
+            return None
+        path = Path(self.scenario)
+        if not path.is_absolute() and self._source:
+            path = Path(self._source).parent / path
+        return path
+
+
+def _line(path: Path, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the node at ``loc`` (keys and list indices) in a YAML file."""
+    if path.suffix == ".toml":
+        return None
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        elif isinstance(node, yaml.MappingNode):
+            for knode, vnode in node.value:
+                if knode.value == str(key):
+                    line, node = knode.start_mark.line + 1, vnode
+                    break
+            else:
+                return line
+        else:
+            return line
+    return line
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The schema class of the mapping at ``loc`` (list indices skipped)."""
+    models = {"factors": Factor, "morris": MorrisSettings, "uniform": Uniform,
+              "loguniform": LogUniform, "normal": Normal, "truncnormal": TruncNormal,
+              "lognormal": LogNormal, "triangular": Triangular}
+    model: type[BaseModel] | None = Experiment
+    for key in loc:
+        if not isinstance(key, int):
+            model = models.get(str(key))
+    return model
+
+
+def _describe(error: dict[str, Any], path: Path) -> str:
+    loc = tuple(error["loc"])
+    dotted = ".".join(f"[{k}]" if isinstance(k, int) else str(k) for k in loc).replace(".[", "[")
+    line = _line(path, loc)
+    prefix = f"{path}:{line}" if line else f"{path}"
+    if error["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        hint = nearest(str(loc[-1]), list(model.model_fields)) if model else None
+        tip = f" (did you mean '{hint}'?)" if hint else ""
+        return f"{prefix}: unknown key '{dotted}'{tip}"
+    if error["type"] == "missing":
+        return f"{prefix}: missing required key '{dotted}'"
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "value_error":
+        return f"{prefix}: {dotted or 'experiment'}: {msg}"
+    return f"{prefix}: key '{dotted}' = {error.get('input')!r}: {msg}"
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Load and validate an experiment file (YAML or TOML).
+
+    Raises
+    ------
+    ConfigError
+        Unknown key (with the nearest valid one), missing or invalid value, reversed range,
+        log-uniform with ``low <= 0``, bare ``bounds``; every problem as ``file:line: ...``.
+    """
+    path = Path(path)
+    raw = read_mapping(path)
+    try:
+        exp = Experiment.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_describe(e, path) for e in exc.errors())) from None
+    exp._source = str(path.resolve())
+    return exp

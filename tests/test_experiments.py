@@ -1,0 +1,188 @@
+"""Ensembles: seeds (C07), engines, results store, resume, failures, memory, comparison."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mesa
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from urban_sim.analysis.compare import fan, paired_differences, scorecard
+from urban_sim.cli import app
+from urban_sim.config import with_overrides
+from urban_sim.experiments.ensemble import plan_runs, run_ensemble
+from urban_sim.experiments.executors import Failed, make_executor
+from urban_sim.experiments.runner import run_scenario, simulate
+from urban_sim.experiments.seeds import replicate_seeds
+from urban_sim.experiments.store import ResultsStore
+from urban_sim.targets import Target
+
+from .conftest import CONFIGS, scenario
+
+TINY = {"scale": 0.004, "end_year": 2022}
+
+
+def test_replicates_get_distinct_reproducible_seeds_c07(tmp_path):
+    sc = scenario(seed=42, scale=0.004, end_year=2030)
+    a = run_scenario(sc, n_replicates=5)
+    keys = [s["spawn_key"] for s in a.seeds]
+    assert keys == [[0], [1], [2], [3], [4]] and {s["entropy"] for s in a.seeds} == {42}
+    final = a.timeseries.query("indicator == 'resident_population' and place == 'county' and year == 2030")
+    assert final["value"].nunique() == 5  # replicates differ
+    b = run_scenario(sc, n_replicates=5)
+    pd.testing.assert_frame_equal(a.timeseries, b.timeseries)
+
+
+def test_replicate_k_shares_its_seed_across_scenarios():
+    specs = plan_runs([scenario(**TINY), scenario("plan", **TINY)], 3, 9)
+    by = {(s.scenario.name, s.replicate): s for s in specs}
+    for k in range(3):
+        assert by[("baseline", k)].seed.spawn_key == by[("plan", k)].seed.spawn_key == (k,)
+        assert by[("baseline", k)].run_id != by[("plan", k)].run_id
+    assert len({s.run_id for s in specs}) == 6
+    assert [s.seed.spawn_key for s in specs] == [s.spawn_key for s in replicate_seeds(9, 3)] * 2
+
+
+def test_engines_give_identical_results(tmp_path):
+    specs = plan_runs([scenario(**TINY), scenario("plan", **TINY)], 2, 5)
+    results = {}
+    for engine, workers in (("sequential", 1), ("processes", 2), ("dask", 2)):
+        with make_executor(engine, workers=workers) as ex:
+            assert ex.engine == engine
+            res = run_ensemble(specs, ResultsStore(tmp_path / engine), ex)
+        results[engine] = res.timeseries
+        assert res.n_done == 4 and res.n_failed == 0
+    base = results["sequential"]
+    assert list(base["run_id"].unique()) == [s.run_id for s in specs]  # ordered by spec, not completion
+    for engine in ("processes", "dask"):
+        pd.testing.assert_frame_equal(base, results[engine])
+
+
+def test_failed_run_is_recorded_and_others_unaffected(tmp_path):
+    good = scenario(**TINY)
+    bad = with_overrides(good, {"name": "broken", "data_dir": str(tmp_path / "no_such_folder")})
+    specs = plan_runs([good, bad], 2, 1)
+    store = ResultsStore(tmp_path / "store")
+    with make_executor("sequential") as ex:
+        res = run_ensemble(specs, store, ex)
+    assert res.n_done == 2 and res.n_failed == 2
+    assert set(res.timeseries["scenario"]) == {"baseline"}
+    f = res.failures[0]
+    assert f["scenario"] == "broken" and "data folder not found" in f["error"]
+    assert "Traceback" in f["traceback"] and f["seed"]["entropy"] == 1
+    assert isinstance(make_executor("sequential").map(lambda x: 1 / x, [0])[0], Failed)
+
+
+def test_resume_skips_finished_runs(tmp_path):
+    specs = plan_runs([scenario(**TINY)], 3, 2)
+    store = ResultsStore(tmp_path)
+    with make_executor("sequential") as ex:
+        first = run_ensemble(specs[:2], store, ex)
+        again = run_ensemble(specs, store, ex)
+    assert (first.n_done, again.n_skipped, again.n_done) == (2, 2, 1)
+    with make_executor("sequential") as ex:
+        fresh = run_ensemble(specs, ResultsStore(tmp_path / "fresh"), ex)
+    pd.testing.assert_frame_equal(again.timeseries, fresh.timeseries)
+
+
+def test_killed_experiment_resumes_with_the_same_command(tmp_path):
+    out = tmp_path / "cmp"
+    cmd = [sys.executable, "-m", "urban_sim.cli", "compare", str(CONFIGS / "baseline.yaml"),
+           str(CONFIGS / "plan.yaml"), "--replicates", "5", "--scale", "0.01", "--end-year", "2030",
+           "--workers", "1", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while len(list((out / "runs").glob("*.parquet"))) < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = {p.stem for p in (out / "runs").glob("*.parquet")}
+    assert 3 <= len(finished) < 10, "kill came too late to test resuming"
+    assert not (out / "report.html").exists()
+    assert not list((out / "runs").glob("*.tmp"))  # no half-written results visible
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["n_resumed"] >= len(finished) and manifest["n_runs"] == 10
+    assert len(list((out / "runs").glob("*.parquet"))) == 10
+    # same final results as an uninterrupted run
+    full = tmp_path / "full"
+    r2 = subprocess.run(cmd[:-1] + [str(full)], capture_output=True, text=True, timeout=300)
+    assert r2.returncode == 0, r2.stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "timeseries.parquet"),
+                                  pd.read_parquet(full / "timeseries.parquet"))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_worker_memory_does_not_grow_with_runs(lin_data):
+    sc = scenario(scale=0.003, end_year=2021)
+    seeds = replicate_seeds(1, 200)
+    for s in seeds[:20]:
+        simulate(sc, s, data=lin_data)
+    after_20 = _rss_mb()
+    for s in seeds[20:]:
+        simulate(sc, s, data=lin_data)
+    after_200 = _rss_mb()
+    ids = getattr(mesa.Agent, "_ids", {})
+    assert not any(type(m).__name__ == "CountyModel" for m in ids)  # no model kept alive
+    assert after_200 - after_20 < 10, (after_20, after_200)  # leaking Mesa 3.3.1: about +40 MB
+
+
+def test_all_empty_metric_gives_na_with_count_zero():
+    ts = pd.DataFrame({
+        "scenario": ["a"] * 3, "replicate": [0, 1, 2], "year": 2025, "place": "county",
+        "indicator": "seat_water_coverage", "value": [np.nan] * 3,
+    })
+    card = scorecard(ts, [Target("seat_water_coverage", 2025, ">=", 0.92, np.nan, "infrastructure")])
+    assert card.loc[0, "n"] == 0 and np.isnan(card.loc[0, "mean"]) and np.isnan(card.loc[0, "p_met"])
+    f = fan(ts, "seat_water_coverage")
+    assert f.loc[0, "n"] == 0 and np.isnan(f.loc[0, "median"])
+
+
+def test_paired_differences_use_pairs_and_t_interval():
+    rows = []
+    for rep, (a, b) in enumerate([(10, 12), (20, 21), (30, 33)]):
+        rows += [("base", rep, 2030, "county", "x", a), ("alt", rep, 2030, "county", "x", b)]
+    ts = pd.DataFrame(rows, columns=["scenario", "replicate", "year", "place", "indicator", "value"])
+    d = paired_differences(ts, "base", [("x", "county", 2030)])
+    assert d.loc[0, "mean_diff"] == pytest.approx(2.0)
+    half = 4.302652729911275 * 1.0 / np.sqrt(3)  # t(0.975, 2) × sd(2,1,3) / √3
+    assert d.loc[0, "ci_high"] - 2.0 == pytest.approx(half)
+    with pytest.raises(ValueError, match="baseline 'zz' not among"):
+        paired_differences(ts, "zz", [("x", "county", 2030)])
+
+
+def test_compare_cli_writes_report_in_chinese_and_report_rebuilds(tmp_path):
+    out = tmp_path / "c"
+    r = CliRunner().invoke(app, ["compare", str(CONFIGS / "baseline.yaml"), str(CONFIGS / "plan.yaml"),
+                                 "--replicates", "2", "--scale", "0.004", "--end-year", "2027",
+                                 "--workers", "1", "--out", str(out), "--lang", "zh"])
+    assert r.exit_code == 0, r.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 4
+    card = pd.read_csv(out / "scorecard.csv")
+    assert set(card["scenario"]) == {"baseline", "plan"} and len(card) == 56
+    assert card["p_met"].between(0, 1).all()
+    if "情景比较" not in page:  # no CJK font here: English labels and one warning
+        assert "Scenario comparison" in page
+    r = CliRunner().invoke(app, ["report", str(out)])
+    assert r.exit_code == 0 and "report.html" in r.output
+    r = CliRunner().invoke(app, ["compare", str(CONFIGS / "baseline.yaml"), str(CONFIGS / "plan.yaml"),
+                                 "--baseline", "nope", "--out", str(out)])
+    assert r.exit_code == 2 and "--baseline 'nope'" in r.output
+    r = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert r.exit_code == 2 and "not an output folder" in r.output
