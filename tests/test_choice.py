@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from urban_sim.population.choice import (
     capacity_lottery, draw_choice, nested_logit_probabilities, rogers_castro_shape,
@@ -68,3 +70,34 @@ def test_capacity_lottery_never_exceeds_vacancy():
         assert (used <= vacancy[j] + 1e-9).all()
     assert not ok[place == 2].any()
     assert ok[place == 1].sum() == 5  # 10 dwellings, 2 persons per agent
+
+
+def _first_fit_reference(place, need, vacancy, order):
+    """Plain loop: serve applicants in ``order``; accept when everything needed is free."""
+    free = vacancy.astype(float).copy()
+    ok = np.zeros(len(place), dtype=bool)
+    for i in order:
+        if (need[i] <= free[place[i]] + 1e-9).all():
+            free[place[i]] -= need[i]
+            ok[i] = True
+    return ok
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 60))
+def test_capacity_lottery_is_first_fit_in_its_random_order(seed, n):
+    rng = np.random.default_rng(seed)
+    place = rng.integers(0, 3, n)
+    need = np.stack([np.ones(n), rng.integers(0, 4, n).astype(float)], axis=1)
+    vacancy = np.stack([rng.integers(0, n, 3), rng.integers(0, 2 * n, 3)], axis=1).astype(float)
+    vacancy[1, 1] = np.inf
+    got = capacity_lottery(place, need, vacancy, 1.0, np.random.default_rng(seed), max_rounds=10_000)
+    order = np.lexsort((np.random.default_rng(seed).random(n), place))
+    np.testing.assert_array_equal(got, _first_fit_reference(place, need, vacancy, order))
+
+
+def test_applicant_without_pupils_is_not_blocked_by_full_schools():
+    place = np.zeros(3, dtype=int)
+    need = np.array([[1.0, 2.0], [1.0, 0.0], [1.0, 1.0]])  # dwellings, school seats
+    ok = capacity_lottery(place, need, np.array([[10.0, 0.0]]), 1.0, np.random.default_rng(0))
+    assert ok.tolist() == [False, True, False]

@@ -198,8 +198,11 @@ class CountyModel(mesa.Model):
         need = np.ones(len(self.programmes))
         for i, stock in enumerate(self.programmes.stock):
             ind = self._indicator_of_stock.get(stock)
-            if ind is not None and all(t.met(values[ind]) for t in self.targets
-                                       if t.indicator == ind and t.year >= self.year):
+            if ind is None:
+                continue
+            mine = [t for t in self.targets if t.indicator == ind]
+            ahead = [t for t in mine if t.year >= self.year] or mine[-1:]  # past the last target
+            if ahead and all(t.met(values[ind]) for t in ahead):  # year, keep the last one
                 need[i] = 0.1
         use = {"school_seats_seat": self.school_use, "housing_units_seat": self.housing_use[0],
                "housing_units_towns": float(np.mean(self.housing_use[1:])),
@@ -241,7 +244,7 @@ class CountyModel(mesa.Model):
             return w / w.sum()
         seat = np.zeros(self.n_places); seat[0] = 1.0
         towns = norm(self.place_type == 1)
-        return {"county_seat": seat, "county": seat, "towns": towns,
+        return {"county_seat": seat, "county": norm(np.ones(self.n_places, bool)), "towns": towns,
                 "villages": norm(self.place_type == 2),
                 "qikou_towns": norm(self.qikou_place) if self.qikou_place.any() else towns}
 
@@ -384,7 +387,7 @@ class CountyModel(mesa.Model):
              - p["beta_congestion"] * self.perceived["congestion"][places]
              + p["beta_school"] * trigger[dec][:, None] * q
              + p["beta_service_access"] * H_j
-             - p["beta_land"] * tie[:, None] * (np.arange(4) != 0)
+             - p["beta_land"] * tie[:, None] * ((np.arange(4) != 0) & (np.arange(4) != cur[:, None]))
              - p["beta_price"] * ln_price * must_buy)
         V[np.arange(n), cur] += stay + np.where(cur == ch.ALT_SEAT, p["stay_seat_offset"], 0.0)
         self._last_base = base

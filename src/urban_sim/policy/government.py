@@ -54,6 +54,7 @@ class Programmes:
         self.sector = np.array([SECTORS.index(s) if s in SECTORS else SECTORS.index("public")
                                 for s in t["operating_sector"]])
         self.weight = t["default_weight"].to_numpy(float)
+        self.creates_jobs = np.array([s.startswith("jobs_") for s in self.stock])
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -171,14 +172,14 @@ class Government(mesa.Agent):
         additions: dict[str, float] = {}
         direct = np.zeros((n_places, len(SECTORS)))
         for i in np.flatnonzero(units > 0):
-            if p.stock[i].startswith("jobs_"):
+            if p.creates_jobs[i]:  # a jobs_* unit is itself the operating job
                 sector = SECTORS.index(p.stock[i][5:])
                 direct[:, sector] += units[i] * p.unit_size[i] * place_weights[p.place[i]]
-            else:
-                additions[p.stock[i]] = additions.get(p.stock[i], 0.0) + units[i] * p.unit_size[i]
+                continue
+            additions[p.stock[i]] = additions.get(p.stock[i], 0.0) + units[i] * p.unit_size[i]
             if p.operating_jobs[i] > 0:
                 direct[:, p.sector[i]] += units[i] * p.operating_jobs[i] * place_weights[p.place[i]]
-        op_jobs = units * (p.operating_jobs + np.where([s.startswith("jobs_") for s in p.stock], p.unit_size, 0))
+        op_jobs = units * np.where(p.creates_jobs, p.unit_size, p.operating_jobs)
         self.operating_jobs_by_area = self.operating_jobs_by_area * (1 - attrition) + np.bincount(
             p.area, weights=op_jobs, minlength=len(TASK_AREAS))
         construction_jobs = self.construction_place[0].copy()

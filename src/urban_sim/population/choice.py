@@ -102,38 +102,69 @@ def rogers_castro_shape(age: np.ndarray, mu2: float, lambda2: float, alpha2: flo
 
 
 def capacity_lottery(
-    place: np.ndarray, need: np.ndarray, vacancy: np.ndarray, weight: float, rng: np.random.Generator
+    place: np.ndarray, need: np.ndarray, vacancy: np.ndarray, weight: float, rng: np.random.Generator,
+    *, max_rounds: int = 20,
 ) -> np.ndarray:
-    """Random-order allocation of scarce units (housing, school seats) at each place.
+    """Random-order, first-fit allocation of scarce units (dwellings, school seats) by place.
 
     Parameters
     ----------
     place : numpy.ndarray of int, shape (n,)
         Place each applicant applies to.
     need : numpy.ndarray, shape (n,) or (n, k)
-        Units each applicant needs (for k kinds of units).
+        Units each applicant needs (for k kinds of units; 0 where a kind is not needed).
     vacancy : numpy.ndarray, shape (n_places,) or (n_places, k)
         Free units at each place (full-population scale).
     weight : float
         Persons represented by one agent (1/scale).
+    max_rounds : int
+        Rounds of the vectorised first-fit pass (each round settles at least the first
+        unsettled applicant at every place).
 
     Returns
     -------
     numpy.ndarray of bool, shape (n,)
-        True for applicants who get every unit they need. Applicants are served in a random
-        order; those whose cumulative need exceeds what is free are refused.
+        True for applicants who get every unit they need.
+
+    Notes
+    -----
+    Applicants are served in one random order. An applicant is accepted if everything it needs
+    is still free after the applicants accepted before it; one who does not fit is refused and
+    uses nothing, so later, smaller applicants can still be served (first fit). Each round
+    accepts the longest prefix that fits at every place and drops applicants that can no longer
+    fit; it is exact once no applicant is left undecided.
     """
     n = len(place)
     if n == 0:
         return np.zeros(0, dtype=bool)
     need = need.reshape(n, -1) * weight
-    vacancy = vacancy.reshape(len(vacancy), -1)
+    free = vacancy.reshape(len(vacancy), -1).astype(float).copy()
     order = np.lexsort((rng.random(n), place))
-    p = place[order]
-    cum = np.cumsum(need[order], axis=0)
-    start = np.searchsorted(p, p, side="left")
-    before = np.where(start[:, None] > 0, cum[np.maximum(start - 1, 0)], 0.0)
-    ok_sorted = ((cum - before) <= vacancy[p] + 1e-9).all(axis=1)
+    p, nd = place[order], need[order]
+    ok_sorted = np.zeros(n, dtype=bool)
+    open_ = np.ones(n, dtype=bool)
+    for _ in range(max_rounds):
+        open_ &= (nd <= free[p] + 1e-9).all(axis=1)
+        idx = np.flatnonzero(open_)
+        if not len(idx):
+            break
+        pi = p[idx]
+        first = np.r_[0, np.flatnonzero(np.diff(pi)) + 1]
+        sizes = np.diff(np.r_[first, len(idx)])
+        cum = np.cumsum(nd[idx], axis=0)
+        offset = np.vstack([np.zeros((1, nd.shape[1])), cum[first[1:] - 1]])
+        within = cum - np.repeat(offset, sizes, axis=0)
+        fits = (within <= free[pi] + 1e-9).all(axis=1)
+        # accept each place's prefix up to its first applicant that does not fit ...
+        pos = np.arange(len(idx))
+        first_bad = np.minimum.reduceat(np.where(fits, len(idx), pos), first)
+        accept = pos < np.repeat(first_bad, sizes)
+        acc = idx[accept]
+        ok_sorted[acc] = True
+        open_[acc] = False
+        np.subtract.at(free, p[acc], nd[acc])
+        # ... and refuse that applicant for good (free units only shrink)
+        open_[idx[first_bad[first_bad < len(idx)]]] = False
     ok = np.empty(n, dtype=bool)
     ok[order] = ok_sorted
     return ok
