@@ -58,3 +58,15 @@ def test_scaled_population_reports_full_scale_totals(lin_data):
     assert county["resident_population"] == pytest.approx(394_713, rel=0.001)
     assert county["urban_population"] == pytest.approx(126_895, rel=0.002)
     model.close()
+
+
+def test_vital_rates_interpolate_between_table_years_and_hold_outside(lin_data):
+    from urban_sim.population.demography import rate_by_age
+
+    q10, q20 = (rate_by_age(lin_data.vital_rates, "mortality", y) for y in (2010, 2020))
+    np.testing.assert_allclose(rate_by_age(lin_data.vital_rates, "mortality", 2015), (q10 + q20) / 2)
+    np.testing.assert_array_equal(rate_by_age(lin_data.vital_rates, "mortality", 2035), q20)
+    np.testing.assert_array_equal(rate_by_age(lin_data.vital_rates, "mortality", 2000), q10)
+    assert q20[100] == q20[90] > 0  # the open-ended last group extends to the oldest age
+    f = rate_by_age(lin_data.vital_rates, "fertility", 2020)
+    assert f[:15].sum() == 0 and f[50:].sum() == 0 and 1.0 < f.sum() < 1.6  # TFR about 1.2

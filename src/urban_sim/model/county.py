@@ -129,6 +129,8 @@ class CountyModel(mesa.Model):
         self.government = Government(self, self.programmes, 2 * K)
         self.perceived: dict[str, np.ndarray] = {}
         self._jobs_last = self.labour.nonfarm_jobs.sum()
+        self._vital = {r: demography.rate_schedules(self.data.vital_rates, r)
+                       for r in ("mortality", "fertility")}
         self.exogenous_inputs()
         self.services_and_indicators(collect_flows=False)
         self._perceive(initial=True)
@@ -183,9 +185,9 @@ class CountyModel(mesa.Model):
         fallback = np.array([p["informal_income_yuan"], p["informal_income_yuan"], p["farm_income_yuan"]])
         self.wage = np.append(wage[self.place_type] * local, p["wage_outside_yuan"] * outside)
         self.fallback = np.append(fallback[self.place_type] * local, p["outside_fallback_income_yuan"] * outside)
-        self.mortality = np.minimum(demography.rate_by_age(self.data.vital_rates, "mortality", t)
+        self.mortality = np.minimum(demography.rate_in_year(*self._vital["mortality"], t)
                                     * u.mortality_multiplier, 1.0)
-        self.fertility = demography.rate_by_age(self.data.vital_rates, "fertility", t) * u.fertility_multiplier
+        self.fertility = demography.rate_in_year(*self._vital["fertility"], t) * u.fertility_multiplier
         start = sc.policy.start_year if self.block is sc.policy else sc.start_year
         inv = self.block.investment
         self.budget = (inv.total_million_yuan * (1 + inv.growth_rate_per_year) ** (t - start)
@@ -284,18 +286,23 @@ class CountyModel(mesa.Model):
         demography.form_households(P, self.households, self.params["household_formation_rate"], self.rng)
         self._repair_bases()
 
-    def _repair_bases(self) -> None:
-        """A household whose base has no living member moves its base to where its members are."""
-        P, H = self.persons, self.households
+    def _presence(self) -> np.ndarray:
+        """Whether each household has a living member at each location code, shape (n_hh, 4)."""
+        P = self.persons
         alive = np.flatnonzero(P.alive)
-        hh = P.hh[alive]
-        at_base = P.loc[alive] == H.base[hh]
-        n_base = np.bincount(hh[at_base], minlength=len(H))
-        in_county = P.loc[alive] != LOC_OUTSIDE
-        where = np.full(len(H), -1, dtype=np.int64)
-        np.maximum.at(where, hh[in_county], P.loc[alive][in_county].astype(np.int64))
-        fix = n_base == 0
-        H.base[fix] = np.where(where[fix] >= 0, where[fix], LOC_OUTSIDE)
+        pres = np.zeros((len(self.households), 4), dtype=bool)
+        pres[P.hh[alive], P.loc[alive]] = True
+        return pres
+
+    def _repair_bases(self) -> None:
+        """A household whose base has no living member moves its base to where its members are
+        (the most urban in-county location among them; outside if none is in the county)."""
+        H = self.households
+        pres = self._presence()
+        fix = ~pres[np.arange(len(H)), H.base]
+        where = np.select([pres[:, LOC_SEAT], pres[:, LOC_TOWN], pres[:, LOC_VILLAGE]],
+                          [LOC_SEAT, LOC_TOWN, LOC_VILLAGE], LOC_OUTSIDE)
+        H.base[fix] = where[fix]
         H.years_at_base[fix] = 0
 
     # 5 -----------------------------------------------------------------------------------
@@ -534,9 +541,13 @@ class CountyModel(mesa.Model):
         self.labour_force = np.bincount(place[wa], minlength=nP) * w
         pupil = (age >= PUPIL_AGE[0]) & (age <= PUPIL_AGE[1])
         res = place != self.OUT
-        pair = np.unique(P.hh[alive][res].astype(np.int64) * nP + place[res])
-        self.occupied = np.bincount(pair % nP, minlength=nP) * w
-        self.n_households = len(pair) * w
+        pres = self._presence()
+        tw = self.households.township.astype(np.int64)
+        self.occupied = np.zeros(nP)
+        for loc, offset, by_township in ((LOC_VILLAGE, K, True), (LOC_TOWN, 0, True), (LOC_SEAT, 0, False)):
+            hs = np.flatnonzero(pres[:, loc])
+            self.occupied += np.bincount(offset + (tw[hs] if by_township else 0 * hs), minlength=nP) * w
+        self.n_households = pres[:, :LOC_OUTSIDE].sum() * w
         self.housing_use_all = np.zeros(2 * K)
         if hasattr(self, "housing"):
             self.housing_use_all[:K] = self.occupied[:K] / np.maximum(self.housing, 1e-9)

@@ -15,8 +15,10 @@ from urban_sim.population.state import Table
 MAX_AGE = 110
 
 
-def rate_by_age(vital_rates: pd.DataFrame, rate: str, year: int) -> np.ndarray:
-    """Single-year rate schedule for ``year``, shape (MAX_AGE + 1,), 0 outside the table's ages.
+def rate_schedules(vital_rates: pd.DataFrame, rate: str) -> tuple[np.ndarray, np.ndarray]:
+    """Table years, shape (n_years,), and single-year schedules, shape (n_years, MAX_AGE + 1).
+
+    The last age group (age_max ≥ 99) extends to ``MAX_AGE``; ages outside the table get 0.
 
     Raises
     ------
@@ -27,16 +29,27 @@ def rate_by_age(vital_rates: pd.DataFrame, rate: str, year: int) -> np.ndarray:
     if rows.empty:
         raise KeyError(f"vital_rates.csv has no rows for rate {rate!r}")
     years = np.sort(rows["year"].unique().astype(int))
-    y = float(np.clip(year, years[0], years[-1]))
-    hi = years[np.searchsorted(years, y, side="left")]
-    lo = years[max(np.searchsorted(years, y, side="right") - 1, 0)]
-    w = 0.0 if hi == lo else (y - lo) / (hi - lo)
-    out = np.zeros(MAX_AGE + 1)
-    for yr, weight in ((lo, 1 - w), (hi, w)):
+    sched = np.zeros((len(years), MAX_AGE + 1))
+    for i, yr in enumerate(years):
         for r in rows[rows["year"] == yr].itertuples():
             hi_age = MAX_AGE if r.age_max >= 99 else int(r.age_max)
-            out[int(r.age_min) : hi_age + 1] += weight * float(r.value)
-    return out
+            sched[i, int(r.age_min): hi_age + 1] += float(r.value)
+    return years.astype(float), sched
+
+
+def rate_in_year(years: np.ndarray, schedules: np.ndarray, year: int) -> np.ndarray:
+    """Schedule for ``year``: linear between table years, constant outside them."""
+    y = float(np.clip(year, years[0], years[-1]))
+    i = int(np.clip(np.searchsorted(years, y, side="right") - 1, 0, len(years) - 1))
+    if i == len(years) - 1:
+        return schedules[i].copy()
+    w = (y - years[i]) / (years[i + 1] - years[i])
+    return (1 - w) * schedules[i] + w * schedules[i + 1]
+
+
+def rate_by_age(vital_rates: pd.DataFrame, rate: str, year: int) -> np.ndarray:
+    """Single-year rate schedule of ``rate`` in ``year``, shape (MAX_AGE + 1,)."""
+    return rate_in_year(*rate_schedules(vital_rates, rate), year)
 
 
 def deaths(persons: Table, q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
