@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from pathlib import Path
 
 import matplotlib
@@ -80,29 +81,33 @@ def fan_figure(ts: pd.DataFrame, lang: str = "en") -> Figure:
 
 
 def paired_figure(diffs: pd.DataFrame, lang: str = "en") -> Figure:
-    """Forest plot of paired differences with intervals, one row per (indicator, place, year)."""
+    """Forest plots of paired differences with intervals: one panel per indicator, one row per
+    (place, year), one marker per scenario."""
     labels, rc = _language(lang)
     t = TEXT["zh" if labels is LABELS["zh"] else "en"]
     with matplotlib.rc_context(rc):
-        items = diffs[["indicator", "place", "year"]].drop_duplicates()
-        fig = Figure(figsize=(11, 0.45 * max(len(items), 4) + 1), layout="constrained")
+        inds = list(diffs["indicator"].unique())
         scen = list(diffs["scenario"].unique())
-        axes = np.atleast_1d(fig.subplots(1, max(len(items["indicator"].unique()), 1), sharey=True))
-        y_of = {tuple(r): i for i, r in enumerate(items.itertuples(index=False))}
-        for ax, ind in zip(axes, items["indicator"].unique(), strict=False):
+        ncol = min(len(inds), 4) or 1
+        nrow = math.ceil(len(inds) / ncol) or 1
+        fig = Figure(figsize=(3.2 * ncol, 2.4 * nrow + 0.6), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(nrow, ncol)).ravel()
+        for ax, ind in zip(axes, inds, strict=False):
             sub = diffs[diffs["indicator"] == ind]
+            rows = list(dict.fromkeys(zip(sub["place"], sub["year"], strict=True)))
             for k, sc in enumerate(scen):
                 s = sub[sub["scenario"] == sc]
-                y = np.array([y_of[(r.indicator, r.place, r.year)] for r in s.itertuples()]) + 0.15 * k
+                y = np.array([rows.index((r.place, r.year)) for r in s.itertuples()]) + 0.15 * k
                 err = np.vstack([s["mean_diff"] - s["ci_low"], s["ci_high"] - s["mean_diff"]])
                 ax.errorbar(s["mean_diff"], y, xerr=np.nan_to_num(err), fmt="o", color=f"C{k + 1}",
-                            label=sc, ms=4)
+                            label=sc, ms=4, capsize=3)
             ax.axvline(0, color="k", lw=0.8)
+            ax.set_yticks(range(len(rows)), [f"{t.get(p, p)} {y}" for p, y in rows], fontsize=8)
+            ax.set_ylim(len(rows) - 0.5, -0.5)
             ax.set_title(t.get(ind, ind), fontsize=9)
-        axes[0].set_yticks(list(y_of.values()),
-                           [f"{t.get(p, p)} {y}" for (_, p, y) in y_of])
-        axes[0].invert_yaxis()
-        axes[-1].legend(fontsize=8)
+        for ax in axes[len(inds):]:
+            ax.set_visible(False)
+        axes[0].legend(fontsize=8)
         fig.suptitle(t["diff"])
     return fig
 
@@ -133,8 +138,9 @@ def score_figure(card: pd.DataFrame, lang: str = "en") -> Figure:
     labels, rc = _language(lang)
     t = TEXT["zh" if labels is LABELS["zh"] else "en"]
     with matplotlib.rc_context(rc):
-        piv = card.pivot_table(index=["indicator", "year"], columns="scenario", values="p_met",
-                               sort=False, dropna=False)
+        piv = card.set_index(["indicator", "year", "scenario"])["p_met"].unstack("scenario")
+        piv = piv.reindex(index=pd.MultiIndex.from_frame(card[["indicator", "year"]].drop_duplicates()),
+                          columns=card["scenario"].unique())
         fig = Figure(figsize=(2 + 1.2 * piv.shape[1], 0.3 * len(piv) + 1.5), layout="constrained")
         ax = fig.subplots()
         im = ax.imshow(piv.to_numpy(float), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
