@@ -210,8 +210,9 @@ class Experiment(_Strict):
     Attributes
     ----------
     name : str
-    model : {'county', 'ishigami', 'sobol_g'}
-        The county model (needs ``scenario``) or an analytic test function.
+    model : {'county', 'ishigami', 'sobol_g', 'python'}
+        The county model (needs ``scenario``), an analytic test function, or a Python callable
+        given to :func:`urban_sim.analysis.sensitivity.run_sensitivity` (tests, notebooks).
     scenario : str, optional
         Base scenario file, relative to the experiment file.
     method : {'sobol', 'morris'}
@@ -242,7 +243,7 @@ class Experiment(_Strict):
 
     name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
-    model: Literal["county", "ishigami", "sobol_g"] = "county"
+    model: Literal["county", "ishigami", "sobol_g", "python"] = "county"
     scenario: str | None = None
     method: Literal["sobol", "morris"] = "sobol"
     N: int = Field(default=1024, ge=2, le=2**20)
