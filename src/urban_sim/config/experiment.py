@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import stats
 
-from urban_sim.config.loader import nearest, read_mapping
+from urban_sim.config.loader import nearest, read_mapping, validate_mapping
 from urban_sim.errors import ConfigError
 
 DISTRIBUTIONS = ("uniform", "loguniform", "normal", "truncnormal", "lognormal", "triangular")
@@ -297,61 +296,6 @@ class Experiment(_Strict):
         return path
 
 
-def _line(path: Path, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the node at ``loc`` (keys and list indices) in a YAML file."""
-    if path.suffix == ".toml":
-        return None
-    try:
-        node = yaml.compose(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    line = None
-    for key in loc:
-        if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        elif isinstance(node, yaml.MappingNode):
-            for knode, vnode in node.value:
-                if knode.value == str(key):
-                    line, node = knode.start_mark.line + 1, vnode
-                    break
-            else:
-                return line
-        else:
-            return line
-    return line
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The schema class of the mapping at ``loc`` (list indices skipped)."""
-    models = {"factors": Factor, "morris": MorrisSettings, "uniform": Uniform,
-              "loguniform": LogUniform, "normal": Normal, "truncnormal": TruncNormal,
-              "lognormal": LogNormal, "triangular": Triangular}
-    model: type[BaseModel] | None = Experiment
-    for key in loc:
-        if not isinstance(key, int):
-            model = models.get(str(key))
-    return model
-
-
-def _describe(error: dict[str, Any], path: Path) -> str:
-    loc = tuple(error["loc"])
-    dotted = ".".join(f"[{k}]" if isinstance(k, int) else str(k) for k in loc).replace(".[", "[")
-    line = _line(path, loc)
-    prefix = f"{path}:{line}" if line else f"{path}"
-    if error["type"] == "extra_forbidden":
-        model = _model_at(loc[:-1])
-        hint = nearest(str(loc[-1]), list(model.model_fields)) if model else None
-        tip = f" (did you mean '{hint}'?)" if hint else ""
-        return f"{prefix}: unknown key '{dotted}'{tip}"
-    if error["type"] == "missing":
-        return f"{prefix}: missing required key '{dotted}'"
-    msg = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "value_error":
-        return f"{prefix}: {dotted or 'experiment'}: {msg}"
-    return f"{prefix}: key '{dotted}' = {error.get('input')!r}: {msg}"
-
-
 def load_experiment(path: str | Path) -> Experiment:
     """Load and validate an experiment file (YAML or TOML).
 
@@ -362,10 +306,6 @@ def load_experiment(path: str | Path) -> Experiment:
         log-uniform with ``low <= 0``, bare ``bounds``; every problem as ``file:line: ...``.
     """
     path = Path(path)
-    raw = read_mapping(path)
-    try:
-        exp = Experiment.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError("; ".join(_describe(e, path) for e in exc.errors())) from None
+    exp = validate_mapping(Experiment, read_mapping(path), [path])
     exp._source = str(path.resolve())
     return exp

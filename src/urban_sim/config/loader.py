@@ -5,14 +5,17 @@ from __future__ import annotations
 import copy
 import difflib
 import tomllib
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from urban_sim.config.schema import Scenario
 from urban_sim.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def read_mapping(path: Path) -> dict[str, Any]:
@@ -88,36 +91,53 @@ def _resolve_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any
     return raw, files
 
 
-def _yaml_line(path: Path, loc: tuple[Any, ...]) -> int | None:
-    """Line (1-based) of the key at ``loc`` in a YAML file, or None if it is not there."""
-    if path.suffix == ".toml":
+def yaml_line(path: Path, loc: tuple[Any, ...], *, partial: bool = False) -> int | None:
+    """1-based line of the node at ``loc`` (mapping keys and list indices) in a YAML file.
+
+    Returns None for TOML files, unreadable files, or when ``loc`` is not in the file (with
+    ``partial=True``: the line of the deepest part of ``loc`` that is).
+    """
+    if Path(path).suffix == ".toml":
         return None
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
+        node = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
         return None
     line = None
     for key in loc:
-        if not isinstance(node, yaml.MappingNode):
-            return None
-        for knode, vnode in node.value:
-            if knode.value == str(key):
-                line, node = knode.start_mark.line + 1, vnode
-                break
-        else:
-            return None
+        if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+            continue
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if k.value == str(key)]
+            if match:
+                line, node = match[0][0].start_mark.line + 1, match[0][1]
+                continue
+        return line if partial else None
     return line
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: Any = Scenario
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """Schema class of the mapping at ``loc`` below ``root`` (list indices skipped), or None."""
+    model: type[BaseModel] | None = root
     for key in loc:
-        field = model.model_fields.get(str(key)) if isinstance(model, type) else None
+        if isinstance(key, int):
+            continue
+        field = model.model_fields.get(str(key)) if model else None
         if field is None:
             return None
-        model = field.annotation
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None
+        model = _inner_model(field.annotation)
     return model
 
 
@@ -127,25 +147,47 @@ def nearest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
     return match[0] if match else None
 
 
-def _describe(error: dict[str, Any], files: list[Path]) -> str:
+def describe_error(error: dict[str, Any], files: list[Path], root: type[BaseModel]) -> str:
+    """One pydantic error as ``file:line: key ...`` with the nearest valid key for unknown keys.
+
+    ``files`` are searched in order (a scenario and the files it extends) for the key's line.
+    """
     loc = tuple(error["loc"])
-    dotted = ".".join(str(k) for k in loc) or "(top level)"
+    dotted = ".".join(f"[{k}]" if isinstance(k, int) else str(k) for k in loc).replace(".[", "[")
     where, line = files[0], None
     for f in files:
-        line = _yaml_line(f, loc)
+        line = yaml_line(f, loc)
         if line is not None:
             where = f
             break
+    else:
+        line = yaml_line(files[0], loc, partial=True)
     prefix = f"{where}:{line}" if line else f"{where}"
     if error["type"] == "extra_forbidden":
-        model = _model_at(loc[:-1])
+        model = model_at(root, loc[:-1])
         hint = nearest(str(loc[-1]), list(model.model_fields)) if model else None
         tip = f" (did you mean '{hint}'?)" if hint else ""
-        return f"{prefix}: unknown key '{dotted}'{tip}"
+        return f"{prefix}: unknown key '{dotted or '(top level)'}'{tip}"
     if error["type"] == "missing":
         return f"{prefix}: missing required key '{dotted}'"
-    value = error.get("input")
-    return f"{prefix}: key '{dotted}' = {value!r}: {error['msg']}"
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "value_error":
+        return f"{prefix}: {dotted + ': ' if dotted else ''}{msg}"
+    return f"{prefix}: key '{dotted}' = {error.get('input')!r}: {msg}"
+
+
+def validate_mapping(root: type[M], raw: dict[str, Any], files: list[Path]) -> M:
+    """Validate ``raw`` against the strict schema ``root``.
+
+    Raises
+    ------
+    ConfigError
+        Every problem in one message, ``file:line: ...`` joined by ``; ``.
+    """
+    try:
+        return root.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(describe_error(e, files, root) for e in exc.errors())) from None
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -173,10 +215,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     for key, value in (overrides or {}).items():
         if value is not None:
             set_dotted(raw, key, value)
-    try:
-        scenario = Scenario.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError("; ".join(_describe(e, files) for e in exc.errors())) from None
+    scenario = validate_mapping(Scenario, raw, files)
     scenario._source = str(files[0])
     return scenario
 
@@ -195,10 +234,7 @@ def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
     for key, value in overrides.items():
         set_dotted(raw, key, value)
     source = scenario._source or scenario.name
-    try:
-        out = Scenario.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError("; ".join(_describe(e, [Path(source)]) for e in exc.errors())) from None
+    out = validate_mapping(Scenario, raw, [Path(source)])
     out._source = source
     return out
 
