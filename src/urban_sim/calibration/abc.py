@@ -166,7 +166,8 @@ class ABCCalibrator:
                 epsilons.append(eps)
                 self._report(gen, eps, dist)
             mean = weights @ theta
-            self.params_ = objective.parameters(mean)
+            p = objective.parameters(mean)
+            self.params_ = {n: p[n] for n in self.bounds}
             final = ex.map(objective, [mean])[0]
             if isinstance(final, Failed):
                 raise CalibrationError(f"model run failed at the posterior mean: {final.error}")

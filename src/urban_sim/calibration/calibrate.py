@@ -252,6 +252,9 @@ def run_calibration(setup: Setup, out_dir: str | Path | None = None, *,
         "on_bound": [cal.on_bound_[n] for n in names]})
     text = _calibrated_yaml(setup, cal.params_, cal.loss_, exp.replicates, exp.method)
     write_text(out / "calibrated.yaml", text)
+    if setup.calibrated_path is not None:
+        write_text(setup.calibrated_path, text)
+        summary["calibrated_scenario"] = str(setup.calibrated_path)
     write_table(out / "fit.csv", fit)
     write_table(out / "params.csv", params)
     write_table(out / "history.csv", cal.history_)

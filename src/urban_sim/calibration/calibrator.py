@@ -166,7 +166,8 @@ class MSMCalibrator:
                 objective, self.search_bounds_, maxiter=self.maxiter, popsize=self.popsize,
                 tol=self.tol, mutation=self.mutation, recombination=self.recombination,
                 polish=self.polish, rng=self.seed, workers=mapper, updating="deferred")
-        self.params_ = objective.parameters(self.result_.x)
+        p = objective.parameters(self.result_.x)
+        self.params_ = {n: p[n] for n in self.bounds}
         self.loss_ = float(self.result_.fun)
         self.history_ = pd.DataFrame(mapper.rows)
         self.n_evaluations_ = len(mapper.rows)

@@ -18,15 +18,11 @@ def register(app) -> None:
             help="Output folder (default results/<experiment name>).")] = None,
         workers: Annotated[int | None, typer.Option(
             min=1, max=256, help="Worker processes (default: the experiment's).")] = None,
-        update_configs: Annotated[bool, typer.Option(
-            "--update-configs/--no-update-configs",
-            help="Also write configs/calibrated.yaml next to the base scenario.")] = True,
     ) -> None:
         """Calibrate behavioural parameters against census observations."""
         from urban_sim.calibration.calibrate import run_calibration
         from urban_sim.calibration.objective import load_experiment
         from urban_sim.errors import UrbanSimError
-        from urban_sim.experiments.store import write_text
 
         try:
             setup = load_experiment(experiment, workers=workers)
@@ -36,10 +32,6 @@ def register(app) -> None:
                        f"{exp.start_year}, scale {exp.scale}, {exp.replicates} replicate(s), "
                        f"{exp.workers} worker(s)", err=True)
             result = run_calibration(setup, out, progress=True)
-            shipped = None
-            if update_configs:
-                shipped = Path(setup.base._source or "configs/x.yaml").parent / "calibrated.yaml"
-                write_text(shipped, (result.out_dir / "calibrated.yaml").read_text("utf-8"))
         except UrbanSimError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -53,4 +45,5 @@ def register(app) -> None:
             f"{s['urbanization_mean']:.2%} ± {s['urbanization_sd']:.2%} "
             f"({s['check_replicates']} replicates, scale {s['check_scale']}); holdout loss "
             f"{s['check_loss_holdout']:.3g}; {s['wall_seconds']:.0f} s -> {result.out_dir}"
-            + (f" and {shipped}" if shipped else ""))
+            + (f" and {result.summary['calibrated_scenario']}"
+               if result.summary.get("calibrated_scenario") else ""))

@@ -29,7 +29,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from urban_sim.config import load_scenario, nearest, read_mapping
-from urban_sim.config.loader import _yaml_line
+from urban_sim.config.loader import yaml_line
 from urban_sim.config.schema import Scenario
 from urban_sim.data import DEFAULT_DATA_DIR, read_csv
 from urban_sim.errors import CalibrationError, ConfigError
@@ -121,6 +121,8 @@ class CalibrationExperiment(_Strict):
     abc: ABCSettings = ABCSettings()
     check: CheckSettings = CheckSettings()
     workers: int = Field(default=1, ge=1, le=256)
+    calibrated_scenario: str | None = None
+    """Also write calibrated.yaml here (relative to this file), e.g. ../configs/calibrated.yaml."""
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
@@ -143,7 +145,7 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
 def _describe(error: dict, path: Path) -> str:
     loc = tuple(error["loc"])
     dotted = ".".join(str(k) for k in loc) or "(top level)"
-    line = _yaml_line(path, loc) or _yaml_line(path, loc[:-1])
+    line = yaml_line(path, loc) or yaml_line(path, loc[:-1])
     prefix = f"{path}:{line}" if line else f"{path}"
     if error["type"] == "extra_forbidden":
         model = _model_at(loc[:-1])
@@ -171,6 +173,8 @@ class Setup:
     observations_path : Path
     bounds : dict[str, tuple[float, float]]
         Every listed parameter's (low, high); equal bounds mean fixed.
+    calibrated_path : Path or None
+        Where to write a second copy of calibrated.yaml (key ``calibrated_scenario``).
     """
 
     experiment: CalibrationExperiment
@@ -179,6 +183,7 @@ class Setup:
     scenario: Scenario
     observations_path: Path
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    calibrated_path: Path | None = None
 
 
 def _resolve(path: Path, value: str | None, default: Path) -> Path:
@@ -242,7 +247,7 @@ def load_experiment(path: str | Path, *, workers: int | None = None) -> Setup:
         if name not in table:
             hint = nearest(name, list(table))
             tip = f" (did you mean '{hint}'?)" if hint else ""
-            line = _yaml_line(path, ("parameters", name))
+            line = yaml_line(path, ("parameters", name))
             where = f"{path}:{line}" if line else f"{path}"
             raise ConfigError(f"{where}: unknown parameter 'parameters.{name}'{tip}; "
                               f"names are those of {csv}")
@@ -250,7 +255,9 @@ def load_experiment(path: str | Path, *, workers: int | None = None) -> Setup:
         high = float(limits.loc[name, "high"]) if spec.high is None else spec.high
         bounds[name] = (low, high)
     check_bounds(bounds, where=str(path))
-    return Setup(exp, path, base, scenario, obs_path, bounds)
+    calibrated = (_resolve(path, exp.calibrated_scenario, DEFAULT_SCENARIO)
+                  if exp.calibrated_scenario else None)
+    return Setup(exp, path, base, scenario, obs_path, bounds, calibrated)
 
 
 def check_bounds(bounds: dict[str, tuple[float, float]], *, where: str = "parameters") -> None:
