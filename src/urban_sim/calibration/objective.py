@@ -26,10 +26,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from urban_sim.config import load_scenario, nearest, read_mapping
-from urban_sim.config.loader import yaml_line
+from urban_sim.config.loader import validate_mapping, yaml_line
 from urban_sim.config.schema import Scenario
 from urban_sim.data import DEFAULT_DATA_DIR, read_csv
 from urban_sim.errors import CalibrationError, ConfigError
@@ -125,38 +125,6 @@ class CalibrationExperiment(_Strict):
     """Also write calibrated.yaml here (relative to this file), e.g. ../configs/calibrated.yaml."""
 
 
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    """The schema class of the mapping at ``loc`` (for 'did you mean' hints)."""
-    model: type[BaseModel] | None = CalibrationExperiment
-    keys = list(loc)
-    while keys and model is not None:
-        key = str(keys.pop(0))
-        if model is CalibrationExperiment and key in ("parameters", "holdout"):
-            if not keys:
-                return None
-            keys.pop(0)  # parameter name or list index
-            model = ParameterSpec if key == "parameters" else Holdout
-            continue
-        ann = model.model_fields[key].annotation if key in model.model_fields else None
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    return model
-
-
-def _describe(error: dict, path: Path) -> str:
-    loc = tuple(error["loc"])
-    dotted = ".".join(str(k) for k in loc) or "(top level)"
-    line = yaml_line(path, loc) or yaml_line(path, loc[:-1])
-    prefix = f"{path}:{line}" if line else f"{path}"
-    if error["type"] == "extra_forbidden":
-        model = _model_at(loc[:-1])
-        hint = nearest(str(loc[-1]), list(model.model_fields)) if model else None
-        tip = f" (did you mean '{hint}'?)" if hint else ""
-        return f"{prefix}: unknown key '{dotted}'{tip}"
-    if error["type"] == "missing":
-        return f"{prefix}: missing required key '{dotted}'"
-    return f"{prefix}: key '{dotted}' = {error.get('input')!r}: {error['msg']}"
-
-
 @dataclass
 class Setup:
     """A checked calibration experiment, ready to run.
@@ -217,11 +185,7 @@ def load_experiment(path: str | Path, *, workers: int | None = None) -> Setup:
         ``end_year`` not after ``start_year``.
     """
     path = Path(path)
-    raw = read_mapping(path)
-    try:
-        exp = CalibrationExperiment.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError("; ".join(_describe(e, path) for e in exc.errors())) from None
+    exp = validate_mapping(CalibrationExperiment, read_mapping(path), [path])
     if workers is not None:
         exp = exp.model_copy(update={"workers": workers})
     scen_path = _resolve(path, exp.scenario, DEFAULT_SCENARIO)

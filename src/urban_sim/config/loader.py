@@ -128,16 +128,29 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _is_mapping(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is dict:
+        return True
+    return any(_is_mapping(a) for a in typing.get_args(annotation))
+
+
 def model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """Schema class of the mapping at ``loc`` below ``root`` (list indices skipped), or None."""
+    """Schema class of the mapping at ``loc`` below ``root``, or None.
+
+    List indices and the user-chosen keys of ``dict[str, Model]`` fields are stepped over, so
+    ``("parameters", "asc_outside", "lo")`` finds the schema of one parameter entry.
+    """
     model: type[BaseModel] | None = root
+    free_key = False
     for key in loc:
-        if isinstance(key, int):
+        if free_key or isinstance(key, int):
+            free_key = False
             continue
         field = model.model_fields.get(str(key)) if model else None
         if field is None:
             return None
         model = _inner_model(field.annotation)
+        free_key = _is_mapping(field.annotation)
     return model
 
 
