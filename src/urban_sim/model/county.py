@@ -150,10 +150,12 @@ class CountyModel(mesa.Model):
 
     def place_of(self, idx: np.ndarray) -> np.ndarray:
         """Place index of persons ``idx``, shape (len(idx),)."""
-        loc = self.persons.loc[idx]
-        tw = self.households.township[self.persons.hh[idx]].astype(np.int64)
-        base = np.array([self.K, 0, 0, self.OUT])[loc]
-        return base + np.where((loc == LOC_VILLAGE) | (loc == LOC_TOWN), tw, 0)
+        K = self.K
+        t = np.arange(K)
+        by_loc_township = np.concatenate([K + t, t, np.zeros(K, np.int64), np.full(K, self.OUT)])
+        key = np.multiply(self.persons.loc[idx], K, dtype=np.intp)
+        key += self.households.township[self.persons.hh[idx]]
+        return by_loc_township.take(key)
 
     # ------------------------------------------------------------------ the annual step
     def step(self) -> None:
@@ -289,21 +291,26 @@ class CountyModel(mesa.Model):
     def _presence(self) -> np.ndarray:
         """Whether each household has a living member at each location code, shape (n_hh, 4)."""
         P = self.persons
-        alive = np.flatnonzero(P.alive)
-        pres = np.zeros((len(self.households), 4), dtype=bool)
-        pres[P.hh[alive], P.loc[alive]] = True
-        return pres
+        alive = P.alive
+        key = np.multiply(P.hh[alive], 4, dtype=np.intp)
+        key += P.loc[alive]
+        pres = np.zeros(4 * len(self.households), dtype=bool)
+        pres[key] = True
+        return pres.reshape(-1, 4)
 
     def _repair_bases(self) -> None:
         """A household whose base has no living member moves its base to where its members are
         (the most urban in-county location among them; outside if none is in the county)."""
         H = self.households
         pres = self._presence()
-        fix = ~pres[np.arange(len(H)), H.base]
-        where = np.select([pres[:, LOC_SEAT], pres[:, LOC_TOWN], pres[:, LOC_VILLAGE]],
-                          [LOC_SEAT, LOC_TOWN, LOC_VILLAGE], LOC_OUTSIDE)
-        H.base[fix] = where[fix]
-        H.years_at_base[fix] = 0
+        at = np.multiply(np.arange(len(H)), 4)
+        at += H.base
+        fix = np.flatnonzero(~pres.ravel()[at])
+        if len(fix):
+            pf = pres[fix]
+            H.base[fix] = np.select([pf[:, LOC_SEAT], pf[:, LOC_TOWN], pf[:, LOC_VILLAGE]],
+                                    [LOC_SEAT, LOC_TOWN, LOC_VILLAGE], LOC_OUTSIDE)
+            H.years_at_base[fix] = 0
 
     # 5 -----------------------------------------------------------------------------------
     def perceive_places(self) -> None:
@@ -331,13 +338,12 @@ class CountyModel(mesa.Model):
 
     # 6 -----------------------------------------------------------------------------------
     def location_choice(self) -> None:
-        """Nested-logit choice of every household with members at its in-county base."""
+        """Nested-logit choice of every household with members at its in-county base
+        (:func:`urban_sim.population.choice.choose_locations`)."""
         p, P, H = self.params, self.persons, self.households
-        alive = np.flatnonzero(P.alive)
-        hh = P.hh[alive]
-        age = P.age[alive]
-        at_base = (P.loc[alive] == H.base[hh]) & (H.base[hh] != LOC_OUTSIDE)
-        ab, hb, agb = alive[at_base], hh[at_base], age[at_base]
+        base_of = H.base[P.hh]
+        at_base = (P.loc == base_of) & (base_of != LOC_OUTSIDE) & P.alive
+        hb, agb = P.hh[at_base], P.age[at_base]
         nH = len(H)
         n_at = np.bincount(hb, minlength=nH)
         work = (agb >= WORKING_AGE[0]) & (agb <= WORKING_AGE[1])
@@ -350,56 +356,30 @@ class CountyModel(mesa.Model):
         if not len(dec):
             self._applicants = None
             return
-        tw = H.township[dec].astype(np.int64)
-        vil = H.village[dec].astype(np.int64)
         base = H.base[dec]
         n = len(dec)
-        places = np.stack([self.K + tw, tw, np.zeros(n, np.int64), np.full(n, self.OUT)], axis=1)
-        avail = np.ones((n, 4), dtype=bool)
-        avail[:, ch.ALT_TOWN] = tw != 0
-        income = self.perceived["income"][places]
-        other = p["household_other_income_yuan"] * (1 + 0.5 * H.land_rented[dec])
-        ln_y = np.log(n_work[dec][:, None] * income + other[:, None])
-        d_vc, d_vs, d_ts = self.v_dist_centre[vil], self.v_dist_seat[vil], self.t_dist_seat[tw]
-        d_out = np.full(n, p["distance_outside_km"])
-        dist = np.select(
-            [base[:, None] == LOC_VILLAGE, base[:, None] == LOC_TOWN],
-            [np.stack([0 * d_vc, d_vc, d_vs, d_out], 1), np.stack([d_vc, 0 * d_vc, d_ts, d_out], 1)],
-            np.stack([d_vs, d_ts, 0 * d_vc, d_out], 1))
-        cur = np.array([0, 1, 2, 3])[base]
-        net = self.network[vil][:, [0, 1, 2, 3]]
-        net[:, 0] = 0.0
         lv = self.block.levers
-        access = np.where(H.hukou_urban[dec], 1.0, lv.hukou_service_access)
-        H_j = np.stack([np.ones(n), access, access, np.full(n, p["service_access_outside"])], 1)
+        deciders = ch.Deciders(
+            village=H.village[dec], current=base, n_workers=n_work[dec],
+            land_rented=H.land_rented[dec], land_tied=H.land_tie[dec] & ~H.homestead_withdrawn[dec],
+            hukou_urban=H.hukou_urban[dec], school_trigger=trigger[dec], youngest_adult_age=youngest[dec])
         q = np.array([p["school_quality_village"], p["school_quality_town"],
                       p["school_quality_seat"] * min(1.0, 1.0 / max(self.school_use, 1e-9)),
                       p["school_quality_outside"]])
         price = np.array([p["housing_price_town_yuan_m2"], p["housing_price_seat_yuan_m2"]]) * (
             1 + p["housing_price_growth_rate_per_year"]) ** (self.year - 2020) * (
             1 - p["housing_support_price_cut"] * lv.housing_support_share)
-        must_buy = (cur[:, None] != np.arange(4)) & (np.arange(4) >= 1) & (np.arange(4) <= 2)
-        ln_price = np.zeros((n, 4))
-        ln_price[:, 1], ln_price[:, 2] = np.log(price[0]), np.log(price[1])
-        tie = (H.land_tie[dec] & ~H.homestead_withdrawn[dec]) * (1 - 0.5 * H.land_rented[dec]) * (
-            1 - 0.5 * lv.land_reform)
-        stay = p["stay_kappa0"] - p["stay_kappa1"] * np.log(np.maximum(ch.rogers_castro_shape(
-            np.minimum(youngest[dec], 100), p["rc_mu2"], p["rc_lambda2"], p["rc_alpha2"]), 1e-12))
-        asc = np.array([0.0, p["asc_town"], p["asc_seat"], p["asc_outside"]])
-        b_y = p["beta_income"]
-        V = (asc + b_y * ln_y
-             - p["distance_income_ratio"] * b_y * np.log1p(dist)
-             + p["beta_network"] * net
-             + p["beta_amenity"] * self.perceived["amenity"][places]
-             - p["beta_congestion"] * self.perceived["congestion"][places]
-             + p["beta_school"] * trigger[dec][:, None] * q
-             + p["beta_service_access"] * H_j
-             - p["beta_land"] * tie[:, None] * ((np.arange(4) != 0) & (np.arange(4) != cur[:, None]))
-             - p["beta_price"] * ln_price * must_buy)
-        V[np.arange(n), cur] += stay + np.where(cur == ch.ALT_SEAT, p["stay_seat_offset"], 0.0)
+        places = ch.PlaceInputs(
+            income_yuan=self.perceived["income"], amenity=self.perceived["amenity"],
+            congestion=self.perceived["congestion"], network_share=self.network,
+            village_township=self.data.villages["township_id"].to_numpy(np.int64),
+            village_centre_km=self.v_dist_centre,
+            village_seat_km=self.v_dist_seat, township_seat_km=self.t_dist_seat,
+            school_quality=q, housing_price_yuan_m2=price,
+            hukou_service_access=lv.hukou_service_access, land_reform=lv.land_reform)
         self._last_base = base
-        probs = ch.nested_logit_probabilities(V, avail, (1.0, p["nest_lambda_urban"], 1.0))
-        choice = ch.draw_choice(probs, self.rng.random(n))
+        choice = ch.choose_locations(deciders, places, p, self.rng.random(n))
+        cur = base.astype(np.int64)
         movers = choice != cur
         u2 = self.rng.random(n)
         self._applicants = (dec[movers], choice[movers], cur[movers], u2[movers], n_work[dec][movers],
@@ -416,9 +396,7 @@ class CountyModel(mesa.Model):
         wanted = (self.occupied[: self.K] + self._refused) / (1 - p["housing_vacancy_target"])
         self.housing += p["housing_market_response"] * np.maximum(wanted - self.housing, 0.0)
         hhs, dest, cur, u2, n_work, trigger = self._applicants
-        alive = np.flatnonzero(P.alive)
-        hh = P.hh[alive]
-        at_base = alive[(P.loc[alive] == H.base[hh])]
+        at_base = np.flatnonzero((P.loc == H.base[P.hh]) & P.alive)
         nH = len(H)
         age_b = P.age[at_base]
         hh_b = P.hh[at_base]
@@ -447,15 +425,17 @@ class CountyModel(mesa.Model):
         flag[hhs] = np.where(mother_pupil, 2, np.where(labour_only, 3, 1))
         to = np.full(nH, -1, dtype=np.int8)
         to[hhs] = np.array([LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE])[dest]
-        f = flag[hh_b]
-        stay_elder = (age_b >= 65) & (self.rng.random(len(at_base)) < p["urban_share_stay_elderly"])
-        first_mother = np.zeros(len(at_base), dtype=bool)
-        cand = np.flatnonzero((f == 2) & P.female[at_base] & (age_b >= 20) & (age_b <= 55))
-        first_mother[cand[np.unique(hh_b[cand], return_index=True)[1]]] = True
+        u_elder = self.rng.random(len(at_base))
+        sub = np.flatnonzero(flag[hh_b])  # members at the base of moving households
+        f, age_s, hh_s, at_s = flag[hh_b[sub]], age_b[sub], hh_b[sub], at_base[sub]
+        stay_elder = (age_s >= 65) & (u_elder[sub] < p["urban_share_stay_elderly"])
+        first_mother = np.zeros(len(sub), dtype=bool)
+        cand = np.flatnonzero((f == 2) & P.female[at_s] & (age_s >= 20) & (age_s <= 55))
+        first_mother[cand[np.unique(hh_s[cand], return_index=True)[1]]] = True
         move = (((f == 1) & ~stay_elder)
-                | ((f == 2) & (((age_b >= PUPIL_AGE[0]) & (age_b <= PUPIL_AGE[1])) | first_mother))
-                | ((f == 3) & (age_b >= WORKING_AGE[0]) & (age_b <= 49)))
-        who = at_base[move]
+                | ((f == 2) & (((age_s >= PUPIL_AGE[0]) & (age_s <= PUPIL_AGE[1])) | first_mother))
+                | ((f == 3) & (age_s >= WORKING_AGE[0]) & (age_s <= 49)))
+        who = at_s[move]
         dest_loc = to[P.hh[who]]
         from_loc = P.loc[who]
         w = self.weight
@@ -541,13 +521,16 @@ class CountyModel(mesa.Model):
         self.labour_force = np.bincount(place[wa], minlength=nP) * w
         pupil = (age >= PUPIL_AGE[0]) & (age <= PUPIL_AGE[1])
         res = place != self.OUT
-        pres = self._presence()
-        tw = self.households.township.astype(np.int64)
+        # households with a living member at each (township, location)
+        present = np.flatnonzero(self._presence().ravel())
+        code = np.multiply(self.households.township[present >> 2], 4, dtype=np.intp)
+        code += present & 3
+        n_at = np.bincount(code, minlength=4 * K).reshape(K, 4)
         self.occupied = np.zeros(nP)
-        for loc, offset, by_township in ((LOC_VILLAGE, K, True), (LOC_TOWN, 0, True), (LOC_SEAT, 0, False)):
-            hs = np.flatnonzero(pres[:, loc])
-            self.occupied += np.bincount(offset + (tw[hs] if by_township else 0 * hs), minlength=nP) * w
-        self.n_households = pres[:, :LOC_OUTSIDE].sum() * w
+        self.occupied[K:2 * K] += n_at[:, LOC_VILLAGE] * w
+        self.occupied[:K] += n_at[:, LOC_TOWN] * w
+        self.occupied[0] += n_at[:, LOC_SEAT].sum() * w
+        self.n_households = n_at[:, :LOC_OUTSIDE].sum() * w
         self.housing_use_all = np.zeros(2 * K)
         if hasattr(self, "housing"):
             self.housing_use_all[:K] = self.occupied[:K] / np.maximum(self.housing, 1e-9)

@@ -6,6 +6,9 @@ Alternatives (columns): 0 home village, 1 home township's centre (town), 2 count
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
 import numpy as np
 
 ALT_VILLAGE, ALT_TOWN, ALT_SEAT, ALT_OUTSIDE = 0, 1, 2, 3
@@ -168,3 +171,278 @@ def capacity_lottery(
     ok = np.empty(n, dtype=bool)
     ok[order] = ok_sorted
     return ok
+
+
+# --------------------------------------------------------------------------- household rule
+@dataclass(frozen=True)
+class Deciders:
+    """Deciding households as one-dimensional columns, each of shape (n,).
+
+    Attributes
+    ----------
+    village : numpy.ndarray of int
+        Home village (its township is ``PlaceInputs.village_township[village]``).
+    current : numpy.ndarray of int
+        Alternative of the household's base: 0 village, 1 town, 2 county seat.
+    n_workers : numpy.ndarray of int
+        Members aged 16-59 at the base, ≥ 0.
+    land_rented, land_tied, hukou_urban, school_trigger : numpy.ndarray of bool
+        Land rented out; land still tied (land tie held, homestead not withdrawn); urban hukou;
+        a member at the base aged 6 or 12 (school start or secondary school).
+    youngest_adult_age : numpy.ndarray of int
+        Age of the youngest member aged ≥ 18 at the base, years; 200 if there is none.
+    """
+
+    village: np.ndarray
+    current: np.ndarray
+    n_workers: np.ndarray
+    land_rented: np.ndarray
+    land_tied: np.ndarray
+    hukou_urban: np.ndarray
+    school_trigger: np.ndarray
+    youngest_adult_age: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.village)
+
+    def subset(self, idx: np.ndarray) -> "Deciders":
+        """The households ``idx`` (for tests and benchmarks)."""
+        return Deciders(*(getattr(self, f.name)[idx] for f in fields(self)))
+
+
+@dataclass(frozen=True)
+class PlaceInputs:
+    """Place-level inputs of one year's location choice.
+
+    Place index ``p`` as in :class:`urban_sim.model.CountyModel`: 0 county seat, 1..K-1 town
+    centres, K..2K-1 village areas, 2K outside.
+
+    Attributes
+    ----------
+    income_yuan, amenity, congestion : numpy.ndarray, shape (2K+1,)
+        Perceived expected income (yuan per worker and year), amenity and congestion by place.
+    network_share : numpy.ndarray, shape (n_villages, 4)
+        Share of each village's absent members living at each alternative (column 0 unused).
+    village_township : numpy.ndarray of int, shape (n_villages,)
+    village_centre_km, village_seat_km : numpy.ndarray, shape (n_villages,)
+        Distance of each village to its township centre and to the county seat.
+    township_seat_km : numpy.ndarray, shape (K,)
+    school_quality : numpy.ndarray, shape (4,)
+        By alternative (the county seat's already reduced for crowding).
+    housing_price_yuan_m2 : numpy.ndarray, shape (2,)
+        Town and county-seat price this year, net of housing support.
+    hukou_service_access, land_reform : float
+        Policy levers in [0, 1].
+    """
+
+    income_yuan: np.ndarray
+    amenity: np.ndarray
+    congestion: np.ndarray
+    network_share: np.ndarray
+    village_township: np.ndarray
+    village_centre_km: np.ndarray
+    village_seat_km: np.ndarray
+    township_seat_km: np.ndarray
+    school_quality: np.ndarray
+    housing_price_yuan_m2: np.ndarray
+    hukou_service_access: float
+    land_reform: float
+
+
+MAX_AGE_INDEX = 200
+"""``youngest_adult_age`` never exceeds this (200 stands for "no adult at the base")."""
+
+
+def stay_utility_by_age(params: Mapping[str, float]) -> np.ndarray:
+    """Utility of staying at the base by age of the youngest adult, shape (201,).
+
+    ``κ0 − κ1 ln m(min(a, 100))`` with ``m`` the :func:`rogers_castro_shape` (floored at 1e-12):
+    high where migration propensity is low (children's parents, the old).
+    """
+    age = np.minimum(np.arange(MAX_AGE_INDEX + 1, dtype=np.int16), 100)
+    shape = rogers_castro_shape(age, params["rc_mu2"], params["rc_lambda2"], params["rc_alpha2"])
+    return params["stay_kappa0"] - params["stay_kappa1"] * np.log(np.maximum(shape, 1e-12))
+
+
+def choose_locations(households: Deciders, places: PlaceInputs, params: Mapping[str, float],
+                     u: np.ndarray) -> np.ndarray:
+    """Nested-logit location choice of every deciding household, drawn by inverse CDF.
+
+    Parameters
+    ----------
+    households : Deciders
+        ``n`` deciding households (columns of shape (n,)).
+    places : PlaceInputs
+        This year's place-level inputs.
+    params : mapping of str to float
+        Model parameters (``parameters.csv``): ``asc_*``, ``beta_*``, ``distance_income_ratio``,
+        ``household_other_income_yuan``, ``distance_outside_km``, ``service_access_outside``,
+        ``stay_*``, ``rc_*``, ``nest_lambda_urban``.
+    u : numpy.ndarray, shape (n,)
+        One uniform draw in [0, 1) per household.
+
+    Returns
+    -------
+    numpy.ndarray of int8, shape (n,)
+        Chosen alternative: 0 village, 1 town, 2 county seat, 3 outside.
+
+    Notes
+    -----
+    Utility of alternative ``j`` (place ``p_j``) for household ``h`` (model.md §4)::
+
+        V_hj = ASC_j + β_y ln(n_workers_h · y_pj + other_h) − r_d β_y ln(1 + d_hj)
+               + β_net net_vj + β_A A_pj − β_C C_pj + β_S trigger_h q_j + β_H access_hj
+               − β_L tie_h 1[j ∉ {0, current}] − β_P ln price_j 1[j ∈ {1, 2}, j ≠ current]
+               + 1[j = current] (stay(youngest_h) + offset_seat 1[j = 2])
+
+    with nests {village}, {town, seat} (λ = ``nest_lambda_urban``), {outside}; the town is not
+    available in township 0. Probabilities as :func:`nested_logit_probabilities`, the draw as
+    :func:`draw_choice`, with the same floating-point operations in the same order, so the
+    result is identical to those functions applied to the ``(n, 4)`` utility matrix.
+    The terms shared by households of the same village, base, number of workers and land
+    rental are computed once per such group (:func:`location_utilities`); the rest are
+    one-dimensional column operations (no Python loop). ``benchmarks/mesa_reference.py`` is the
+    same rule written one household at a time.
+    """
+    if len(u) == 0:
+        return np.zeros(0, dtype=np.int8)
+    V = location_utilities(households, places, params)
+    return _nested_logit_draw(V, params["nest_lambda_urban"], u)
+
+
+def location_utilities(households: Deciders, places: PlaceInputs,
+                       params: Mapping[str, float]) -> list[np.ndarray]:
+    """Utilities ``V_hj`` of :func:`choose_locations`.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Four columns of shape (n,), one per alternative (village, town, county seat,
+        outside); ``-inf`` for the town of households in township 0 (not available).
+
+    Notes
+    -----
+    The terms up to congestion depend only on (current, rented, n_workers, village): they are
+    tabulated once per call (``3 · 2 · (max n_workers + 1) · n_villages`` entries per
+    alternative) and gathered. The later terms are added column by column; a term that is zero
+    for a household is added as ``+ 0.0`` (a mask multiplied in), which leaves every sum
+    bit-identical to the ``(n, 4)`` formula.
+    """
+    p, pl, h = params, places, households
+    K = len(pl.township_seat_km)
+    n_vil = len(pl.village_township)
+    nw_n = int(h.n_workers.max()) + 1
+    b_y = p["beta_income"]
+    # ---- table over (current, rented, n_workers, village) of the terms up to congestion
+    vt = np.asarray(pl.village_township, dtype=np.int64)
+    nw = np.arange(nw_n, dtype=np.int64)[:, None]
+    other = (p["household_other_income_yuan"] * (1 + 0.5 * np.array([False, True])))[:, None, None]
+    d_vc, d_vs, d_ts = pl.village_centre_km, pl.village_seat_km, pl.township_seat_km[vt]
+    zero = 0 * d_vc
+    d_out = np.full_like(d_vc, p["distance_outside_km"])
+    dist = (np.stack([zero, d_vc, d_vs]), np.stack([d_vc, zero, d_ts]), np.stack([d_vs, d_ts, zero]),
+            np.stack([d_out, d_out, d_out]))
+    place = (K + vt, vt, np.zeros_like(vt), np.full_like(vt, 2 * K))
+    asc = (0.0, p["asc_town"], p["asc_seat"], p["asc_outside"])
+    c_dist = p["distance_income_ratio"] * b_y
+    tables = []
+    for j in range(4):
+        t = asc[j] + b_y * np.log(nw * pl.income_yuan[place[j]] + other)
+        t = t - c_dist * np.log1p(dist[j])[:, None, None, :]
+        net = pl.network_share[:, j] if j else np.zeros(n_vil)
+        t = t + p["beta_network"] * net
+        t = t + p["beta_amenity"] * pl.amenity[place[j]]
+        t = t - p["beta_congestion"] * pl.congestion[place[j]]
+        if j == ALT_TOWN:  # township 0 has no town centre of its own
+            t[..., vt == 0] = -np.inf
+        tables.append(t.ravel())
+    key = np.multiply(h.current, 2, dtype=np.intp)
+    key += h.land_rented
+    key *= nw_n
+    key += h.n_workers
+    key *= n_vil
+    key += h.village
+    V = [np.take(t, key) for t in tables]
+    # ---- household terms, in the order of the utility (see choose_locations)
+    trig = np.flatnonzero(h.school_trigger)
+    if len(trig):
+        school = p["beta_school"] * pl.school_quality
+        for j in range(4):
+            V[j][trig] += school[j]
+    b_sa = p["beta_service_access"]
+    V[0] += b_sa * 1.0
+    access = np.take(b_sa * np.array([pl.hukou_service_access, 1.0]), h.hukou_urban.view(np.int8))
+    V[1] += access
+    V[2] += access
+    V[3] += b_sa * p["service_access_outside"]
+    # land tie β_L tie, tie = tied (1 − 0.5 rented)(1 − 0.5 land_reform), on moving to 1, 2, 3
+    lt = p["beta_land"] * (np.array([True, True]) * (1 - 0.5 * np.array([False, True]))
+                           * (1 - 0.5 * pl.land_reform))
+    lt = np.take(lt, h.land_rented.view(np.int8))
+    lt *= h.land_tied
+    away = [None, np.not_equal(h.current, ALT_TOWN, out=access),  # access is added: reuse
+            np.not_equal(h.current, ALT_SEAT, out=np.empty(len(key)))]
+    tmp = np.empty(len(key))
+    for j in (1, 2):
+        V[j] -= np.multiply(lt, away[j], out=tmp)
+    V[3] -= lt
+    # price of a dwelling on moving to a town or the county seat
+    for j in (1, 2):
+        V[j] -= np.multiply(p["beta_price"] * np.log(pl.housing_price_yuan_m2[j - 1]), away[j], out=tmp)
+    # staying: stay(youngest adult) at the current alternative (+ offset at the county seat)
+    stay = stay_utility_by_age(p)
+    idx = np.multiply(h.current, MAX_AGE_INDEX + 1, dtype=np.intp)
+    idx += h.youngest_adult_age
+    for j in range(3):
+        table = np.zeros((3, MAX_AGE_INDEX + 1))
+        table[j] = stay + (p["stay_seat_offset"] if j == ALT_SEAT else 0.0)
+        V[j] += np.take(table.ravel(), idx, out=tmp, mode="wrap")  # indices are valid: no wrap
+    return V
+
+
+def _nested_logit_draw(V: list[np.ndarray], lam: float, u: np.ndarray) -> np.ndarray:
+    """:func:`nested_logit_probabilities` + :func:`draw_choice` on four utility columns.
+
+    Nests {0}, {1, 2} (dissimilarity ``lam``), {3} with λ = 1 for the single-alternative nests;
+    ``-inf`` marks an unavailable alternative. Same operations in the same order. Overwrites
+    ``V``.
+    """
+    v0, v1, v2, v3 = V
+    # urban nest
+    s1 = np.divide(v1, lam, out=v1)
+    s2 = np.divide(v2, lam, out=v2)
+    top = np.maximum(s1, s2)
+    e1 = np.exp(np.subtract(s1, top, out=s1), out=s1)
+    e2 = np.exp(np.subtract(s2, top, out=s2), out=s2)
+    s = e1 + e2
+    e1 /= s
+    e2 /= s  # conditional probabilities of town and seat
+    iv1 = np.log(s, out=s)
+    iv1 += top
+    iv1 *= lam
+    # upper level: inclusive values v0, iv1, v3 (singleton nests with λ = 1)
+    top = np.maximum(v0, iv1, out=top)
+    np.maximum(top, v3, out=top)
+    g0 = np.exp(np.subtract(v0, top, out=v0), out=v0)
+    g1 = np.exp(np.subtract(iv1, top, out=iv1), out=iv1)
+    g2 = np.exp(np.subtract(v3, top, out=v3), out=v3)
+    tot = np.add(g0, g1, out=top)
+    tot += g2
+    p0 = np.divide(g0, tot, out=g0)
+    pg1 = np.divide(g1, tot, out=g1)
+    p1 = np.multiply(e1, pg1, out=e1)
+    p2 = np.multiply(e2, pg1, out=e2)
+    # inverse CDF
+    c1 = np.add(p0, p1, out=pg1)
+    choice = (u >= p0).view(np.int8)
+    choice += u >= c1
+    c1 += p2
+    choice += u >= c1
+    # an alternative of probability 0 can only be drawn as the last one (round-off); g2 ≥ 1e-300
+    # means p3 = g2 / tot > 0 (tot ≤ 3)
+    if g2.min() < 1e-300:
+        bad = np.flatnonzero(choice == ALT_OUTSIDE)
+        probs = np.stack([p0[bad], p1[bad], p2[bad], g2[bad] / tot[bad]], axis=1)
+        bad_rows = probs[:, ALT_OUTSIDE] <= 0
+        choice[bad[bad_rows]] = probs[bad_rows].argmax(axis=1)
+    return choice
