@@ -48,6 +48,9 @@ STOCK_OF_INDICATOR: dict[str, str] = {
 }
 """The stock that programmes add to in order to move each target indicator."""
 
+INDICATOR_OF_STOCK: dict[str, str] = {v: k for k, v in STOCK_OF_INDICATOR.items()}
+"""The target indicator that each stock moves (inverse of :data:`STOCK_OF_INDICATOR`)."""
+
 
 @dataclass(frozen=True)
 class Target:

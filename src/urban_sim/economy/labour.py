@@ -101,15 +101,13 @@ class LabourMarket:
         self.chance = np.minimum(1.0, self.nonfarm_jobs / np.maximum(seekers, 1e-9))
         return self.chance
 
-    def assign(self, place, working, trained, boost, rng) -> np.ndarray:
+    def assign(self, place, trained, boost, rng) -> np.ndarray:
         """Employment status of working-age residents, drawn individually.
 
         Parameters
         ----------
         place : numpy.ndarray of int, shape (n,)
             Place of each working-age resident.
-        working : numpy.ndarray of bool, shape (n,)
-            Unused placeholder for future part-time rules; must be all True.
         trained : numpy.ndarray of bool, shape (n,)
             Vocational training raises the chance by the factor ``1 + boost``.
         boost : float

@@ -26,7 +26,7 @@ from urban_sim.population.state import (
 )
 from urban_sim.population.synthesis import synthesize
 from urban_sim.services.stocks import Stocks, amenity_and_congestion
-from urban_sim.targets import STOCK_OF_INDICATOR, indicator_values, load_targets
+from urban_sim.targets import INDICATOR_OF_STOCK, indicator_values, load_targets
 
 PHASES = (
     "exogenous_inputs", "government_investment", "labour_market", "demography",
@@ -201,7 +201,7 @@ class CountyModel(mesa.Model):
         values = indicator_values(self.stocks, self.groups, self.n_big_towns)
         need = np.ones(len(self.programmes))
         for i, stock in enumerate(self.programmes.stock):
-            ind = self._indicator_of_stock.get(stock)
+            ind = INDICATOR_OF_STOCK.get(stock)
             if ind is None:
                 continue
             mine = [t for t in self.targets if t.indicator == ind]
@@ -234,10 +234,6 @@ class CountyModel(mesa.Model):
         self._homesteads_to_withdraw = additions.get("homestead_withdrawn", 0.0)
         self.housing[0] += additions.get("housing_units_seat", 0.0)
         self.housing[1:] += additions.get("housing_units_towns", 0.0) * pw["towns"][1:self.K]
-
-    @property
-    def _indicator_of_stock(self) -> dict[str, str]:
-        return {v: k for k, v in STOCK_OF_INDICATOR.items()}
 
     def _place_weights(self) -> dict[str, np.ndarray]:
         res = self.residents[: self.n_places]
@@ -273,7 +269,7 @@ class CountyModel(mesa.Model):
         P.sector[:] = -1
         idx = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= WORKING_AGE[0])
                              & (P.age <= WORKING_AGE[1]))
-        P.sector[idx] = self.labour.assign(self.place_of(idx), None, P.trained[idx],
+        P.sector[idx] = self.labour.assign(self.place_of(idx), P.trained[idx],
                                            p["training_employability_boost"], self.rng)
 
     # 4 -----------------------------------------------------------------------------------
@@ -377,7 +373,6 @@ class CountyModel(mesa.Model):
             village_seat_km=self.v_dist_seat, township_seat_km=self.t_dist_seat,
             school_quality=q, housing_price_yuan_m2=price,
             hukou_service_access=lv.hukou_service_access, land_reform=lv.land_reform)
-        self._last_base = base
         choice = ch.choose_locations(deciders, places, p, self.rng.random(n))
         cur = base.astype(np.int64)
         movers = choice != cur

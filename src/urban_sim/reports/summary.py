@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from urban_sim.experiments.store import write_text
 
 from .figures import _by_year
 
@@ -111,13 +112,4 @@ def write_summary(ts: pd.DataFrame, targets: pd.DataFrame, manifest: dict,
             rel = Path(os.path.relpath(p, out_path.parent)).as_posix()
             lines += [f"![{p.stem}]({rel})", ""]
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines))
-        os.replace(tmp, out_path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return out_path
+    return write_text(out_path, "\n".join(lines))
