@@ -291,3 +291,13 @@ def test_cli_calibrate_bad_file_exits_2_with_one_line(tmp_path):
     r = CliRunner().invoke(app, ["calibrate", str(tmp_path / "nope.yaml")])
     assert r.exit_code == 2
     assert r.output.strip().startswith("error:") and "nope.yaml: file not found" in r.output
+
+
+def test_holdout_that_matches_nothing_is_an_error():
+    from urban_sim.calibration.observations import select
+    from urban_sim.errors import CalibrationError
+
+    obs = pd.DataFrame({"year": [2020], "place": ["county"], "indicator": ["resident_population"]})
+    assert select(obs, [{"indicator": "resident_population"}]).tolist() == [True]
+    with pytest.raises(CalibrationError, match="urban_populaton.*matches no observation"):
+        select(obs, [{"indicator": "urban_populaton"}])

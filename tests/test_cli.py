@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -38,7 +40,9 @@ def test_run_writes_the_output_folder(tmp_path, lin_data):
     assert len(targets) == len(lin_data.plan_targets) == 28
     assert {"mean", "p05", "p95", "p_met"} <= set(targets.columns)
     assert targets["p_met"].between(0, 1).all()
-    assert "extends: baseline" in (out / "scenario.resolved.yaml").read_text(encoding="utf-8")
+    assert "extends: null" in (out / "scenario.resolved.yaml").read_text(encoding="utf-8")
+    r = CliRunner().invoke(app, ["report", str(out)])  # a run folder rebuilds on its own
+    assert r.exit_code == 0, r.output
 
 
 def test_validate_accepts_shipped_scenarios_and_data(lin_data):
@@ -53,3 +57,61 @@ def test_bad_option_values_exit_2():
     assert r.exit_code == 2
     r = CliRunner().invoke(app, ["run", str(CONFIGS / "baseline.yaml"), "--lang", "fr"])
     assert r.exit_code == 2 and "allowed values are 'en' and 'zh'" in r.output
+
+
+def test_user_mistakes_give_one_line_and_exit_2(tmp_path, tiny_dir):
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    base = str(CONFIGS / "baseline.yaml")
+    cases = [
+        (["run", base, "--out", str(afile)], "is a file, not a folder"),
+        (["run", base, "--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --engine dask"),
+        (["run", base, "--engine", "foo"], "--engine 'foo': allowed values"),
+        (["run", base, "--engine", "dask", "--scheduler", "notanaddress"], "--scheduler notanaddress: cannot connect"),
+        (["run", base, "--start-year", "2015"], "command-line option: key 'start_year' = 2015"),
+        (["run", str(tmp_path)], "is a folder"),
+    ]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"extends: {CONFIGS / 'baseline.yaml'}\nname: bad\nscale: '0.5'\n"
+                   "parameters: {asc_outside: -50}\n", encoding="utf-8")
+    cases.append((["validate", str(bad)], "key 'scale' = '0.5': Input should be a valid number"))
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(f"extends: {CONFIGS / 'baseline.yaml'}\nname: ok\nparameters: {{asc_outside: -50}}\n",
+                  encoding="utf-8")
+    cases.append((["validate", str(ok)], "'parameters.asc_outside' = -50.0: allowed range [2.85, 8.85]"))
+    tw = (tiny_dir / "townships.csv").read_text(encoding="utf-8").replace(",0.5,0.15,", ",lots,0.15,", 1)
+    (tiny_dir / "townships.csv").write_text(tw, encoding="utf-8")
+    data = tmp_path / "data.yaml"
+    data.write_text(f"extends: {CONFIGS / 'baseline.yaml'}\nname: d\ndata_dir: {tiny_dir}\n", encoding="utf-8")
+    cases.append((["run", str(data), "--out", str(tmp_path / "d")],
+                  "townships.csv: row 3, column 'population_weight': 'lots' is not a number"))
+    for args, message in cases:
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        errors = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1 and message in errors[0], (args, r.output)
+        assert "Traceback" not in r.output
+
+
+def test_validate_checks_every_file_and_every_kind(tmp_path):
+    r = CliRunner().invoke(app, ["validate", str(CONFIGS / "plan.yaml"), str(tmp_path / "missing.yaml"),
+                                 str(CONFIGS.parent / "experiments" / "ishigami_sobol.yaml"),
+                                 str(CONFIGS.parent / "experiments" / "calibrate_census.yaml")])
+    assert r.exit_code == 2
+    assert "plan.yaml: scenario OK" in r.output and "missing.yaml: file not found" in r.output
+    assert "sensitivity experiment OK" in r.output and "calibration experiment OK" in r.output
+
+
+def test_changed_data_is_never_taken_for_a_finished_run(tmp_path, tiny_dir):
+    from urban_sim.config import with_overrides
+    from urban_sim.experiments.ensemble import run_id
+
+    from .conftest import scenario
+
+    sc = with_overrides(scenario(scale=0.5, end_year=2022), {"data_dir": str(tiny_dir)})
+    seed = np.random.SeedSequence(1)
+    before = run_id(sc, seed)
+    par = tiny_dir / "parameters.csv"
+    par.write_text(par.read_text(encoding="utf-8").replace("asc_outside,5.85", "asc_outside,5.9"),
+                   encoding="utf-8")
+    assert run_id(sc, seed) != before

@@ -68,14 +68,17 @@ def test_out_of_range_values_name_key_value_and_range(override, match):
         load_scenario(CONFIGS / "baseline.yaml", override)
 
 
-def test_plan_extends_baseline_and_differs_only_in_policy():
+def test_plan_extends_baseline_and_differs_only_in_policy(tmp_path):
     base, plan = load_scenario(CONFIGS / "baseline.yaml"), load_scenario(CONFIGS / "plan.yaml")
     assert plan.history == base.history
     assert plan.uncertainties == base.uncertainties
     assert plan.policy.investment.total_million_yuan > base.policy.investment.total_million_yuan
     assert plan.policy.levers.hukou_service_access > base.policy.levers.hukou_service_access
     assert base.policy.start_year == plan.policy.start_year == 2025
-    assert "extends: baseline" in dump_scenario(plan)
+    resolved = tmp_path / "plan.resolved.yaml"
+    resolved.write_text(dump_scenario(plan), encoding="utf-8")
+    again = load_scenario(resolved)  # self-contained: loads without its parent
+    assert again.extends is None and again.model_dump(exclude={"extends"}) == plan.model_dump(exclude={"extends"})
 
 
 def test_circular_and_missing_extends(tmp_path):

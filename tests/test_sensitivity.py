@@ -281,7 +281,7 @@ scale: 0.005
 end_year: 2022
 factors:
   - {{name: uncertainties.energy_price_index, kind: uncertainty, uniform: {{low: 0.6, high: 1.5}}}}
-  - {{name: parameters.asc_seat, kind: uncertainty, uniform: {{low: 1.4, high: 7.4}}}}
+  - {{name: parameters.asc_seat, kind: uncertainty, uniform: {{low: 1.4, high: 6.4}}}}
 """)
     exp = load_experiment(exp_file)
     with make_executor("processes", workers=2) as ex:
@@ -313,3 +313,19 @@ def test_shipped_experiments_load(name):
     if name == "levers_sobol":
         assert len(exp.varied) >= 12 and exp.groups
         assert exp.scenario_path().is_file()
+
+
+def test_factor_outside_the_parameter_range_is_an_error_before_any_run(tmp_path):
+    f = tmp_path / "oob.yaml"
+    f.write_text(
+        "name: oob\nmethod: sobol\nN: 4\nscale: 0.005\nend_year: 2022\n"
+        f"scenario: {CONFIGS / 'plan.yaml'}\n"
+        "factors:\n"
+        "  - {name: parameters.asc_seat, kind: uncertainty, uniform: {low: 1.0, high: 9.0}}\n"
+        "  - {name: policy.levers.land_reform, kind: lever, uniform: {low: 0.0, high: 1.0}}\n",
+        encoding="utf-8")
+    for extra in (["--dry-run"], ["--out", str(tmp_path / "o")]):
+        r = CliRunner().invoke(app, ["sensitivity", str(f), *extra])
+        assert r.exit_code == 2, r.output
+        assert "allowed range [0.4, 6.4]" in r.output and "oob.yaml" in r.output
+    assert not (tmp_path / "o" / "runs.parquet").exists()

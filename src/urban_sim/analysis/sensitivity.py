@@ -433,12 +433,13 @@ def evaluate(exp: Experiment, design: Design, *, model: ModelFn | None = None,
         return pd.concat([head, values, outputs.astype(float)], axis=1)
 
     base = base_scenario(exp)
-    from urban_sim.data.tables import load_county
+    from urban_sim.data.tables import data_fingerprint, load_county
     from urban_sim.targets import load_targets
 
     targets = load_targets(load_county(base.data_dir).plan_targets)
     names = exp.outputs or default_outputs(targets, base.start_year, base.end_year)
     check_outputs(names, targets, base.start_year, base.end_year)
+    check_factor_ranges(exp, design)
     raw = base.model_dump(mode="json")
     scenarios = []
     for i, row in enumerate(values.to_dict("records")):
@@ -448,7 +449,8 @@ def evaluate(exp: Experiment, design: Design, *, model: ModelFn | None = None,
             raise ConfigError(f"design point {i} ({_fmt_row(row)}): {exc}") from None
     seeds = replicate_seeds(exp.seed, exp.replicates)
     tasks = [(sc, seeds[k], k, names) for sc in scenarios for k in range(exp.replicates)]
-    run_ids = [_run_id(sc.model_dump(mode="json"), seeds[k].entropy, list(seeds[k].spawn_key))
+    data_id = data_fingerprint(base.data_dir)
+    run_ids = [_run_id(sc.model_dump(mode="json"), data_id, seeds[k].entropy, list(seeds[k].spawn_key))
                for sc, _, k, _ in tasks]
     results: list[Any] = [None] * len(tasks)
     executor = executor or SequentialExecutor()
@@ -818,6 +820,28 @@ def estimate_seconds_per_run(exp: Experiment) -> float:
     return time.perf_counter() - start
 
 
+def check_factor_ranges(exp: Experiment, design: Design) -> None:
+    """Check that every factor path exists and that the design's smallest and largest values
+    give valid scenarios (schema ranges and parameters.csv ranges), before anything runs.
+
+    Raises
+    ------
+    ConfigError
+        Naming the experiment file, the factor values and the scenario key at fault.
+    """
+    from urban_sim.model.county import check_scenario
+
+    if not len(design.values):
+        return
+    base = base_scenario(exp)
+    raw = base.model_dump(mode="json")
+    for row in (design.values.min().to_dict(), design.values.max().to_dict()):
+        try:
+            check_scenario(with_overrides(base, point_overrides(raw, row)))
+        except ConfigError as exc:
+            raise ConfigError(f"{exp._source or exp.name}: factor values {_fmt_row(row)}: {exc}") from None
+
+
 def dry_run(exp: Experiment, *, workers: int = 1, second_order: bool | None = None) -> str:
     """Text giving the number of model runs and an estimated wall time; runs nothing else."""
     notes: list[str] = []
@@ -825,6 +849,8 @@ def dry_run(exp: Experiment, *, workers: int = 1, second_order: bool | None = No
         warnings.simplefilter("ignore", SensitivityWarning)
         design = make_design(exp, second_order=second_order, notes=notes)
     m = design.meta
+    if exp.model == "county":
+        check_factor_ranges(exp, design)
     per_run = estimate_seconds_per_run(exp)
     overhead = 1.0 if exp.model != "county" or workers == 1 else 1.15
     seconds = m["n_runs"] * per_run / max(workers, 1) * overhead

@@ -37,6 +37,7 @@ def register(app) -> None:
         from urban_sim.analysis import sensitivity as sa
         from urban_sim.config.experiment import load_experiment
         from urban_sim.experiments.executors import make_executor
+        from urban_sim.experiments.store import prepare_out_dir
 
         def fail(exc: UrbanSimError) -> None:
             typer.echo(f"error: {exc}", err=True)
@@ -49,6 +50,8 @@ def register(app) -> None:
         try:
             if engine not in ("local", "dask"):
                 raise UrbanSimError(f"--engine {engine!r}: allowed values are 'local' and 'dask'")
+            if scheduler and engine != "dask":
+                raise UrbanSimError(f"--scheduler needs --engine dask (got --engine {engine})")
             exp = load_experiment(experiment)
             folder = out or Path("results") / exp.name
             if dry_run:
@@ -60,7 +63,8 @@ def register(app) -> None:
                 if reuse:
                     result = sa.reanalyse(folder, second_order=second_order)
                 else:
-                    kind = "dask" if engine == "dask" or scheduler else (
+                    prepare_out_dir(folder)
+                    kind = "dask" if engine == "dask" else (
                         "sequential" if n_workers == 1 or exp.model != "county" else "processes")
                     with make_executor(kind, workers=n_workers, scheduler=scheduler) as ex:
                         result = sa.run_sensitivity(exp, folder, executor=ex,

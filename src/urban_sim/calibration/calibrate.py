@@ -32,7 +32,7 @@ from urban_sim.config import dump_scenario
 from urban_sim.experiments.executors import Failed, make_executor
 from urban_sim.experiments.runner import simulate
 from urban_sim.experiments.seeds import replicate_seeds
-from urban_sim.experiments.store import atomic_write, write_table, write_text
+from urban_sim.experiments.store import atomic_write, prepare_out_dir, write_table, write_text
 from urban_sim.errors import CalibrationError
 
 from .abc import ABCCalibrator
@@ -191,7 +191,7 @@ def run_calibration(setup: Setup, out_dir: str | Path | None = None, *,
     """
     exp = setup.experiment
     started = time.perf_counter()
-    out = Path(out_dir or Path("results") / exp.name)
+    out = prepare_out_dir(out_dir or Path("results") / exp.name)
     obs = read_observations(setup.observations_path, encoding=exp.encoding)
     end_year = setup.scenario.end_year
     holdout = select(obs, [h.model_dump(exclude_none=True) for h in exp.holdout])

@@ -111,12 +111,20 @@ def select(observations: pd.DataFrame, selectors: list[dict]) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of bool, shape (n_observations,)
+
+    Raises
+    ------
+    CalibrationError
+        If a selector matches no observation (a misspelled indicator or place, a missing year).
     """
     mask = np.zeros(len(observations), dtype=bool)
     for sel in selectors:
         hit = np.ones(len(observations), dtype=bool)
         for key, value in sel.items():
             hit &= (observations[key] == value).to_numpy()
+        if not hit.any():
+            raise CalibrationError(f"holdout {sel} matches no observation; observed indicators: "
+                                   f"{sorted(observations['indicator'].unique())}")
         mask |= hit
     return mask
 

@@ -27,6 +27,8 @@ def read_mapping(path: Path) -> dict[str, Any]:
         If the file is missing, unparsable, or its top level is not a mapping.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give a scenario or experiment file")
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
     try:
@@ -225,11 +227,14 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         for misspellings.
     """
     raw, files = _resolve_raw(Path(path))
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            set_dotted(raw, key, value)
     scenario = validate_mapping(Scenario, raw, files)
     scenario._source = str(files[0])
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if given:  # a bad override is the command line's fault, not the file's
+        for key, value in given.items():
+            set_dotted(raw, key, value)
+        scenario = validate_mapping(Scenario, raw, [Path("command-line option")])
+        scenario._source = str(files[0])
     return scenario
 
 
@@ -253,6 +258,11 @@ def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
 
 
 def dump_scenario(scenario: Scenario) -> str:
-    """Return the resolved scenario as YAML text (keys in schema order)."""
+    """Return the resolved scenario as self-contained YAML text (keys in schema order).
+
+    ``extends`` is cleared: every inherited value is already in the text, so the file loads and
+    runs on its own, wherever it is.
+    """
     data = scenario.model_dump(mode="json")
+    data["extends"] = None
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -29,7 +29,7 @@ CENSUS_YEARS: tuple[int, ...] = (2010, 2020)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
 
 class TaskAreaShares(_Strict):

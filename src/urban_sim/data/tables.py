@@ -7,6 +7,8 @@ the columns. Files may be UTF-8 (with or without BOM) or GBK, as statistics offi
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +80,24 @@ def read_csv(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
     )
 
 
+_NUMERIC: dict[str, tuple[str, ...]] = {
+    "census": ("value",),
+    "townships": ("township_id", "n_villages", "population_weight", "centre_share",
+                  "distance_to_seat_km", "qikou_scenic_area"),
+    "villages": ("village_id", "township_id", "population_weight", "distance_to_centre_km",
+                 "distance_to_seat_km"),
+    "age_structure": ("year", "age_min", "age_max", "share"),
+    "household_size": ("year", "size", "share"),
+    "vital_rates": ("year", "age_min", "age_max", "value"),
+    "plan_targets": ("year", "target"),
+    "stocks": ("year", "value"),
+    "programmes": ("unit_size", "unit_cost_million_yuan", "lag_years",
+                   "construction_jobs_per_million_yuan", "operating_jobs_per_unit", "default_weight"),
+    "parameters": ("value", "low", "high"),
+}
+"""Columns that must hold numbers (empty cells allowed only where a column is optional)."""
+
+
 def read_table(data_dir: Path, name: str) -> pd.DataFrame:
     """Read ``name.csv`` from ``data_dir`` and check its columns and status values.
 
@@ -94,6 +114,16 @@ def read_table(data_dir: Path, name: str) -> pd.DataFrame:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
     if frame.empty:
         raise DataError(f"{path}: table has no rows")
+    for col in _NUMERIC.get(name, ()):
+        values = pd.to_numeric(frame[col], errors="coerce")
+        wrong = values.isna() & frame[col].notna()
+        if name != "parameters" or col == "value":
+            wrong |= frame[col].isna()
+        if wrong.any():
+            row = int(np.flatnonzero(wrong.to_numpy())[0])
+            raise DataError(f"{path}: row {row + 2}, column {col!r}: {frame[col].iloc[row]!r} "
+                            "is not a number")
+        frame[col] = values
     bad = frame.loc[~frame["status"].isin(STATUSES), "status"]
     if len(bad):
         raise DataError(
@@ -115,6 +145,8 @@ class CountyData:
         The tables of the same names (see ``data/lin_county/README.md``).
     parameters : dict[str, float]
         Default behavioural and economic parameters (``parameters.csv``).
+    parameter_ranges : dict[str, tuple[float, float]]
+        Plausible range (low, high) of each parameter; scenario overrides must lie inside it.
     """
 
     data_dir: Path
@@ -128,6 +160,7 @@ class CountyData:
     stocks: pd.DataFrame
     programmes: pd.DataFrame
     parameters: dict[str, float]
+    parameter_ranges: dict[str, tuple[float, float]]
 
     def census_value(self, indicator: str, year: int) -> float:
         """Census figure ``indicator`` in ``year``.
@@ -156,6 +189,27 @@ class CountyData:
         years = np.unique(frame["year"].to_numpy(dtype=int))
         past = years[years <= year]
         return int(past.max() if past.size else years.min())
+
+
+def data_fingerprint(data_dir: str | Path | None = None) -> str:
+    """sha256 (hex, 16 characters) of the contents of every CSV file of a data folder.
+
+    Part of every run id, so that a run made with other data is never taken for a finished one.
+    Cached on the files' names, sizes and modification times.
+    """
+    folder = (Path(data_dir) if data_dir else DEFAULT_DATA_DIR).resolve()
+    files = sorted(folder.glob("*.csv"))
+    signature = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    return _fingerprint(str(folder), signature)
+
+
+@functools.lru_cache(maxsize=64)
+def _fingerprint(folder: str, signature: tuple) -> str:
+    h = hashlib.sha256()
+    for name, _, _ in signature:
+        h.update(name.encode())
+        h.update((Path(folder) / name).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def load_county(data_dir: str | Path | None = None) -> CountyData:
@@ -192,7 +246,9 @@ def load_county(data_dir: str | Path | None = None) -> CountyData:
         sums = t[name].groupby(keys)["share"].sum()
         if (np.abs(sums - 1) > 1e-6).any():
             raise DataError(f"{data_dir / (name + '.csv')}: shares do not sum to 1: {sums.to_dict()}")
-    params = dict(zip(t["parameters"]["name"], t["parameters"]["value"].astype(float)))
+    par = t["parameters"]
+    params = dict(zip(par["name"], par["value"].astype(float)))
+    ranges = {n: (float(lo), float(hi)) for n, lo, hi in zip(par["name"], par["low"], par["high"])}
     return CountyData(
         data_dir=data_dir,
         census=t["census"],
@@ -205,4 +261,5 @@ def load_county(data_dir: str | Path | None = None) -> CountyData:
         stocks=t["stocks"],
         programmes=t["programmes"],
         parameters=params,
+        parameter_ranges=ranges,
     )

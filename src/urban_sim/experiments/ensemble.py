@@ -18,6 +18,7 @@ import pandas as pd
 
 from urban_sim.config.loader import dump_scenario
 from urban_sim.config.schema import Scenario
+from urban_sim.data.tables import data_fingerprint
 from urban_sim.experiments.executors import Executor, Failed
 from urban_sim.experiments.runner import simulate
 from urban_sim.experiments.seeds import describe_seed, replicate_seeds
@@ -32,9 +33,11 @@ def code_version() -> str:
 
 
 def run_id(scenario: Scenario, seed: np.random.SeedSequence) -> str:
-    """Hex run id: sha256 of resolved scenario, seed (entropy, spawn key) and code version."""
+    """Hex run id: sha256 of resolved scenario, contents of its data folder, seed (entropy,
+    spawn key) and code version."""
     h = hashlib.sha256()
     h.update(dump_scenario(scenario).encode("utf-8"))
+    h.update(data_fingerprint(scenario.data_dir).encode())
     h.update(repr((seed.entropy, tuple(seed.spawn_key))).encode())
     h.update(code_version().encode())
     return h.hexdigest()[:20]

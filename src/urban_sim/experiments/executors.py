@@ -130,8 +130,9 @@ class DaskExecutor(Executor):
                                              processes=True, dashboard_address=None,
                                              host="127.0.0.1")
                 self._client = Client(self._cluster)
-        except OSError as exc:
-            raise ExperimentError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise ExperimentError(f"--scheduler {scheduler}: cannot connect ({exc}); "
+                                  "give an address like tcp://HOST:8786") from None
 
     def close(self) -> None:
         self._client.close()
@@ -148,6 +149,20 @@ class DaskExecutor(Executor):
             yield index[fut.key], fut.result()
 
 
+def check_engine(engine: str, scheduler: str | None = None) -> None:
+    """Check an engine name and its scheduler option.
+
+    Raises
+    ------
+    ExperimentError
+        Unknown engine, or ``scheduler`` given with an engine other than ``dask``.
+    """
+    if engine not in ENGINES:
+        raise ExperimentError(f"--engine {engine!r}: allowed values are {', '.join(ENGINES)}")
+    if scheduler and engine != "dask":
+        raise ExperimentError(f"--scheduler needs --engine dask (got --engine {engine})")
+
+
 def make_executor(engine: str = "processes", *, workers: int | None = None,
                   scheduler: str | None = None) -> Executor:
     """Executor for ``engine`` (``sequential``, ``processes`` or ``dask``).
@@ -159,9 +174,8 @@ def make_executor(engine: str = "processes", *, workers: int | None = None,
     ExperimentError
         Unknown engine.
     """
-    if engine not in ENGINES:
-        raise ExperimentError(f"--engine {engine!r}: allowed values are {', '.join(ENGINES)}")
-    if engine == "dask" or scheduler:
+    check_engine(engine, scheduler)
+    if engine == "dask":
         return DaskExecutor(workers, scheduler)
     if engine == "sequential" or workers == 1:
         return SequentialExecutor()

@@ -108,7 +108,8 @@ def run_scenario(scenario: Scenario, *, n_replicates: int = 1, engine: str = "pr
     specs = plan_runs([scenario], n_replicates, scenario.seed)
     with tempfile.TemporaryDirectory() as tmp:
         store = ResultsStore(store_dir or tmp)
-        with make_executor(engine if n_replicates > 1 else "sequential", workers=workers,
+        single = n_replicates == 1 and not scheduler  # one run: no pool to start
+        with make_executor("sequential" if single else engine, workers=workers,
                            scheduler=scheduler) as ex:
             res = run_ensemble(specs, store, ex, progress=progress)
     ts = res.timeseries[TS_COLUMNS] if len(res.timeseries) else pd.DataFrame(columns=TS_COLUMNS)

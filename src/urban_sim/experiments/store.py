@@ -42,6 +42,26 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     return atomic_write(path, lambda p: frame.to_csv(p, index=False, encoding="utf-8"))
 
 
+def prepare_out_dir(path: str | Path) -> Path:
+    """Create the output folder ``path`` (and parents) or say clearly why it cannot be.
+
+    Raises
+    ------
+    ExperimentError
+        If ``path`` is an existing file or cannot be created (permissions, read-only place).
+    """
+    from urban_sim.errors import ExperimentError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ExperimentError(f"--out {path}: is a file, not a folder; choose another output folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExperimentError(f"--out {path}: cannot create the output folder ({exc.strerror})") from None
+    return path
+
+
 class ResultsStore:
     """Finished runs of an experiment, one Parquet file per run, keyed by run id.
 

@@ -145,6 +145,10 @@ class CountyModel(mesa.Model):
                 hint = nearest(key, list(params))
                 tip = f" (did you mean '{hint}'?)" if hint else ""
                 raise ConfigError(f"{src}: unknown key 'parameters.{key}'{tip}")
+            low, high = data.parameter_ranges.get(key, (-math.inf, math.inf))
+            if not low <= value <= high:
+                raise ConfigError(f"{src}: key 'parameters.{key}' = {value!r}: allowed range "
+                                  f"[{low:g}, {high:g}] (parameters.csv)")
             params[key] = float(value)
         return params
 

@@ -60,6 +60,7 @@ def write_run_folder(out_dir: str | Path, scenario: Scenario, result: RunSet, *,
     out.mkdir(parents=True, exist_ok=True)
     manifest = {
         "scenario": scenario.name,
+        "scenario_file": scenario._source,
         "versions": versions(),
         "git_commit": git_commit(),
         "config_sha256": config_hash(scenario),
