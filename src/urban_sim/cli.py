@@ -74,8 +74,8 @@ def run(
     what = "replicate 0" if replicates == 1 else f"median of {replicates} replicates"
     typer.echo(
         f"{sc.name}: {sc.end_year} residents {last['resident_population']:,.0f}, urbanization "
-        f"{last['urbanization_rate']:.1%} ({what}); plan targets met in replicate 0: {met} of "
-        f"{known} target-years reached by {sc.end_year}; {result.wall_seconds:.1f} s -> {folder}"
+        f"{last['urbanization_rate']:.1%} ({what}); plan targets met: {met} of {known} "
+        f"(replicate 0); {result.wall_seconds:.1f} s -> {folder}"
     )
 
 
