@@ -75,6 +75,28 @@ class Target:
     target_high: float
     task_area: str
 
+    def shortfall(self, value: float) -> float:
+        """Distance from ``value`` to the target's side, in the indicator's unit (0 when met,
+        NaN when ``value`` is NaN)."""
+        if value is None or math.isnan(value):
+            return math.nan
+        if self.operator == ">=":
+            return max(0.0, self.target - value)
+        if self.operator == "<=":
+            return max(0.0, value - self.target)
+        return max(0.0, self.target - value, value - self.target_high)
+
+    def score(self, value: float) -> float:
+        """Attainment in [0, 1]: ``min(1, value/target)`` for ``>=``, ``min(1, target/value)``
+        for ``<=``, ``1 − shortfall/|target|`` (≥ 0) for ``between``; NaN for NaN."""
+        if value is None or math.isnan(value):
+            return math.nan
+        if self.operator == ">=":
+            return 1.0 if self.target <= 0 else min(1.0, max(value, 0.0) / self.target)
+        if self.operator == "<=":
+            return 1.0 if value <= self.target else self.target / value
+        return max(0.0, 1.0 - self.shortfall(value) / (abs(self.target) or 1.0))
+
     def met(self, value: float) -> bool | None:
         """Whether ``value`` meets the target (None when ``value`` is NaN)."""
         if value is None or math.isnan(value):

@@ -38,17 +38,6 @@ def fan(ts: pd.DataFrame, indicator: str, place: str = "county") -> pd.DataFrame
                          "n": g.count()}).reset_index()
 
 
-def shortfall(target: Target, value: float) -> float:
-    """Distance from ``value`` to the target's side, in the indicator's unit (0 when met)."""
-    if math.isnan(value):
-        return math.nan
-    if target.operator == ">=":
-        return max(0.0, target.target - value)
-    if target.operator == "<=":
-        return max(0.0, value - target.target)
-    return max(0.0, target.target - value, value - target.target_high)
-
-
 def scorecard(ts: pd.DataFrame, targets: list[Target]) -> pd.DataFrame:
     """For each scenario, target and year: mean, p05, p95, probability of meeting it, mean shortfall.
 
@@ -78,7 +67,7 @@ def scorecard(ts: pd.DataFrame, targets: list[Target]) -> pd.DataFrame:
                 "p05": np.quantile(v, 0.05) if len(v) else math.nan,
                 "p95": np.quantile(v, 0.95) if len(v) else math.nan,
                 "p_met": float(np.mean(met)) if len(v) else math.nan,
-                "mean_shortfall": float(np.mean([shortfall(t, x) for x in v])) if len(v) else math.nan,
+                "mean_shortfall": float(np.mean([t.shortfall(x) for x in v])) if len(v) else math.nan,
                 "n": len(v),
             })
     return pd.DataFrame(rows)

@@ -267,17 +267,7 @@ def target_score(t, value: float) -> tuple[float, float, float]:
     """
     if math.isnan(value):
         return math.nan, math.nan, math.nan
-    norm = abs(t.target) or 1.0
-    if t.operator == ">=":
-        gap = max(0.0, t.target - value)
-        score = 1.0 if t.target <= 0 else min(1.0, max(value, 0.0) / t.target)
-    elif t.operator == "<=":
-        gap = max(0.0, value - t.target)
-        score = 1.0 if value <= t.target else t.target / value
-    else:
-        gap = max(0.0, t.target - value, value - t.target_high)
-        score = max(0.0, 1.0 - gap / norm)
-    return float(bool(t.met(value))), gap / norm, score
+    return float(bool(t.met(value))), t.shortfall(value) / (abs(t.target) or 1.0), t.score(value)
 
 
 def county_outputs(timeseries: pd.DataFrame, targets, names: list[str]) -> dict[str, float]:
