@@ -179,14 +179,16 @@ def plot_urbanization_rate(ts: pd.DataFrame, *, ax: Axes | None = None, lang: st
         median = _by_year(ts, "urbanization_rate")
         if median.empty:
             return _no_data(ax, lab)
-        if ts.loc[ts["indicator"] == "urbanization_rate", "replicate"].nunique() > 1:
+        several = ts.loc[ts["indicator"] == "urbanization_rate", "replicate"].nunique() > 1
+        if several:
             ax.fill_between(median.index, _by_year(ts, "urbanization_rate", q=0.05),
                             _by_year(ts, "urbanization_rate", q=0.95), alpha=0.3,
                             label=lab["band"])
         ax.plot(median.index, median, marker=".", label=lab["median"])
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
         ax.set(xlabel=lab["year"], ylabel=lab["urb"], title=lab["urb"])
-        ax.legend(loc="upper left", fontsize="small")
+        if several:  # one replicate: one line, nothing to tell apart
+            ax.legend(loc="upper left", fontsize="small")
     return ax
 
 
