@@ -329,3 +329,17 @@ def test_factor_outside_the_parameter_range_is_an_error_before_any_run(tmp_path)
         assert r.exit_code == 2, r.output
         assert "allowed range [0.4, 6.4]" in r.output and "oob.yaml" in r.output
     assert not (tmp_path / "o" / "runs.parquet").exists()
+
+
+def test_outputs_dominated_by_seed_noise_are_flagged():
+    rng = np.random.default_rng(0)
+    n_points, reps = 50, 2
+    signal = np.repeat(np.linspace(0, 1, n_points), reps)
+    runs = pd.DataFrame({"point": np.repeat(np.arange(n_points), reps),
+                         "clean": signal + 0.01 * rng.standard_normal(n_points * reps),
+                         "noisy": 0.01 * signal + rng.standard_normal(n_points * reps)})
+    outputs = ["clean", "noisy"]
+    means = runs.groupby("point")[outputs].mean().to_numpy()
+    noise = sa.noise_table(runs, outputs)
+    assert sa.noisy_outputs(noise, means, outputs, reps) == ["noisy"]
+    assert sa.noisy_outputs(noise, means, outputs, 1) == []

@@ -568,6 +568,27 @@ def noise_table(runs: pd.DataFrame, outputs: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+NOISE_SHARE = 0.25
+"""Share of seed noise in the variance of replicate means above which an output is flagged."""
+
+
+def noisy_outputs(noise: pd.DataFrame, means: np.ndarray, outputs: list[str],
+                  replicates: int) -> list[str]:
+    """Outputs whose replicate means are dominated by seed noise.
+
+    The noise variance of a mean over ``replicates`` runs is ``seed_variance / replicates``;
+    an output is noisy when that is at least :data:`NOISE_SHARE` of the variance of the means
+    over the design points (then Sobol and Morris estimates mostly measure noise).
+    Needs ≥ 2 replicates (otherwise returns an empty list); constant outputs are never noisy.
+    """
+    if replicates < 2 or noise.empty:
+        return []
+    var_means = pd.Series(np.var(means, axis=0), index=outputs)
+    seed = noise.set_index("output")["seed_variance"] / replicates
+    share = seed / var_means.where(var_means > 0)
+    return [o for o in outputs if share.get(o, 0) >= NOISE_SHARE]
+
+
 def is_constant(y: np.ndarray) -> bool:
     """Whether ``y`` has no variance beyond round-off (sd ≤ 1e-12 (1 + |mean|))."""
     return float(np.std(y)) <= CONSTANT_RTOL * (1 + abs(float(np.mean(y))))
@@ -720,6 +741,18 @@ def analyse(exp: Experiment, design: Design, runs: pd.DataFrame, *,
     if constant:
         _warn(notes, f"{len(constant)} output(s) constant over the design (indices set to 0, "
                      f"flag 'output constant'): {', '.join(constant)}")
+    noisy = noisy_outputs(noise, means, outputs, meta["replicates"])
+    if noisy:
+        for table in (indices, morris):
+            if table is not None:
+                hit = table["output"].isin(noisy) & (table["flag"] != "output constant")
+                table.loc[hit, "flag"] = [
+                    "; ".join(filter(None, (f, "dominated by seed noise")))
+                    for f in table.loc[hit, "flag"]]
+        _warn(notes, f"seed noise is ≥ {NOISE_SHARE:.0%} of the variance of the replicate means for "
+                     f"{len(noisy)} output(s) (flag 'dominated by seed noise'): {', '.join(noisy)}; "
+                     "their indices are unreliable (values above 1 are possible): increase "
+                     "replicates or scale")
     meta["warnings"] = notes
     return SensitivityResult(indices, morris, noise, convergence, notes, meta)
 
