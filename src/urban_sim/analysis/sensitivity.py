@@ -304,21 +304,16 @@ def county_outputs(timeseries: pd.DataFrame, targets, names: list[str]) -> dict[
 
 
 # ------------------------------------------------------------------------------ evaluation
-_WORKER_CACHE: dict[Any, Any] = {}
-
-
 def _county_run(task: tuple) -> dict[str, float]:
     """One county run (top level, so worker processes can unpickle it)."""
-    from urban_sim.data.tables import load_county
+    from urban_sim.data.tables import load_county_cached
     from urban_sim.experiments.runner import simulate
     from urban_sim.targets import load_targets
 
     scenario, seed, replicate, names = task
-    if scenario.data_dir not in _WORKER_CACHE:
-        data = load_county(scenario.data_dir)
-        _WORKER_CACHE[scenario.data_dir] = (data, load_targets(data.plan_targets))
-    data, targets = _WORKER_CACHE[scenario.data_dir]
-    return county_outputs(simulate(scenario, seed, replicate, data), targets, names)
+    data = load_county_cached(scenario.data_dir)
+    return county_outputs(simulate(scenario, seed, replicate, data),
+                          load_targets(data.plan_targets), names)
 
 
 def base_scenario(exp: Experiment) -> Scenario:

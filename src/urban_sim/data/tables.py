@@ -191,16 +191,35 @@ class CountyData:
         return int(past.max() if past.size else years.min())
 
 
+def _signature(data_dir: str | Path | None) -> tuple[str, tuple]:
+    """Resolved folder and the (name, size, mtime) of its CSV files: the cache key of the folder
+    (no files for a missing folder; reading it then raises in :func:`load_county`)."""
+    folder = (Path(data_dir) if data_dir else DEFAULT_DATA_DIR).resolve()
+    files = sorted(folder.glob("*.csv"))
+    return str(folder), tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+
+
 def data_fingerprint(data_dir: str | Path | None = None) -> str:
     """sha256 (hex, 16 characters) of the contents of every CSV file of a data folder.
 
     Part of every run id, so that a run made with other data is never taken for a finished one.
     Cached on the files' names, sizes and modification times.
     """
-    folder = (Path(data_dir) if data_dir else DEFAULT_DATA_DIR).resolve()
-    files = sorted(folder.glob("*.csv"))
-    signature = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
-    return _fingerprint(str(folder), signature)
+    return _fingerprint(*_signature(data_dir))
+
+
+def load_county_cached(data_dir: str | Path | None = None) -> CountyData:
+    """:func:`load_county`, read once per process while the folder's files are unchanged.
+
+    Used for every run that is not handed its data, so a worker doing thousands of runs reads
+    the tables once. The returned tables are shared: do not modify them.
+    """
+    return _load_cached(*_signature(data_dir))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(folder: str, signature: tuple) -> CountyData:
+    return load_county(folder)
 
 
 @functools.lru_cache(maxsize=64)

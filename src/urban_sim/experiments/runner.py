@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from urban_sim.config.schema import Scenario
-from urban_sim.data.tables import CountyData, load_county
+from urban_sim.data.tables import CountyData, load_county_cached
 from urban_sim.model.county import CountyModel
 from urban_sim.targets import attainment, load_targets
 
@@ -113,7 +113,7 @@ def run_scenario(scenario: Scenario, *, n_replicates: int = 1, engine: str = "pr
                            scheduler=scheduler) as ex:
             res = run_ensemble(specs, store, ex, progress=progress)
     ts = res.timeseries[TS_COLUMNS] if len(res.timeseries) else pd.DataFrame(columns=TS_COLUMNS)
-    targets = (target_table(load_targets(load_county(scenario.data_dir).plan_targets), ts)
+    targets = (target_table(load_targets(load_county_cached(scenario.data_dir).plan_targets), ts)
                if len(ts) else pd.DataFrame())
     return RunSet(ts, targets, res.seeds, [s.run_id for s in specs], res.n_failed, res.n_skipped,
                   res.failures, res.wall_seconds)

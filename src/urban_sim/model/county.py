@@ -15,7 +15,7 @@ import pandas as pd
 
 from urban_sim.config.loader import nearest
 from urban_sim.config.schema import TASK_AREAS, Scenario
-from urban_sim.data.tables import CountyData, load_county
+from urban_sim.data.tables import CountyData, load_county, load_county_cached
 from urban_sim.economy.labour import FARMING, UNEMPLOYED, LabourMarket
 from urban_sim.errors import ConfigError
 from urban_sim.policy.government import Government, Programmes
@@ -88,7 +88,7 @@ class CountyModel(mesa.Model):
         super().__init__(rng=np.random.SeedSequence(scenario.seed if seed is None else seed)
                          if not isinstance(seed, np.random.SeedSequence) else seed)
         self.scenario = scenario
-        self.data = data or load_county(scenario.data_dir)
+        self.data = data or load_county_cached(scenario.data_dir)
         self.params = self._parameters(scenario, self.data)
         self.year = scenario.start_year
         self.weight = 1.0 / scenario.scale
