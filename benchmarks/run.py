@@ -263,7 +263,7 @@ def child_memory(warmup: int, n_runs: int, scale: float, release: bool) -> dict:
     over the last ``n_runs`` (the first runs also warm up the allocators and caches)."""
     import numpy as np
 
-    from urban_sim.experiments.runner import simulate
+    from urban_sim.runs.single import simulate
     from urban_sim.model import CountyModel
 
     if not release:
@@ -284,7 +284,7 @@ def _one_run(item: tuple[float, int]) -> int:
     """One 2020→2035 run (model construction included) in a worker; data read once per worker."""
     import numpy as np
 
-    from urban_sim.experiments.runner import simulate
+    from urban_sim.runs.single import simulate
 
     scale, seed = item
     return len(simulate(_scenario(scale), np.random.SeedSequence(seed), data=_data()))
@@ -292,7 +292,7 @@ def _one_run(item: tuple[float, int]) -> int:
 
 def child_throughput(scale: float, n_runs: int, workers: int) -> dict:
     """Runs per hour with ``workers`` worker processes (after one warm-up run per worker)."""
-    from urban_sim.experiments.executors import make_executor
+    from urban_sim.runs.executors import make_executor
 
     with make_executor("processes", workers=workers) as ex:
         ex.map(_one_run, [(0.01, -1 - i) for i in range(workers)])  # start workers, read data

@@ -19,8 +19,8 @@ from urban_sim.calibration.observations import (
 from urban_sim.cli import app
 from urban_sim.config import load_scenario
 from urban_sim.errors import CalibrationError, ConfigError
-from urban_sim.experiments.runner import simulate
-from urban_sim.experiments.seeds import replicate_seeds
+from urban_sim.runs.single import simulate
+from urban_sim.runs.seeds import replicate_seeds
 
 from .conftest import CONFIGS, ROOT
 

@@ -104,7 +104,7 @@ def test_validate_checks_every_file_and_every_kind(tmp_path):
 
 def test_changed_data_is_never_taken_for_a_finished_run(tmp_path, tiny_dir):
     from urban_sim.config import with_overrides
-    from urban_sim.experiments.ensemble import run_id
+    from urban_sim.runs.ensemble import run_id
 
     from .conftest import scenario
 

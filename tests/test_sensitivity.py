@@ -16,7 +16,7 @@ from urban_sim.analysis.analytic_models import ishigami_indices, sobol_g_indices
 from urban_sim.cli import app
 from urban_sim.config.experiment import Experiment, load_experiment
 from urban_sim.errors import ConfigError, ExperimentError
-from urban_sim.experiments.executors import make_executor
+from urban_sim.runs.executors import make_executor
 
 from .conftest import CONFIGS, ROOT
 

@@ -2,7 +2,7 @@
 
 from urban_sim.config import Scenario, load_scenario
 from urban_sim.errors import ConfigError, DataError, UrbanSimError
-from urban_sim.experiments import run_scenario, simulate
+from urban_sim.runs import run_scenario, simulate
 from urban_sim.model import CountyModel
 
 __version__ = "0.1.0"

@@ -49,9 +49,9 @@ from urban_sim.config.experiment import Experiment
 from urban_sim.config.loader import load_scenario, with_overrides
 from urban_sim.config.schema import Scenario
 from urban_sim.errors import ConfigError, ExperimentError
-from urban_sim.experiments.executors import Executor, Failed, SequentialExecutor
-from urban_sim.experiments.seeds import replicate_seeds
-from urban_sim.experiments.store import atomic_write, write_table, write_text
+from urban_sim.runs.executors import Executor, Failed, SequentialExecutor
+from urban_sim.runs.seeds import replicate_seeds
+from urban_sim.files import atomic_write, write_table, write_text
 
 HEADLINE = ("urbanization_rate", "county_seat_population", "jobs_nonfarm")
 """Headline outcomes reported next to the targets (at 2027, or the last simulated year)."""
@@ -307,7 +307,7 @@ def county_outputs(timeseries: pd.DataFrame, targets, names: list[str]) -> dict[
 def _county_run(task: tuple) -> dict[str, float]:
     """One county run (top level, so worker processes can unpickle it)."""
     from urban_sim.data.tables import load_county_cached
-    from urban_sim.experiments.runner import simulate
+    from urban_sim.runs.single import simulate
     from urban_sim.targets import load_targets
 
     scenario, seed, replicate, names = task
@@ -827,7 +827,7 @@ def estimate_seconds_per_run(exp: Experiment) -> float:
     if exp.model != "county":
         return 1e-6
     from urban_sim.data.tables import load_county
-    from urban_sim.experiments.runner import simulate
+    from urban_sim.runs.single import simulate
 
     base = base_scenario(exp)
     data = load_county(base.data_dir)

@@ -29,10 +29,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from urban_sim.config import dump_scenario
-from urban_sim.experiments.executors import Failed, make_executor
-from urban_sim.experiments.runner import simulate
-from urban_sim.experiments.seeds import replicate_seeds
-from urban_sim.experiments.store import atomic_write, prepare_out_dir, write_table, write_text
+from urban_sim.runs.executors import Failed, make_executor
+from urban_sim.runs.single import simulate
+from urban_sim.runs.seeds import replicate_seeds
+from urban_sim.files import atomic_write, prepare_out_dir, write_table, write_text
 from urban_sim.errors import CalibrationError
 
 from .abc import ABCCalibrator

@@ -15,8 +15,8 @@ from scipy.optimize import differential_evolution
 
 from urban_sim.config.schema import Scenario
 from urban_sim.errors import CalibrationError
-from urban_sim.experiments.executors import Failed, make_executor
-from urban_sim.experiments.seeds import replicate_seeds
+from urban_sim.runs.executors import Failed, make_executor
+from urban_sim.runs.seeds import replicate_seeds
 
 from .objective import Objective, split_bounds
 

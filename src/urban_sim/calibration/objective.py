@@ -33,7 +33,7 @@ from urban_sim.config.loader import validate_mapping, yaml_line
 from urban_sim.config.schema import Scenario
 from urban_sim.data import DEFAULT_DATA_DIR, read_csv
 from urban_sim.errors import CalibrationError, ConfigError
-from urban_sim.experiments.runner import simulate
+from urban_sim.runs.single import simulate
 
 from .observations import distance
 

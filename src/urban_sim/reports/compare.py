@@ -24,7 +24,7 @@ from urban_sim.analysis.compare import (
     HEADLINE, area_totals, fan, paired_differences, scenario_differences, scorecard,
 )
 from urban_sim.config.schema import TASK_AREAS
-from urban_sim.experiments.store import atomic_write, write_table, write_text
+from urban_sim.files import atomic_write, write_table, write_text
 from urban_sim.reports.figures import LABELS, _language
 from urban_sim.reports.summary import _fmt, _table
 

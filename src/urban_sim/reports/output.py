@@ -13,8 +13,8 @@ from pathlib import Path
 
 from urban_sim.config.loader import dump_scenario
 from urban_sim.config.schema import Scenario
-from urban_sim.experiments.runner import RunSet
-from urban_sim.experiments.store import write_table, write_text
+from urban_sim.runs.runner import RunSet
+from urban_sim.files import write_table, write_text
 from urban_sim.reports.figures import write_figures
 from urban_sim.reports.summary import write_summary
 
@@ -97,7 +97,7 @@ def write_compare_folder(out_dir: str | Path, scenarios: list[Scenario], result,
     import yaml
 
     from urban_sim.data.tables import load_county
-    from urban_sim.experiments.runner import TS_COLUMNS
+    from urban_sim.runs.single import TS_COLUMNS
     from urban_sim.reports.compare import write_compare_report
     from urban_sim.targets import load_targets
 
@@ -140,7 +140,7 @@ def rebuild_report(folder: str | Path, *, lang: str = "en") -> Path:
     from urban_sim.config.loader import load_scenario
     from urban_sim.data.tables import load_county
     from urban_sim.errors import ExperimentError
-    from urban_sim.experiments.runner import target_table
+    from urban_sim.runs.runner import target_table
     from urban_sim.reports.compare import write_compare_report
     from urban_sim.targets import load_targets
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from urban_sim.experiments.store import write_text
+from urban_sim.files import write_text
 
 from .figures import _by_year
 

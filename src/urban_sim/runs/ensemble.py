@@ -19,10 +19,10 @@ import pandas as pd
 from urban_sim.config.loader import dump_scenario
 from urban_sim.config.schema import Scenario
 from urban_sim.data.tables import data_fingerprint
-from urban_sim.experiments.executors import Executor, Failed
-from urban_sim.experiments.runner import simulate
-from urban_sim.experiments.seeds import describe_seed, replicate_seeds
-from urban_sim.experiments.store import ResultsStore
+from urban_sim.runs.executors import Executor, Failed
+from urban_sim.runs.single import simulate
+from urban_sim.runs.seeds import describe_seed, replicate_seeds
+from urban_sim.runs.store import ResultsStore
 
 
 def code_version() -> str:

@@ -19,11 +19,12 @@ from typer.testing import CliRunner
 from urban_sim.analysis.compare import fan, paired_differences, scorecard
 from urban_sim.cli import app
 from urban_sim.config import with_overrides
-from urban_sim.experiments.ensemble import plan_runs, run_ensemble
-from urban_sim.experiments.executors import Failed, make_executor
-from urban_sim.experiments.runner import run_scenario, simulate
-from urban_sim.experiments.seeds import replicate_seeds
-from urban_sim.experiments.store import ResultsStore
+from urban_sim.runs.ensemble import plan_runs, run_ensemble
+from urban_sim.runs.executors import Failed, make_executor
+from urban_sim.runs.runner import run_scenario
+from urban_sim.runs.single import simulate
+from urban_sim.runs.seeds import replicate_seeds
+from urban_sim.runs.store import ResultsStore
 from urban_sim.targets import Target
 
 from .conftest import CONFIGS, scenario
@@ -96,7 +97,7 @@ def test_resume_skips_finished_runs(tmp_path):
 
 def test_killed_experiment_resumes_with_the_same_command(tmp_path):
     out = tmp_path / "cmp"
-    cmd = [sys.executable, "-m", "urban_sim.cli", "compare", str(CONFIGS / "baseline.yaml"),
+    cmd = [sys.executable, "-m", "urban_sim", "compare", str(CONFIGS / "baseline.yaml"),
            str(CONFIGS / "plan.yaml"), "--replicates", "5", "--scale", "0.01", "--end-year", "2030",
            "--workers", "1", "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

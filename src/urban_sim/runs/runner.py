@@ -6,31 +6,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from urban_sim.config.schema import Scenario
-from urban_sim.data.tables import CountyData, load_county_cached
-from urban_sim.model.county import CountyModel
+from urban_sim.data.tables import load_county_cached
+from urban_sim.runs.ensemble import plan_runs, run_ensemble
+from urban_sim.runs.executors import make_executor
+from urban_sim.runs.single import TS_COLUMNS, simulate
+from urban_sim.runs.store import ResultsStore
 from urban_sim.targets import attainment, load_targets
-
-TS_COLUMNS = ["scenario", "replicate", "year", "place", "indicator", "value"]
-
-
-def simulate(scenario: Scenario, seed: np.random.SeedSequence, replicate: int = 0,
-             data: CountyData | None = None) -> pd.DataFrame:
-    """Run one replicate of a scenario and return its long-format timeseries.
-
-    The model is released from Mesa's registry afterwards, so a worker's memory does not grow
-    with the number of runs it has done.
-    """
-    model = CountyModel(scenario, data=data, seed=seed)
-    try:
-        model.run()
-        return model.timeseries(scenario.name, replicate)
-    finally:
-        model.close()
-
 
 @dataclass
 class RunSet:
@@ -95,16 +79,12 @@ def run_scenario(scenario: Scenario, *, n_replicates: int = 1, engine: str = "pr
     n_replicates : int
         ≥ 1; seeds are spawned from ``scenario.seed``.
     engine, workers, scheduler
-        See :func:`urban_sim.experiments.executors.make_executor`. Results do not depend on them.
+        See :func:`urban_sim.runs.executors.make_executor`. Results do not depend on them.
     store_dir : path, optional
         Results store (one Parquet file per finished run); default a temporary folder.
     progress : bool
         Show a progress bar on stderr.
     """
-    from urban_sim.experiments.ensemble import plan_runs, run_ensemble
-    from urban_sim.experiments.executors import make_executor
-    from urban_sim.experiments.store import ResultsStore
-
     specs = plan_runs([scenario], n_replicates, scenario.seed)
     with tempfile.TemporaryDirectory() as tmp:
         store = ResultsStore(store_dir or tmp)
@@ -119,4 +99,4 @@ def run_scenario(scenario: Scenario, *, n_replicates: int = 1, engine: str = "pr
                   res.failures, res.wall_seconds)
 
 
-__all__ = ["CountyModel", "RunSet", "TS_COLUMNS", "run_scenario", "simulate", "target_table"]
+__all__ = ["RunSet", "TS_COLUMNS", "run_scenario", "simulate", "target_table"]

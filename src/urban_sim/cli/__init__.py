@@ -1,0 +1,33 @@
+"""Command line interface ``urban-sim`` (Typer): one module per command, registered here.
+
+No numerics in this package. Shared options are in :mod:`urban_sim.cli.options`, the one error
+wrapper in :mod:`urban_sim.cli.common`. Exit status: 0 success, 2 user error, 1 internal error,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from urban_sim.cli import calibrate, compare, report, run, sensitivity, validate
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Scenario simulation of county urbanization (Lin County reference case).")
+
+for _command in (run.run, compare.compare, sensitivity.sensitivity, calibrate.calibrate,
+                 report.report, validate.validate):
+    app.command()(_command)
+
+
+def main() -> None:
+    """Entry point of the ``urban-sim`` console script and of ``python -m urban_sim``."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

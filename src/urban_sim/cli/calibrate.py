@@ -1,0 +1,42 @@
+"""``urban-sim calibrate``: calibrate behavioural parameters. No numerics here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from urban_sim.cli import options as o
+from urban_sim.cli.common import user_errors
+
+
+def calibrate(
+    experiment: Annotated[Path, typer.Argument(help="Calibration experiment file (YAML).")],
+    out: o.Out = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=256, help="Worker processes (default: the experiment's).")] = None,
+) -> None:
+    """Calibrate behavioural parameters against census observations."""
+    from urban_sim.calibration.calibrate import run_calibration
+    from urban_sim.calibration.objective import load_experiment
+
+    with user_errors():
+        setup = load_experiment(experiment, workers=workers)
+        exp = setup.experiment
+        free = [n for n, (lo, hi) in setup.bounds.items() if lo < hi]
+        typer.echo(f"calibrating {exp.name} ({exp.method}): {', '.join(free)}; start "
+                   f"{exp.start_year}, scale {exp.scale}, {exp.replicates} replicate(s), "
+                   f"{exp.workers} worker(s)", err=True)
+        result = run_calibration(setup, out, progress=True)
+    s = result.summary
+    values = ", ".join(f"{k}={v:.4g}" + (" (on bound)" if result.calibrator.on_bound_[k] else "")
+                       for k, v in result.calibrator.params_.items())
+    typer.echo(
+        f"{exp.name}: loss {s['loss']:.4g}; {values}; {s['end_year']} residents "
+        f"{s['residents_mean']:,.0f} ± {s['residents_sd']:,.0f}, urbanization "
+        f"{s['urbanization_mean']:.2%} ± {s['urbanization_sd']:.2%} "
+        f"({s['check_replicates']} replicates, scale {s['check_scale']}); holdout loss "
+        f"{s['check_loss_holdout']:.3g}; {s['wall_seconds']:.0f} s -> {result.out_dir}"
+        + (f" and {result.summary['calibrated_scenario']}"
+           if result.summary.get("calibrated_scenario") else ""))
