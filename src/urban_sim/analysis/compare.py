@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from urban_sim.model.outputs import investment_in, jobs_created_in
 from urban_sim.targets import Target
 
 HEADLINE = (
@@ -166,7 +167,7 @@ def area_totals(ts: pd.DataFrame, areas: tuple[str, ...]) -> pd.DataFrame:
     rows = []
     for sc, sub in county.groupby("scenario", sort=False):
         for a in areas:
-            inv = sub[sub["indicator"] == f"investment_{a}"].groupby("replicate")["value"].sum().mean()
-            jobs = sub[(sub["indicator"] == f"jobs_created_{a}") & (sub["year"] == end)]["value"].mean()
+            inv = sub[sub["indicator"] == investment_in(a)].groupby("replicate")["value"].sum().mean()
+            jobs = sub[(sub["indicator"] == jobs_created_in(a)) & (sub["year"] == end)]["value"].mean()
             rows.append({"scenario": sc, "task_area": a, "investment_million_yuan": inv, "jobs": jobs})
     return pd.DataFrame(rows)

@@ -19,6 +19,7 @@ from urban_sim.data.tables import CountyData, load_county, load_county_cached
 from urban_sim.economy.labour import FARMING, UNEMPLOYED, LabourMarket
 from urban_sim.errors import ConfigError
 from urban_sim.policy.government import Government, Programmes
+from urban_sim.model.outputs import FLOWS, investment_in, jobs_created_in, jobs_in
 from urban_sim.population import choice as ch
 from urban_sim.population import demography
 from urban_sim.population.state import (
@@ -165,9 +166,7 @@ class CountyModel(mesa.Model):
     def step(self) -> None:
         """Advance one year: run every phase of :data:`PHASES` in order."""
         self.year += 1
-        self.flows = dict.fromkeys(
-            ("births", "deaths", "moves_village_to_seat", "moves_village_to_town",
-             "moves_to_outside", "returns", "new_county_seat_residents"), 0.0)
+        self.flows = dict.fromkeys(FLOWS, 0.0)
         for phase in PHASES:
             getattr(self, phase)()
 
@@ -579,22 +578,21 @@ class CountyModel(mesa.Model):
         put("mean_household_size", per(total, self.n_households))
         put("share_age_0_14", per(g["age_0_14"], total))
         put("share_age_60_plus", per(g["age_60_plus"], total))
-        for k in ("births", "deaths", "moves_village_to_seat", "moves_village_to_town",
-                  "moves_to_outside", "returns", "new_county_seat_residents"):
+        for k in FLOWS:
             put(k, self.flows.get(k, 0.0) if collect_flows else math.nan)
         jobs = self.labour.jobs.sum(axis=0)
         put("jobs_total", jobs.sum())
         put("jobs_nonfarm", jobs.sum() - jobs[0])
         for i, sec in enumerate(SECTORS):
-            put(f"jobs_{sec}", jobs[i])
+            put(jobs_in(sec), jobs[i])
         sector = self.persons.sector[self.persons.alive]
         put("farm_workers", np.sum(sector == FARMING) * self.weight)
         seekers = np.sum((sector >= 0) & (sector != FARMING))
         put("unemployment_rate", per(np.sum(sector == UNEMPLOYED), seekers))
         spend = self.government.spend_by_area if collect_flows else np.full(len(TASK_AREAS), math.nan)
         for i, area in enumerate(TASK_AREAS):
-            put(f"jobs_created_{area}", self.government.jobs_by_area[i])
-            put(f"investment_{area}", spend[i])
+            put(jobs_created_in(area), self.government.jobs_by_area[i])
+            put(investment_in(area), spend[i])
         put("investment_total", spend.sum())
         put("school_seats_per_pupil", per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]))
         put("hospital_beds_per_1000", per(s["hospital_beds"], total, 1000))

@@ -1,0 +1,333 @@
+"""The declared output catalogue: every output of the model, declared once.
+
+Each output has a name (the ``indicator`` column of the long timeseries), a unit, a kind
+(``stock``, ``flow``, ``share`` or ``target`` indicator), the place levels it is reported at, a
+direction (which way is better, where that is meaningful) and labels in English and Chinese. The
+model collects its outputs under these names, and analysis and reports read units, labels and
+directions from here; nothing parses a name back into its parts (EMA Workbench
+``em_framework/outcomes.py`` is the pattern).
+
+Usage::
+
+    from urban_sim.model.outputs import OUTPUTS, label, unit, unit_label
+    OUTPUTS["urbanization_rate"].kind        # 'share'
+    label("seat_water_coverage", "zh")       # '县城公共供水普及率'
+    unit_label("investment_total", "en")     # 'million yuan'
+    investment_in("ecology")                 # 'investment_ecology'
+
+To add an output: add one :func:`declare` call below (or to a family loop) and collect it in
+the model under that name; ``tests/test_outputs.py`` checks that every collected name is declared
+and every declared model output is collected. Chinese labels of target indicators follow the
+plan's wording (``wording_zh`` of ``data/lin_county/plan_targets.csv``, without the target value).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from urban_sim.config.schema import TASK_AREAS
+from urban_sim.population.state import SECTORS
+
+KINDS = ("stock", "flow", "share", "target")
+"""Kinds of output: a level at the end of the year (``stock``), an amount during the year
+(``flow``), a ratio or rate of two stocks (``share``), an indicator the plan sets a target for
+(``target``)."""
+
+PLACE_LEVELS = ("county", "zone", "township")
+"""Place levels: ``county`` (place ``county``), ``zone`` (places ``county_seat``, ``towns``,
+``villages``, ``outside``) and ``township`` (one place per township, named in Chinese)."""
+
+ZONES = ("county_seat", "towns", "villages", "outside")
+"""The places of the ``zone`` level."""
+
+LANGS = ("en", "zh")
+
+UNITS: dict[str, tuple[str, str]] = {
+    "persons": ("persons", "人"),
+    "households": ("households", "户"),
+    "persons_per_household": ("persons per household", "人/户"),
+    "persons_per_year": ("persons per year", "人/年"),
+    "jobs": ("jobs", "个岗位"),
+    "million_yuan": ("million yuan", "百万元"),
+    "million_yuan_per_year": ("million yuan per year", "百万元/年"),
+    "share": ("%", "%"),
+    "count": ("count", "个"),
+    "km_per_km2": ("km/km²", "公里/平方公里"),
+    "ratio": ("ratio", "比值"),
+    "seats_per_pupil": ("seats per pupil", "学位/学生"),
+    "per_1000_residents": ("per 1,000 residents", "每千人"),
+    "per_1000_aged_60_plus": ("per 1,000 aged 60+", "每千名60岁以上老人"),
+    "flag": ("yes/no", "是/否"),
+}
+"""Unit code → (English label, Chinese label). Shares are stored as fractions 0–1 and shown as %."""
+
+PLACE_LABELS: dict[str, tuple[str, str]] = {
+    "county": ("county", "全县"),
+    "county_seat": ("county seat", "县城"),
+    "towns": ("other towns", "其他镇区"),
+    "villages": ("villages", "乡村"),
+    "outside": ("outside the county", "县外"),
+}
+"""Place → (English, Chinese). Township places carry their Chinese name as the place itself."""
+
+TASK_AREA_LABELS: dict[str, tuple[str, str]] = {
+    "industry": ("Industry", "产业发展"),
+    "infrastructure": ("Infrastructure", "基础设施"),
+    "ecology": ("Ecology", "生态保护"),
+    "public_services": ("Public services", "公共服务"),
+    "living_environment": ("Living environment", "人居环境"),
+    "heritage": ("Heritage", "文化传承"),
+    "governance": ("Governance", "社会治理"),
+    "institutions": ("Institutions", "体制机制"),
+}
+"""Task area → (English, Chinese), the plan's eight task areas in plan order."""
+
+SECTOR_LABELS: dict[str, tuple[str, str]] = {
+    "agriculture": ("agriculture", "农业"), "industry": ("industry", "工业"),
+    "construction": ("construction", "建筑业"), "services": ("services", "服务业"),
+    "tourism": ("tourism", "旅游业"), "public": ("public sector", "公共部门"),
+}
+
+
+@dataclass(frozen=True)
+class Output:
+    """One declared model output.
+
+    Attributes
+    ----------
+    name : str
+        Value of the ``indicator`` column.
+    unit : str
+        Unit code, a key of :data:`UNITS`.
+    kind : str
+        One of :data:`KINDS`.
+    places : tuple of str
+        Place levels (:data:`PLACE_LEVELS`) the output is reported at.
+    direction : str or None
+        ``"higher"`` or ``"lower"`` is better; None where neither is (population counts).
+    en, zh : str
+        Labels in English and Chinese (the plan's wording for target indicators).
+    task_area : str or None
+        Task area of a target indicator or of a per-area output.
+    """
+
+    name: str
+    unit: str
+    kind: str
+    places: tuple[str, ...]
+    direction: str | None
+    en: str
+    zh: str
+    task_area: str | None = None
+
+    def label(self, lang: str = "en") -> str:
+        """The label in ``lang`` (``en`` or ``zh``)."""
+        return self.zh if _lang(lang) == "zh" else self.en
+
+
+OUTPUTS: dict[str, Output] = {}
+"""Every declared output by name, in collection order."""
+
+
+def declare(name: str, unit: str, kind: str, en: str, zh: str, *, places: tuple[str, ...] = ("county",),
+            direction: str | None = None, task_area: str | None = None) -> Output:
+    """Declare one output and return it.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is declared twice or a unit, kind, place level, direction or task area is
+        not one of the allowed values.
+    """
+    if name in OUTPUTS:
+        raise ValueError(f"output {name!r} declared twice")
+    for value, allowed, what in ((unit, UNITS, "unit"), (kind, KINDS, "kind"),
+                                 (direction, ("higher", "lower", None), "direction"),
+                                 (task_area, (*TASK_AREAS, None), "task_area")):
+        if value not in allowed:
+            raise ValueError(f"output {name!r}: {what} {value!r} not one of {list(allowed)}")
+    for p in places:
+        if p not in PLACE_LEVELS:
+            raise ValueError(f"output {name!r}: place level {p!r} not one of {list(PLACE_LEVELS)}")
+    OUTPUTS[name] = out = Output(name, unit, kind, tuple(places), direction, en, zh, task_area)
+    return out
+
+
+def _lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {list(LANGS)}, got {lang!r}")
+    return lang
+
+
+def output(name: str) -> Output:
+    """The declared output ``name``.
+
+    Raises
+    ------
+    KeyError
+        If ``name`` is not declared (the message names the nearest declared output).
+    """
+    try:
+        return OUTPUTS[name]
+    except KeyError:
+        hint = difflib.get_close_matches(name, list(OUTPUTS), n=1)
+        tip = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise KeyError(f"no declared output {name!r}{tip}") from None
+
+
+def label(name: str, lang: str = "en") -> str:
+    """Label of an output, a place, a task area or a sector in ``lang``; ``name`` itself when it
+    is none of these (e.g. a township's Chinese name)."""
+    i = 1 if _lang(lang) == "zh" else 0
+    if name in OUTPUTS:
+        return OUTPUTS[name].label(lang)
+    for table in (PLACE_LABELS, TASK_AREA_LABELS, SECTOR_LABELS):
+        if name in table:
+            return table[name][i]
+    return name
+
+
+def unit(name: str) -> str:
+    """Unit code of output ``name`` (a key of :data:`UNITS`)."""
+    return output(name).unit
+
+
+def unit_label(name: str, lang: str = "en") -> str:
+    """Unit of output ``name`` as shown to a reader in ``lang``."""
+    return UNITS[unit(name)][1 if _lang(lang) == "zh" else 0]
+
+
+def names(*, kind: str | None = None, place: str | None = None) -> list[str]:
+    """Declared output names, optionally only those of one kind and/or place level."""
+    return [o.name for o in OUTPUTS.values()
+            if (kind is None or o.kind == kind) and (place is None or place in o.places)]
+
+
+def jobs_in(sector: str) -> str:
+    """Output name of the jobs in ``sector`` (one of ``SECTORS``)."""
+    return f"jobs_{sector}"
+
+
+def jobs_created_in(area: str) -> str:
+    """Output name of the jobs attributable to investment in task area ``area``."""
+    return f"jobs_created_{area}"
+
+
+def investment_in(area: str) -> str:
+    """Output name of the investment in task area ``area`` during the year."""
+    return f"investment_{area}"
+
+
+# ---------------------------------------------------------------------------------- population
+_ALL = ("county", "zone", "township")
+declare("resident_population", "persons", "stock", "Resident population", "常住人口", places=_ALL)
+declare("registered_population", "persons", "stock", "Registered population", "户籍人口")
+declare("outside_population", "persons", "stock", "Registered residents living outside the county",
+        "县外常住的户籍人口")
+declare("urban_population", "persons", "stock", "Urban population", "城镇人口")
+declare("urbanization_rate", "share", "share", "Urbanization rate", "常住人口城镇化率")
+declare("county_seat_population", "persons", "stock", "County-seat population", "县城常住人口")
+declare("households", "households", "stock", "Households", "户数")
+declare("mean_household_size", "persons_per_household", "share", "Mean household size", "平均户规模",
+        places=("county", "township"))
+declare("share_age_0_14", "share", "share", "Share aged 0-14", "0-14岁人口占比")
+declare("share_age_60_plus", "share", "share", "Share aged 60+", "60岁及以上人口占比",
+        places=("county", "township"))
+# ---------------------------------------------------------------------------------- flows
+FLOWS = ("births", "deaths", "moves_village_to_seat", "moves_village_to_town", "moves_to_outside",
+         "returns", "new_county_seat_residents")
+"""Outputs counted during the year (persons per year, full-population scale), in collection order."""
+for _name, _en, _zh in zip(FLOWS, (
+        "Births", "Deaths", "Moves from villages to the county seat", "Moves from villages to towns",
+        "Moves out of the county", "Returns from outside", "New county-seat residents"), (
+        "出生", "死亡", "乡村迁入县城", "乡村迁入镇区", "迁出县外", "返乡", "县城新增常住人口"), strict=True):
+    declare(_name, "persons_per_year", "flow", _en, _zh)
+# ---------------------------------------------------------------------------------- jobs
+declare("jobs_total", "jobs", "stock", "Jobs", "就业岗位", direction="higher")
+declare("jobs_nonfarm", "jobs", "stock", "Non-farm jobs", "非农就业岗位", direction="higher")
+for _s in SECTORS:
+    declare(jobs_in(_s), "jobs", "stock", f"Jobs in {SECTOR_LABELS[_s][0]}",
+            f"{SECTOR_LABELS[_s][1]}就业岗位")
+declare("farm_workers", "persons", "stock", "Farm workers", "务农人员")
+declare("unemployment_rate", "share", "share", "Unemployment rate", "失业率", direction="lower")
+for _a in TASK_AREAS:
+    _en, _zh = TASK_AREA_LABELS[_a]
+    declare(jobs_created_in(_a), "jobs", "stock", f"Jobs created by investment: {_en.lower()}",
+            f"{_zh}投资带动就业", task_area=_a)
+    declare(investment_in(_a), "million_yuan_per_year", "flow", f"Investment: {_en.lower()}",
+            f"{_zh}投资", task_area=_a)
+declare("investment_total", "million_yuan_per_year", "flow", "Investment", "投资总额")
+# ---------------------------------------------------------------------------------- services
+declare("school_seats_per_pupil", "seats_per_pupil", "share", "School seats per pupil", "每名学生学位数",
+        direction="higher")
+declare("hospital_beds_per_1000", "per_1000_residents", "share", "Hospital beds per 1,000 residents",
+        "每千人医疗床位数", direction="higher")
+declare("elderly_beds_per_1000_60plus", "per_1000_aged_60_plus", "share",
+        "Elderly-care beds per 1,000 aged 60+", "每千名老年人养老床位数", direction="higher")
+declare("childcare_places_per_1000", "per_1000_residents", "share", "Childcare places per 1,000 residents",
+        "每千人托位数", direction="higher")
+# ---------------------------------------------------------------------------------- plan targets
+# (name, unit, direction, task area, English, Chinese in the plan's wording), in collection order
+_TARGETS = (
+    ("logistics_coverage", "share", "higher", "industry", "Logistics network coverage",
+     "县域物流集散中心覆盖率、农村寄递物流网络覆盖率"),
+    ("lifeline_monitoring_coverage", "share", "higher", "infrastructure",
+     "Digital monitoring of urban lifelines", "城市生命线数字化监测覆盖率"),
+    ("self_built_housing_rectified", "share", "higher", "infrastructure",
+     "Self-built housing safety rectification", "自建房安全专项整治完成率"),
+    ("reclaimed_water_rate", "share", "higher", "ecology", "Reclaimed water use rate", "再生水利用率"),
+    ("green_building_share", "share", "higher", "ecology", "Green buildings in new urban buildings",
+     "绿色建筑占城镇新建建筑比例"),
+    ("prefab_building_share", "share", "higher", "ecology", "Prefabricated buildings in new urban buildings",
+     "装配式建筑占城镇新建建筑比例"),
+    ("vocational_compliance", "share", "higher", "public_services",
+     "County vocational schools meeting standards", "县属中职学校办学条件达标率"),
+    ("coverage_5g", "share", "higher", "governance", "5G coverage of the county", "县域5G网络覆盖率"),
+    ("idle_land_cleared", "share", "higher", "institutions", "Approved-unsupplied and idle land cleared",
+     "批而未供和闲置土地清理完成率"),
+    ("water_leakage_rate", "share", "lower", "infrastructure", "Water network leakage rate",
+     "公共供水管网漏损率"),
+    ("historic_vacancy_rate", "share", "lower", "heritage", "Vacancy of public historic buildings",
+     "公有产权历史建筑空置率"),
+    ("commercial_streets", "count", "higher", "industry", "Distinctive commercial streets", "特色商业街区"),
+    ("good_hospitals", "count", "higher", "public_services", "County hospitals at the national standard",
+     "达到国家推荐标准的县级医院"),
+    ("rural_scale_water_share", "share", "higher", "infrastructure",
+     "Rural population served by large-scale water supply", "农村规模化供水工程覆盖农村人口比例"),
+    ("rural_tap_water_rate", "share", "higher", "infrastructure", "Rural tap-water coverage", "农村自来水普及率"),
+    ("seat_water_coverage", "share", "higher", "infrastructure", "County-seat public water supply coverage",
+     "县城公共供水普及率"),
+    ("rural_sewage_treatment_rate", "share", "higher", "infrastructure", "Rural sewage treatment rate",
+     "农村生活污水治理率"),
+    ("special_ed_enrollment", "share", "higher", "public_services",
+     "Compulsory-school enrolment of disabled children", "适龄残疾儿童义务教育入学率"),
+    ("town_sewage_coverage", "share", "higher", "infrastructure",
+     "Sewage treatment in towns of 2,000+ residents", "镇区常住人口2000人以上的小城镇污水处理设施覆盖率"),
+    ("township_grade3_road_share", "share", "higher", "infrastructure",
+     "Townships reached by grade-3 or better roads", "乡镇通三级及以上公路比例"),
+    ("road_network_density", "km_per_km2", "higher", "infrastructure", "County-seat road network density",
+     "县城建成区道路网密度"),
+    ("parking_ratio", "ratio", None, "infrastructure", "Parking spaces per motor vehicle",
+     "停车位与机动车保有量之比"),
+    ("nursing_bed_share", "share", "higher", "public_services", "Nursing beds in public care homes",
+     "公办养老机构护理型床位占比"),
+    ("village_elderly_facility_coverage", "share", "higher", "public_services",
+     "Elderly-care facilities in villages", "村(社区)养老服务设施覆盖率"),
+    ("inclusive_childcare_share", "share", "higher", "public_services", "Inclusive childcare places",
+     "普惠托位占比"),
+)
+for _name, _unit, _dir, _area, _en, _zh in _TARGETS:
+    declare(_name, _unit, "target", _en, _zh, direction=_dir, task_area=_area)
+# ---------------------------------------------------------------------------------- by place only
+declare("employment_chance", "share", "share", "Chance of finding a non-farm job", "非农就业机会",
+        places=("zone",), direction="higher")
+declare("empty", "flag", "stock", "Place emptied", "无人居住", places=("township",))
+
+del _name, _en, _zh, _s, _a, _unit, _dir, _area
+
+__all__ = [
+    "FLOWS", "KINDS", "LANGS", "OUTPUTS", "Output", "PLACE_LABELS", "PLACE_LEVELS", "SECTOR_LABELS",
+    "TASK_AREA_LABELS", "UNITS", "ZONES", "declare", "investment_in", "jobs_created_in", "jobs_in",
+    "label", "names", "output", "unit", "unit_label",
+]
