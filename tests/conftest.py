@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 
 from urban_sim.config import load_scenario
+from urban_sim.config.loader import SHIPPED_EXPERIMENTS, SHIPPED_SCENARIOS
 from urban_sim.data import DEFAULT_DATA_DIR, load_county
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "configs"
+CONFIGS = SHIPPED_SCENARIOS  # installed with the package; ROOT/configs links here in a checkout
+EXPERIMENTS = SHIPPED_EXPERIMENTS
 
 
 @pytest.fixture(scope="session")

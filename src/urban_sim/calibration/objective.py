@@ -29,7 +29,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from urban_sim.config import load_scenario, nearest, read_mapping
-from urban_sim.config.loader import validate_mapping, yaml_line
+from urban_sim.config.loader import SHIPPED_SCENARIOS, validate_mapping, yaml_line
 from urban_sim.config.schema import Scenario
 from urban_sim.data import DEFAULT_DATA_DIR, read_csv
 from urban_sim.errors import CalibrationError, ConfigError
@@ -37,8 +37,7 @@ from urban_sim.runs.single import simulate
 
 from .observations import distance
 
-ROOT = DEFAULT_DATA_DIR.parents[1]
-DEFAULT_SCENARIO = ROOT / "configs" / "baseline.yaml"
+DEFAULT_SCENARIO = SHIPPED_SCENARIOS / "baseline.yaml"
 DEFAULT_OBSERVATIONS = DEFAULT_DATA_DIR / "observations.csv"
 
 

@@ -9,10 +9,12 @@ import typer
 
 from urban_sim.cli import options as o
 from urban_sim.cli.common import user_errors
+from urban_sim.config.loader import SHIPPED_EXPERIMENTS, shipped_or_path
 
 
 def calibrate(
-    experiment: Annotated[Path, typer.Argument(help="Calibration experiment file (YAML).")],
+    experiment: Annotated[Path, typer.Argument(
+        help="Calibration experiment file (YAML) or a shipped experiment's name.")],
     out: o.Out = None,
     workers: Annotated[int | None, typer.Option(
         min=1, max=256, help="Worker processes (default: the experiment's).")] = None,
@@ -21,6 +23,7 @@ def calibrate(
     from urban_sim.calibration.calibrate import run_calibration
     from urban_sim.calibration.objective import load_experiment
 
+    experiment = shipped_or_path(experiment, SHIPPED_EXPERIMENTS)
     with user_errors():
         setup = load_experiment(experiment, workers=workers)
         exp = setup.experiment

@@ -13,7 +13,8 @@ from urban_sim.cli.common import out_dir, prepare, report_failures, user_errors
 
 
 def run(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or TOML).")],
+    scenario: Annotated[Path, typer.Argument(
+        help="Scenario file (YAML or TOML) or a shipped scenario's name (baseline, plan, ...).")],
     replicates: o.Replicates = 1,
     seed: o.Seed = None,
     scale: o.Scale = None,

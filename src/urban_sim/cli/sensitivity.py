@@ -11,11 +11,13 @@ import typer
 
 from urban_sim.cli import options as o
 from urban_sim.cli.common import user_errors
+from urban_sim.config.loader import SHIPPED_EXPERIMENTS, shipped_or_path
 from urban_sim.errors import UrbanSimError
 
 
 def sensitivity(
-    experiment: Annotated[Path, typer.Argument(help="Experiment file (YAML or TOML).")],
+    experiment: Annotated[Path, typer.Argument(
+        help="Experiment file (YAML or TOML) or a shipped experiment's name.")],
     out: o.Out = None,
     workers: o.Workers = None,
     engine: Annotated[str, typer.Option(help="local (processes on this machine) or dask.")] = "local",
@@ -39,6 +41,7 @@ def sensitivity(
         typer.echo(f"warning: {w}", err=True)
 
     n_workers = workers or os.cpu_count() or 1
+    experiment = shipped_or_path(experiment, SHIPPED_EXPERIMENTS)
     with user_errors() as state:
         if engine not in ("local", "dask"):
             raise UrbanSimError(f"--engine {engine!r}: allowed values are 'local' and 'dask'")

@@ -6,6 +6,7 @@ import copy
 import difflib
 import tomllib
 import typing
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +17,27 @@ from urban_sim.config.schema import Scenario
 from urban_sim.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+
+SHIPPED_SCENARIOS = Path(str(resources.files("urban_sim") / "configs"))
+"""Scenario files installed with the package (in a checkout also reachable as ``configs/``)."""
+SHIPPED_EXPERIMENTS = Path(str(resources.files("urban_sim") / "experiments"))
+"""Sensitivity and calibration experiment files installed with the package (``experiments/``)."""
+
+
+def shipped_or_path(path: str | Path, folder: Path = SHIPPED_SCENARIOS) -> Path:
+    """``path`` itself if it exists, else the shipped file of that name in ``folder``.
+
+    Lets a user write ``urban-sim run baseline`` (or ``baseline.yaml``) anywhere, also where no
+    ``configs/`` folder is at hand (a wheel install). A path that is neither is returned
+    unchanged, so reading it raises the usual "file not found".
+    """
+    path = Path(path)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    for candidate in (folder / path.name, folder / f"{path.name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    return path
 
 
 def read_mapping(path: Path) -> dict[str, Any]:
@@ -85,6 +107,9 @@ def _resolve_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any
             ppath = ppath.with_suffix(path.suffix)
         if not ppath.is_absolute():
             ppath = path.parent / ppath
+        shipped = SHIPPED_SCENARIOS / ppath.name
+        if not ppath.is_file() and len(Path(parent).parts) == 1 and shipped.is_file():
+            ppath = shipped  # extends a shipped scenario by name
         if not ppath.is_file():
             raise ConfigError(f"{path}: key 'extends': scenario file {ppath} not found")
         base, pfiles = _resolve_raw(ppath, (*seen, path))
@@ -211,8 +236,9 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     Parameters
     ----------
     path : str or Path
-        YAML (``.yaml``/``.yml``) or TOML (``.toml``) scenario file. ``extends: NAME`` merges
-        the file over ``NAME.yaml`` in the same folder (recursively).
+        YAML (``.yaml``/``.yml``) or TOML (``.toml``) scenario file, or the name of a shipped
+        scenario (``"baseline"``). ``extends: NAME`` merges the file over ``NAME.yaml`` in the
+        same folder, or over the shipped scenario ``NAME`` if there is none (recursively).
     overrides : dict, optional
         Dotted keys to set after resolution, e.g. ``{"start_year": 2010}``.
 
@@ -226,7 +252,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         One message listing every problem as ``file:line: key ...`` with the nearest valid key
         for misspellings.
     """
-    raw, files = _resolve_raw(Path(path))
+    raw, files = _resolve_raw(shipped_or_path(path))
     scenario = validate_mapping(Scenario, raw, files)
     scenario._source = str(files[0])
     given = {k: v for k, v in (overrides or {}).items() if v is not None}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,9 @@ from urban_sim.errors import DataError
 STATUSES = frozenset({"observed", "derived", "assumed"})
 ENCODINGS = ("utf-8-sig", "gbk")
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "data" / "lin_county"
-"""Built-in Lin County data (repository folder ``data/lin_county``)."""
+DEFAULT_DATA_DIR = Path(str(resources.files("urban_sim.data") / "lin_county"))
+"""Built-in Lin County data, installed with the package (``urban_sim/data/lin_county``; in a
+checkout also reachable as ``data/lin_county``)."""
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "census": ("indicator", "year", "value", "unit"),
