@@ -118,13 +118,20 @@ class LabourMarket:
         numpy.ndarray of int8, shape (n,)
             Sector code (0..5), ``FARMING`` (village areas) or ``UNEMPLOYED``.
         """
-        p = np.minimum(1.0, self.chance[place] * np.where(trained, 1.0 + boost, 1.0))
+        p = self.chance.take(place)
+        p[trained] *= 1.0 + boost  # (× 1.0 for the others is exact)
+        np.minimum(p, 1.0, out=p)
         u = rng.random(len(place))
         employed = u < p
+        out = np.where(self.place_type.take(place) == 2, FARMING, UNEMPLOYED).astype(np.int8)
         cum = np.cumsum(self.jobs, axis=1)
         tot = np.maximum(cum[:, -1], 1e-12)
         # second uniform, reused from the first: u/p is uniform on [0,1) given employment
-        v = np.where(employed, u / np.maximum(p, 1e-12), 0.0) * tot[place]
-        sector = (v[:, None] >= cum[place]).sum(axis=1).clip(max=len(SECTORS) - 1)
-        fallback = np.where(self.place_type[place] == 2, FARMING, UNEMPLOYED)
-        return np.where(employed, sector, fallback).astype(np.int8)
+        e = np.flatnonzero(employed)
+        pe = place[e]
+        v = u[e] / np.maximum(p[e], 1e-12) * tot.take(pe)
+        sector = np.zeros(len(e), dtype=np.int8)
+        for j in range(len(SECTORS) - 1):  # the last comparison is clipped away
+            sector += v >= cum[:, j].take(pe)
+        out[e] = sector
+        return out

@@ -38,6 +38,12 @@ PHASES = (
 
 WORKING_AGE = (16, 59)
 PUPIL_AGE = (6, 14)
+N_AGE_CLASSES = 6
+AC_PUPIL, AC_WORKING, AC_OLD = 2, 4, 5
+AGE_CLASS = np.zeros(2**15, dtype=np.intp)
+"""Age class of every int16 age for the tallies: 0-3, 4-5, 6-14 (pupils), 15, 16-59 (working
+age), 60+."""
+AGE_CLASS[4:], AGE_CLASS[6:], AGE_CLASS[15:], AGE_CLASS[16:], AGE_CLASS[60:] = 1, 2, 3, 4, 5
 
 
 class Place(mesa.Agent):
@@ -111,6 +117,12 @@ class CountyModel(mesa.Model):
         self.v_dist_centre = vil["distance_to_centre_km"].to_numpy(float)
         self.v_dist_seat = vil["distance_to_seat_km"].to_numpy(float)
         self.t_dist_seat = tw["distance_to_seat_km"].to_numpy(float)
+        self.v_township = self.data.villages["township_id"].to_numpy(np.int64)
+        t = np.arange(K)
+        # place of a person by location code × K + township; the extra last entry (2K + 1) is
+        # where _tally counts the dead
+        self._place_lut = np.concatenate([K + t, t, np.zeros(K, np.int64), np.full(K, self.OUT),
+                                          [2 * K + 1]])
 
         pcols, hcols = synthesize(self.data, self.year, scale=scenario.scale, params=self.params,
                                   rng=self.rng)
@@ -155,12 +167,9 @@ class CountyModel(mesa.Model):
 
     def place_of(self, idx: np.ndarray) -> np.ndarray:
         """Place index of persons ``idx``, shape (len(idx),)."""
-        K = self.K
-        t = np.arange(K)
-        by_loc_township = np.concatenate([K + t, t, np.zeros(K, np.int64), np.full(K, self.OUT)])
-        key = np.multiply(self.persons.loc[idx], K, dtype=np.intp)
+        key = np.multiply(self.persons.loc[idx], self.K, dtype=np.intp)
         key += self.households.township[self.persons.hh[idx]]
-        return by_loc_township.take(key)
+        return self._place_lut.take(key)
 
     # ------------------------------------------------------------------ the annual step
     def step(self) -> None:
@@ -279,7 +288,7 @@ class CountyModel(mesa.Model):
     def demography(self) -> None:
         """Ageing, deaths, births and household formation."""
         P = self.persons
-        P.age[P.alive] += 1
+        np.add(P.age, P.alive, out=P.age, casting="unsafe")  # + 1 for the living
         dead = demography.deaths(P, self.mortality, self.rng)
         born = demography.births(P, self.fertility, self.rng)
         self.flows["deaths"] = len(dead) * self.weight
@@ -289,13 +298,13 @@ class CountyModel(mesa.Model):
 
     def _presence(self) -> np.ndarray:
         """Whether each household has a living member at each location code, shape (n_hh, 4)."""
-        P = self.persons
-        alive = P.alive
-        key = np.multiply(P.hh[alive], 4, dtype=np.intp)
-        key += P.loc[alive]
-        pres = np.zeros(4 * len(self.households), dtype=bool)
+        P, nH = self.persons, len(self.households)
+        key = np.multiply(P.hh, 4, dtype=np.intp)
+        key += P.loc
+        np.putmask(key, ~P.alive, 4 * nH)  # the dead mark a spare last cell
+        pres = np.zeros(4 * nH + 1, dtype=bool)
         pres[key] = True
-        return pres.reshape(-1, 4)
+        return pres[:-1].reshape(-1, 4)
 
     def _repair_bases(self) -> None:
         """A household whose base has no living member moves its base to where its members are
@@ -331,8 +340,9 @@ class CountyModel(mesa.Model):
         # network: share of each village's absent members living at town / seat / outside
         P, H = self.persons, self.households
         alive = np.flatnonzero(P.alive & (P.loc != LOC_VILLAGE))
-        v = H.village[P.hh[alive]].astype(np.int64)
-        counts = np.bincount(v * 4 + P.loc[alive], minlength=4 * len(self.data.villages)).reshape(-1, 4)
+        key = np.multiply(H.village.take(P.hh.take(alive)), 4, dtype=np.intp)
+        key += P.loc.take(alive)
+        counts = np.bincount(key, minlength=4 * len(self.data.villages)).reshape(-1, 4)
         self.network = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
 
     # 6 -----------------------------------------------------------------------------------
@@ -340,9 +350,12 @@ class CountyModel(mesa.Model):
         """Nested-logit choice of every household with members at its in-county base
         (:func:`urban_sim.population.choice.choose_locations`)."""
         p, P, H = self.params, self.persons, self.households
-        base_of = H.base[P.hh]
-        at_base = (P.loc == base_of) & (base_of != LOC_OUTSIDE) & P.alive
-        hb, agb = P.hh[at_base], P.age[at_base]
+        base_of = H.base.take(P.hh)
+        at_base = P.loc == base_of
+        at_base &= P.alive
+        self._at_base = at_base  # persons at their household's base, for capacity_allocation
+        sel = at_base & (base_of != LOC_OUTSIDE)
+        hb, agb = P.hh[sel].astype(np.intp), P.age[sel]
         nH = len(H)
         n_at = np.bincount(hb, minlength=nH)
         work = (agb >= WORKING_AGE[0]) & (agb <= WORKING_AGE[1])
@@ -371,7 +384,7 @@ class CountyModel(mesa.Model):
         places = ch.PlaceInputs(
             income_yuan=self.perceived["income"], amenity=self.perceived["amenity"],
             congestion=self.perceived["congestion"], network_share=self.network,
-            village_township=self.data.villages["township_id"].to_numpy(np.int64),
+            village_township=self.v_township,
             village_centre_km=self.v_dist_centre,
             village_seat_km=self.v_dist_seat, township_seat_km=self.t_dist_seat,
             school_quality=q, housing_price_yuan_m2=price,
@@ -380,8 +393,8 @@ class CountyModel(mesa.Model):
         cur = base.astype(np.int64)
         movers = choice != cur
         u2 = self.rng.random(n)
-        self._applicants = (dec[movers], choice[movers], cur[movers], u2[movers], n_work[dec][movers],
-                            trigger[dec][movers])
+        self._applicants = (dec[movers], choice[movers], cur[movers], u2[movers],
+                            deciders.n_workers[movers], deciders.school_trigger[movers])
 
     # 7 -----------------------------------------------------------------------------------
     def capacity_allocation(self) -> None:
@@ -394,12 +407,16 @@ class CountyModel(mesa.Model):
         wanted = (self.occupied[: self.K] + self._refused) / (1 - p["housing_vacancy_target"])
         self.housing += p["housing_market_response"] * np.maximum(wanted - self.housing, 0.0)
         hhs, dest, cur, u2, n_work, trigger = self._applicants
-        at_base = np.flatnonzero((P.loc == H.base[P.hh]) & P.alive)
+        at_base = np.flatnonzero(self._at_base)  # unchanged since location_choice
         nH = len(H)
-        age_b = P.age[at_base]
-        hh_b = P.hh[at_base]
-        mother_ok = np.bincount(hh_b[P.female[at_base] & (age_b >= 20) & (age_b <= 55)], minlength=nH) > 0
-        pupils = np.bincount(hh_b[(age_b >= PUPIL_AGE[0]) & (age_b <= PUPIL_AGE[1])], minlength=nH)
+        hh_b = P.hh.take(at_base)
+        applicant = np.zeros(nH, dtype=bool)
+        applicant[hhs] = True
+        ia = np.flatnonzero(applicant.take(hh_b))  # members at the base of applying households
+        pa, ha = at_base[ia], hh_b[ia].astype(np.intp)
+        age_a = P.age[pa]
+        mother_ok = np.bincount(ha[P.female[pa] & (age_a >= 20) & (age_a <= 55)], minlength=nH) > 0
+        pupils = np.bincount(ha[(age_a >= PUPIL_AGE[0]) & (age_a <= PUPIL_AGE[1])], minlength=nH)
         to_urban = (dest == ch.ALT_TOWN) | (dest == ch.ALT_SEAT)
         mother_pupil = to_urban & trigger & mother_ok[hhs] & (pupils[hhs] > 0) & (u2 < p["p_mother_with_pupil"])
         labour_only = (dest == ch.ALT_OUTSIDE) & (n_work > 0) & (u2 < p["p_labour_only_outside"])
@@ -424,9 +441,10 @@ class CountyModel(mesa.Model):
         to = np.full(nH, -1, dtype=np.int8)
         to[hhs] = np.array([LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE])[dest]
         u_elder = self.rng.random(len(at_base))
-        sub = np.flatnonzero(flag[hh_b])  # members at the base of moving households
-        f, age_s, hh_s, at_s = flag[hh_b[sub]], age_b[sub], hh_b[sub], at_base[sub]
-        stay_elder = (age_s >= 65) & (u_elder[sub] < p["urban_share_stay_elderly"])
+        sub = np.flatnonzero(flag[ha])  # members at the base of moving households
+        hh_s = ha[sub]
+        f, age_s, at_s = flag[hh_s], age_a[sub], pa[sub]
+        stay_elder = (age_s >= 65) & (u_elder[ia[sub]] < p["urban_share_stay_elderly"])
         first_mother = np.zeros(len(sub), dtype=bool)
         cand = np.flatnonzero((f == 2) & P.female[at_s] & (age_s >= 20) & (age_s <= 55))
         first_mother[cand[np.unique(hh_s[cand], return_index=True)[1]]] = True
@@ -510,15 +528,22 @@ class CountyModel(mesa.Model):
     def _tally(self) -> None:
         """Counts by place and population groups at full-population scale."""
         P, H, w, K = self.persons, self.households, self.weight, self.K
-        alive = np.flatnonzero(P.alive)
-        place = self.place_of(alive)
-        age = P.age[alive]
         nP = 2 * K + 1
-        self.residents = np.bincount(place, minlength=nP) * w
-        wa = (age >= WORKING_AGE[0]) & (age <= WORKING_AGE[1])
-        self.labour_force = np.bincount(place[wa], minlength=nP) * w
-        pupil = (age >= PUPIL_AGE[0]) & (age <= PUPIL_AGE[1])
-        res = place != self.OUT
+        # one count of persons by (location × K + township, age class); the dead in a last row
+        key = np.multiply(P.loc, K, dtype=np.intp)
+        key += H.township.take(P.hh)
+        np.putmask(key, ~P.alive, 4 * K)
+        key *= N_AGE_CLASSES
+        key += AGE_CLASS.take(P.age)
+        by_key = np.bincount(key, minlength=(4 * K + 1) * N_AGE_CLASSES).reshape(4 * K + 1, -1)
+        by_place = np.zeros((nP + 1, N_AGE_CLASSES), dtype=np.int64)
+        np.add.at(by_place, self._place_lut, by_key)
+        by_place = by_place[:nP]  # without the dead
+        self.residents = by_place.sum(axis=1) * w
+        self.labour_force = by_place[:, AC_WORKING] * w
+        pupil_n = by_place[:, AC_PUPIL].copy()
+        pupil_n[self.OUT] = 0
+        resident = by_place[: self.OUT].sum(axis=0)  # persons in the county by age class
         # households with a living member at each (township, location)
         present = np.flatnonzero(self._presence().ravel())
         code = np.multiply(self.households.township[present >> 2], 4, dtype=np.intp)
@@ -536,7 +561,7 @@ class CountyModel(mesa.Model):
         total = self.residents[:-1].sum()
         urban = self.residents[self.is_urban_place].sum()
         seat = self.residents[0]
-        pupils = np.bincount(place[pupil & res], minlength=nP) * w
+        pupils = pupil_n * w
         town_res = self.residents[1:K]
         self.n_big_towns = int(np.sum((town_res >= self.params["town_sewage_min_residents"])
                                       & (self.kind[1:] == "town")))
@@ -548,9 +573,9 @@ class CountyModel(mesa.Model):
             "disabled_children": p["disabled_child_share"] * pupils[:-1].sum(),
             "vehicles": veh * seat, "seat_built_up_km2": seat / p["seat_density_persons_km2"],
             "n_villages": float(len(self.data.villages)), "n_other_townships": float(K - 1),
-            "age_0_14": np.sum((age <= 14) & res) * w, "age_60_plus": np.sum((age >= 60) & res) * w,
-            "age_0_3": np.sum((age <= 3) & res) * w,
-            "registered": len(alive) * w, "outside": self.residents[-1],
+            "age_0_14": resident[:AC_PUPIL + 1].sum() * w, "age_60_plus": resident[AC_OLD] * w,
+            "age_0_3": resident[0] * w,
+            "registered": int(by_place.sum()) * w, "outside": self.residents[-1],
         }
         if hasattr(self, "stocks"):
             self.groups["beds_per_1000"] = self.stocks["hospital_beds"] / max(total, 1) * 1000
@@ -558,7 +583,7 @@ class CountyModel(mesa.Model):
         else:
             self.groups["beds_per_1000"] = 6.0
             self.school_use = 1.0
-        self._alive_place, self._alive_age = place, age
+        self._old_by_place = by_place[:, AC_OLD]
 
     def _collect(self, collect_flows: bool) -> None:
         g, y, rec = self.groups, self.year, self.records
@@ -611,7 +636,7 @@ class CountyModel(mesa.Model):
         put("employment_chance", self.labour.chance[0], "county_seat")
         town_pop = r[K:2 * K] + np.append(0.0, r[1:K])
         hh_by_place = self.occupied[K:2 * K] + np.append(0.0, self.occupied[1:K])
-        old = np.bincount(self._alive_place[self._alive_age >= 60], minlength=2 * K + 1) * self.weight
+        old = self._old_by_place * self.weight
         old_t = old[K:2 * K] + np.append(0.0, old[1:K])
         for t, pl in enumerate(self.places):
             name = pl.name

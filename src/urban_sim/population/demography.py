@@ -110,11 +110,13 @@ def form_households(
         Row indices of the new households.
     """
     alive = np.flatnonzero(persons.alive)
-    age = persons.age[alive].astype(np.int32)
-    hh = persons.hh[alive]
-    oldest = np.zeros(len(households), dtype=np.int32)
+    age = persons.age.take(alive)
+    hh = persons.hh.take(alive).astype(np.intp)
+    oldest = np.zeros(len(households), dtype=age.dtype)
     np.maximum.at(oldest, hh, age)
-    cand = alive[(age >= 22) & (age <= 35) & (oldest[hh] >= age + 18)]
+    young = np.flatnonzero((age >= 22) & (age <= 35))
+    age, hh = age[young], hh[young]
+    cand = alive[young[oldest.take(hh) >= age + 18]]
     leavers = cand[rng.random(len(cand)) < rate]
     if not len(leavers):
         return np.zeros(0, dtype=np.int64)
@@ -130,11 +132,13 @@ def form_households(
         homestead_withdrawn=np.zeros(len(leavers), bool),
         years_at_base=np.zeros(len(leavers), np.int16),
     )
-    new_of = np.full(len(persons), -1, dtype=np.int64)
-    new_of[leavers] = new
     persons.hh[leavers] = new
-    kids = np.flatnonzero(persons.alive & (persons.mother >= 0))
-    kids = kids[(new_of[persons.mother[kids]] >= 0) & (persons.age[kids] < 18)]
-    persons.hh[kids] = new_of[persons.mother[kids]]
+    leaving = np.zeros(len(persons) + 1, dtype=bool)  # the last cell stands for "no mother"
+    leaving[leavers] = True
+    kids = np.flatnonzero(persons.alive & (persons.age < 18))
+    mother = persons.mother[kids]
+    leaving_mother = leaving[mother]  # mother −1 reads the last cell
+    kids, mother = kids[leaving_mother], mother[leaving_mother]
+    persons.hh[kids] = new[np.searchsorted(leavers, mother)]  # leavers are sorted
     return new
 
