@@ -13,6 +13,7 @@ import math
 import operator
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from urban_sim.services.stocks import Stocks
@@ -45,6 +46,19 @@ STOCK_OF_INDICATOR: dict[str, str] = {
     "historic_vacancy_rate": "historic_vacancy_rate",
     "coverage_5g": "coverage_5g",
     "idle_land_cleared": "idle_land_cleared",
+    "village_delivery_coverage": "village_delivery_coverage",
+    "township_commerce_centre_share": "township_commerce_centres",
+    "cold_chain_coverage": "cold_chain_coverage",
+    "municipal_safety_survey_done": "municipal_safety_survey_done",
+    "seat_old_mains_renewed": "seat_old_mains_renewed",
+    "water_source_class3_share": "water_source_class3_share",
+    "water_source_zones_delineated": "water_source_zones_delineated",
+    "scenic_mining_road_coverage": "scenic_mining_road_coverage",
+    "village_waste_sorting_share": "village_waste_sorting_share",
+    "good_high_schools": "good_high_schools",
+    "online_employment_service_coverage": "online_employment_service_coverage",
+    "heritage_plans_done": "heritage_plans_done",
+    "enforcement_pilot_townships": "enforcement_pilot_townships",
 }
 """The stock that programmes add to in order to move each target indicator."""
 
@@ -130,7 +144,63 @@ def _ratio(num: float, den: float, cap: float | None = 1.0) -> float:
     return min(v, cap) if cap is not None else v
 
 
-def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int) -> dict[str, float]:
+SHARE_INDICATORS = (
+    "logistics_coverage", "lifeline_monitoring_coverage", "self_built_housing_rectified",
+    "reclaimed_water_rate", "green_building_share", "prefab_building_share",
+    "vocational_compliance", "coverage_5g", "idle_land_cleared", "water_leakage_rate",
+    "historic_vacancy_rate", "village_delivery_coverage", "cold_chain_coverage",
+    "municipal_safety_survey_done", "seat_old_mains_renewed", "water_source_class3_share",
+    "water_source_zones_delineated", "scenic_mining_road_coverage", "village_waste_sorting_share",
+    "online_employment_service_coverage", "heritage_plans_done",
+)
+"""Indicators that are a progress share stock itself."""
+
+COUNT_INDICATORS = ("commercial_streets", "good_hospitals", "good_high_schools",
+                    "enforcement_pilot_townships")
+"""Indicators that count whole facilities or units (fractions of a unit do not count)."""
+
+
+def sites(targets: list[Target], groups: dict[str, float], n_big_towns: int) -> dict[str, float]:
+    """Number of sites of each counted-facility stock: programmes stop buying there.
+
+    Town sewage plants: the larger of the towns of 2000+ residents and the number the plan
+    starts (nine towns, ``town_sewage_started``); township commerce centres: one per non-seat
+    township-level unit; pilot townships: the plan's upper bound (2); otherwise the target
+    value plus one (a second good hospital or high school is allowed but not sought).
+    """
+    top = {}
+    for t in targets:
+        top[t.indicator] = max(top.get(t.indicator, 0.0),
+                               t.target_high if t.operator == "between" else t.target)
+    return {
+        "town_sewage_facilities": float(max(n_big_towns, top.get("town_sewage_started", 1), 1)),
+        "grade3_road_townships": groups["n_other_townships"],
+        "village_elderly_facilities": groups["n_villages"],
+        "township_commerce_centres": groups["n_other_townships"],
+        "good_hospitals": top.get("good_hospitals", 1.0) + 1.0,
+        "good_high_schools": top.get("good_high_schools", 1.0) + 1.0,
+        "commercial_streets": 5.0,
+        "enforcement_pilot_townships": top.get("enforcement_pilot_townships", 2.0),
+    }
+
+
+def queued_by_stock(stock_of_programme: list[str], queued_units: np.ndarray) -> dict[str, float]:
+    """Stock additions under construction (funded, not yet complete), by stock.
+
+    Parameters
+    ----------
+    stock_of_programme : list of str, length n_programmes
+    queued_units : numpy.ndarray, shape (n_programmes,)
+        Units in the pipeline times unit size.
+    """
+    out: dict[str, float] = {}
+    for name, q in zip(stock_of_programme, queued_units, strict=True):
+        out[name] = out.get(name, 0.0) + float(q)
+    return out
+
+
+def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int,
+                     queued: dict[str, float] | None = None) -> dict[str, float]:
     """Value of every target indicator from stocks and population groups.
 
     Parameters
@@ -143,6 +213,9 @@ def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int)
     n_big_towns : int
         Town centres (designated towns other than the county seat) with at least 2000
         residents: the plan's "小城镇" whose sewage coverage is targeted.
+    queued : dict[str, float], optional
+        Additions under construction by stock (:func:`queued_by_stock`); town sewage plants
+        under construction count as started (``town_sewage_started``).
 
     Returns
     -------
@@ -150,17 +223,15 @@ def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int)
         Shares as fractions 0–1; NaN where the denominator group is empty (never inf).
     """
     s = stocks
-    share = {k: s[k] for k in (
-        "logistics_coverage", "lifeline_monitoring_coverage", "self_built_housing_rectified",
-        "reclaimed_water_rate", "green_building_share", "prefab_building_share",
-        "vocational_compliance", "coverage_5g", "idle_land_cleared", "water_leakage_rate",
-        "historic_vacancy_rate",
-    )}
+    share = {k: s[k] for k in SHARE_INDICATORS}
+    count = {k: math.floor(s[STOCK_OF_INDICATOR[k]] + 1e-9) for k in COUNT_INDICATORS}
     rural = groups["rural_residents"]
+    started = s["town_sewage_facilities"] + (queued or {}).get("town_sewage_facilities", 0.0)
     return {
-        **share,
-        "commercial_streets": math.floor(s["commercial_streets"] + 1e-9),
-        "good_hospitals": math.floor(s["good_hospitals"] + 1e-9),
+        **share, **count,
+        "town_sewage_started": math.floor(started + 1e-9),
+        "township_commerce_centre_share": _ratio(s["township_commerce_centres"],
+                                                 groups["n_other_townships"]),
         "rural_scale_water_share": _ratio(s["rural_scale_water_served"], rural),
         "rural_tap_water_rate": _ratio(s["rural_tap_water_served"], rural),
         "seat_water_coverage": _ratio(s["seat_water_served"], groups["seat_residents"]),

@@ -27,7 +27,9 @@ from urban_sim.population.state import (
 )
 from urban_sim.population.synthesis import synthesize
 from urban_sim.services.stocks import Stocks, amenity_and_congestion
-from urban_sim.targets import INDICATOR_OF_STOCK, indicator_values, load_targets
+from urban_sim.targets import (
+    INDICATOR_OF_STOCK, indicator_values, load_targets, queued_by_stock, sites,
+)
 
 PHASES = (
     "exogenous_inputs", "government_investment", "labour_market", "demography",
@@ -210,7 +212,7 @@ class CountyModel(mesa.Model):
     # 2 -----------------------------------------------------------------------------------
     def government_investment(self) -> None:
         """Fund programmes, start projects, complete those whose lag has passed."""
-        values = indicator_values(self.stocks, self.groups, self.n_big_towns)
+        values = indicator_values(self.stocks, self.groups, self.n_big_towns, self._queued())
         need = np.ones(len(self.programmes))
         for i, stock in enumerate(self.programmes.stock):
             ind = INDICATOR_OF_STOCK.get(stock)
@@ -226,16 +228,12 @@ class CountyModel(mesa.Model):
         for i, stock in enumerate(self.programmes.stock):
             if stock in use:
                 need[i] = float(np.clip(use[stock] / 0.9, 0.2, 2.0))
-        sites = {"town_sewage_facilities": float(max(self.n_big_towns, 1)),
-                 "grade3_road_townships": float(self.K - 1),
-                 "village_elderly_facilities": float(len(self.data.villages)),
-                 "good_hospitals": 2.0, "commercial_streets": 5.0}
         gov_eff = self.stocks["governance_efficiency"]
         shares = np.array([getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
         pw = self._place_weights()
         self.government.invest(
             self.budget, shares, self.weights[id(self.block)], need,
-            self.government.headroom(self.stocks, sites),
+            self.government.headroom(self.stocks, sites(self.targets, self.groups, self.n_big_towns)),
             self.scenario.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
             1 if gov_eff >= 0.8 else 0, pw)
         additions, self._direct_jobs, self._construction_jobs = self.government.complete(
@@ -246,6 +244,11 @@ class CountyModel(mesa.Model):
         self._homesteads_to_withdraw = additions.get("homestead_withdrawn", 0.0)
         self.housing[0] += additions.get("housing_units_seat", 0.0)
         self.housing[1:] += additions.get("housing_units_towns", 0.0) * pw["towns"][1:self.K]
+
+    def _queued(self) -> dict[str, float]:
+        """Stock additions funded and under construction, by stock."""
+        g = self.government
+        return queued_by_stock(self.programmes.stock, g.pipeline.sum(axis=0) * self.programmes.unit_size)
 
     def _place_weights(self) -> dict[str, np.ndarray]:
         res = self.residents[: self.n_places]
@@ -625,7 +628,7 @@ class CountyModel(mesa.Model):
             per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000))
         put("childcare_places_per_1000",
             per(s["childcare_places_inclusive"] + s["childcare_places_other"], total, 1000))
-        for ind, val in indicator_values(s, g, self.n_big_towns).items():
+        for ind, val in indicator_values(s, g, self.n_big_towns, self._queued()).items():
             put(ind, val)
         # by place
         K, r = self.K, self.residents

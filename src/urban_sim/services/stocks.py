@@ -30,6 +30,11 @@ SHARE_STOCKS = frozenset({
     "vocational_compliance", "coverage_5g", "idle_land_cleared", "water_leakage_rate",
     "historic_vacancy_rate", "environment_quality", "public_space_quality", "culture_quality",
     "tourism_capacity", "governance_efficiency", "flood_safety", "talent_return_support",
+}) | frozenset({  # plan tasks 5, 6, 8, 12, 19, 26 (dated targets of 临政办发〔2024〕37号)
+    "village_delivery_coverage", "cold_chain_coverage", "municipal_safety_survey_done",
+    "seat_old_mains_renewed", "water_source_class3_share", "water_source_zones_delineated",
+    "scenic_mining_road_coverage", "village_waste_sorting_share",
+    "online_employment_service_coverage", "heritage_plans_done",
 })
 """Stocks bounded to [0, 1]."""
 
