@@ -35,7 +35,7 @@ from urban_sim.data import DEFAULT_DATA_DIR, read_csv
 from urban_sim.errors import CalibrationError, ConfigError
 from urban_sim.runs.single import simulate
 
-from .observations import distance
+from .observations import distance, read_observations
 
 DEFAULT_SCENARIO = SHIPPED_SCENARIOS / "baseline.yaml"
 DEFAULT_OBSERVATIONS = DEFAULT_DATA_DIR / "observations.csv"
@@ -182,6 +182,8 @@ def load_experiment(path: str | Path, *, workers: int | None = None) -> Setup:
         Unknown key (with the nearest valid key), value out of range, unknown parameter name,
         reversed bounds (naming the parameter and both numbers), missing scenario file, or an
         ``end_year`` not after ``start_year``.
+    CalibrationError
+        Missing or invalid observations file (key ``observations``).
     """
     path = Path(path)
     exp = validate_mapping(CalibrationExperiment, read_mapping(path), [path])
@@ -192,11 +194,14 @@ def load_experiment(path: str | Path, *, workers: int | None = None) -> Setup:
         raise ConfigError(f"{path}: key 'scenario': scenario file {scen_path} not found")
     base = load_scenario(scen_path)
     obs_path = _resolve(path, exp.observations, DEFAULT_OBSERVATIONS)
+    try:  # checked here, so that `validate` catches a missing or broken observations file
+        observed = read_observations(obs_path, encoding=exp.encoding)
+    except CalibrationError as exc:
+        line = yaml_line(path, ("observations",))
+        raise CalibrationError(f"{path}{f':{line}' if line else ''}: key 'observations': {exc}") from None
     end_year = exp.end_year
     if end_year is None:
-        from .observations import read_observations
-
-        end_year = int(read_observations(obs_path, encoding=exp.encoding)["year"].max())
+        end_year = int(observed["year"].max())
     if end_year <= exp.start_year:
         raise ConfigError(f"{path}: end_year ({end_year}) must be after start_year "
                           f"({exp.start_year})")

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from urban_sim.data.tables import STATUSES, read_csv
+from urban_sim.data.tables import STATUSES, csv_line, read_csv
+from urban_sim.data.units import check_units
 from urban_sim.errors import CalibrationError, DataError
 
 KEY = ["year", "place", "indicator"]
@@ -65,14 +66,20 @@ def read_observations(path: str | Path, *, encoding: str | None = None) -> pd.Da
         raise CalibrationError(f"{path}: missing column(s) {', '.join(missing)}")
     if frame.empty:
         raise CalibrationError(f"{path}: table has no rows")
+    cols = frame[list(COLUMNS)]
+    empty = cols.isna() | cols.astype(str).apply(lambda c: c.str.strip().eq(""))
+    if empty.to_numpy().any():
+        row, col = (int(i[0]) for i in np.nonzero(empty.to_numpy()))
+        raise CalibrationError(f"{path}: row {csv_line(frame, row)} is partly empty: column "
+                               f"'{COLUMNS[col]}' has no value (delete the row or fill it in)")
     out = frame.copy()
     for col in ("year", "value", "uncertainty"):
         num = pd.to_numeric(out[col], errors="coerce")
         bad = num.isna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise CalibrationError(
-                f"{path}: row {row + 2}: column '{col}' = {frame[col].iloc[row]!r} is not a number")
+            raise CalibrationError(f"{path}: row {csv_line(frame, row)}: column '{col}' = "
+                                   f"{frame[col].iloc[row]!r} is not a number")
         out[col] = num.astype(int if col == "year" else float)
     for col in ("place", "indicator", "uncertainty_kind", "source"):
         out[col] = out[col].astype(str).str.strip()
@@ -87,8 +94,11 @@ def read_observations(path: str | Path, *, encoding: str | None = None) -> pd.Da
     for mask, col, rule in checks:
         if mask.any():
             row = int(np.flatnonzero(mask.to_numpy())[0])
-            raise CalibrationError(
-                f"{path}: row {row + 2}: column '{col}' = {frame[col].iloc[row]!r}: {rule}")
+            raise CalibrationError(f"{path}: row {csv_line(frame, row)}: column '{col}' = "
+                                   f"{frame[col].iloc[row]!r}: {rule}")
+    problem = check_units(out, ("value",), path)
+    if problem:
+        raise CalibrationError(problem)
     dup = out.duplicated(KEY, keep=False)
     if dup.any():
         r = out[dup].iloc[0]

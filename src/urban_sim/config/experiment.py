@@ -29,7 +29,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import stats
 
-from urban_sim.config.loader import nearest, read_mapping, validate_mapping
+from urban_sim.config.loader import (
+    load_scenario, nearest, read_mapping, validate_mapping, yaml_line,
+)
 from urban_sim.errors import ConfigError
 
 DISTRIBUTIONS = ("uniform", "loguniform", "normal", "truncnormal", "lognormal", "triangular")
@@ -303,9 +305,17 @@ def load_experiment(path: str | Path) -> Experiment:
     ------
     ConfigError
         Unknown key (with the nearest valid one), missing or invalid value, reversed range,
-        log-uniform with ``low <= 0``, bare ``bounds``; every problem as ``file:line: ...``.
+        log-uniform with ``low <= 0``, bare ``bounds``; every problem as ``file:line: ...``;
+        a ``scenario`` file that does not exist or is invalid.
     """
     path = Path(path)
     exp = validate_mapping(Experiment, read_mapping(path), [path])
     exp._source = str(path.resolve())
+    scen = exp.scenario_path()
+    if scen is not None:
+        line = yaml_line(path, ("scenario",))
+        where = f"{path}:{line}" if line else str(path)
+        if not scen.is_file():
+            raise ConfigError(f"{where}: key 'scenario': scenario file {scen} not found")
+        load_scenario(scen)  # a broken scenario is this experiment's error too
     return exp

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 import tomllib
 import typing
 from importlib import resources
@@ -40,8 +41,92 @@ def shipped_or_path(path: str | Path, folder: Path = SHIPPED_SCENARIOS) -> Path:
     return path
 
 
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 core-schema scalars (the rules TOML also follows).
+
+    Numbers: ``1.2e3``, ``2e-2``, ``1_000``, ``0x1F``, ``0o17``, ``.inf``, ``.nan``; a leading
+    zero is decimal (``010`` is 10). Booleans are only ``true``/``false``, null is ``null``,
+    ``~`` or empty; ``yes``, ``no``, ``on``, ``off`` and ``1:30`` stay text, so a lever or a
+    name is never turned into a boolean or a base-60 number. Anchors and merge keys
+    (``<<: *name``) work as in YAML 1.1. Used for every YAML file urban_sim reads.
+    """
+
+    yaml_implicit_resolvers: dict = {}
+
+
+for _tag, _pattern, _first in (
+    ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("int", r"[-+]?[0-9][0-9_]*|0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+", "-+0123456789"),
+    ("float", r"[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)", "-+0123456789."),
+    ("null", r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+    ("merge", r"<<", "<"),
+):
+    YamlLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(rf"^(?:{_pattern})$"),
+                                     list(_first))
+
+
+def _yaml_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node).replace("_", "")
+    return int(text, 0) if text[:2].lower() in ("0x", "0o", "0b") else int(text, 10)
+
+
+YamlLoader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
+
+
+def _duplicate_keys(node: yaml.Node, path: tuple[str, ...] = ()) -> tuple[str, int, int] | None:
+    """First repeated key in any mapping below ``node``: (dotted key, line, first line)."""
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _duplicate_keys(item, (*path, f"[{i}]"))
+            if found:
+                return found
+    elif isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":
+                continue
+            name = str(key.value)
+            dotted = ".".join((*path, name)).replace(".[", "[")
+            if name in first:
+                return dotted, key.start_mark.line + 1, first[name]
+            first[name] = key.start_mark.line + 1
+            found = _duplicate_keys(value, (*path, name))
+            if found:
+                return found
+    return None
+
+
+def load_yaml(text: str, path: Path) -> Any:
+    """Parse YAML ``text`` with :class:`YamlLoader`, refusing repeated keys.
+
+    Raises
+    ------
+    ConfigError
+        ``file:line: duplicate key a.b.c (first at line n)`` for a key given twice in one
+        mapping (keys brought in by a merge key ``<<`` may be overridden).
+    yaml.YAMLError
+        If the text is not YAML.
+    """
+    loader = YamlLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        dup = _duplicate_keys(node)
+        if dup:
+            raise ConfigError(f"{path}:{dup[1]}: duplicate key {dup[0]} (first given at line "
+                              f"{dup[2]}); remove one of them")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def read_mapping(path: Path) -> dict[str, Any]:
     """Read a YAML or TOML file into a dict.
+
+    YAML is read by the YAML 1.2 core-schema rules of :class:`YamlLoader` (numbers as in TOML)
+    and a key repeated in one mapping is an error.
 
     Raises
     ------
@@ -55,7 +140,7 @@ def read_mapping(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: file not found")
     try:
         text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if path.suffix == ".toml" else load_yaml(text, path)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except yaml.YAMLError as exc:
@@ -98,6 +183,8 @@ def _resolve_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any
         raise ConfigError(f"{path}: circular 'extends' ({chain})")
     raw = read_mapping(path)
     files = [path]
+    if isinstance(raw.get("data_dir"), str) and raw["data_dir"]:
+        raw["data_dir"] = str((path.parent / Path(raw["data_dir"]).expanduser()).resolve())
     parent = raw.get("extends")
     if parent is not None:
         if not isinstance(parent, str):
@@ -239,6 +326,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         YAML (``.yaml``/``.yml``) or TOML (``.toml``) scenario file, or the name of a shipped
         scenario (``"baseline"``). ``extends: NAME`` merges the file over ``NAME.yaml`` in the
         same folder, or over the shipped scenario ``NAME`` if there is none (recursively).
+        A relative ``data_dir`` is relative to the file that names it.
     overrides : dict, optional
         Dotted keys to set after resolution, e.g. ``{"start_year": 2010}``.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from urban_sim.data.units import check_units
 from urban_sim.errors import DataError
+
+log = logging.getLogger(__name__)
 
 STATUSES = frozenset({"observed", "derived", "assumed"})
 ENCODINGS = ("utf-8-sig", "gbk")
@@ -58,6 +62,13 @@ def read_csv(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
     encoding : str, optional
         Force an encoding; by default UTF-8 (BOM stripped) is tried, then GBK.
 
+    Returns
+    -------
+    pandas.DataFrame
+        Rows entirely empty (bare delimiters ``,,,,`` as spreadsheets save them, or blanks) are
+        dropped, with a note in the log (``logging.INFO``); the index keeps each row's position
+        in the file, so row ``i`` is line ``i + 2`` (see :func:`csv_line`).
+
     Raises
     ------
     DataError
@@ -75,12 +86,28 @@ def read_csv(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise DataError(f"{path}: not a valid CSV table ({exc})") from None
         frame.columns = [str(c).lstrip("\ufeff").strip() for c in frame.columns]
+        blank = frame.apply(lambda c: c.isna() | c.astype(str).str.strip().eq("")).all(axis=1)
+        if blank.any():
+            log.info("%s: skipped %d empty row(s) (lines %s)", path, int(blank.sum()),
+                     ", ".join(str(i + 2) for i in frame.index[blank]))
+            frame = frame[~blank]
         return frame
     raise DataError(
         f"{path}: cannot decode the file with {', '.join(tried)}; "
         "save it as UTF-8 or pass the 'encoding' option"
     )
 
+
+def csv_line(frame: pd.DataFrame, position: int) -> int:
+    """Line in its file (header = line 1) of the row at ``position`` of a :func:`read_csv` frame."""
+    return int(frame.index[position]) + 2
+
+
+_OPTIONAL: dict[str, tuple[str, ...]] = {
+    "plan_targets": ("target_high",),
+    "parameters": ("low", "high"),
+}
+"""Required columns whose cells may be empty."""
 
 _NUMERIC: dict[str, tuple[str, ...]] = {
     "census": ("value",),
@@ -100,13 +127,27 @@ _NUMERIC: dict[str, tuple[str, ...]] = {
 """Columns that must hold numbers (empty cells allowed only where a column is optional)."""
 
 
+_VALUES: dict[str, tuple[str, ...]] = {
+    "census": ("value", "low", "high"),
+    "age_structure": ("share",),
+    "household_size": ("share",),
+    "vital_rates": ("value", "low", "high"),
+    "plan_targets": ("target", "target_high"),
+    "stocks": ("value", "low", "high"),
+    "parameters": ("value", "low", "high"),
+}
+"""Columns holding values in the row's ``unit`` (checked against its valid range)."""
+
+
 def read_table(data_dir: Path, name: str) -> pd.DataFrame:
     """Read ``name.csv`` from ``data_dir`` and check its columns and status values.
 
     Raises
     ------
     DataError
-        Missing file or column, empty table, or a ``status`` outside observed/derived/assumed.
+        Missing file or column, empty table, a partly empty row, a value that is not a number
+        or outside its unit's valid range (:data:`urban_sim.data.units.UNIT_RANGES`), or a
+        ``status`` outside observed/derived/assumed.
     """
     path = Path(data_dir) / f"{name}.csv"
     frame = read_csv(path)
@@ -116,23 +157,32 @@ def read_table(data_dir: Path, name: str) -> pd.DataFrame:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
     if frame.empty:
         raise DataError(f"{path}: table has no rows")
+    for col in dict.fromkeys(required):
+        if col in _OPTIONAL.get(name, ()):
+            continue
+        empty = frame[col].isna() | frame[col].astype(str).str.strip().eq("")
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0])
+            raise DataError(f"{path}: row {csv_line(frame, row)} is partly empty: column {col!r} "
+                            "has no value (delete the row or fill it in)")
     for col in _NUMERIC.get(name, ()):
         values = pd.to_numeric(frame[col], errors="coerce")
         wrong = values.isna() & frame[col].notna()
-        if name != "parameters" or col == "value":
-            wrong |= frame[col].isna()
         if wrong.any():
             row = int(np.flatnonzero(wrong.to_numpy())[0])
-            raise DataError(f"{path}: row {row + 2}, column {col!r}: {frame[col].iloc[row]!r} "
-                            "is not a number")
+            raise DataError(f"{path}: row {csv_line(frame, row)}, column {col!r}: "
+                            f"{frame[col].iloc[row]!r} is not a number")
         frame[col] = values
-    bad = frame.loc[~frame["status"].isin(STATUSES), "status"]
+    bad = np.flatnonzero(~frame["status"].isin(STATUSES).to_numpy())
     if len(bad):
         raise DataError(
-            f"{path}: row {int(bad.index[0]) + 2}: status {bad.iloc[0]!r} not in "
-            f"{sorted(STATUSES)}"
+            f"{path}: row {csv_line(frame, int(bad[0]))}: status {frame['status'].iloc[bad[0]]!r} "
+            f"not in {sorted(STATUSES)}"
         )
-    return frame
+    problem = check_units(frame, _VALUES.get(name, ()), path)
+    if problem:
+        raise DataError(problem)
+    return frame.reset_index(drop=True)
 
 
 @dataclass(frozen=True)
