@@ -15,7 +15,7 @@ from urban_sim.config import dump_scenario, load_scenario, read_mapping
 from urban_sim.data import DEFAULT_DATA_DIR
 from urban_sim.errors import ConfigError
 
-from .conftest import CONFIGS
+from .conftest import CONFIGS, EXPERIMENTS
 
 LEVERS = """\
     hukou_service_access: 0.5
@@ -51,7 +51,7 @@ def test_c14_duplicate_top_level_key_in_scenario_and_experiment_files(tmp_path):
                "end_year: 2030\nend_year: 2031\n")
     with pytest.raises(ConfigError, match=r"dup.yaml:4: duplicate key end_year"):
         load_scenario(f)
-    exp = (CONFIGS.parent / "experiments" / "levers_morris.yaml").read_text(encoding="utf-8")
+    exp = (EXPERIMENTS / "levers_morris.yaml").read_text(encoding="utf-8")
     g = _write(tmp_path, "exp.yaml", exp + "\nseed: 1\nseed: 2\n")
     with pytest.raises(ConfigError, match=r"exp.yaml:\d+: duplicate key seed"):
         read_mapping(g)
@@ -99,7 +99,7 @@ def test_c15_yaml_rules_are_the_toml_ones_for_every_file_kind(tmp_path):
 
 
 def test_c15_experiment_files_read_exponents(tmp_path):
-    exp = (CONFIGS.parent / "experiments" / "levers_morris.yaml").read_text(encoding="utf-8")
+    exp = (EXPERIMENTS / "levers_morris.yaml").read_text(encoding="utf-8")
     f = _write(tmp_path, "exp.yaml", exp.replace("\nseed: 20250102\n", "\nseed: 2e1\n"))
     assert read_mapping(f)["seed"] == 20.0
 

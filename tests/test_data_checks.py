@@ -16,9 +16,8 @@ from urban_sim.data import DEFAULT_DATA_DIR, load_county
 from urban_sim.data.units import UNIT_RANGES
 from urban_sim.errors import CalibrationError, DataError
 
-from .conftest import CONFIGS
+from .conftest import CONFIGS, EXPERIMENTS
 
-EXPERIMENTS = CONFIGS.parent / "experiments"
 
 
 @pytest.fixture()
