@@ -46,7 +46,7 @@ def _calibration(tmp_path, observations):
 def test_c20_percent_for_a_share_in_plan_targets_is_an_error(data_copy):
     _replace(data_copy / "plan_targets.csv", "rural_scale_water_share,2025,>=,0.42,",
              "rural_scale_water_share,2025,>=,42,")
-    with pytest.raises(DataError, match=r"plan_targets.csv: row 5, column 'target': value 42 "
+    with pytest.raises(DataError, match=r"plan_targets.csv: row 12, column 'target': value 42 "
                        r"outside \[0, 1\] for unit 'share'"):
         load_county(data_copy)
     r = CliRunner().invoke(app, ["validate", str(data_copy)])
