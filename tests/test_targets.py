@@ -95,3 +95,47 @@ def test_plan_text_quotes_are_in_the_plan_when_its_text_is_available():
     for r in text.itertuples():
         para = next((p for p in body.split("\n") if r.wording_zh in p), None)
         assert para is not None and str(r.year) in para, r.indicator
+
+
+def test_decided_before_policy_follows_programme_lags():
+    """Issue 10 item 4: with the policy from 2025, a 2025 target fed only by programmes with
+    a lag ≥ 1 cannot move; a count of funded plants (lag 0) and 2027 targets can."""
+    from urban_sim.data import load_county
+    from urban_sim.targets import load_targets
+
+    data = load_county()
+    t = {(x.indicator, x.year): x for x in load_targets(
+        data.plan_targets, programmes=data.programmes, policy_start_year=2025)}
+    assert t[("good_hospitals", 2025)].policy_can_act_from == 2028  # hospital upgrade, lag 3
+    assert t[("good_hospitals", 2025)].decided_before_policy
+    assert t[("logistics_coverage", 2025)].decided_before_policy  # lag 1
+    assert not t[("town_sewage_started", 2025)].decided_before_policy  # counted when funded
+    assert not t[("idle_land_cleared", 2027)].decided_before_policy  # lag 0
+    early = load_targets(data.plan_targets, programmes=data.programmes, policy_start_year=2020)
+    assert not any(x.decided_before_policy for x in early)
+    assert not any(x.decided_before_policy for x in load_targets(data.plan_targets))
+
+
+def test_uncapped_ratio_change_splits_into_investment_and_population_effects(lin_data):
+    """Accounting identity: uncapped(t) − uncapped(ref) = investment + population effect, with
+    ref the year before the policy starts; the capped indicator is min(1, uncapped)."""
+    import numpy as np
+
+    from urban_sim.model import CountyModel
+    from urban_sim.targets import RATIO_PARTS
+
+    from .conftest import scenario
+
+    m = CountyModel(scenario("plan", scale=0.01, end_year=2027), data=lin_data, seed=3)
+    ts = m.run()
+    m.close()
+    c = ts[ts["place"] == "county"].pivot(index="year", columns="indicator", values="value")
+    assert m.ratios.reference_year == 2024
+    for ind in RATIO_PARTS:
+        u = c[f"{ind}_uncapped"]
+        np.testing.assert_allclose(c[ind], np.minimum(u, 1.0), rtol=1e-12)
+        inv, pop = c[f"{ind}_investment_effect"], c[f"{ind}_population_effect"]
+        assert inv.loc[:2023].isna().all() and inv.loc[2024] == 0 and pop.loc[2024] == 0
+        np.testing.assert_allclose((u - u.loc[2024]).loc[2025:], (inv + pop).loc[2025:], atol=1e-12)
+    # depopulating villages: rural tap water rises through the population effect
+    assert c.loc[2027, "rural_tap_water_rate_population_effect"] > 0

@@ -80,6 +80,10 @@ class Target:
     target, target_high : float
         Target value (shares as fractions 0–1); ``target_high`` only for ``between``.
     task_area : str
+    policy_can_act_from : int
+        First year in which investment started by the policy (from ``policy.start_year``) can
+        complete and move the indicator: policy start + the shortest lag of the programmes
+        that feed it (0 when unknown: never flagged). See :func:`policy_can_act_from`.
     """
 
     indicator: str
@@ -88,6 +92,13 @@ class Target:
     target: float
     target_high: float
     task_area: str
+    policy_can_act_from: int = 0
+
+    @property
+    def decided_before_policy(self) -> bool:
+        """True when the target year comes before any policy-funded project can complete, so
+        the value is fixed by history (plan and baseline differ only through population)."""
+        return self.year < self.policy_can_act_from
 
     def shortfall(self, value: float) -> float:
         """Distance from ``value`` to the target's side, in the indicator's unit (0 when met,
@@ -120,8 +131,31 @@ class Target:
         return bool(_OPS[self.operator](value + (1e-9 if self.operator == ">=" else -1e-9), self.target))
 
 
-def load_targets(plan_targets: pd.DataFrame) -> list[Target]:
+STARTED_INDICATORS = {"town_sewage_started": "town_sewage_facilities"}
+"""Indicators that count a facility once it is funded (under construction), not completed."""
+
+
+def policy_can_act_from(indicator: str, programmes: pd.DataFrame, policy_start_year: int) -> int:
+    """First year a project funded from ``policy_start_year`` can complete and move ``indicator``.
+
+    ``policy_start_year`` + the shortest ``lag_years`` of the programmes whose ``stock`` feeds the
+    indicator (lag 0 for indicators that count funded projects, :data:`STARTED_INDICATORS`).
+    Governance may shorten lags by up to a year in the model; this is not assumed here.
+    Indicators no programme feeds return ``policy_start_year``.
+    """
+    if indicator in STARTED_INDICATORS:
+        return policy_start_year
+    stock = STOCK_OF_INDICATOR.get(indicator, indicator)
+    lags = programmes.loc[programmes["stock"] == stock, "lag_years"]
+    return policy_start_year + (int(lags.min()) if len(lags) else 0)
+
+
+def load_targets(plan_targets: pd.DataFrame, *, programmes: pd.DataFrame | None = None,
+                 policy_start_year: int | None = None) -> list[Target]:
     """Targets from ``plan_targets.csv`` rows.
+
+    With ``programmes`` (``programmes.csv``) and ``policy_start_year``, each target knows the
+    first year the policy can act on it (:attr:`Target.decided_before_policy`).
 
     Raises
     ------
@@ -133,8 +167,17 @@ def load_targets(plan_targets: pd.DataFrame) -> list[Target]:
         if r.operator not in ("between", *_OPS):
             raise ValueError(f"plan_targets.csv: operator {r.operator!r} of {r.indicator} not allowed")
         high = float(r.target_high) if not pd.isna(r.target_high) else math.nan
-        out.append(Target(r.indicator, int(r.year), r.operator, float(r.target), high, r.task_area))
+        first = (policy_can_act_from(r.indicator, programmes, int(policy_start_year))
+                 if programmes is not None and policy_start_year is not None else 0)
+        out.append(Target(r.indicator, int(r.year), r.operator, float(r.target), high, r.task_area,
+                          first))
     return out
+
+
+def scenario_targets(scenario, data) -> list[Target]:
+    """Targets of ``data`` with the policy lags of ``scenario`` (its ``policy.start_year``)."""
+    return load_targets(data.plan_targets, programmes=data.programmes,
+                        policy_start_year=scenario.policy.start_year)
 
 
 def _ratio(num: float, den: float, cap: float | None = 1.0) -> float:
@@ -252,6 +295,62 @@ def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int,
     }
 
 
+RATIO_PARTS: dict[str, tuple[str, str]] = {
+    "rural_scale_water_share": ("rural_scale_water_served", "rural_residents"),
+    "rural_tap_water_rate": ("rural_tap_water_served", "rural_residents"),
+    "seat_water_coverage": ("seat_water_served", "seat_residents"),
+    "rural_sewage_treatment_rate": ("rural_sewage_served", "rural_residents"),
+    "special_ed_enrollment": ("special_ed_seats", "disabled_children"),
+    "township_grade3_road_share": ("grade3_road_townships", "n_other_townships"),
+    "village_elderly_facility_coverage": ("village_elderly_facilities", "n_villages"),
+    "township_commerce_centre_share": ("township_commerce_centres", "n_other_townships"),
+}
+"""Target indicators shown capped at 100 %: served capacity (stock) / group (denominator)."""
+
+
+class RatioDecomposition:
+    """Uncapped ratios of the capped target indicators and the split of their change.
+
+    For an indicator ``r = N / D`` (capacity stock over population group), the change since the
+    reference year 0 splits exactly into an investment effect at fixed population and a
+    population effect at the new capacity::
+
+        N_t/D_t − N_0/D_0 = (N_t − N_0)/D_0  +  (N_t/D_t − N_t/D_0)
+                            investment         population
+
+    Parameters
+    ----------
+    reference_year : int
+        Year 0 of the decomposition: the year before ``policy.start_year`` (the last year
+        history alone decides), or the run's first year if that is later.
+
+    Outputs (per indicator ``x`` of :data:`RATIO_PARTS`): ``x_uncapped`` (N/D, may exceed 1),
+    ``x_investment_effect`` and ``x_population_effect`` (NaN before the reference year, 0 in it).
+    """
+
+    def __init__(self, reference_year: int) -> None:
+        self.reference_year = reference_year
+        self._base: dict[str, tuple[float, float]] = {}
+
+    def values(self, year: int, stocks: Stocks, groups: dict[str, float]) -> dict[str, float]:
+        """Outputs of one year (see class docstring)."""
+        out = {}
+        if year == self.reference_year:
+            self._base = {ind: (stocks[n], groups[d]) for ind, (n, d) in RATIO_PARTS.items()}
+        for ind, (num_name, den_name) in RATIO_PARTS.items():
+            num, den = stocks[num_name], groups[den_name]
+            out[f"{ind}_uncapped"] = _ratio(num, den, cap=None)
+            inv = pop = math.nan
+            if ind in self._base and year >= self.reference_year:
+                n0, d0 = self._base[ind]
+                if d0 > 0 and den > 0:
+                    inv = (num - n0) / d0
+                    pop = num / den - num / d0
+            out[f"{ind}_investment_effect"] = inv
+            out[f"{ind}_population_effect"] = pop
+        return out
+
+
 def attainment(targets: list[Target], values: pd.DataFrame) -> pd.DataFrame:
     """Target table of one run.
 
@@ -264,17 +363,24 @@ def attainment(targets: list[Target], values: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``indicator, year, operator, target, target_high, task_area, value, met``; value
-        NaN and met NA when the run does not reach the target year.
+        Columns ``indicator, year, operator, target, target_high, task_area, value, met,
+        decided_before_policy, uncapped, investment_effect, population_effect`` (the last
+        three NaN for indicators that are not capped ratios, see :class:`RatioDecomposition`);
+        value NaN and met NA when the run does not reach the target year.
     """
     lookup = values.set_index(["indicator", "year"])["value"].to_dict()
     rows = []
     for t in targets:
         v = float(lookup.get((t.indicator, t.year), math.nan))
         met = t.met(v)
+        def extra(suffix, t=t):
+            return float(lookup.get((f"{t.indicator}_{suffix}", t.year), math.nan))
         rows.append({
             "indicator": t.indicator, "year": t.year, "operator": t.operator,
             "target": t.target, "target_high": t.target_high, "task_area": t.task_area,
             "value": v, "met": pd.NA if met is None else met,
+            "decided_before_policy": t.decided_before_policy,
+            "uncapped": extra("uncapped"), "investment_effect": extra("investment_effect"),
+            "population_effect": extra("population_effect"),
         })
     return pd.DataFrame(rows)

@@ -45,8 +45,9 @@ def scorecard(ts: pd.DataFrame, targets: list[Target]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``scenario, indicator, year, operator, target, target_high, mean, p05, p95,
-        p_met, mean_shortfall, n``. Statistics over replicates whose value is not NaN; NaN with
+        Columns ``scenario, indicator, year, operator, target, target_high,
+        decided_before_policy, mean, p05, p95, p_met, mean_shortfall, n``
+        (``decided_before_policy``: no policy-funded project can complete by the target year). Statistics over replicates whose value is not NaN; NaN with
         ``n = 0`` when no replicate has a value.
     """
     county = ts[ts["place"] == "county"]
@@ -64,6 +65,7 @@ def scorecard(ts: pd.DataFrame, targets: list[Target]) -> pd.DataFrame:
             rows.append({
                 "scenario": sc, "indicator": t.indicator, "year": t.year, "operator": t.operator,
                 "target": t.target, "target_high": t.target_high,
+                "decided_before_policy": t.decided_before_policy,
                 "mean": v.mean() if len(v) else math.nan,
                 "p05": np.quantile(v, 0.05) if len(v) else math.nan,
                 "p95": np.quantile(v, 0.95) if len(v) else math.nan,

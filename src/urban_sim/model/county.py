@@ -28,7 +28,8 @@ from urban_sim.population.state import (
 from urban_sim.population.synthesis import synthesize
 from urban_sim.services.stocks import Stocks, amenity_and_congestion
 from urban_sim.targets import (
-    INDICATOR_OF_STOCK, indicator_values, load_targets, queued_by_stock, sites,
+    INDICATOR_OF_STOCK, RatioDecomposition, indicator_values, queued_by_stock, scenario_targets,
+    sites,
 )
 
 PHASES = (
@@ -129,7 +130,8 @@ class CountyModel(mesa.Model):
         pcols, hcols = synthesize(self.data, self.year, scale=scenario.scale, params=self.params,
                                   rng=self.rng)
         self.persons, self.households = Table(pcols), Table(hcols)
-        self.targets = load_targets(self.data.plan_targets)
+        self.targets = scenario_targets(scenario, self.data)
+        self.ratios = RatioDecomposition(max(scenario.policy.start_year - 1, scenario.start_year))
         self.flows: dict[str, float] = {}
         self.records: list[tuple[int, str, str, float]] = []
         self._tally()
@@ -629,6 +631,8 @@ class CountyModel(mesa.Model):
         put("childcare_places_per_1000",
             per(s["childcare_places_inclusive"] + s["childcare_places_other"], total, 1000))
         for ind, val in indicator_values(s, g, self.n_big_towns, self._queued()).items():
+            put(ind, val)
+        for ind, val in self.ratios.values(y, s, g).items():
             put(ind, val)
         # by place
         K, r = self.K, self.residents

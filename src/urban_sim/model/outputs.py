@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from urban_sim.config.schema import TASK_AREAS
 from urban_sim.population.state import SECTORS
+from urban_sim.targets import RATIO_PARTS
 
 KINDS = ("stock", "flow", "share", "target")
 """Kinds of output: a level at the end of the year (``stock``), an amount during the year
@@ -348,6 +349,18 @@ _TARGETS = (
 )
 for _name, _unit, _dir, _area, _en, _zh in _TARGETS:
     declare(_name, _unit, "target", _en, _zh, direction=_dir, task_area=_area)
+# ------------------------------------------------- honest targets: uncapped ratios and their change
+# (targets.RatioDecomposition; change since the year before the policy starts)
+for _name, _unit, _dir, _area, _en, _zh in _TARGETS:
+    if _name in RATIO_PARTS:
+        declare(f"{_name}_uncapped", "ratio", "share", f"{_en} (uncapped ratio)", f"{_zh}(未封顶比值)",
+                direction=_dir, task_area=_area)
+        declare(f"{_name}_investment_effect", "ratio", "share",
+                f"{_en}: change from capacity at fixed population", f"{_zh}:投资效应(人口不变)",
+                direction=_dir, task_area=_area)
+        declare(f"{_name}_population_effect", "ratio", "share",
+                f"{_en}: change from population at new capacity", f"{_zh}:人口效应",
+                task_area=_area)
 # ---------------------------------------------------------------------------------- by place only
 declare("employment_chance", "share", "share", "Chance of finding a non-farm job", "非农就业机会",
         places=("zone",), direction="higher")

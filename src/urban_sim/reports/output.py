@@ -99,7 +99,7 @@ def write_compare_folder(out_dir: str | Path, scenarios: list[Scenario], result,
     from urban_sim.data.tables import load_county
     from urban_sim.runs.single import TS_COLUMNS
     from urban_sim.reports.compare import write_compare_report
-    from urban_sim.targets import load_targets
+    from urban_sim.targets import scenario_targets
 
     out = Path(out_dir)
     ts = result.timeseries[TS_COLUMNS]
@@ -121,7 +121,7 @@ def write_compare_folder(out_dir: str | Path, scenarios: list[Scenario], result,
     }
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     resolved = {s.name: yaml.safe_load(dump_scenario(s)) for s in scenarios}
-    targets = load_targets(load_county(scenarios[0].data_dir).plan_targets)
+    targets = scenario_targets(scenarios[0], load_county(scenarios[0].data_dir))
     write_compare_report(out, ts, targets, resolved, baseline, manifest, lang=lang)
     return out
 
@@ -142,7 +142,7 @@ def rebuild_report(folder: str | Path, *, lang: str = "en") -> Path:
     from urban_sim.errors import ExperimentError
     from urban_sim.runs.runner import target_table
     from urban_sim.reports.compare import write_compare_report
-    from urban_sim.targets import load_targets
+    from urban_sim.targets import load_targets, scenario_targets
 
     folder = Path(folder)
     if not (folder / "manifest.json").is_file() or not (folder / "timeseries.parquet").is_file():
@@ -154,10 +154,12 @@ def rebuild_report(folder: str | Path, *, lang: str = "en") -> Path:
         resolved = {n: yaml.safe_load((folder / "scenarios" / f"{n}.resolved.yaml").read_text(encoding="utf-8"))
                     for n in manifest["scenarios"]}
         data_dir = next(iter(resolved.values())).get("data_dir")
-        targets = load_targets(load_county(data_dir).plan_targets)
+        data = load_county(data_dir)
+        start = next(iter(resolved.values())).get("policy", {}).get("start_year")
+        targets = load_targets(data.plan_targets, programmes=data.programmes, policy_start_year=start)
         write_compare_report(folder, ts, targets, resolved, manifest["baseline"], manifest, lang=lang)
         return folder / "report.html"
     sc = load_scenario(folder / "scenario.resolved.yaml")
-    targets = target_table(load_targets(load_county(sc.data_dir).plan_targets), ts)
+    targets = target_table(scenario_targets(sc, load_county(sc.data_dir)), ts)
     figures = write_figures(ts, targets, folder, lang=lang)
     return write_summary(ts, targets, manifest, folder / "summary.md", figure_paths=figures)

@@ -14,7 +14,7 @@ from urban_sim.runs.ensemble import plan_runs, run_ensemble
 from urban_sim.runs.executors import make_executor
 from urban_sim.runs.single import TS_COLUMNS, simulate
 from urban_sim.runs.store import ResultsStore
-from urban_sim.targets import attainment, load_targets
+from urban_sim.targets import attainment, scenario_targets
 
 @dataclass
 class RunSet:
@@ -93,7 +93,7 @@ def run_scenario(scenario: Scenario, *, n_replicates: int = 1, engine: str = "pr
                            scheduler=scheduler) as ex:
             res = run_ensemble(specs, store, ex, progress=progress)
     ts = res.timeseries[TS_COLUMNS] if len(res.timeseries) else pd.DataFrame(columns=TS_COLUMNS)
-    targets = (target_table(load_targets(load_county_cached(scenario.data_dir).plan_targets), ts)
+    targets = (target_table(scenario_targets(scenario, load_county_cached(scenario.data_dir)), ts)
                if len(ts) else pd.DataFrame())
     return RunSet(ts, targets, res.seeds, [s.run_id for s in specs], res.n_failed, res.n_skipped,
                   res.failures, res.wall_seconds)
