@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from urban_sim.data.sources import check_sources
 from urban_sim.data.units import check_units
 from urban_sim.errors import DataError
 
@@ -146,8 +147,9 @@ def read_table(data_dir: Path, name: str) -> pd.DataFrame:
     ------
     DataError
         Missing file or column, empty table, a partly empty row, a value that is not a number
-        or outside its unit's valid range (:data:`urban_sim.data.units.UNIT_RANGES`), or a
-        ``status`` outside observed/derived/assumed.
+        or outside its unit's valid range (:data:`urban_sim.data.units.UNIT_RANGES`), a
+        ``status`` outside observed/derived/assumed, or a ``source`` naming a file that is not in
+        the data folder or the repository (:func:`urban_sim.data.sources.check_sources`).
     """
     path = Path(data_dir) / f"{name}.csv"
     frame = read_csv(path)
@@ -182,6 +184,7 @@ def read_table(data_dir: Path, name: str) -> pd.DataFrame:
     problem = check_units(frame, _VALUES.get(name, ()), path)
     if problem:
         raise DataError(problem)
+    check_sources(frame, path, Path(data_dir), line=lambda pos: csv_line(frame, pos))
     return frame.reset_index(drop=True)
 
 
