@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from urban_sim.analysis.compare import fan, paired_differences, scorecard
 from urban_sim.cli import app
 from urban_sim.config import with_overrides
-from urban_sim.runs.ensemble import plan_runs, run_ensemble
+from urban_sim.errors import ExperimentError
+from urban_sim.runs.ensemble import FAILURE_KEYS, RunSpec, plan_runs, run_ensemble
 from urban_sim.runs.executors import Failed, make_executor
 from urban_sim.runs.runner import run_scenario
 from urban_sim.runs.single import simulate
@@ -93,6 +94,54 @@ def test_resume_skips_finished_runs(tmp_path):
     with make_executor("sequential") as ex:
         fresh = run_ensemble(specs, ResultsStore(tmp_path / "fresh"), ex)
     pd.testing.assert_frame_equal(again.timeseries, fresh.timeseries)
+
+
+def county_population(frame: pd.DataFrame, year: int = 2022) -> dict[str, float]:
+    """A reduction as sensitivity or calibration would submit (top level: picklable)."""
+    row = frame.query("place == 'county' and indicator == 'resident_population' and year == @year")
+    return {"residents": float(row["value"].iat[0])}
+
+
+def test_arbitrary_run_lists_with_reduce_meta_and_resume(tmp_path):
+    """The API sensitivity and calibration submit to: any (scenario, seed) list, reduced in the
+    worker, meta carried into rows and failure records, resumable by run id."""
+    import functools
+
+    seeds = replicate_seeds(3, 2)
+    points = [scenario(**TINY), scenario("plan", **TINY)]
+    specs = [RunSpec.make(sc, seeds[k], k, reduce=county_population, meta={"point": i})
+             for i, sc in enumerate(points) for k in range(2)]
+    full = plan_runs(points, 2, 3)
+    assert [s.seed.spawn_key for s in specs] == [s.seed.spawn_key for s in full]
+    assert {s.run_id for s in specs}.isdisjoint(s.run_id for s in full)  # reduction is in the id
+    other = functools.partial(county_population, year=2021)
+    assert RunSpec.make(points[0], seeds[0], reduce=other).run_id != specs[0].run_id
+    with make_executor("sequential") as ex:
+        first = run_ensemble(specs[:3], ResultsStore(tmp_path), ex)
+        res = run_ensemble(specs, ResultsStore(tmp_path), ex)
+        mem = run_ensemble(specs, None, ex)
+        ts = run_ensemble(full, None, ex).timeseries
+    assert (first.n_done, res.n_skipped, res.n_done) == (3, 3, 1)
+    rows = res.frames
+    assert list(rows.columns) == ["residents", "run_id", "replicate", "point"]
+    assert rows["point"].tolist() == [0, 0, 1, 1] and rows["replicate"].tolist() == [0, 1, 0, 1]
+    pd.testing.assert_frame_equal(rows, mem.frames)
+    want = ts.query("place == 'county' and indicator == 'resident_population' and year == 2022")
+    np.testing.assert_array_equal(rows["residents"], want["value"])
+    res.raise_if_failed()  # nothing failed: no error
+
+
+def test_failure_record_carries_meta_and_raises_on_request(tmp_path):
+    bad = with_overrides(scenario(**TINY), {"name": "broken",
+                                            "data_dir": str(tmp_path / "no_such_folder")})
+    spec = RunSpec.make(bad, replicate_seeds(1, 1)[0], reduce=county_population,
+                        meta={"point": 7, "x": 0.5})
+    with make_executor("sequential") as ex:
+        res = run_ensemble([spec], None, ex)
+    assert set(res.failures[0]) == set(FAILURE_KEYS) and res.failures[0]["meta"]["point"] == 7
+    with pytest.raises(ExperimentError, match=r"1 of 1 runs failed; first: run \w+ \(broken, "
+                                              r"replicate 0, point=7, x=0.5\): DataError"):
+        res.raise_if_failed()
 
 
 def test_killed_experiment_resumes_with_the_same_command(tmp_path):

@@ -35,9 +35,7 @@ def compare(
     kept in OUT/runs/; the same command after an interruption resumes without redoing them.
     """
     from urban_sim.reports.output import write_compare_folder
-    from urban_sim.runs.ensemble import plan_runs, run_ensemble
-    from urban_sim.runs.executors import make_executor
-    from urban_sim.runs.store import ResultsStore
+    from urban_sim.runs import plan_runs, run_many
 
     with user_errors() as state:
         if len(scenarios) < 2:
@@ -56,8 +54,8 @@ def compare(
         started = dt.datetime.now(dt.timezone.utc)
         specs = plan_runs(scs, replicates, master)
         typer.echo(f"comparing {', '.join(names)}: {len(specs)} runs", err=True)
-        with make_executor(engine, workers=workers, scheduler=scheduler) as ex:
-            res = run_ensemble(specs, ResultsStore(folder), ex, progress=True)
+        res = run_many(specs, store_dir=folder, engine=engine, workers=workers,
+                       scheduler=scheduler, progress=True)
         report_failures(res.failures, len(specs), folder)
         write_compare_folder(folder, scs, res, base, master, started=started, lang=lang,
                              engine=engine)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from urban_sim.config.loader import dump_scenario
 from urban_sim.config.schema import Scenario
-from urban_sim.runs.runner import RunSet
+from urban_sim.runs.ensemble import EnsembleResult
 from urban_sim.files import write_table, write_text
 from urban_sim.reports.figures import write_figures
 from urban_sim.reports.summary import write_summary
@@ -47,7 +47,7 @@ def config_hash(scenario: Scenario) -> str:
     return hashlib.sha256(dump_scenario(scenario).encode("utf-8")).hexdigest()
 
 
-def write_run_folder(out_dir: str | Path, scenario: Scenario, result: RunSet, *,
+def write_run_folder(out_dir: str | Path, scenario: Scenario, result: EnsembleResult, *,
                      started: dt.datetime, lang: str = "en") -> Path:
     """Write every output file of a run into ``out_dir`` (each file atomically).
 

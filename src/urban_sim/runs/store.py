@@ -53,3 +53,28 @@ class ResultsStore:
         """Concatenate finished runs in the order of ``run_ids`` (missing ones skipped)."""
         frames = [pd.read_parquet(self.path(r)) for r in run_ids if self.path(r).is_file()]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+class MemoryStore:
+    """:class:`ResultsStore` kept in memory: same interface, nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, pd.DataFrame] = {}
+        self._failed: dict[str, dict] = {}
+
+    def done(self) -> set[str]:
+        return set(self._runs)
+
+    def save(self, run_id: str, frame: pd.DataFrame) -> None:
+        self._runs[run_id] = frame
+        self._failed.pop(run_id, None)
+
+    def save_failure(self, run_id: str, record: dict) -> None:
+        self._failed[run_id] = record
+
+    def failures(self) -> list[dict]:
+        return [self._failed[k] for k in sorted(self._failed)]
+
+    def load(self, run_ids: list[str]) -> pd.DataFrame:
+        frames = [self._runs[r] for r in run_ids if r in self._runs]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
