@@ -115,3 +115,62 @@ def test_changed_data_is_never_taken_for_a_finished_run(tmp_path, tiny_dir):
     par.write_text(par.read_text(encoding="utf-8").replace("asc_outside,5.85", "asc_outside,5.9"),
                    encoding="utf-8")
     assert run_id(sc, seed) != before
+
+
+TINY_ARGS = ["--scale", "0.004", "--end-year", "2021", "--engine", "sequential"]
+
+
+def test_version_and_flags_in_help():
+    from urban_sim import __version__
+
+    r = CliRunner().invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.strip() == f"urban-sim {__version__}"
+    r = CliRunner().invoke(app, ["run", "--help"], terminal_width=100)
+    assert r.exit_code == 0
+    assert "<bool>" not in r.output and "BOOLEAN" not in r.output  # flags take no value
+    assert "--set KEY=VALUE" in r.output and "--fresh" in r.output
+
+
+def test_set_overrides_dotted_keys_and_is_checked_like_the_file(tmp_path):
+    out = tmp_path / "o"
+    r = CliRunner().invoke(app, ["run", "plan", *TINY_ARGS, "--out", str(out),
+                                 "--set", "policy.levers.land_reform=0.7", "--set", "seed=5"])
+    assert r.exit_code == 0, r.output
+    resolved = (out / "scenario.resolved.yaml").read_text(encoding="utf-8")
+    assert "land_reform: 0.7" in resolved and "seed: 5" in resolved
+    r = CliRunner().invoke(app, ["run", "plan", *TINY_ARGS, "--out", str(tmp_path / "x"),
+                                 "--set", "policy.levers.land_reforn=0.7"])
+    assert r.exit_code == 2
+    assert "unknown key 'policy.levers.land_reforn' (did you mean 'land_reform'?)" in r.output
+    r = CliRunner().invoke(app, ["run", "plan", *TINY_ARGS, "--set", "policy.levers.land_reform=7"])
+    assert r.exit_code == 2 and "policy.levers.land_reform" in r.output
+    r = CliRunner().invoke(app, ["run", "plan", *TINY_ARGS, "--set", "no_equals_sign"])
+    assert r.exit_code == 2 and "expected KEY=VALUE" in r.output
+
+
+def test_output_folder_of_other_settings_is_never_overwritten(tmp_path):
+    out = tmp_path / "o"
+    base = ["run", "baseline", *TINY_ARGS, "--out", str(out)]
+    assert CliRunner().invoke(app, base).exit_code == 0
+    runs = sorted((out / "runs").iterdir())
+    r = CliRunner().invoke(app, [*base, "--seed", "99"])  # other settings: refused
+    assert r.exit_code == 2 and "--fresh" in r.output and "seed" in r.output
+    assert sorted((out / "runs").iterdir()) == runs
+    r = CliRunner().invoke(app, [*base, "--replicates", "2"])  # same settings: extends
+    assert r.exit_code == 0, r.output
+    assert len(list((out / "runs").iterdir())) == 2
+    r = CliRunner().invoke(app, [*base, "--seed", "99", "--fresh"])
+    assert r.exit_code == 0, r.output
+    assert len(list((out / "runs").iterdir())) == 1 and "seed: 99" in (
+        out / "scenario.resolved.yaml").read_text(encoding="utf-8")
+    (out / "settings.json").unlink()  # results without a settings record: refused too
+    r = CliRunner().invoke(app, base)
+    assert r.exit_code == 2 and "--fresh" in r.output
+
+
+def test_report_of_a_missing_folder_says_so(tmp_path):
+    r = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
+    assert r.exit_code == 2 and "nope: no such folder" in r.output
+    (tmp_path / "f").write_text("x")
+    r = CliRunner().invoke(app, ["report", str(tmp_path / "f")])
+    assert r.exit_code == 2 and "is a file" in r.output

@@ -8,13 +8,29 @@ wrapper in :mod:`urban_sim.cli.common`. Exit status: 0 success, 2 user error, 1 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
 from urban_sim.cli import calibrate, compare, report, run, sensitivity, validate
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Scenario simulation of county urbanization (Lin County reference case).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from urban_sim import __version__
+
+        typer.echo(f"urban-sim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """Scenario simulation of county urbanization (Lin County reference case)."""
 
 for _command in (run.run, compare.compare, sensitivity.sensitivity, calibrate.calibrate,
                  report.report, validate.validate):

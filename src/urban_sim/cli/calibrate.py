@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from urban_sim.cli import options as o
-from urban_sim.cli.common import user_errors
+from urban_sim.cli.common import out_dir, user_errors
 from urban_sim.config.loader import SHIPPED_EXPERIMENTS, shipped_or_path
 
 
@@ -18,6 +18,7 @@ def calibrate(
     out: o.Out = None,
     workers: Annotated[int | None, typer.Option(
         min=1, max=256, help="Worker processes (default: the experiment's).")] = None,
+    fresh: o.Fresh = False,
 ) -> None:
     """Calibrate behavioural parameters against census observations."""
     from urban_sim.calibration.calibrate import run_calibration
@@ -27,6 +28,8 @@ def calibrate(
     with user_errors():
         setup = load_experiment(experiment, workers=workers)
         exp = setup.experiment
+        out = out_dir(out or Path("results") / exp.name, fresh, "calibrate",
+                      {"experiment": exp.model_dump(mode="json")})
         free = [n for n, (lo, hi) in setup.bounds.items() if lo < hi]
         typer.echo(f"calibrating {exp.name} ({exp.method}): {', '.join(free)}; start "
                    f"{exp.start_year}, scale {exp.scale}, {exp.replicates} replicate(s), "

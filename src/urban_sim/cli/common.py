@@ -7,13 +7,16 @@ allowed range), 1 internal error, 130 interrupted (finished runs are kept).
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
+import yaml
 
-from urban_sim.errors import ExperimentError, UrbanSimError
+from urban_sim.errors import ConfigError, ExperimentError, UrbanSimError
 
 
 class Outcome:
@@ -46,30 +49,95 @@ def check_lang(lang: str) -> None:
         raise UrbanSimError(f"--lang {lang!r}: allowed values are 'en' and 'zh'")
 
 
+def parse_sets(items: list[str] | None) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items as dotted overrides; values read as YAML (0.7, true, [1, 2]).
+
+    Raises
+    ------
+    ConfigError
+        An item without ``=``, with an empty key, or a value that is not valid YAML.
+    """
+    out: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. "
+                              "--set policy.levers.land_reform=0.7")
+        try:
+            out[key] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: value {text!r} is not a valid YAML value") from None
+    return out
+
+
 def prepare(files: list[Path], lang: str, engine: str, scheduler: str | None,
-            overrides: dict) -> list:
-    """Check options, load scenarios (command-line overrides applied) and their data."""
+            overrides: dict, sets: list[str] | None = None) -> list:
+    """Check options, load scenarios (``--set`` then named options applied) and their data."""
     from urban_sim.config import load_scenario
     from urban_sim.model.county import check_scenario
     from urban_sim.runs.executors import check_engine
 
     check_lang(lang)
     check_engine(engine, scheduler)
-    scenarios = [load_scenario(f, overrides) for f in files]
+    over = parse_sets(sets) | {k: v for k, v in overrides.items() if v is not None}
+    scenarios = [load_scenario(f, over) for f in files]
     for sc in scenarios:
         check_scenario(sc)
     return scenarios
 
 
-def out_dir(folder: Path, fresh: bool) -> Path:
-    """Create the output folder; with ``fresh`` discard finished and failed runs."""
-    from urban_sim.files import prepare_out_dir
+SETTINGS_FILE = "settings.json"
+"""Written first into every output folder: the command and the settings its results belong to."""
 
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out |= _flat(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    return {prefix: value}
+
+
+def out_dir(folder: Path, fresh: bool, command: str, settings: dict[str, Any]) -> Path:
+    """Create or reuse the output folder; never mix results of different settings.
+
+    ``settings`` (JSON-able) is everything the folder's results depend on except the number of
+    replicates (replicate k's seed does not depend on it, so more replicates extend a folder).
+    A folder holding results of other settings, or results without a settings record, is an
+    error naming ``--fresh``; with ``fresh`` its finished and failed runs are discarded.
+
+    Raises
+    ------
+    ExperimentError
+        ``folder`` is a file, cannot be created, or holds results of other settings.
+    """
+    from urban_sim.files import prepare_out_dir, write_text
+
+    record = {"command": command, "settings": settings}
+    text = json.dumps(record, indent=1, sort_keys=True, default=str)
+    path = Path(folder) / SETTINGS_FILE
+    if not fresh and Path(folder).is_dir():
+        old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        has_results = any((Path(folder) / n).exists() for n in ("runs", "manifest.json"))
+        if old is None and has_results:
+            raise ExperimentError(
+                f"--out {folder}: holds results without a {SETTINGS_FILE} record; add --fresh "
+                "to replace them, or choose another --out")
+        if old is not None and json.loads(text) != old:
+            new, was = _flat(json.loads(text)), _flat(old)
+            diff = sorted(k for k in new.keys() | was.keys() if new.get(k) != was.get(k))
+            shown = ", ".join(diff[:3]) + (f" and {len(diff) - 3} more" if len(diff) > 3 else "")
+            raise ExperimentError(
+                f"--out {folder}: holds results of other settings (differing: {shown}); add "
+                "--fresh to replace them, or choose another --out")
     prepare_out_dir(folder)
     if fresh:
         for sub in ("runs", "failed"):
-            shutil.rmtree(folder / sub, ignore_errors=True)
-    return folder
+            shutil.rmtree(Path(folder) / sub, ignore_errors=True)
+    write_text(path, text)
+    return Path(folder)
 
 
 def report_failures(failures: list[dict], n_runs: int, folder: Path) -> None:

@@ -28,6 +28,7 @@ def compare(
     out: o.Out = None,
     lang: o.Lang = "en",
     fresh: o.Fresh = False,
+    set_: o.Set = None,
 ) -> None:
     """Run several scenarios with paired replicates and write a comparison report.
 
@@ -41,7 +42,7 @@ def compare(
         if len(scenarios) < 2:
             raise ExperimentError("compare needs at least two scenario files")
         scs = prepare(scenarios, lang, engine, scheduler,
-                      {"scale": scale, "start_year": start_year, "end_year": end_year})
+                      {"scale": scale, "start_year": start_year, "end_year": end_year}, set_)
         names = [s.name for s in scs]
         if len(set(names)) < len(names):
             raise ExperimentError(f"scenario names must differ, got {names}")
@@ -49,8 +50,9 @@ def compare(
         if base not in names:
             raise ExperimentError(f"--baseline {base!r}: not one of the scenarios {names}")
         master = scs[0].seed if seed is None else seed
-        folder = state.folder = out_dir(out or Path("results") / ("compare_" + "_".join(names)),
-                                        fresh)
+        folder = state.folder = out_dir(
+            out or Path("results") / ("compare_" + "_".join(names)), fresh, "compare",
+            {"scenarios": [s.model_dump(mode="json") for s in scs], "seed": master})
         started = dt.datetime.now(dt.timezone.utc)
         specs = plan_runs(scs, replicates, master)
         typer.echo(f"comparing {', '.join(names)}: {len(specs)} runs", err=True)

@@ -26,6 +26,7 @@ def run(
     out: o.Out = None,
     lang: o.Lang = "en",
     fresh: o.Fresh = False,
+    set_: o.Set = None,
 ) -> None:
     """Simulate one scenario and write its output folder.
 
@@ -37,8 +38,10 @@ def run(
 
     with user_errors() as state:
         (sc,) = prepare([scenario], lang, engine, scheduler,
-                        {"seed": seed, "scale": scale, "start_year": start_year, "end_year": end_year})
-        folder = state.folder = out_dir(out or Path("results") / sc.name, fresh)
+                        {"seed": seed, "scale": scale, "start_year": start_year,
+                         "end_year": end_year}, set_)
+        folder = state.folder = out_dir(out or Path("results") / sc.name, fresh, "run",
+                                        {"scenario": sc.model_dump(mode="json")})
         started = dt.datetime.now(dt.timezone.utc)
         typer.echo(f"running {sc.name}: {sc.start_year}->{sc.end_year}, scale {sc.scale}, "
                    f"{replicates} replicate(s)", err=True)

@@ -10,9 +10,8 @@ from typing import Annotated
 import typer
 
 from urban_sim.cli import options as o
-from urban_sim.cli.common import user_errors
+from urban_sim.cli.common import out_dir, user_errors
 from urban_sim.config.loader import SHIPPED_EXPERIMENTS, shipped_or_path
-from urban_sim.errors import UrbanSimError
 
 
 def sensitivity(
@@ -20,9 +19,13 @@ def sensitivity(
         help="Experiment file (YAML or TOML) or a shipped experiment's name.")],
     out: o.Out = None,
     workers: o.Workers = None,
-    engine: Annotated[str, typer.Option(help="local (processes on this machine) or dask.")] = "local",
-    scheduler: Annotated[str | None, typer.Option(
-        help="Address of a running Dask scheduler (implies --engine dask).")] = None,
+    engine: o.Engine = "processes",
+    scheduler: o.Scheduler = None,
+    seed: o.Seed = None,
+    scale: o.Scale = None,
+    start_year: o.StartYear = None,
+    end_year: o.EndYear = None,
+    fresh: o.Fresh = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the number of runs and an estimated time; run nothing.")] = False,
     second_order: Annotated[bool | None, typer.Option(
@@ -31,11 +34,14 @@ def sensitivity(
     reuse: Annotated[bool, typer.Option(
         "--reuse", help="Re-analyse the sample and runs already in --out; run nothing.")] = False,
 ) -> None:
-    """Global sensitivity analysis (Sobol or Morris, SALib) of an experiment file."""
+    """Global sensitivity analysis (Sobol or Morris, SALib) of an experiment file.
+
+    --seed, --scale, --start-year and --end-year override the experiment file's values.
+    Finished runs are kept in OUT/runs/; the same command after an interruption resumes.
+    """
     from urban_sim.analysis import sensitivity as sa
     from urban_sim.config.experiment import load_experiment
-    from urban_sim.files import prepare_out_dir
-    from urban_sim.runs.executors import make_executor
+    from urban_sim.runs.executors import check_engine, make_executor
 
     def show(w, *_args, **_kw) -> None:
         typer.echo(f"warning: {w}", err=True)
@@ -43,11 +49,10 @@ def sensitivity(
     n_workers = workers or os.cpu_count() or 1
     experiment = shipped_or_path(experiment, SHIPPED_EXPERIMENTS)
     with user_errors() as state:
-        if engine not in ("local", "dask"):
-            raise UrbanSimError(f"--engine {engine!r}: allowed values are 'local' and 'dask'")
-        if scheduler and engine != "dask":
-            raise UrbanSimError(f"--scheduler needs --engine dask (got --engine {engine})")
+        check_engine(engine, scheduler)
         exp = load_experiment(experiment)
+        given = {"seed": seed, "scale": scale, "start_year": start_year, "end_year": end_year}
+        exp = exp.model_copy(update={k: v for k, v in given.items() if v is not None})
         folder = out or Path("results") / exp.name
         if dry_run:
             typer.echo(sa.dry_run(exp, workers=n_workers, second_order=second_order))
@@ -58,9 +63,11 @@ def sensitivity(
             if reuse:
                 result = sa.reanalyse(folder, second_order=second_order)
             else:
-                state.folder = prepare_out_dir(folder)
-                kind = "dask" if engine == "dask" else (
-                    "sequential" if n_workers == 1 or exp.model != "county" else "processes")
+                state.folder = out_dir(folder, fresh, "sensitivity",
+                                       {"experiment": exp.model_dump(mode="json"),
+                                        "second_order": second_order})
+                parallel = exp.model == "county" and (n_workers > 1 or engine == "dask")
+                kind = engine if parallel else "sequential"
                 with make_executor(kind, workers=n_workers, scheduler=scheduler) as ex:
                     result = sa.run_sensitivity(exp, folder, executor=ex,
                                                 second_order=second_order, progress=True)
