@@ -63,12 +63,14 @@ def test_user_mistakes_give_one_line_and_exit_2(tmp_path, tiny_dir):
     afile = tmp_path / "afile"
     afile.write_text("x", encoding="utf-8")
     base = str(CONFIGS / "baseline.yaml")
+    o = ["--out", str(tmp_path / "o")]  # never the checkout's results/ (may hold old results)
     cases = [
         (["run", base, "--out", str(afile)], "is a file, not a folder"),
-        (["run", base, "--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --engine dask"),
-        (["run", base, "--engine", "foo"], "--engine 'foo': allowed values"),
-        (["run", base, "--engine", "dask", "--scheduler", "notanaddress"], "--scheduler notanaddress: cannot connect"),
-        (["run", base, "--start-year", "2015"], "command-line option: key 'start_year' = 2015"),
+        (["run", base, *o, "--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --engine dask"),
+        (["run", base, *o, "--engine", "foo"], "--engine 'foo': allowed values"),
+        (["run", base, *o, "--engine", "dask", "--scheduler", "notanaddress"],
+         "--scheduler notanaddress: cannot connect"),
+        (["run", base, *o, "--start-year", "2015"], "command-line option: key 'start_year' = 2015"),
         (["run", str(tmp_path)], "is a folder"),
     ]
     bad = tmp_path / "bad.yaml"
