@@ -176,3 +176,21 @@ def test_report_of_a_missing_folder_says_so(tmp_path):
     (tmp_path / "f").write_text("x")
     r = CliRunner().invoke(app, ["report", str(tmp_path / "f")])
     assert r.exit_code == 2 and "is a file" in r.output
+
+
+def test_report_rebuilds_a_sensitivity_folder_and_guards_it(tmp_path):
+    from .conftest import EXPERIMENTS
+
+    exp = tmp_path / "ishi.yaml"
+    exp.write_text((EXPERIMENTS / "ishigami_sobol.yaml").read_text(encoding="utf-8")
+                   .replace("N: 2048", "N: 64").replace("num_resamples: 200", "num_resamples: 20"),
+                   encoding="utf-8")
+    out = tmp_path / "s"
+    r = CliRunner().invoke(app, ["sensitivity", str(exp), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    (out / "report.html").unlink()
+    r = CliRunner().invoke(app, ["report", str(out)])
+    assert r.exit_code == 0, r.output
+    assert (out / "report.html").is_file()
+    r = CliRunner().invoke(app, ["sensitivity", str(exp), "--out", str(out), "--seed", "1"])
+    assert r.exit_code == 2 and "--fresh" in r.output and "seed" in r.output

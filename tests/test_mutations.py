@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 
 from urban_sim.analysis.compare import fan
 from urban_sim.model.county import CountyModel
@@ -77,6 +78,6 @@ def test_fan_band_is_the_5_to_95_percent_quantile():
 def test_fan_chart_figure_shades_the_5_to_95_percent_band():
     ts = pd.concat([_replicates(np.arange(101) / 100),
                     _replicates(np.arange(101) / 100).assign(year=2031)])
-    ax = plot_urbanization_rate(ts)
+    ax = plot_urbanization_rate(ts, ax=Figure().subplots())  # no pyplot figure left open
     band = ax.collections[0].get_paths()[0].vertices[:, 1]
     assert band.min() == pytest.approx(0.05) and band.max() == pytest.approx(0.95)

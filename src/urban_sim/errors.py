@@ -7,6 +7,9 @@ line turns it into one line on stderr and exit status 2. Anything else is an int
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class UrbanSimError(Exception):
     """Base class of all user-facing errors (bad input, bad value)."""
@@ -26,3 +29,16 @@ class CalibrationError(UrbanSimError):
 
 class ExperimentError(UrbanSimError):
     """An experiment (ensemble, sensitivity design) cannot be run as specified."""
+
+
+def nearest(word: str, options: Iterable[str]) -> str | None:
+    """Closest valid name to a misspelled one (difflib ratio ≥ 0.6), or None."""
+    match = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the closest valid name, or ``""``: the one way every
+    error message suggests a key, parameter, programme or output name."""
+    hint = nearest(word, options)
+    return f" (did you mean '{hint}'?)" if hint else ""

@@ -32,7 +32,7 @@ from urban_sim.config import load_scenario, nearest, read_mapping
 from urban_sim.config.loader import SHIPPED_SCENARIOS, validate_mapping, yaml_line
 from urban_sim.config.schema import Scenario
 from urban_sim.data import DEFAULT_DATA_DIR, read_csv
-from urban_sim.errors import CalibrationError, ConfigError
+from urban_sim.errors import CalibrationError, ConfigError, did_you_mean
 from urban_sim.runs.single import simulate
 
 from .observations import distance, read_observations
@@ -213,8 +213,7 @@ def load_experiment(path: str | Path, *, workers: int | None = None) -> Setup:
     bounds: dict[str, tuple[float, float]] = {}
     for name, spec in exp.parameters.items():
         if name not in table:
-            hint = nearest(name, list(table))
-            tip = f" (did you mean '{hint}'?)" if hint else ""
+            tip = did_you_mean(name, table)
             line = yaml_line(path, ("parameters", name))
             where = f"{path}:{line}" if line else f"{path}"
             raise ConfigError(f"{where}: unknown parameter 'parameters.{name}'{tip}; "

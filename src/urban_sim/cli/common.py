@@ -120,7 +120,8 @@ def out_dir(folder: Path, fresh: bool, command: str, settings: dict[str, Any]) -
     path = Path(folder) / SETTINGS_FILE
     if not fresh and Path(folder).is_dir():
         old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-        has_results = any((Path(folder) / n).exists() for n in ("runs", "manifest.json"))
+        has_results = any((Path(folder) / n).exists()
+                          for n in ("runs", "manifest.json", "sample.json", "params.csv"))
         if old is None and has_results:
             raise ExperimentError(
                 f"--out {folder}: holds results without a {SETTINGS_FILE} record; add --fresh "

@@ -1,4 +1,4 @@
-"""``urban-sim report DIR``: rebuild the report of a finished output folder."""
+"""``urban-sim report DIR``: rebuild the report of a finished output folder of any kind."""
 
 from __future__ import annotations
 
@@ -12,15 +12,25 @@ from urban_sim.cli.common import check_lang, user_errors
 from urban_sim.errors import ExperimentError
 
 
-def report(folder: Annotated[Path, typer.Argument(help="Output folder of run or compare.")],
+def report(folder: Annotated[Path, typer.Argument(
+        help="Output folder of run, compare or sensitivity.")],
            lang: o.Lang = "en") -> None:
     """Rebuild the report of a finished output folder from its stored results."""
-    from urban_sim.reports.output import rebuild_report
-
     with user_errors():
         check_lang(lang)
         if not folder.is_dir():
             raise ExperimentError(f"{folder}: no such folder" if not folder.exists()
                                   else f"{folder}: is a file, not an output folder")
-        path = rebuild_report(folder, lang=lang)
+        if (folder / "sample.json").is_file():  # a sensitivity folder: re-analyse its runs
+            from urban_sim.analysis.sensitivity import reanalyse
+
+            reanalyse(folder)
+            path = folder / "report.html"
+        elif (folder / "params.csv").is_file() and (folder / "fit.csv").is_file():
+            raise ExperimentError(f"{folder}: a calibration folder; its report.html is written "
+                                  "by 'urban-sim calibrate' (rebuilding it is not supported yet)")
+        else:
+            from urban_sim.reports.output import rebuild_report
+
+            path = rebuild_report(folder, lang=lang)
     typer.echo(f"report: {path}")

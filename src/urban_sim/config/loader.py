@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import re
 import tomllib
 import typing
@@ -15,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from urban_sim.config.schema import Scenario
-from urban_sim.errors import ConfigError
+from urban_sim.errors import ConfigError, did_you_mean, nearest  # noqa: F401 (nearest re-exported)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -268,12 +267,6 @@ def model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | N
     return model
 
 
-def nearest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
-    """Closest valid key to a misspelled one (difflib ratio ≥ 0.6), or None."""
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return match[0] if match else None
-
-
 def describe_error(error: dict[str, Any], files: list[Path], root: type[BaseModel]) -> str:
     """One pydantic error as ``file:line: key ...`` with the nearest valid key for unknown keys.
 
@@ -292,8 +285,7 @@ def describe_error(error: dict[str, Any], files: list[Path], root: type[BaseMode
     prefix = f"{where}:{line}" if line else f"{where}"
     if error["type"] == "extra_forbidden":
         model = model_at(root, loc[:-1])
-        hint = nearest(str(loc[-1]), list(model.model_fields)) if model else None
-        tip = f" (did you mean '{hint}'?)" if hint else ""
+        tip = did_you_mean(str(loc[-1]), model.model_fields) if model else ""
         return f"{prefix}: unknown key '{dotted or '(top level)'}'{tip}"
     if error["type"] == "missing":
         return f"{prefix}: missing required key '{dotted}'"

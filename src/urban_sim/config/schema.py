@@ -12,20 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-TASK_AREAS: tuple[str, ...] = (
-    "industry",
-    "infrastructure",
-    "ecology",
-    "public_services",
-    "living_environment",
-    "heritage",
-    "governance",
-    "institutions",
-)
-"""The eight task areas of the Lin County action plan (临政办发〔2024〕37号), in plan order."""
-
-CENSUS_YEARS: tuple[int, ...] = (2010, 2020)
-"""Years for which a synthetic population can be built from census totals."""
+from urban_sim.vocabulary import CENSUS_YEARS, TASK_AREAS  # noqa: F401 (re-exported)
 
 
 class _Strict(BaseModel):

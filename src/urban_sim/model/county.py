@@ -13,11 +13,10 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from urban_sim.config.loader import nearest
 from urban_sim.config.schema import TASK_AREAS, Scenario
 from urban_sim.data.tables import CountyData, load_county, load_county_cached
 from urban_sim.economy.labour import FARMING, UNEMPLOYED, LabourMarket
-from urban_sim.errors import ConfigError
+from urban_sim.errors import ConfigError, did_you_mean
 from urban_sim.policy.government import Government, Programmes
 from urban_sim.model.outputs import FLOWS, investment_in, jobs_created_in, jobs_in
 from urban_sim.population import choice as ch
@@ -159,9 +158,8 @@ class CountyModel(mesa.Model):
         src = getattr(scenario, "_source", None) or "scenario"
         for key, value in scenario.parameters.items():
             if key not in params:
-                hint = nearest(key, list(params))
-                tip = f" (did you mean '{hint}'?)" if hint else ""
-                raise ConfigError(f"{src}: unknown key 'parameters.{key}'{tip}")
+                raise ConfigError(f"{src}: unknown key 'parameters.{key}'"
+                                  f"{did_you_mean(key, params)}")
             low, high = data.parameter_ranges.get(key, (-math.inf, math.inf))
             if not low <= value <= high:
                 raise ConfigError(f"{src}: key 'parameters.{key}' = {value!r}: allowed range "

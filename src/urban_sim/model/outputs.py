@@ -23,10 +23,10 @@ plan's wording (``wording_zh`` of ``data/lin_county/plan_targets.csv``, without 
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 from urban_sim.config.schema import TASK_AREAS
+from urban_sim.errors import did_you_mean
 from urban_sim.population.state import SECTORS
 from urban_sim.targets import RATIO_PARTS
 
@@ -172,9 +172,7 @@ def output(name: str) -> Output:
     try:
         return OUTPUTS[name]
     except KeyError:
-        hint = difflib.get_close_matches(name, list(OUTPUTS), n=1)
-        tip = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise KeyError(f"no declared output {name!r}{tip}") from None
+        raise KeyError(f"no declared output {name!r}{did_you_mean(name, OUTPUTS)}") from None
 
 
 def label(name: str, lang: str = "en") -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from urban_sim.config.schema import TASK_AREAS, PolicyBlock
-from urban_sim.errors import ConfigError
+from urban_sim.errors import ConfigError, did_you_mean
 from urban_sim.population.state import SECTORS
 from urban_sim.services.stocks import SHARE_STOCKS
 
@@ -64,13 +64,8 @@ class Programmes:
         w = self.weight.copy()
         for name, value in block.investment.programme_weights.items():
             if name not in self.ids:
-                from urban_sim.config.loader import nearest
-
-                hint = nearest(name, self.ids)
-                tip = f" (did you mean '{hint}'?)" if hint else ""
-                raise ConfigError(
-                    f"{source}: unknown key 'investment.programme_weights.{name}'{tip}"
-                )
+                raise ConfigError(f"{source}: unknown key 'investment.programme_weights.{name}'"
+                                  f"{did_you_mean(name, self.ids)}")
             if value < 0:
                 raise ConfigError(f"{source}: programme weight {name} = {value} must be ≥ 0")
             w[self.ids.index(name)] *= value

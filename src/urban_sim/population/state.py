@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE = 0, 1, 2, 3
-"""Location codes of a person: home village, home township's centre, county seat, outside."""
-LOC_NAMES = ("village", "town", "county_seat", "outside")
-
-SECTORS = ("agriculture", "industry", "construction", "services", "tourism", "public")
-"""Job sectors, in column order of the job matrix."""
+from urban_sim.vocabulary import (  # noqa: F401 (re-exported)
+    LOC_NAMES, LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, SECTORS)
 
 
 class Table:

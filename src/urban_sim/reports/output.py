@@ -6,40 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import platform
-import subprocess
-from importlib import metadata
 from pathlib import Path
 
 from urban_sim.config.loader import dump_scenario
 from urban_sim.config.schema import Scenario
 from urban_sim.runs.ensemble import EnsembleResult
-from urban_sim.files import write_table, write_text
+from urban_sim.files import git_commit, versions, write_table, write_text
 from urban_sim.reports.figures import write_figures
 from urban_sim.reports.summary import write_summary
-
-_PACKAGES = ("urban_sim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "matplotlib")
-
-
-def git_commit() -> str | None:
-    """Commit of the source tree the package runs from, or None outside a git checkout."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def versions() -> dict[str, str | None]:
-    """Versions of Python and the key packages."""
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def config_hash(scenario: Scenario) -> str:
