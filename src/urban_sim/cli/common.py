@@ -127,7 +127,7 @@ def out_dir(folder: Path, fresh: bool, command: str, settings: dict[str, Any]) -
                 f"--out {folder}: holds results without a {SETTINGS_FILE} record; add --fresh "
                 "to replace them, or choose another --out")
         if old is not None and json.loads(text) != old:
-            new, was = _flat(json.loads(text)), _flat(old)
+            new, was = _flat(json.loads(text)["settings"]), _flat(old.get("settings", old))
             diff = sorted(k for k in new.keys() | was.keys() if new.get(k) != was.get(k))
             shown = ", ".join(diff[:3]) + (f" and {len(diff) - 3} more" if len(diff) > 3 else "")
             raise ExperimentError(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from urban_sim.config.loader import SHIPPED_EXPERIMENTS, shipped_or_path
 from urban_sim.errors import UrbanSimError
 
 
@@ -22,6 +23,7 @@ def validate(files: Annotated[list[Path], typer.Argument(
 
     failed = 0
     for f in files:
+        f = shipped_or_path(shipped_or_path(f), SHIPPED_EXPERIMENTS)  # a shipped file's name
         try:
             if f.is_dir():
                 load_county(f)
