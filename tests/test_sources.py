@@ -7,7 +7,8 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from urban_sim.data.sources import check_folder_sources, unresolved_file
+from urban_sim.data.sources import unresolved_file
+from urban_sim.data.tables import check_folder_sources
 from urban_sim.data.tables import DEFAULT_DATA_DIR, read_csv
 
 

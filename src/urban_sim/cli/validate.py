@@ -18,7 +18,7 @@ def validate(files: Annotated[list[Path], typer.Argument(
     from urban_sim.config import load_scenario, read_mapping
     from urban_sim.config.experiment import load_experiment as load_sensitivity
     from urban_sim.data import load_county
-    from urban_sim.data.sources import check_folder_sources
+    from urban_sim.data.tables import check_folder_sources
     from urban_sim.model.county import check_scenario
 
     failed = 0

@@ -79,16 +79,3 @@ def check_sources(frame: pd.DataFrame, path: Path, data_dir: Path, line=None) ->
                 f"{path}: row {where}, column 'source': names {bad!r}, which is not in the data "
                 "folder or the repository; name the original public source (document, table, "
                 "address) or write 'assumption: <reasoning>'")
-
-
-def check_folder_sources(data_dir: Path) -> None:
-    """Check the ``source`` cells of every CSV table in ``data_dir`` (see :func:`check_sources`).
-
-    Raises
-    ------
-    DataError
-    """
-    from urban_sim.data.tables import read_csv
-
-    for path in sorted(Path(data_dir).glob("*.csv")):
-        check_sources(read_csv(path), path, data_dir)

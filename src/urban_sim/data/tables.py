@@ -337,3 +337,14 @@ def load_county(data_dir: str | Path | None = None) -> CountyData:
         parameters=params,
         parameter_ranges=ranges,
     )
+
+
+def check_folder_sources(data_dir: Path) -> None:
+    """Check the ``source`` cells of every CSV table in ``data_dir`` (see :func:`check_sources`).
+
+    Raises
+    ------
+    DataError
+    """
+    for path in sorted(Path(data_dir).glob("*.csv")):
+        check_sources(read_csv(path), path, data_dir)
