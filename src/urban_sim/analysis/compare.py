@@ -125,11 +125,11 @@ def paired_differences(ts: pd.DataFrame, baseline: str, items: list[tuple[str, s
 
 
 def flatten(mapping: dict, prefix: str = "") -> dict:
-    """Nested dict to ``{"a.b": value}``."""
+    """Nested dict to ``{"a.b": value}`` (an empty mapping sets nothing, so it adds no key)."""
     out = {}
     for k, v in mapping.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
+        if isinstance(v, dict):
             out.update(flatten(v, key + "."))
         else:
             out[key] = v
@@ -147,12 +147,13 @@ def scenario_differences(resolved: dict[str, dict]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per differing dotted key, one column per scenario.
+        One row per differing dotted key, one column per scenario; a key a scenario does not
+        set (e.g. a ``parameters`` entry left at the data's value) shows ``"(default)"``.
     """
     flat = {name: flatten(d) for name, d in resolved.items()}
     keys = sorted(set().union(*flat.values()) - {"name", "description", "extends"})
-    rows = [{"setting": k, **{n: f.get(k) for n, f in flat.items()}} for k in keys
-            if len({repr(f.get(k)) for f in flat.values()}) > 1]
+    rows = [{"setting": k, **{n: f.get(k, "(default)") for n, f in flat.items()}} for k in keys
+            if len({repr(f.get(k, "(default)")) for f in flat.values()}) > 1]
     return pd.DataFrame(rows, columns=["setting", *resolved])
 
 

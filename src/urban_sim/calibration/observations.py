@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from urban_sim.data.tables import STATUSES, csv_line, read_csv
+from urban_sim.data.tables import STATUSES, csv_line, empty_cells, read_csv
 from urban_sim.data.units import check_units
 from urban_sim.errors import CalibrationError, DataError
 
@@ -66,10 +66,9 @@ def read_observations(path: str | Path, *, encoding: str | None = None) -> pd.Da
         raise CalibrationError(f"{path}: missing column(s) {', '.join(missing)}")
     if frame.empty:
         raise CalibrationError(f"{path}: table has no rows")
-    cols = frame[list(COLUMNS)]
-    empty = cols.isna() | cols.astype(str).apply(lambda c: c.str.strip().eq(""))
-    if empty.to_numpy().any():
-        row, col = (int(i[0]) for i in np.nonzero(empty.to_numpy()))
+    empty = empty_cells(frame[list(COLUMNS)]).to_numpy()
+    if empty.any():
+        row, col = (int(i[0]) for i in np.nonzero(empty))
         raise CalibrationError(f"{path}: row {csv_line(frame, row)} is partly empty: column "
                                f"'{COLUMNS[col]}' has no value (delete the row or fill it in)")
     out = frame.copy()

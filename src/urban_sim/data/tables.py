@@ -87,7 +87,7 @@ def read_csv(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise DataError(f"{path}: not a valid CSV table ({exc})") from None
         frame.columns = [str(c).lstrip("\ufeff").strip() for c in frame.columns]
-        blank = frame.apply(lambda c: c.isna() | c.astype(str).str.strip().eq("")).all(axis=1)
+        blank = empty_cells(frame).all(axis=1)
         if blank.any():
             log.info("%s: skipped %d empty row(s) (lines %s)", path, int(blank.sum()),
                      ", ".join(str(i + 2) for i in frame.index[blank]))
@@ -97,6 +97,14 @@ def read_csv(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
         f"{path}: cannot decode the file with {', '.join(tried)}; "
         "save it as UTF-8 or pass the 'encoding' option"
     )
+
+
+def empty_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """True where a cell is missing or only blanks, same shape as ``frame``."""
+    empty = frame.isna()
+    for col in frame.columns[[not pd.api.types.is_numeric_dtype(d) for d in frame.dtypes]]:
+        empty[col] |= frame[col].astype("string").str.strip().eq("").fillna(False).to_numpy(bool)
+    return empty
 
 
 def csv_line(frame: pd.DataFrame, position: int) -> int:
@@ -159,14 +167,12 @@ def read_table(data_dir: Path, name: str) -> pd.DataFrame:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
     if frame.empty:
         raise DataError(f"{path}: table has no rows")
-    for col in dict.fromkeys(required):
-        if col in _OPTIONAL.get(name, ()):
-            continue
-        empty = frame[col].isna() | frame[col].astype(str).str.strip().eq("")
-        if empty.any():
-            row = int(np.flatnonzero(empty.to_numpy())[0])
-            raise DataError(f"{path}: row {csv_line(frame, row)} is partly empty: column {col!r} "
-                            "has no value (delete the row or fill it in)")
+    needed = [c for c in dict.fromkeys(required) if c not in _OPTIONAL.get(name, ())]
+    empty = empty_cells(frame[needed]).to_numpy()
+    if empty.any():
+        row, col = (int(i[0]) for i in np.nonzero(empty))
+        raise DataError(f"{path}: row {csv_line(frame, row)} is partly empty: column "
+                        f"{needed[col]!r} has no value (delete the row or fill it in)")
     for col in _NUMERIC.get(name, ()):
         values = pd.to_numeric(frame[col], errors="coerce")
         wrong = values.isna() & frame[col].notna()

@@ -504,7 +504,7 @@ class CountyModel(mesa.Model):
         cand = np.flatnonzero(H.land_tie & ~H.land_rented & ~farming)
         rate = p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform)
         H.land_rented[cand[rng.random(len(cand)) < rate]] = True
-        k = int(round(self._homesteads_to_withdraw / self.weight))
+        k = n_agents(self._homesteads_to_withdraw / self.weight, rng)
         cand = np.flatnonzero(H.land_tie & ~H.homestead_withdrawn & (H.base != LOC_VILLAGE))
         if k and len(cand):
             chosen = rng.choice(cand, size=min(k, len(cand)), replace=False)
@@ -514,7 +514,8 @@ class CountyModel(mesa.Model):
         conv = rng.random(len(cand)) < p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access)
         H.hukou_urban[cand[conv]] = True
         H.years_at_base[:] = np.minimum(H.years_at_base + 1, 1000)
-        k = int(round(self.stocks["training_places"] * (0.5 + lv.vocational_training_intensity) / self.weight))
+        k = n_agents(self.stocks["training_places"] * (0.5 + lv.vocational_training_intensity)
+                     / self.weight, rng)
         cand = np.flatnonzero(P.alive & ~P.trained & (P.loc != LOC_OUTSIDE) & (P.age >= 16) & (P.age <= 45))
         if k and len(cand):
             P.trained[rng.choice(cand, size=min(k, len(cand)), replace=False)] = True
@@ -674,6 +675,18 @@ class CountyModel(mesa.Model):
         self.remove_all_agents()
 
 
+def n_agents(expected: float, rng: np.random.Generator) -> int:
+    """Number of agents for an expected count in agent units, by unbiased stochastic rounding.
+
+    ``floor(x)`` plus one with probability ``x - floor(x)`` (no draw when ``x`` is whole), so at
+    any scale the weighted total over years equals the full-scale count in expectation;
+    ``round(x)`` would make a rare event (x < 0.5 every year) never happen at small scale.
+    """
+    whole = math.floor(expected)
+    frac = expected - whole
+    return int(whole) + int(frac > 0 and rng.random() < frac)
+
+
 def check_scenario(scenario: Scenario, data: CountyData | None = None) -> None:
     """Check a scenario against its data without building a population.
 
@@ -684,7 +697,7 @@ def check_scenario(scenario: Scenario, data: CountyData | None = None) -> None:
     DataError
         Missing or inconsistent input tables.
     """
-    data = data or load_county(scenario.data_dir)
+    data = data or load_county_cached(scenario.data_dir)
     CountyModel._parameters(scenario, data)
     programmes = Programmes(data.programmes)
     src = getattr(scenario, "_source", None) or "scenario"

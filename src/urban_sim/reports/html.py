@@ -24,6 +24,7 @@ import base64
 import html
 import io
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,8 +64,8 @@ def fmt(x, spec: str | None = None, *, lang: str = "en") -> str:
         return "缺失" if zh else "n/a"
     if isinstance(x, (bool, np.bool_)):
         return ("是" if x else "否") if zh else ("yes" if x else "no")
-    if isinstance(x, str):
-        return x
+    if isinstance(x, str) or not isinstance(x, numbers.Real):  # text, lists, mappings as they are
+        return str(x)
     if isinstance(x, (int, np.integer)):
         return f"{x:,d}" if abs(x) >= 1e4 else str(x)
     if spec:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def _fmt(x, spec: str | None = None) -> str:
         return "n/a"
     if isinstance(x, (bool, np.bool_)):
         return "yes" if x else "no"
+    if not isinstance(x, numbers.Real):  # text, lists, mappings: shown as they are
+        return str(x)
     if spec:
         return spec.format(x)
     return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:.4g}"
