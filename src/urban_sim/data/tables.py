@@ -48,7 +48,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "programmes": (
         "programme_id", "task_area", "stock", "place", "unit_size", "unit_cost_million_yuan",
         "lag_years", "construction_jobs_per_million_yuan", "operating_jobs_per_unit",
-        "operating_sector", "default_weight",
+        "operating_sector", "default_weight", "available_from",
     ),
     "parameters": ("name", "value", "low", "high", "unit"),
 }
@@ -130,7 +130,8 @@ _NUMERIC: dict[str, tuple[str, ...]] = {
     "plan_targets": ("year", "target"),
     "stocks": ("year", "value"),
     "programmes": ("unit_size", "unit_cost_million_yuan", "lag_years",
-                   "construction_jobs_per_million_yuan", "operating_jobs_per_unit", "default_weight"),
+                   "construction_jobs_per_million_yuan", "operating_jobs_per_unit", "default_weight",
+                   "available_from"),
     "parameters": ("value", "low", "high"),
 }
 """Columns that must hold numbers (empty cells allowed only where a column is optional)."""

@@ -43,6 +43,8 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
     "km2": (0.0, INF),
     "km/km2": (0.0, INF),
     "persons per km2": (0.0, INF),
+    "m2 per dwelling": (0.0, INF),
+    "jobs": (0.0, INF),
     "persons per household": (1.0, 20.0),
     "years": (0.0, 200.0),
     "year": (1900.0, 2100.0),

@@ -30,6 +30,9 @@ class LabourMarket:
         0 county seat, 1 town centre, 2 village area.
     params : dict
         Uses ``nonfarm_jobs_share_{seat,town,village}``, ``services_jobs_per_resident``.
+    tourism_jobs : numpy.ndarray, shape (n_places,), optional
+        Tourism jobs at the start (Qikou: more than 5,000 tourism workers in 2023, Xinhua); they
+        are part of the place's wage jobs, not added to them.
 
     Notes
     -----
@@ -39,7 +42,7 @@ class LabourMarket:
     industry (seat, towns) or agri-processing (villages).
     """
 
-    def __init__(self, labour_force, residents, place_type, params) -> None:
+    def __init__(self, labour_force, residents, place_type, params, tourism_jobs=None) -> None:
         share = np.array(
             [params["nonfarm_jobs_share_seat"], params["nonfarm_jobs_share_town"],
              params["nonfarm_jobs_share_village"]]
@@ -49,6 +52,8 @@ class LabourMarket:
         jobs[:, S_SERV] = params["services_jobs_per_resident"] * residents
         jobs[:, S_PUB] = np.where(place_type == 0, 0.03, 0.01) * residents
         jobs[:, S_CONS] = params["background_construction_jobs_per_1000"] / 1000 * residents
+        if tourism_jobs is not None:
+            jobs[:, S_TOUR] = tourism_jobs
         rest = np.maximum(total - jobs.sum(axis=1), 0.0)
         jobs[:, S_IND] = np.where(place_type == 2, 0.3, 1.0) * rest
         jobs[:, S_AGRI] = np.where(place_type == 2, 0.7, 0.0) * rest

@@ -25,7 +25,9 @@ from urban_sim.population.state import (
     LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, SECTORS, Table,
 )
 from urban_sim.population.synthesis import synthesize
-from urban_sim.services.stocks import Stocks, amenity_and_congestion
+from urban_sim.services.stocks import (
+    NEW_BUILDING_SHARES, Stocks, adoption_standard, amenity_and_congestion, new_building_share,
+)
 from urban_sim.targets import (
     INDICATOR_OF_STOCK, RatioDecomposition, indicator_values, queued_by_stock, scenario_targets,
     sites,
@@ -134,11 +136,16 @@ class CountyModel(mesa.Model):
         self.flows: dict[str, float] = {}
         self.records: list[tuple[int, str, str, float]] = []
         self._tally()
-        self.stocks = Stocks(self.data.stock_values(self.year), self.groups)
+        self.stocks = Stocks(self.data.stock_values(self.year), self.groups, self.params)
         self.housing = self.occupied[:K] * (1 + self.params["housing_vacancy_target"])
+        self._housing_last = self.housing.sum()
+        self.new_dwellings = self._housing_last * self.params["new_dwelling_rate_start"]
         self._refused = np.zeros(K)
+        p = self.params
+        q = np.where(self.qikou_place, self.residents[:2 * K], 0.0)
+        tourism = p["tourism_jobs_qikou_2023"] * (1 + p["job_trend_tourism"]) ** (self.year - 2023)
         self.labour = LabourMarket(self.labour_force[:2 * K], self.residents[:2 * K],
-                                   self.place_type, self.params)
+                                   self.place_type, p, tourism * q / max(q.sum(), 1e-9))
         self.programmes = Programmes(self.data.programmes)
         src = getattr(scenario, "_source", None) or "scenario"
         self.weights = {id(b): self.programmes.weights(b, src) for b in (scenario.history, scenario.policy)}
@@ -228,19 +235,34 @@ class CountyModel(mesa.Model):
         for i, stock in enumerate(self.programmes.stock):
             if stock in use:
                 need[i] = float(np.clip(use[stock] / 0.9, 0.2, 2.0))
+        p, t = self.params, self.year
+        room = {name: self.stocks.room(name, self.groups) for name in set(self.programmes.stock)
+                if name in self.stocks.value}
+        room.update({name: max(n - self.stocks[name], 0.0)
+                     for name, n in sites(self.targets, self.groups, self.n_big_towns).items()})
+        new_m2 = self.new_dwellings * p["floor_area_per_new_dwelling_m2"]
+        standard = {name: adoption_standard(t, p[f"{name}_standard_start_year"],
+                                            p[f"{name}_standard_rate"], p[f"{name}_standard_ceiling"])
+                    for name in NEW_BUILDING_SHARES}
+        for name in NEW_BUILDING_SHARES:  # programme units are 1000 m² of funded floor area
+            room[name] = (1.0 - standard[name]) * new_m2 / 1000.0
         gov_eff = self.stocks["governance_efficiency"]
         shares = np.array([getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
         pw = self._place_weights()
         self.government.invest(
             self.budget, shares, self.weights[id(self.block)], need,
-            self.government.headroom(self.stocks, sites(self.targets, self.groups, self.n_big_towns)),
+            self.government.headroom(room),
             self.scenario.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
-            1 if gov_eff >= 0.8 else 0, pw)
+            p["governance_early_completion"] * gov_eff, pw, t)
         additions, self._direct_jobs, self._construction_jobs = self.government.complete(
-            self.params["job_attrition_rate"], pw, self.n_places)
+            p["job_attrition_rate"], pw, self.n_places)
         self.stocks.depreciate()
         for stock, amount in additions.items():
-            self.stocks.add(stock, amount)
+            if stock not in NEW_BUILDING_SHARES:
+                self.stocks.add(stock, amount, self.groups)
+        for name in NEW_BUILDING_SHARES:
+            self.stocks[name] = new_building_share(standard[name], additions.get(name, 0.0) * 1000.0,
+                                                   new_m2)
         self._homesteads_to_withdraw = additions.get("homestead_withdrawn", 0.0)
         self.housing[0] += additions.get("housing_units_seat", 0.0)
         self.housing[1:] += additions.get("housing_units_towns", 0.0) * pw["towns"][1:self.K]
@@ -295,7 +317,9 @@ class CountyModel(mesa.Model):
         dead = demography.deaths(P, self.mortality, self.rng)
         born = demography.births(P, self.fertility, self.rng)
         self.flows["deaths"] = len(dead) * self.weight
-        self.flows["births"] = len(born) * self.weight
+        abroad = P.loc[born] == LOC_OUTSIDE  # registered mothers living outside the county
+        self.flows["births"] = np.sum(~abroad) * self.weight
+        self.flows["births_outside"] = np.sum(abroad) * self.weight
         demography.form_households(P, self.households, self.params["household_formation_rate"], self.rng)
         self._repair_bases()
 
@@ -476,7 +500,8 @@ class CountyModel(mesa.Model):
         alive = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= 75))
         care = np.bincount(P.hh[alive], minlength=len(H)) > 0
         hh = P.hh[out]
-        hazard = p["return_hazard_base"] * (1 + self.stocks["talent_return_support"]) * np.exp(
+        hazard = p["return_hazard_base"] * (
+            1 + p["talent_return_hazard_effect"] * self.stocks["talent_return_support"]) * np.exp(
             p["return_gamma_age"] * (P.age[out] >= 45) + p["return_gamma_care"] * care[hh]
             + p["return_gamma_job"] * self.job_growth)
         back = self.rng.random(len(out)) < np.minimum(hazard, 1.0)
@@ -514,6 +539,8 @@ class CountyModel(mesa.Model):
         conv = rng.random(len(cand)) < p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access)
         H.hukou_urban[cand[conv]] = True
         H.years_at_base[:] = np.minimum(H.years_at_base + 1, 1000)
+        trained = np.flatnonzero(P.trained)  # skills and certificates lapse (training expires)
+        P.trained[trained[rng.random(len(trained)) < p["training_expiry_rate"]]] = False
         k = n_agents(self.stocks["training_places"] * (0.5 + lv.vocational_training_intensity)
                      / self.weight, rng)
         cand = np.flatnonzero(P.alive & ~P.trained & (P.loc != LOC_OUTSIDE) & (P.age >= 16) & (P.age <= 45))
@@ -524,6 +551,10 @@ class CountyModel(mesa.Model):
     def services_and_indicators(self, collect_flows: bool = True) -> None:
         """Recompute demand, congestion and amenity with the new residents; collect indicators."""
         self._tally()
+        self.stocks.cap_served(self.groups)
+        if collect_flows:
+            built = self.housing.sum()
+            self.new_dwellings, self._housing_last = max(built - self._housing_last, 0.0), built
         self.amenity, self.congestion = amenity_and_congestion(
             self.stocks, self.groups, self.housing_use_all, self.place_type, self.params)
         self._collect(collect_flows)
@@ -549,7 +580,8 @@ class CountyModel(mesa.Model):
         pupil_n[self.OUT] = 0
         resident = by_place[: self.OUT].sum(axis=0)  # persons in the county by age class
         # households with a living member at each (township, location)
-        present = np.flatnonzero(self._presence().ravel())
+        pres = self._presence()
+        present = np.flatnonzero(pres.ravel())
         code = np.multiply(self.households.township[present >> 2], 4, dtype=np.intp)
         code += present & 3
         n_at = np.bincount(code, minlength=4 * K).reshape(K, 4)
@@ -557,7 +589,8 @@ class CountyModel(mesa.Model):
         self.occupied[K:2 * K] += n_at[:, LOC_VILLAGE] * w
         self.occupied[:K] += n_at[:, LOC_TOWN] * w
         self.occupied[0] += n_at[:, LOC_SEAT].sum() * w
-        self.n_households = n_at[:, :LOC_OUTSIDE].sum() * w
+        # a household split between places is one household (counted once, census definition)
+        self.n_households = np.count_nonzero(pres[:, :LOC_OUTSIDE].any(axis=1)) * w
         self.housing_use_all = np.zeros(2 * K)
         if hasattr(self, "housing"):
             self.housing_use_all[:K] = self.occupied[:K] / np.maximum(self.housing, 1e-9)
@@ -617,12 +650,18 @@ class CountyModel(mesa.Model):
         sector = self.persons.sector[self.persons.alive]
         put("farm_workers", np.sum(sector == FARMING) * self.weight)
         seekers = np.sum((sector >= 0) & (sector != FARMING))
-        put("unemployment_rate", per(np.sum(sector == UNEMPLOYED), seekers))
+        jobless = np.sum(sector == UNEMPLOYED)
+        put("wage_job_shortfall_rate", per(jobless, seekers))
+        # census definition: informal work counts as employment; only a share of those without a
+        # wage job have no work at all (parameters.csv)
+        put("unemployment_rate", per(self.params["census_unemployed_share_of_jobless"] * jobless,
+                                     np.sum(sector >= 0)))
         spend = self.government.spend_by_area if collect_flows else np.full(len(TASK_AREAS), math.nan)
         for i, area in enumerate(TASK_AREAS):
             put(jobs_created_in(area), self.government.jobs_by_area[i])
             put(investment_in(area), spend[i])
         put("investment_total", spend.sum())
+        put("investment_unspent", self.government.unspent if collect_flows else math.nan)
         put("school_seats_per_pupil", per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]))
         put("hospital_beds_per_1000", per(s["hospital_beds"], total, 1000))
         put("elderly_beds_per_1000_60plus",

@@ -234,13 +234,14 @@ declare("share_age_0_14", "share", "share", "Share aged 0-14", "0-14岁人口占
 declare("share_age_60_plus", "share", "share", "Share aged 60+", "60岁及以上人口占比",
         places=("county", "township"))
 # ---------------------------------------------------------------------------------- flows
-FLOWS = ("births", "deaths", "moves_village_to_seat", "moves_village_to_town", "moves_to_outside",
-         "returns", "new_county_seat_residents")
+FLOWS = ("births", "births_outside", "deaths", "moves_village_to_seat", "moves_village_to_town",
+         "moves_to_outside", "returns", "new_county_seat_residents")
 """Outputs counted during the year (persons per year, full-population scale), in collection order."""
 for _name, _en, _zh in zip(FLOWS, (
-        "Births", "Deaths", "Moves from villages to the county seat", "Moves from villages to towns",
+        "Births to mothers living in the county", "Births to registered mothers living outside",
+        "Deaths", "Moves from villages to the county seat", "Moves from villages to towns",
         "Moves out of the county", "Returns from outside", "New county-seat residents"), (
-        "出生", "死亡", "乡村迁入县城", "乡村迁入镇区", "迁出县外", "返乡", "县城新增常住人口"), strict=True):
+        "出生（县内常住母亲）", "出生（县外常住的户籍母亲）", "死亡", "乡村迁入县城", "乡村迁入镇区", "迁出县外", "返乡", "县城新增常住人口"), strict=True):
     declare(_name, "persons_per_year", "flow", _en, _zh)
 # ---------------------------------------------------------------------------------- jobs
 declare("jobs_total", "jobs", "stock", "Jobs", "就业岗位", direction="higher")
@@ -249,7 +250,11 @@ for _s in SECTORS:
     declare(jobs_in(_s), "jobs", "stock", f"Jobs in {SECTOR_LABELS[_s][0]}",
             f"{SECTOR_LABELS[_s][1]}就业岗位")
 declare("farm_workers", "persons", "stock", "Farm workers", "务农人员")
-declare("unemployment_rate", "share", "share", "Unemployment rate", "失业率", direction="lower")
+declare("unemployment_rate", "share", "share", "Unemployment rate (census definition)", "失业率（普查口径）",
+        direction="lower")
+declare("wage_job_shortfall_rate", "share", "share",
+        "Non-farm job seekers without a wage job (informal work included)", "未获工资性岗位的非农求职者占比",
+        direction="lower")
 for _a in TASK_AREAS:
     _en, _zh = TASK_AREA_LABELS[_a]
     declare(jobs_created_in(_a), "jobs", "stock", f"Jobs created by investment: {_en.lower()}",
@@ -257,6 +262,8 @@ for _a in TASK_AREAS:
     declare(investment_in(_a), "million_yuan_per_year", "flow", f"Investment: {_en.lower()}",
             f"{_zh}投资", task_area=_a)
 declare("investment_total", "million_yuan_per_year", "flow", "Investment", "投资总额")
+declare("investment_unspent", "million_yuan_per_year", "flow",
+        "Investment budget not spent (carried over to the next year)", "未支出预算（结转下年）")
 # ---------------------------------------------------------------------------------- services
 declare("school_seats_per_pupil", "seats_per_pupil", "share", "School seats per pupil", "每名学生学位数",
         direction="higher")

@@ -6,6 +6,13 @@ Within a task area, programmes are funded in proportion to ``default_weight × s
 maintenance) or the capacity's utilisation ratio for capacity programmes. Funding buys
 ``spend / unit cost`` units; they are completed ``lag_years`` later, create construction jobs
 while they are built and operating jobs once complete (model.md §5).
+
+A programme can be funded only from its ``available_from`` year (the year the national
+programme or campaign began, programmes.csv); funds a task area cannot use (programmes not yet
+available or at their bound) go to its other programmes, and what no programme can use is
+carried over to the next year's budget (reported as ``investment_unspent``). Governance
+efficiency ``g`` completes a share ``governance_early_completion × g`` of each year's projects
+one year early (a smooth effect, replacing a threshold).
 """
 
 from __future__ import annotations
@@ -17,7 +24,6 @@ import pandas as pd
 from urban_sim.config.schema import TASK_AREAS, PolicyBlock
 from urban_sim.errors import ConfigError, did_you_mean
 from urban_sim.population.state import SECTORS
-from urban_sim.services.stocks import SHARE_STOCKS
 
 LEVER_PROGRAMMES: dict[str, tuple[str, ...]] = {
     "school_expansion_priority": ("school_expansion", "special_education"),
@@ -54,6 +60,8 @@ class Programmes:
         self.sector = np.array([SECTORS.index(s) if s in SECTORS else SECTORS.index("public")
                                 for s in t["operating_sector"]])
         self.weight = t["default_weight"].to_numpy(float)
+        self.available_from = (t["available_from"].to_numpy(float) if "available_from" in t
+                               else np.zeros(len(t)))
         self.creates_jobs = np.array([s.startswith("jobs_") for s in self.stock])
 
     def __len__(self) -> int:
@@ -98,16 +106,18 @@ class Government(mesa.Agent):
         self.operating_jobs_by_area = np.zeros(len(TASK_AREAS))
         self.spend_by_area = np.zeros(len(TASK_AREAS))
         self.jobs_by_area = np.zeros(len(TASK_AREAS))
+        self.carried = 0.0  # budget not spent last year, million yuan
+        self.unspent = 0.0  # budget not spent this year (carried to the next)
 
     def invest(self, budget: float, shares: np.ndarray, weights: np.ndarray, need: np.ndarray,
-               headroom: np.ndarray, cost_factor: float, lag_cut: int,
-               place_weights: dict[str, np.ndarray]) -> None:
+               headroom: np.ndarray, cost_factor: float, early_share: float,
+               place_weights: dict[str, np.ndarray], year: int) -> None:
         """Fund programmes for one year and start their projects.
 
         Parameters
         ----------
         budget : float
-            Total investment this year, million yuan.
+            Total investment this year, million yuan (last year's unspent funds are added).
         shares : numpy.ndarray, shape (8,)
             Task-area shares (sum 1).
         weights, need : numpy.ndarray, shape (n_programmes,)
@@ -117,14 +127,16 @@ class Government(mesa.Agent):
             the rest of the area's budget goes to its other programmes.
         cost_factor : float
             Multiplier on unit costs (construction cost × governance overruns).
-        lag_cut : int
-            Years taken off every lag (governance efficiency), lags stay ≥ 0.
+        early_share : float
+            Share (0–1) of this year's units completed one year before their lag (governance).
         place_weights : dict[str, numpy.ndarray]
             Distribution over places of each programme ``place`` key (sums to 1).
+        year : int
+            Calendar year: programmes with ``available_from`` after it get nothing.
         """
         p = self.programmes
-        area_budget = budget * shares
-        w = weights * need
+        area_budget = (budget + self.carried) * shares
+        w = weights * need * (p.available_from <= year)
         cost = p.unit_cost * cost_factor
         spend = np.zeros(len(p))
         cap_spend = np.where(np.isfinite(headroom), np.maximum(headroom, 0) * cost, np.inf)
@@ -135,9 +147,14 @@ class Government(mesa.Agent):
             add = np.where(open_, left[p.area] * w / np.where(wsum[p.area] > 0, wsum[p.area], 1.0), 0.0)
             spend = np.minimum(spend + add, cap_spend)
         units = spend / np.where(cost > 0, cost, np.inf)
-        lag = np.maximum(p.lag - lag_cut, 0)
-        np.add.at(self.pipeline, (lag, np.arange(len(p))), units)
+        lag = p.lag
+        e = min(max(early_share, 0.0), 1.0)
+        idx = np.arange(len(p))
+        np.add.at(self.pipeline, (lag, idx), units * (1.0 - e))
+        np.add.at(self.pipeline, (np.maximum(lag - 1, 0), idx), units * e)
         self.spend_by_area = np.bincount(p.area, weights=spend, minlength=len(TASK_AREAS))
+        self.unspent = max(float(area_budget.sum() - spend.sum()), 0.0)
+        self.carried = self.unspent
         duration = np.maximum(lag, 1)
         jobs_per_year = spend * p.construction_jobs / duration
         for d in range(MAX_LAG):
@@ -184,16 +201,20 @@ class Government(mesa.Agent):
             arr[-1] = 0
         return additions, direct, construction_jobs
 
-    def headroom(self, stocks, values: dict[str, float]) -> np.ndarray:
-        """Units each programme may still usefully buy: shares stop at their bound (1, or 0 for
-        stocks that programmes reduce), counts of facilities at their number of sites."""
+    def headroom(self, room: dict[str, float]) -> np.ndarray:
+        """Units each programme may still usefully buy, shape (n_programmes,).
+
+        Parameters
+        ----------
+        room : dict[str, float]
+            Nominal amount (stock units, ≥ 0) that can still be added to each bounded stock
+            (:meth:`urban_sim.services.stocks.Stocks.room`, sites left for counted facilities,
+            floor area left for new-building shares); stocks not named are unbounded.
+        """
         p = self.programmes
-        queued = self.pipeline.sum(axis=0) * p.unit_size
+        queued = np.abs(self.pipeline.sum(axis=0) * p.unit_size)
         out = np.full(len(p), np.inf)
         for i, name in enumerate(p.stock):
-            if name in SHARE_STOCKS:
-                bound = 0.0 if p.unit_size[i] < 0 else 1.0
-                out[i] = (bound - stocks[name] - queued[i]) / p.unit_size[i]
-            elif name in values:  # counted facilities with a fixed number of sites
-                out[i] = (values[name] - stocks[name] - queued[i]) / p.unit_size[i]
+            if name in room:
+                out[i] = (room[name] - queued[i]) / abs(p.unit_size[i])
         return out

@@ -3,11 +3,23 @@
 A stock is a county-level quantity (beds, seats, served persons, km of road, a coverage share,
 a quality index). Initial values come from ``stocks.csv``; a value with unit
 ``share_of_group`` is a coverage of a population group in the table year and is turned into a
-count with the simulated group at the start. Programmes add to stocks; physical stocks
-depreciate at their ``depreciation_rate_per_year``.
+count with the simulated group at the start. Programmes add to stocks; stocks depreciate at
+their ``depreciation_rate_per_year``.
+
+Bounded stocks (every 0–1 share or index, and every served capacity measured as a coverage of
+its population group) have **diminishing returns**: a nominal increment ``d`` (programme units ×
+unit size, in units of the share) moves the share ``x`` toward its ceiling ``hi`` as
+``x' = min(hi, h − (h − x)·exp(−d / w))`` with ``w = (1 + m)·(hi − lo)``, ``h = lo + w`` and
+``m`` the ``share_overshoot`` parameter. At the floor one unit buys its nominal increment (the
+unit cost in ``programmes.csv``), at ``x`` the fraction ``(h − x)/w``, and the last points
+toward the ceiling cost about ``1/m`` times the first (remote villages, the last households, the oldest pipes). Stocks that
+programmes lower (water leakage, historic vacancy) approach their floor the same way. Assumption (labelled in parameters.csv): the exponential
+form, the overshoot ``m``, floors and ceilings; the sensitivity analysis varies them.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -26,7 +38,7 @@ GROUP_OF_STOCK: dict[str, str] = {
 
 SHARE_STOCKS = frozenset({
     "logistics_coverage", "lifeline_monitoring_coverage", "self_built_housing_rectified",
-    "reclaimed_water_rate", "green_building_share", "prefab_building_share",
+    "reclaimed_water_rate",
     "vocational_compliance", "coverage_5g", "idle_land_cleared", "water_leakage_rate",
     "historic_vacancy_rate", "environment_quality", "public_space_quality", "culture_quality",
     "tourism_capacity", "governance_efficiency", "flood_safety", "talent_return_support",
@@ -36,13 +48,80 @@ SHARE_STOCKS = frozenset({
     "scenic_mining_road_coverage", "village_waste_sorting_share",
     "online_employment_service_coverage", "heritage_plans_done",
 })
-"""Stocks bounded to [0, 1]."""
+"""Stocks bounded to [0, 1] (or a narrower [floor, ceiling] from parameters.csv)."""
+
+NEW_BUILDING_SHARES = ("green_building_share", "prefab_building_share")
+"""Shares of the year's simulated new urban floor area (not stocks that can be bought outright):
+``share = standard(t) + (1 − standard(t)) · min(1, funded m² / new m²)``
+(:func:`new_building_share`)."""
+
+SERVED_PERSONS = frozenset(set(GROUP_OF_STOCK) - {"parking_spaces"})
+"""Served capacities counted in persons served: they cannot exceed ``ceiling × group`` (capacity
+left by people who moved away serves nobody, :meth:`Stocks.cap_served`)."""
+
+REMOTE_SERVED = frozenset({"rural_scale_water_served", "rural_tap_water_served", "rural_sewage_served",
+                           "seat_water_served"})
+"""Served capacities with diminishing returns (the last villages served are the remotest, the last
+county-seat households live on the hillsides and in urban villages); other served capacities
+(school and special-education seats, parking) are linear up to their ceiling."""
+
+LOWER_IS_BETTER = frozenset({"water_leakage_rate", "historic_vacancy_rate"})
+"""Shares that programmes lower; their depreciation raises them (ageing pipes, vacated houses)."""
 
 HOUSING_STOCKS = ("housing_units_seat", "housing_units_towns")
 
 
+def bounds_from(params: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """[floor, ceiling] of every bounded stock in share units: 0–1 for shares unless
+    parameters.csv has ``floor_<stock>`` / ``ceiling_<stock>``; coverage 0–``ceiling_<stock>``
+    (default 1) for served capacities."""
+    out = {}
+    for name in (*SHARE_STOCKS, *GROUP_OF_STOCK):
+        out[name] = (params.get(f"floor_{name}", 0.0), params.get(f"ceiling_{name}", 1.0))
+    return out
+
+
+def approach(x: float, d: float, lo: float, hi: float, overshoot: float) -> float:
+    """Share after a nominal increment ``d`` with diminishing returns (module docstring)."""
+    w = (hi - lo) * (1.0 + overshoot)
+    if d >= 0:
+        if x >= hi:
+            return x
+        h = lo + w
+        return min(hi, h - (h - x) * math.exp(-d / w))
+    if x <= lo:
+        return x
+    h = hi - w
+    return max(lo, h + (x - h) * math.exp(d / w))
+
+
+def nominal_to_reach(x: float, goal: float, lo: float, hi: float, overshoot: float) -> float:
+    """Nominal increment (≥ 0, in share units; sign of the move dropped) that takes ``x`` to
+    ``goal`` under :func:`approach`; 0 if ``x`` is already past it."""
+    w = (hi - lo) * (1.0 + overshoot)
+    if goal >= x:
+        h = lo + w
+        return w * math.log((h - x) / max(h - goal, 1e-12)) if x < hi else 0.0
+    h = hi - w
+    return w * math.log((x - h) / max(goal - h, 1e-12)) if x > lo else 0.0
+
+
+def new_building_share(standard: float, funded_m2: float, new_m2: float) -> float:
+    """Share of new floor area meeting a standard: the share required by regulation without
+    public money, plus the funded floor area over the rest (0–1)."""
+    funded = min(1.0, funded_m2 / new_m2) if new_m2 > 0 else 0.0
+    return standard + (1.0 - standard) * funded
+
+
+def adoption_standard(year: int, start: int, rate: float, ceiling: float) -> float:
+    """Share required or customary without public funding: ``ceiling·(1 − e^{−rate·(t−start)})``
+    after ``start`` (0 before); a diffusion curve fitted to the provincial shares
+    (parameters.csv)."""
+    return ceiling * (1.0 - math.exp(-rate * max(year - start, 0)))
+
+
 class Stocks:
-    """Current values of every stock (county level), with depreciation.
+    """Current values of every stock (county level), with diminishing returns and depreciation.
 
     Parameters
     ----------
@@ -50,6 +129,8 @@ class Stocks:
         ``stocks.csv`` rows for the start year, indexed by stock name.
     groups : dict[str, float]
         Population groups at the start (full-population scale), for ``share_of_group`` stocks.
+    params : dict[str, float], optional
+        ``share_overshoot`` and the ``floor_*`` / ``ceiling_*`` bounds (parameters.csv).
 
     Raises
     ------
@@ -57,7 +138,11 @@ class Stocks:
         If a ``share_of_group`` stock has no known group.
     """
 
-    def __init__(self, table: pd.DataFrame, groups: dict[str, float]) -> None:
+    def __init__(self, table: pd.DataFrame, groups: dict[str, float],
+                 params: dict[str, float] | None = None) -> None:
+        params = params or {}
+        self.bounds = bounds_from(params)
+        self.overshoot = float(params.get("share_overshoot", 0.05))
         self.value: dict[str, float] = {}
         self.depreciation: dict[str, float] = {}
         for name, row in table.iterrows():
@@ -76,16 +161,56 @@ class Stocks:
         except KeyError:
             raise DataError(f"stocks.csv: no stock named {name!r}") from None
 
-    def add(self, name: str, amount: float) -> None:
-        """Add ``amount`` to a stock, keeping shares within [0, 1] and counts ≥ 0."""
-        v = self[name] + amount
-        self.value[name] = min(max(v, 0.0), 1.0) if name in SHARE_STOCKS else max(v, 0.0)
+    def __setitem__(self, name: str, value: float) -> None:
+        self.value[name] = float(value)
+
+    def _group(self, name: str, groups: dict[str, float] | None) -> float:
+        if name in GROUP_OF_STOCK and groups is not None:
+            return max(groups[GROUP_OF_STOCK[name]], 1e-9)
+        return 1.0
+
+    def add(self, name: str, amount: float, groups: dict[str, float] | None = None) -> None:
+        """Add a nominal ``amount`` to a stock: bounded stocks (shares, and served capacities
+        when ``groups`` is given) with diminishing returns (:func:`approach`), counts ≥ 0."""
+        v = self[name]
+        if name in SHARE_STOCKS or (name in REMOTE_SERVED and groups is not None):
+            g = self._group(name, groups)
+            lo, hi = self.bounds[name]
+            self.value[name] = approach(v / g, amount / g, lo, hi, self.overshoot) * g
+        elif name in GROUP_OF_STOCK and groups is not None:  # built to demand, no further
+            cap = self.bounds[name][1] * self._group(name, groups)
+            self.value[name] = max(min(v + amount, max(v, cap)), 0.0)
+        else:
+            self.value[name] = max(v + amount, 0.0)
+
+    def room(self, name: str, groups: dict[str, float] | None = None) -> float:
+        """Nominal amount (≥ 0, stock units) that can still usefully be added: up to the ceiling
+        (down to the floor for :data:`LOWER_IS_BETTER`), ``inf`` for unbounded stocks."""
+        if not (name in SHARE_STOCKS or (name in GROUP_OF_STOCK and groups is not None)):
+            return math.inf
+        g = self._group(name, groups)
+        lo, hi = self.bounds[name]
+        if name not in SHARE_STOCKS and name not in REMOTE_SERVED:
+            return max(hi * g - self[name], 0.0)
+        goal = lo if name in LOWER_IS_BETTER else hi
+        return nominal_to_reach(self[name] / g, goal, lo, hi, self.overshoot) * g
+
+    def cap_served(self, groups: dict[str, float]) -> None:
+        """Persons served cannot exceed the persons there are (times the ceiling)."""
+        for name in SERVED_PERSONS:
+            if name in self.value:
+                cap = self.bounds[name][1] * max(groups[GROUP_OF_STOCK[name]], 0.0)
+                self.value[name] = min(self.value[name], cap)
 
     def depreciate(self) -> None:
-        """Apply one year of depreciation to every stock."""
+        """Apply one year of depreciation: counts and shares decay toward 0, shares that
+        programmes lower drift up toward 1 (:data:`LOWER_IS_BETTER`)."""
         for name, rate in self.depreciation.items():
             if rate:
-                self.value[name] *= 1.0 - rate
+                if name in LOWER_IS_BETTER:
+                    self.value[name] += rate * (1.0 - self.value[name])
+                else:
+                    self.value[name] *= 1.0 - rate
 
 
 def amenity_and_congestion(
@@ -133,3 +258,26 @@ def amenity_and_congestion(
     use = np.where(place_type == 0, np.maximum(use, school_use), use)
     congestion = np.maximum(0.0, use - params["congestion_threshold"]) ** params["congestion_curvature"]
     return amenity, congestion
+
+
+def compare_with_table(stocks: Stocks, groups: dict[str, float], table: pd.DataFrame) -> pd.DataFrame:
+    """Simulated stocks against the ``[low, high]`` of a ``stocks.csv`` year (the backcast).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``stocks.csv`` rows of one year (columns ``stock, unit, low, high``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``stock, value, low, high, inside``; ``share_of_group`` stocks as coverage of
+        their simulated group.
+    """
+    rows = []
+    for r in table.itertuples():
+        v = stocks[r.stock]
+        if r.unit == "share_of_group":
+            v /= max(groups[GROUP_OF_STOCK[r.stock]], 1e-9)
+        rows.append((r.stock, v, float(r.low), float(r.high), float(r.low) <= v <= float(r.high)))
+    return pd.DataFrame(rows, columns=["stock", "value", "low", "high", "inside"])
