@@ -37,7 +37,6 @@ def sensitivity(
     """Global sensitivity analysis (Sobol or Morris, SALib) of an experiment file.
 
     --seed, --scale, --start-year and --end-year override the experiment file's values.
-    Finished runs are kept in OUT/runs/; the same command after an interruption resumes.
     """
     from urban_sim.analysis import sensitivity as sa
     from urban_sim.config.experiment import load_experiment
