@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from urban_sim.model import CountyModel
-from urban_sim.model.county import n_agents
+from urban_sim.policy.institutions import n_agents
 
 from .conftest import scenario
 

@@ -140,3 +140,13 @@ class LabourMarket:
             sector += v >= cum[:, j].take(pe)
         out[e] = sector
         return out
+
+
+def tourism_start(params: dict[str, float], year: int, residents: np.ndarray,
+                  qikou: np.ndarray) -> np.ndarray:
+    """Tourism jobs by place in the start year, shape (n_places,): ``tourism_jobs_qikou_2023``
+    (Xinhua 2023: more than 5,000 tourism workers in Qikou) scaled back or forward with
+    ``job_trend_tourism`` and spread over the Qikou centres by residents."""
+    q = np.where(qikou, residents, 0.0)
+    total = params["tourism_jobs_qikou_2023"] * (1 + params["job_trend_tourism"]) ** (year - 2023)
+    return total * q / max(q.sum(), 1e-9)

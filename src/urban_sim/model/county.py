@@ -15,18 +15,24 @@ import pandas as pd
 
 from urban_sim.config.schema import TASK_AREAS, Scenario
 from urban_sim.data.tables import CountyData, load_county, load_county_cached
-from urban_sim.economy.labour import FARMING, UNEMPLOYED, LabourMarket
+from urban_sim.economy.labour import LabourMarket, tourism_start
 from urban_sim.errors import ConfigError, did_you_mean
 from urban_sim.policy.government import Government, Programmes
-from urban_sim.model.outputs import FLOWS, investment_in, jobs_created_in, jobs_in
+from urban_sim.model.outputs import FLOWS
+from urban_sim.model.collect import collect
+from urban_sim.policy.allocation import place_weights, programme_need, programme_room
+from urban_sim.policy.institutions import land_and_institutions
 from urban_sim.population import choice as ch
 from urban_sim.population import demography
+from urban_sim.population.migration import (
+    WORKING_AGE, allocate_and_move, applicants, presence, repair_bases, return_migration,
+)
 from urban_sim.population.state import (
     LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, SECTORS, Table,
 )
 from urban_sim.population.synthesis import synthesize
 from urban_sim.services.stocks import (
-    NEW_BUILDING_SHARES, Stocks, adoption_standard, amenity_and_congestion, new_building_share,
+    NEW_BUILDING_SHARES, Stocks, amenity_and_congestion, building_standards, new_building_share,
 )
 from urban_sim.targets import (
     INDICATOR_OF_STOCK, RatioDecomposition, indicator_values, queued_by_stock, scenario_targets,
@@ -40,8 +46,6 @@ PHASES = (
 )
 """The annual schedule, in order (model.md §3)."""
 
-WORKING_AGE = (16, 59)
-PUPIL_AGE = (6, 14)
 N_AGE_CLASSES = 6
 AC_PUPIL, AC_WORKING, AC_OLD = 2, 4, 5
 AGE_CLASS = np.zeros(2**15, dtype=np.intp)
@@ -141,11 +145,9 @@ class CountyModel(mesa.Model):
         self._housing_last = self.housing.sum()
         self.new_dwellings = self._housing_last * self.params["new_dwelling_rate_start"]
         self._refused = np.zeros(K)
-        p = self.params
-        q = np.where(self.qikou_place, self.residents[:2 * K], 0.0)
-        tourism = p["tourism_jobs_qikou_2023"] * (1 + p["job_trend_tourism"]) ** (self.year - 2023)
-        self.labour = LabourMarket(self.labour_force[:2 * K], self.residents[:2 * K],
-                                   self.place_type, p, tourism * q / max(q.sum(), 1e-9))
+        self.labour = LabourMarket(self.labour_force[:2 * K], self.residents[:2 * K], self.place_type,
+                                   self.params, tourism_start(self.params, self.year,
+                                                              self.residents[:2 * K], self.qikou_place))
         self.programmes = Programmes(self.data.programmes)
         src = getattr(scenario, "_source", None) or "scenario"
         self.weights = {id(b): self.programmes.weights(b, src) for b in (scenario.history, scenario.policy)}
@@ -219,71 +221,39 @@ class CountyModel(mesa.Model):
     # 2 -----------------------------------------------------------------------------------
     def government_investment(self) -> None:
         """Fund programmes, start projects, complete those whose lag has passed."""
-        values = indicator_values(self.stocks, self.groups, self.n_big_towns, self._queued())
-        need = np.ones(len(self.programmes))
-        for i, stock in enumerate(self.programmes.stock):
-            ind = INDICATOR_OF_STOCK.get(stock)
-            if ind is None:
-                continue
-            mine = [t for t in self.targets if t.indicator == ind]
-            ahead = [t for t in mine if t.year >= self.year] or mine[-1:]  # past the last target
-            if ahead and all(t.met(values[ind]) for t in ahead):  # year, keep the last one
-                need[i] = 0.1
+        p, t, st = self.params, self.year, self.stocks
+        values = indicator_values(st, self.groups, self.n_big_towns, self.queued_additions())
         use = {"school_seats_seat": self.school_use, "housing_units_seat": self.housing_use[0],
                "housing_units_towns": float(np.mean(self.housing_use[1:])),
                "hospital_beds": 6.0 / max(self.groups["beds_per_1000"], 1e-9)}
-        for i, stock in enumerate(self.programmes.stock):
-            if stock in use:
-                need[i] = float(np.clip(use[stock] / 0.9, 0.2, 2.0))
-        p, t = self.params, self.year
-        room = {name: self.stocks.room(name, self.groups) for name in set(self.programmes.stock)
-                if name in self.stocks.value}
-        room.update({name: max(n - self.stocks[name], 0.0)
-                     for name, n in sites(self.targets, self.groups, self.n_big_towns).items()})
+        need = programme_need(self.programmes.stock, INDICATOR_OF_STOCK, self.targets, values, t, use)
         new_m2 = self.new_dwellings * p["floor_area_per_new_dwelling_m2"]
-        standard = {name: adoption_standard(t, p[f"{name}_standard_start_year"],
-                                            p[f"{name}_standard_rate"], p[f"{name}_standard_ceiling"])
-                    for name in NEW_BUILDING_SHARES}
-        for name in NEW_BUILDING_SHARES:  # programme units are 1000 m² of funded floor area
-            room[name] = (1.0 - standard[name]) * new_m2 / 1000.0
-        gov_eff = self.stocks["governance_efficiency"]
+        standard = building_standards(p, t)
+        room = programme_room(st, self.programmes.stock, self.groups,
+                              sites(self.targets, self.groups, self.n_big_towns), standard, new_m2)
+        gov_eff = st["governance_efficiency"]
         shares = np.array([getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
-        pw = self._place_weights()
+        pw = place_weights(self.residents[: self.n_places], self.place_type, self.qikou_place)
         self.government.invest(
-            self.budget, shares, self.weights[id(self.block)], need,
-            self.government.headroom(room),
+            self.budget, shares, self.weights[id(self.block)], need, self.government.headroom(room),
             self.scenario.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
             p["governance_early_completion"] * gov_eff, pw, t)
         additions, self._direct_jobs, self._construction_jobs = self.government.complete(
             p["job_attrition_rate"], pw, self.n_places)
-        self.stocks.depreciate()
+        st.depreciate()
         for stock, amount in additions.items():
             if stock not in NEW_BUILDING_SHARES:
-                self.stocks.add(stock, amount, self.groups)
+                st.add(stock, amount, self.groups)
         for name in NEW_BUILDING_SHARES:
-            self.stocks[name] = new_building_share(standard[name], additions.get(name, 0.0) * 1000.0,
-                                                   new_m2)
+            st[name] = new_building_share(standard[name], additions.get(name, 0.0) * 1000.0, new_m2)
         self._homesteads_to_withdraw = additions.get("homestead_withdrawn", 0.0)
         self.housing[0] += additions.get("housing_units_seat", 0.0)
         self.housing[1:] += additions.get("housing_units_towns", 0.0) * pw["towns"][1:self.K]
 
-    def _queued(self) -> dict[str, float]:
+    def queued_additions(self) -> dict[str, float]:
         """Stock additions funded and under construction, by stock."""
         g = self.government
         return queued_by_stock(self.programmes.stock, g.pipeline.sum(axis=0) * self.programmes.unit_size)
-
-    def _place_weights(self) -> dict[str, np.ndarray]:
-        res = self.residents[: self.n_places]
-        def norm(mask):
-            w = np.where(mask, res, 0.0)
-            if w.sum() <= 0:
-                w = mask.astype(float)
-            return w / w.sum()
-        seat = np.zeros(self.n_places); seat[0] = 1.0
-        towns = norm(self.place_type == 1)
-        return {"county_seat": seat, "county": norm(np.ones(self.n_places, bool)), "towns": towns,
-                "villages": norm(self.place_type == 2),
-                "qikou_towns": norm(self.qikou_place) if self.qikou_place.any() else towns}
 
     # 3 -----------------------------------------------------------------------------------
     def labour_market(self) -> None:
@@ -321,31 +291,7 @@ class CountyModel(mesa.Model):
         self.flows["births"] = np.sum(~abroad) * self.weight
         self.flows["births_outside"] = np.sum(abroad) * self.weight
         demography.form_households(P, self.households, self.params["household_formation_rate"], self.rng)
-        self._repair_bases()
-
-    def _presence(self) -> np.ndarray:
-        """Whether each household has a living member at each location code, shape (n_hh, 4)."""
-        P, nH = self.persons, len(self.households)
-        key = np.multiply(P.hh, 4, dtype=np.intp)
-        key += P.loc
-        np.putmask(key, ~P.alive, 4 * nH)  # the dead mark a spare last cell
-        pres = np.zeros(4 * nH + 1, dtype=bool)
-        pres[key] = True
-        return pres[:-1].reshape(-1, 4)
-
-    def _repair_bases(self) -> None:
-        """A household whose base has no living member moves its base to where its members are
-        (the most urban in-county location among them; outside if none is in the county)."""
-        H = self.households
-        pres = self._presence()
-        at = np.multiply(np.arange(len(H)), 4)
-        at += H.base
-        fix = np.flatnonzero(~pres.ravel()[at])
-        if len(fix):
-            pf = pres[fix]
-            H.base[fix] = np.select([pf[:, LOC_SEAT], pf[:, LOC_TOWN], pf[:, LOC_VILLAGE]],
-                                    [LOC_SEAT, LOC_TOWN, LOC_VILLAGE], LOC_OUTSIDE)
-            H.years_at_base[fix] = 0
+        repair_bases(self.persons, self.households)
 
     # 5 -----------------------------------------------------------------------------------
     def perceive_places(self) -> None:
@@ -375,33 +321,8 @@ class CountyModel(mesa.Model):
     # 6 -----------------------------------------------------------------------------------
     def location_choice(self) -> None:
         """Nested-logit choice of every household with members at its in-county base
-        (:func:`urban_sim.population.choice.choose_locations`)."""
-        p, P, H = self.params, self.persons, self.households
-        base_of = H.base.take(P.hh)
-        at_base = P.loc == base_of
-        at_base &= P.alive
-        self._at_base = at_base  # persons at their household's base, for capacity_allocation
-        sel = at_base & (base_of != LOC_OUTSIDE)
-        hb, agb = P.hh[sel].astype(np.intp), P.age[sel]
-        nH = len(H)
-        n_at = np.bincount(hb, minlength=nH)
-        work = (agb >= WORKING_AGE[0]) & (agb <= WORKING_AGE[1])
-        n_work = np.bincount(hb[work], minlength=nH)
-        youngest = np.full(nH, 200, dtype=np.int16)
-        adult = agb >= 18
-        np.minimum.at(youngest, hb[adult], agb[adult])
-        trigger = np.bincount(hb[(agb == 6) | (agb == 12)], minlength=nH) > 0
-        dec = np.flatnonzero(n_at > 0)
-        if not len(dec):
-            self._applicants = None
-            return
-        base = H.base[dec]
-        n = len(dec)
-        lv = self.block.levers
-        deciders = ch.Deciders(
-            village=H.village[dec], current=base, n_workers=n_work[dec],
-            land_rented=H.land_rented[dec], land_tied=H.land_tie[dec] & ~H.homestead_withdrawn[dec],
-            hukou_urban=H.hukou_urban[dec], school_trigger=trigger[dec], youngest_adult_age=youngest[dec])
+        (:func:`urban_sim.population.migration.applicants`)."""
+        p, lv = self.params, self.block.levers
         q = np.array([p["school_quality_village"], p["school_quality_town"],
                       p["school_quality_seat"] * min(1.0, 1.0 / max(self.school_use, 1e-9)),
                       p["school_quality_outside"]])
@@ -411,141 +332,52 @@ class CountyModel(mesa.Model):
         places = ch.PlaceInputs(
             income_yuan=self.perceived["income"], amenity=self.perceived["amenity"],
             congestion=self.perceived["congestion"], network_share=self.network,
-            village_township=self.v_township,
-            village_centre_km=self.v_dist_centre,
+            village_township=self.v_township, village_centre_km=self.v_dist_centre,
             village_seat_km=self.v_dist_seat, township_seat_km=self.t_dist_seat,
             school_quality=q, housing_price_yuan_m2=price,
             hukou_service_access=lv.hukou_service_access, land_reform=lv.land_reform)
-        choice = ch.choose_locations(deciders, places, p, self.rng.random(n))
-        cur = base.astype(np.int64)
-        movers = choice != cur
-        u2 = self.rng.random(n)
-        self._applicants = (dec[movers], choice[movers], cur[movers], u2[movers],
-                            deciders.n_workers[movers], deciders.school_trigger[movers])
+        self._applicants = applicants(self.persons, self.households, places, p, self.rng)
 
     # 7 -----------------------------------------------------------------------------------
     def capacity_allocation(self) -> None:
-        """Lottery over dwellings and county-seat school seats; execute the accepted moves."""
+        """Private housing supply, then the lottery over dwellings and county-seat school seats
+        and the accepted moves (:func:`urban_sim.population.migration.allocate_and_move`)."""
         if self._applicants is None:
             return
-        p, P, H = self.params, self.persons, self.households
-        # private housing supply: developers build toward the target vacancy rate, counting the
-        # households refused a dwelling last year as unmet demand
-        wanted = (self.occupied[: self.K] + self._refused) / (1 - p["housing_vacancy_target"])
+        p, K = self.params, self.K
+        # developers build toward the target vacancy rate, counting the households refused a
+        # dwelling last year as unmet demand
+        wanted = (self.occupied[:K] + self._refused) / (1 - p["housing_vacancy_target"])
         self.housing += p["housing_market_response"] * np.maximum(wanted - self.housing, 0.0)
-        hhs, dest, cur, u2, n_work, trigger = self._applicants
-        at_base = np.flatnonzero(self._at_base)  # unchanged since location_choice
-        nH = len(H)
-        hh_b = P.hh.take(at_base)
-        applicant = np.zeros(nH, dtype=bool)
-        applicant[hhs] = True
-        ia = np.flatnonzero(applicant.take(hh_b))  # members at the base of applying households
-        pa, ha = at_base[ia], hh_b[ia].astype(np.intp)
-        age_a = P.age[pa]
-        mother_ok = np.bincount(ha[P.female[pa] & (age_a >= 20) & (age_a <= 55)], minlength=nH) > 0
-        pupils = np.bincount(ha[(age_a >= PUPIL_AGE[0]) & (age_a <= PUPIL_AGE[1])], minlength=nH)
-        to_urban = (dest == ch.ALT_TOWN) | (dest == ch.ALT_SEAT)
-        mother_pupil = to_urban & trigger & mother_ok[hhs] & (pupils[hhs] > 0) & (u2 < p["p_mother_with_pupil"])
-        labour_only = (dest == ch.ALT_OUTSIDE) & (n_work > 0) & (u2 < p["p_labour_only_outside"])
-        # lottery for those moving into the county seat or a town centre
-        tw = H.township[hhs].astype(np.int64)
-        place = np.where(dest == ch.ALT_SEAT, 0, tw)
-        urban_idx = np.flatnonzero(to_urban)
         vacancy = np.stack([
-            np.maximum(self.housing - self.occupied[: self.K], 0.0),
-            np.where(np.arange(self.K) == 0,
+            np.maximum(self.housing - self.occupied[:K], 0.0),
+            np.where(np.arange(K) == 0,
                      max(self.stocks["school_seats_seat"] - self.groups["pupils_seat"], 0.0), np.inf),
         ], axis=1)
-        need = np.stack([np.ones(len(urban_idx)), pupils[hhs[urban_idx]].astype(float)], axis=1)
-        ok = np.ones(len(hhs), dtype=bool)
-        ok[urban_idx] = ch.capacity_lottery(place[urban_idx], need, vacancy, self.weight, self.rng)
-        refused = urban_idx[~ok[urban_idx]]
-        self._refused = np.bincount(place[refused], minlength=self.K) * self.weight
-        hhs, dest, cur, mother_pupil, labour_only = (a[ok] for a in (hhs, dest, cur, mother_pupil, labour_only))
-        # who moves
-        flag = np.zeros(nH, dtype=np.int8)  # 1 whole, 2 mother+pupil, 3 labour only
-        flag[hhs] = np.where(mother_pupil, 2, np.where(labour_only, 3, 1))
-        to = np.full(nH, -1, dtype=np.int8)
-        to[hhs] = np.array([LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE])[dest]
-        u_elder = self.rng.random(len(at_base))
-        sub = np.flatnonzero(flag[ha])  # members at the base of moving households
-        hh_s = ha[sub]
-        f, age_s, at_s = flag[hh_s], age_a[sub], pa[sub]
-        stay_elder = (age_s >= 65) & (u_elder[ia[sub]] < p["urban_share_stay_elderly"])
-        first_mother = np.zeros(len(sub), dtype=bool)
-        cand = np.flatnonzero((f == 2) & P.female[at_s] & (age_s >= 20) & (age_s <= 55))
-        first_mother[cand[np.unique(hh_s[cand], return_index=True)[1]]] = True
-        move = (((f == 1) & ~stay_elder)
-                | ((f == 2) & (((age_s >= PUPIL_AGE[0]) & (age_s <= PUPIL_AGE[1])) | first_mother))
-                | ((f == 3) & (age_s >= WORKING_AGE[0]) & (age_s <= 49)))
-        who = at_s[move]
-        dest_loc = to[P.hh[who]]
-        from_loc = P.loc[who]
-        w = self.weight
-        self.flows["moves_village_to_seat"] += np.sum((from_loc == LOC_VILLAGE) & (dest_loc == LOC_SEAT)) * w
-        self.flows["moves_village_to_town"] += np.sum((from_loc == LOC_VILLAGE) & (dest_loc == LOC_TOWN)) * w
-        self.flows["moves_to_outside"] += np.sum(dest_loc == LOC_OUTSIDE) * w
-        self.flows["new_county_seat_residents"] += np.sum(dest_loc == LOC_SEAT) * w
-        P.loc[who] = dest_loc
-        whole = hhs[flag[hhs] == 1]
-        H.base[whole] = to[whole]
-        H.years_at_base[whole] = 0
-        self._repair_bases()
+        moved = allocate_and_move(self.persons, self.households, self._applicants, vacancy,
+                                  self.weight, p, self.rng)
+        self._refused = moved.refused_by_place
+        f = self.flows
+        f["moves_village_to_seat"] += moved.village_to_seat
+        f["moves_village_to_town"] += moved.village_to_town
+        f["moves_to_outside"] += moved.to_outside
+        f["new_county_seat_residents"] += moved.to_seat
 
     # 8 -----------------------------------------------------------------------------------
     def return_migration(self) -> None:
-        """Members living outside return with an age-, care- and job-dependent hazard."""
-        p, P, H = self.params, self.persons, self.households
-        out = np.flatnonzero(P.alive & (P.loc == LOC_OUTSIDE))
-        alive = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= 75))
-        care = np.bincount(P.hh[alive], minlength=len(H)) > 0
-        hh = P.hh[out]
-        hazard = p["return_hazard_base"] * (
-            1 + p["talent_return_hazard_effect"] * self.stocks["talent_return_support"]) * np.exp(
-            p["return_gamma_age"] * (P.age[out] >= 45) + p["return_gamma_care"] * care[hh]
-            + p["return_gamma_job"] * self.job_growth)
-        back = self.rng.random(len(out)) < np.minimum(hazard, 1.0)
-        who, hh = out[back], hh[back]
-        base = H.base[hh]
-        u = self.rng.random(len(H))[hh]  # one draw per household: members return together
-        s_v, s_t = p["returnee_share_village"], p["returnee_share_town"]
-        pick = np.where(u < s_v, LOC_VILLAGE, np.where(u < s_v + s_t, LOC_TOWN, LOC_SEAT))
-        pick = np.where((pick == LOC_TOWN) & (H.township[hh] == 0), LOC_SEAT, pick)
-        dest = np.where(base != LOC_OUTSIDE, base, pick).astype(np.int8)
-        P.loc[who] = dest
-        newbase = hh[base == LOC_OUTSIDE]
-        H.base[newbase] = dest[base == LOC_OUTSIDE]
-        H.years_at_base[newbase] = 0
-        self.flows["returns"] += len(who) * self.weight
-        self.flows["new_county_seat_residents"] += np.sum(dest == LOC_SEAT) * self.weight
+        """Members living outside return (:func:`urban_sim.population.migration.return_migration`)."""
+        n, to_seat = return_migration(self.persons, self.households, self.params,
+                                      self.stocks["talent_return_support"], self.job_growth, self.rng)
+        self.flows["returns"] += n * self.weight
+        self.flows["new_county_seat_residents"] += to_seat * self.weight
 
     # 9 -----------------------------------------------------------------------------------
     def land_and_institutions(self) -> None:
-        """Land renting, homestead withdrawal, hukou conversion, vocational training."""
-        p, P, H, lv = self.params, self.persons, self.households, self.block.levers
-        rng = self.rng
-        alive = np.flatnonzero(P.alive & (P.loc == LOC_VILLAGE) & (P.age >= 16) & (P.age <= 64))
-        farming = np.bincount(P.hh[alive], minlength=len(H)) > 0
-        cand = np.flatnonzero(H.land_tie & ~H.land_rented & ~farming)
-        rate = p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform)
-        H.land_rented[cand[rng.random(len(cand)) < rate]] = True
-        k = n_agents(self._homesteads_to_withdraw / self.weight, rng)
-        cand = np.flatnonzero(H.land_tie & ~H.homestead_withdrawn & (H.base != LOC_VILLAGE))
-        if k and len(cand):
-            chosen = rng.choice(cand, size=min(k, len(cand)), replace=False)
-            H.homestead_withdrawn[chosen] = True
-            H.land_tie[chosen] = False
-        cand = np.flatnonzero((H.base == LOC_SEAT) & ~H.hukou_urban & (H.years_at_base >= 2))
-        conv = rng.random(len(cand)) < p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access)
-        H.hukou_urban[cand[conv]] = True
-        H.years_at_base[:] = np.minimum(H.years_at_base + 1, 1000)
-        trained = np.flatnonzero(P.trained)  # skills and certificates lapse (training expires)
-        P.trained[trained[rng.random(len(trained)) < p["training_expiry_rate"]]] = False
-        k = n_agents(self.stocks["training_places"] * (0.5 + lv.vocational_training_intensity)
-                     / self.weight, rng)
-        cand = np.flatnonzero(P.alive & ~P.trained & (P.loc != LOC_OUTSIDE) & (P.age >= 16) & (P.age <= 45))
-        if k and len(cand):
-            P.trained[rng.choice(cand, size=min(k, len(cand)), replace=False)] = True
+        """Land renting, homestead withdrawal, hukou conversion, training
+        (:func:`urban_sim.policy.institutions.land_and_institutions`)."""
+        land_and_institutions(self.persons, self.households, self.params, self.block.levers,
+                              self._homesteads_to_withdraw, self.stocks["training_places"],
+                              self.weight, self.rng)
 
     # 10 ----------------------------------------------------------------------------------
     def services_and_indicators(self, collect_flows: bool = True) -> None:
@@ -557,7 +389,7 @@ class CountyModel(mesa.Model):
             self.new_dwellings, self._housing_last = max(built - self._housing_last, 0.0), built
         self.amenity, self.congestion = amenity_and_congestion(
             self.stocks, self.groups, self.housing_use_all, self.place_type, self.params)
-        self._collect(collect_flows)
+        collect(self, collect_flows)
 
     # ------------------------------------------------------------------ tallies and output
     def _tally(self) -> None:
@@ -580,7 +412,7 @@ class CountyModel(mesa.Model):
         pupil_n[self.OUT] = 0
         resident = by_place[: self.OUT].sum(axis=0)  # persons in the county by age class
         # households with a living member at each (township, location)
-        pres = self._presence()
+        pres = presence(self.persons, len(self.households))
         present = np.flatnonzero(pres.ravel())
         code = np.multiply(self.households.township[present >> 2], 4, dtype=np.intp)
         code += present & 3
@@ -620,76 +452,7 @@ class CountyModel(mesa.Model):
         else:
             self.groups["beds_per_1000"] = 6.0
             self.school_use = 1.0
-        self._old_by_place = by_place[:, AC_OLD]
-
-    def _collect(self, collect_flows: bool) -> None:
-        g, y, rec = self.groups, self.year, self.records
-        s = self.stocks
-        def put(ind, val, place="county"):
-            rec.append((y, place, ind, float(val)))
-        total = g["residents"]
-        def per(num, den, k=1.0):
-            return num / den * k if den > 0 else math.nan
-        put("resident_population", total)
-        put("registered_population", g["registered"])
-        put("outside_population", g["outside"])
-        put("urban_population", g["urban_residents"])
-        put("urbanization_rate", per(g["urban_residents"], total))
-        put("county_seat_population", g["seat_residents"])
-        put("households", self.n_households)
-        put("mean_household_size", per(total, self.n_households))
-        put("share_age_0_14", per(g["age_0_14"], total))
-        put("share_age_60_plus", per(g["age_60_plus"], total))
-        for k in FLOWS:
-            put(k, self.flows.get(k, 0.0) if collect_flows else math.nan)
-        jobs = self.labour.jobs.sum(axis=0)
-        put("jobs_total", jobs.sum())
-        put("jobs_nonfarm", jobs.sum() - jobs[0])
-        for i, sec in enumerate(SECTORS):
-            put(jobs_in(sec), jobs[i])
-        sector = self.persons.sector[self.persons.alive]
-        put("farm_workers", np.sum(sector == FARMING) * self.weight)
-        seekers = np.sum((sector >= 0) & (sector != FARMING))
-        jobless = np.sum(sector == UNEMPLOYED)
-        put("wage_job_shortfall_rate", per(jobless, seekers))
-        # census definition: informal work counts as employment; only a share of those without a
-        # wage job have no work at all (parameters.csv)
-        put("unemployment_rate", per(self.params["census_unemployed_share_of_jobless"] * jobless,
-                                     np.sum(sector >= 0)))
-        spend = self.government.spend_by_area if collect_flows else np.full(len(TASK_AREAS), math.nan)
-        for i, area in enumerate(TASK_AREAS):
-            put(jobs_created_in(area), self.government.jobs_by_area[i])
-            put(investment_in(area), spend[i])
-        put("investment_total", spend.sum())
-        put("investment_unspent", self.government.unspent if collect_flows else math.nan)
-        put("school_seats_per_pupil", per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]))
-        put("hospital_beds_per_1000", per(s["hospital_beds"], total, 1000))
-        put("elderly_beds_per_1000_60plus",
-            per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000))
-        put("childcare_places_per_1000",
-            per(s["childcare_places_inclusive"] + s["childcare_places_other"], total, 1000))
-        for ind, val in indicator_values(s, g, self.n_big_towns, self._queued()).items():
-            put(ind, val)
-        for ind, val in self.ratios.values(y, s, g).items():
-            put(ind, val)
-        # by place
-        K, r = self.K, self.residents
-        put("resident_population", r[0], "county_seat")
-        put("resident_population", r[1:K].sum(), "towns")
-        put("resident_population", r[K:2 * K].sum(), "villages")
-        put("resident_population", r[-1], "outside")
-        put("employment_chance", self.labour.chance[0], "county_seat")
-        town_pop = r[K:2 * K] + np.append(0.0, r[1:K])
-        hh_by_place = self.occupied[K:2 * K] + np.append(0.0, self.occupied[1:K])
-        old = self._old_by_place * self.weight
-        old_t = old[K:2 * K] + np.append(0.0, old[1:K])
-        for t, pl in enumerate(self.places):
-            name = pl.name
-            put("resident_population", town_pop[t], name)
-            empty = town_pop[t] <= 0
-            put("empty", float(empty), name)
-            put("mean_household_size", math.nan if empty else town_pop[t] / hh_by_place[t], name)
-            put("share_age_60_plus", math.nan if empty else old_t[t] / town_pop[t], name)
+        self.old_by_place = by_place[:, AC_OLD]
 
     def timeseries(self, scenario: str | None = None, replicate: int = 0) -> pd.DataFrame:
         """Collected indicators in long format.
@@ -712,18 +475,6 @@ class CountyModel(mesa.Model):
         if isinstance(ids, dict):
             ids.pop(self, None)
         self.remove_all_agents()
-
-
-def n_agents(expected: float, rng: np.random.Generator) -> int:
-    """Number of agents for an expected count in agent units, by unbiased stochastic rounding.
-
-    ``floor(x)`` plus one with probability ``x - floor(x)`` (no draw when ``x`` is whole), so at
-    any scale the weighted total over years equals the full-scale count in expectation;
-    ``round(x)`` would make a rare event (x < 0.5 every year) never happen at small scale.
-    """
-    whole = math.floor(expected)
-    frac = expected - whole
-    return int(whole) + int(frac > 0 and rng.random() < frac)
 
 
 def check_scenario(scenario: Scenario, data: CountyData | None = None) -> None:

@@ -281,3 +281,12 @@ def compare_with_table(stocks: Stocks, groups: dict[str, float], table: pd.DataF
             v /= max(groups[GROUP_OF_STOCK[r.stock]], 1e-9)
         rows.append((r.stock, v, float(r.low), float(r.high), float(r.low) <= v <= float(r.high)))
     return pd.DataFrame(rows, columns=["stock", "value", "low", "high", "inside"])
+
+
+def building_standards(params: dict[str, float], year: int) -> dict[str, float]:
+    """Share of new floor area meeting each standard without county money
+    (:func:`adoption_standard` with the ``<share>_standard_*`` parameters)."""
+    return {name: adoption_standard(year, params[f"{name}_standard_start_year"],
+                                    params[f"{name}_standard_rate"],
+                                    params[f"{name}_standard_ceiling"])
+            for name in NEW_BUILDING_SHARES}

@@ -1,0 +1,93 @@
+"""Collection of the model's yearly outputs under the names of the output catalogue
+(:mod:`urban_sim.model.outputs`): county totals, zones and townships, as long records."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from urban_sim.config.schema import TASK_AREAS
+from urban_sim.economy.labour import FARMING, UNEMPLOYED
+from urban_sim.model.outputs import FLOWS, investment_in, jobs_created_in, jobs_in
+from urban_sim.population.state import SECTORS
+from urban_sim.targets import indicator_values
+
+
+def collect(model, collect_flows: bool) -> None:
+    """Append this year's outputs to ``model.records`` as ``(year, place, indicator, value)``.
+
+    Parameters
+    ----------
+    model : urban_sim.model.CountyModel
+        After the year's tally (``groups``, ``residents``, ``occupied``, stocks).
+    collect_flows : bool
+        False in the start year: flows and spending are NaN.
+    """
+    g, y, rec = model.groups, model.year, model.records
+    s = model.stocks
+    def put(ind, val, place="county"):
+        rec.append((y, place, ind, float(val)))
+    total = g["residents"]
+    def per(num, den, k=1.0):
+        return num / den * k if den > 0 else math.nan
+    put("resident_population", total)
+    put("registered_population", g["registered"])
+    put("outside_population", g["outside"])
+    put("urban_population", g["urban_residents"])
+    put("urbanization_rate", per(g["urban_residents"], total))
+    put("county_seat_population", g["seat_residents"])
+    put("households", model.n_households)
+    put("mean_household_size", per(total, model.n_households))
+    put("share_age_0_14", per(g["age_0_14"], total))
+    put("share_age_60_plus", per(g["age_60_plus"], total))
+    for k in FLOWS:
+        put(k, model.flows.get(k, 0.0) if collect_flows else math.nan)
+    jobs = model.labour.jobs.sum(axis=0)
+    put("jobs_total", jobs.sum())
+    put("jobs_nonfarm", jobs.sum() - jobs[0])
+    for i, sec in enumerate(SECTORS):
+        put(jobs_in(sec), jobs[i])
+    sector = model.persons.sector[model.persons.alive]
+    put("farm_workers", np.sum(sector == FARMING) * model.weight)
+    seekers = np.sum((sector >= 0) & (sector != FARMING))
+    jobless = np.sum(sector == UNEMPLOYED)
+    put("wage_job_shortfall_rate", per(jobless, seekers))
+    # census definition: informal work counts as employment; only a share of those without a
+    # wage job have no work at all (parameters.csv)
+    put("unemployment_rate", per(model.params["census_unemployed_share_of_jobless"] * jobless,
+                                 np.sum(sector >= 0)))
+    spend = model.government.spend_by_area if collect_flows else np.full(len(TASK_AREAS), math.nan)
+    for i, area in enumerate(TASK_AREAS):
+        put(jobs_created_in(area), model.government.jobs_by_area[i])
+        put(investment_in(area), spend[i])
+    put("investment_total", spend.sum())
+    put("investment_unspent", model.government.unspent if collect_flows else math.nan)
+    put("school_seats_per_pupil", per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]))
+    put("hospital_beds_per_1000", per(s["hospital_beds"], total, 1000))
+    put("elderly_beds_per_1000_60plus",
+        per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000))
+    put("childcare_places_per_1000",
+        per(s["childcare_places_inclusive"] + s["childcare_places_other"], total, 1000))
+    for ind, val in indicator_values(s, g, model.n_big_towns, model.queued_additions()).items():
+        put(ind, val)
+    for ind, val in model.ratios.values(y, s, g).items():
+        put(ind, val)
+    # by place
+    K, r = model.K, model.residents
+    put("resident_population", r[0], "county_seat")
+    put("resident_population", r[1:K].sum(), "towns")
+    put("resident_population", r[K:2 * K].sum(), "villages")
+    put("resident_population", r[-1], "outside")
+    put("employment_chance", model.labour.chance[0], "county_seat")
+    town_pop = r[K:2 * K] + np.append(0.0, r[1:K])
+    hh_by_place = model.occupied[K:2 * K] + np.append(0.0, model.occupied[1:K])
+    old = model.old_by_place * model.weight
+    old_t = old[K:2 * K] + np.append(0.0, old[1:K])
+    for t, pl in enumerate(model.places):
+        name = pl.name
+        put("resident_population", town_pop[t], name)
+        empty = town_pop[t] <= 0
+        put("empty", float(empty), name)
+        put("mean_household_size", math.nan if empty else town_pop[t] / hh_by_place[t], name)
+        put("share_age_60_plus", math.nan if empty else old_t[t] / town_pop[t], name)

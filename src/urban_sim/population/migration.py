@@ -1,0 +1,218 @@
+"""Moves of households and members: who applies, the capacity lottery, who moves, returns.
+
+Domain functions called by the model's phases 6–8 (model.md §3); each takes the person and
+household tables, parameters and the model's random generator and returns a small named result.
+Locations are the codes of :mod:`urban_sim.population.state`; places of the capacity lottery are
+township indices (0 = the county seat).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from urban_sim.population import choice as ch
+from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, Table
+
+WORKING_AGE = (16, 59)
+PUPIL_AGE = (6, 14)
+
+
+@dataclass
+class Applicants:
+    """Households whose nested-logit choice differs from their base (phase 6 → phase 7).
+
+    Attributes
+    ----------
+    hh, dest, current : numpy.ndarray, shape (n,)
+        Household index, chosen alternative (``choice.ALT_*``) and current base code.
+    u2 : numpy.ndarray, shape (n,)
+        Second uniform per household (member-level variants).
+    n_workers : numpy.ndarray, shape (n,)
+        Members aged 16–59 at the base.
+    school_trigger : numpy.ndarray of bool, shape (n,)
+        A member at the base is 6 or 12.
+    at_base : numpy.ndarray of bool, shape (n_persons,)
+        Living persons at their household's base (all households).
+    """
+
+    hh: np.ndarray
+    dest: np.ndarray
+    current: np.ndarray
+    u2: np.ndarray
+    n_workers: np.ndarray
+    school_trigger: np.ndarray
+    at_base: np.ndarray
+
+
+@dataclass
+class MoveResult:
+    """Accepted moves of one year (persons at full-population scale)."""
+
+    refused_by_place: np.ndarray
+    village_to_seat: float
+    village_to_town: float
+    to_outside: float
+    to_seat: float
+
+
+def presence(persons: Table, n_households: int) -> np.ndarray:
+    """Whether each household has a living member at each location code, shape (n_hh, 4)."""
+    P = persons
+    key = np.multiply(P.hh, 4, dtype=np.intp)
+    key += P.loc
+    np.putmask(key, ~P.alive, 4 * n_households)  # the dead mark a spare last cell
+    pres = np.zeros(4 * n_households + 1, dtype=bool)
+    pres[key] = True
+    return pres[:-1].reshape(-1, 4)
+
+
+def repair_bases(persons: Table, households: Table) -> None:
+    """A household whose base has no living member moves its base to where its members are
+    (the most urban in-county location among them; outside if none is in the county)."""
+    H = households
+    pres = presence(persons, len(H))
+    at = np.multiply(np.arange(len(H)), 4)
+    at += H.base
+    fix = np.flatnonzero(~pres.ravel()[at])
+    if len(fix):
+        pf = pres[fix]
+        H.base[fix] = np.select([pf[:, LOC_SEAT], pf[:, LOC_TOWN], pf[:, LOC_VILLAGE]],
+                                [LOC_SEAT, LOC_TOWN, LOC_VILLAGE], LOC_OUTSIDE)
+        H.years_at_base[fix] = 0
+
+
+def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params: dict[str, float],
+               rng: np.random.Generator) -> Applicants | None:
+    """Nested-logit choice of every household with members at its in-county base
+    (:func:`urban_sim.population.choice.choose_locations`); None if no household decides."""
+    P, H = persons, households
+    base_of = H.base.take(P.hh)
+    at_base = P.loc == base_of
+    at_base &= P.alive
+    sel = at_base & (base_of != LOC_OUTSIDE)
+    hb, agb = P.hh[sel].astype(np.intp), P.age[sel]
+    nH = len(H)
+    n_at = np.bincount(hb, minlength=nH)
+    work = (agb >= WORKING_AGE[0]) & (agb <= WORKING_AGE[1])
+    n_work = np.bincount(hb[work], minlength=nH)
+    youngest = np.full(nH, 200, dtype=np.int16)
+    adult = agb >= 18
+    np.minimum.at(youngest, hb[adult], agb[adult])
+    trigger = np.bincount(hb[(agb == 6) | (agb == 12)], minlength=nH) > 0
+    dec = np.flatnonzero(n_at > 0)
+    if not len(dec):
+        return None
+    base = H.base[dec]
+    n = len(dec)
+    deciders = ch.Deciders(
+        village=H.village[dec], current=base, n_workers=n_work[dec],
+        land_rented=H.land_rented[dec], land_tied=H.land_tie[dec] & ~H.homestead_withdrawn[dec],
+        hukou_urban=H.hukou_urban[dec], school_trigger=trigger[dec], youngest_adult_age=youngest[dec])
+    choice = ch.choose_locations(deciders, places, params, rng.random(n))
+    cur = base.astype(np.int64)
+    movers = choice != cur
+    u2 = rng.random(n)
+    return Applicants(dec[movers], choice[movers], cur[movers], u2[movers],
+                      deciders.n_workers[movers], deciders.school_trigger[movers], at_base)
+
+
+def allocate_and_move(persons: Table, households: Table, app: Applicants, vacancy: np.ndarray,
+                      weight: float, params: dict[str, float], rng: np.random.Generator) -> MoveResult:
+    """Capacity lottery over dwellings and county-seat school seats, then the accepted moves.
+
+    Parameters
+    ----------
+    vacancy : numpy.ndarray, shape (K, 2)
+        Free dwellings and free county-seat school seats by township place (full scale).
+    weight : float
+        Persons per agent.
+    """
+    p, P, H = params, persons, households
+    K = len(vacancy)
+    hhs, dest, cur, u2, n_work, trigger = (app.hh, app.dest, app.current, app.u2, app.n_workers,
+                                           app.school_trigger)
+    at_base = np.flatnonzero(app.at_base)
+    nH = len(H)
+    hh_b = P.hh.take(at_base)
+    applicant = np.zeros(nH, dtype=bool)
+    applicant[hhs] = True
+    ia = np.flatnonzero(applicant.take(hh_b))  # members at the base of applying households
+    pa, ha = at_base[ia], hh_b[ia].astype(np.intp)
+    age_a = P.age[pa]
+    mother_ok = np.bincount(ha[P.female[pa] & (age_a >= 20) & (age_a <= 55)], minlength=nH) > 0
+    pupils = np.bincount(ha[(age_a >= PUPIL_AGE[0]) & (age_a <= PUPIL_AGE[1])], minlength=nH)
+    to_urban = (dest == ch.ALT_TOWN) | (dest == ch.ALT_SEAT)
+    mother_pupil = to_urban & trigger & mother_ok[hhs] & (pupils[hhs] > 0) & (u2 < p["p_mother_with_pupil"])
+    labour_only = (dest == ch.ALT_OUTSIDE) & (n_work > 0) & (u2 < p["p_labour_only_outside"])
+    # lottery for those moving into the county seat or a town centre
+    tw = H.township[hhs].astype(np.int64)
+    place = np.where(dest == ch.ALT_SEAT, 0, tw)
+    urban_idx = np.flatnonzero(to_urban)
+    need = np.stack([np.ones(len(urban_idx)), pupils[hhs[urban_idx]].astype(float)], axis=1)
+    ok = np.ones(len(hhs), dtype=bool)
+    ok[urban_idx] = ch.capacity_lottery(place[urban_idx], need, vacancy, weight, rng)
+    refused = urban_idx[~ok[urban_idx]]
+    refused_by_place = np.bincount(place[refused], minlength=K) * weight
+    hhs, dest, cur, mother_pupil, labour_only = (a[ok] for a in (hhs, dest, cur, mother_pupil, labour_only))
+    # who moves
+    flag = np.zeros(nH, dtype=np.int8)  # 1 whole, 2 mother+pupil, 3 labour only
+    flag[hhs] = np.where(mother_pupil, 2, np.where(labour_only, 3, 1))
+    to = np.full(nH, -1, dtype=np.int8)
+    to[hhs] = np.array([LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE])[dest]
+    u_elder = rng.random(len(at_base))
+    sub = np.flatnonzero(flag[ha])  # members at the base of moving households
+    hh_s = ha[sub]
+    f, age_s, at_s = flag[hh_s], age_a[sub], pa[sub]
+    stay_elder = (age_s >= 65) & (u_elder[ia[sub]] < p["urban_share_stay_elderly"])
+    first_mother = np.zeros(len(sub), dtype=bool)
+    cand = np.flatnonzero((f == 2) & P.female[at_s] & (age_s >= 20) & (age_s <= 55))
+    first_mother[cand[np.unique(hh_s[cand], return_index=True)[1]]] = True
+    move = (((f == 1) & ~stay_elder)
+            | ((f == 2) & (((age_s >= PUPIL_AGE[0]) & (age_s <= PUPIL_AGE[1])) | first_mother))
+            | ((f == 3) & (age_s >= WORKING_AGE[0]) & (age_s <= 49)))
+    who = at_s[move]
+    dest_loc = to[P.hh[who]]
+    from_loc = P.loc[who]
+    w = weight
+    result = MoveResult(
+        refused_by_place,
+        np.sum((from_loc == LOC_VILLAGE) & (dest_loc == LOC_SEAT)) * w,
+        np.sum((from_loc == LOC_VILLAGE) & (dest_loc == LOC_TOWN)) * w,
+        np.sum(dest_loc == LOC_OUTSIDE) * w, np.sum(dest_loc == LOC_SEAT) * w)
+    P.loc[who] = dest_loc
+    whole = hhs[flag[hhs] == 1]
+    H.base[whole] = to[whole]
+    H.years_at_base[whole] = 0
+    repair_bases(P, H)
+    return result
+
+
+def return_migration(persons: Table, households: Table, params: dict[str, float],
+                     talent_return_support: float, job_growth: float,
+                     rng: np.random.Generator) -> tuple[int, int]:
+    """Members living outside return with an age-, care- and job-dependent hazard
+    (docs/ODD.md §7.9). Returns the number of returning agents and of those going to the seat."""
+    p, P, H = params, persons, households
+    out = np.flatnonzero(P.alive & (P.loc == LOC_OUTSIDE))
+    alive = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= 75))
+    care = np.bincount(P.hh[alive], minlength=len(H)) > 0
+    hh = P.hh[out]
+    hazard = p["return_hazard_base"] * (
+        1 + p["talent_return_hazard_effect"] * talent_return_support) * np.exp(
+        p["return_gamma_age"] * (P.age[out] >= 45) + p["return_gamma_care"] * care[hh]
+        + p["return_gamma_job"] * job_growth)
+    back = rng.random(len(out)) < np.minimum(hazard, 1.0)
+    who, hh = out[back], hh[back]
+    base = H.base[hh]
+    u = rng.random(len(H))[hh]  # one draw per household: members return together
+    s_v, s_t = p["returnee_share_village"], p["returnee_share_town"]
+    pick = np.where(u < s_v, LOC_VILLAGE, np.where(u < s_v + s_t, LOC_TOWN, LOC_SEAT))
+    pick = np.where((pick == LOC_TOWN) & (H.township[hh] == 0), LOC_SEAT, pick)
+    dest = np.where(base != LOC_OUTSIDE, base, pick).astype(np.int8)
+    P.loc[who] = dest
+    newbase = hh[base == LOC_OUTSIDE]
+    H.base[newbase] = dest[base == LOC_OUTSIDE]
+    H.years_at_base[newbase] = 0
+    return len(who), int(np.sum(dest == LOC_SEAT))
