@@ -31,6 +31,19 @@ class ExperimentError(UrbanSimError):
     """An experiment (ensemble, sensitivity design) cannot be run as specified."""
 
 
+class WorkerDied(ExperimentError):
+    """A worker process died during a run (killed, most often by the out-of-memory killer).
+
+    Not the user's mistake and not a bug: the command line says so in one line and exits with
+    status 3; finished runs are kept and the same command resumes. ``lost`` holds the indices
+    of the items whose runs were unfinished.
+    """
+
+    def __init__(self, message: str, lost: tuple[int, ...] | list[int] = ()) -> None:
+        super().__init__(message)
+        self.lost = list(lost)
+
+
 def nearest(word: str, options: Iterable[str]) -> str | None:
     """Closest valid name to a misspelled one (difflib ratio ≥ 0.6), or None."""
     match = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)

@@ -96,6 +96,18 @@ def git_commit() -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def git_dirty() -> bool | None:
+    """Whether the source tree the package runs from has uncommitted changes to tracked files
+    (None outside a git checkout). Recorded in manifests next to :func:`git_commit`."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "."],
+                             cwd=Path(__file__).parent, capture_output=True, text=True,
+                             timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def versions() -> dict[str, str | None]:
     """Versions of Python and the key packages (for manifests)."""
     out: dict[str, str | None] = {"python": platform.python_version()}

@@ -362,9 +362,9 @@ def point_overrides(base: dict[str, Any], values: dict[str, float]) -> dict[str,
 
 
 def _run_id(*parts: Any) -> str:
-    from urban_sim import __version__
+    from urban_sim.runs.ensemble import code_version  # covers the installed code (C19)
 
-    text = json.dumps([__version__, *parts], sort_keys=True, default=str)
+    text = json.dumps([code_version(), *parts], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -439,17 +439,17 @@ def evaluate(exp: Experiment, design: Design, *, model: ModelFn | None = None,
                for sc, _, k, _ in tasks]
     results: list[Any] = [None] * len(tasks)
     executor = executor or SequentialExecutor()
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    from urban_sim.runs.progress import progress as progress_bar  # plain lines in logs (C16)
 
-        bar = tqdm(total=len(tasks), desc=exp.name, unit="run")
-    for i, res in executor.imap(_county_run, tasks):
-        results[i] = res
+    bar = progress_bar(len(tasks), desc=exp.name) if progress else None
+    try:
+        for i, res in executor.imap(_county_run, tasks):
+            results[i] = res
+            if bar:
+                bar.update()
+    finally:
         if bar:
-            bar.update()
-    if bar:
-        bar.close()
+            bar.close()
     failed = [(i, r) for i, r in enumerate(results) if isinstance(r, Failed)]
     if failed:
         i, first = failed[0]

@@ -1,7 +1,8 @@
 """What every command shares: the one error wrapper, scenario loading and the output folder.
 
 No numerics here. Exit status: 0 success, 2 user error (one line on stderr naming file, key and
-allowed range), 1 internal error, 130 interrupted (finished runs are kept).
+allowed range), 1 internal error, 3 a worker process died (finished runs are kept), 130
+interrupted (finished runs are kept).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import typer
 import yaml
 
-from urban_sim.errors import ConfigError, ExperimentError, UrbanSimError
+from urban_sim.errors import ConfigError, ExperimentError, UrbanSimError, WorkerDied
 
 
 class Outcome:
@@ -27,13 +28,17 @@ class Outcome:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[Outcome]:
-    """Turn a user error into one ``error:`` line and exit 2, Ctrl-C into exit 130.
+    """Turn a user error into one ``error:`` line and exit 2, a dead worker process into one
+    line and exit 3, Ctrl-C into exit 130.
 
     The one place where exceptions become exit codes; every command body runs inside it.
     """
     outcome = Outcome()
     try:
         yield outcome
+    except WorkerDied as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(3) from None
     except UrbanSimError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -49,6 +49,12 @@ def compare(
         base = baseline or names[0]
         if base not in names:
             raise ExperimentError(f"--baseline {base!r}: not one of the scenarios {names}")
+        spans = {f"{s.name} {s.start_year}-{s.end_year}" for s in scs}
+        if len({(s.start_year, s.end_year) for s in scs}) > 1:
+            raise ExperimentError(
+                f"scenarios cover different horizons ({', '.join(sorted(spans))}); paired "
+                "differences and cumulative measures need one span: give --start-year and "
+                "--end-year to compare them on a common one")
         master = scs[0].seed if seed is None else seed
         folder = state.folder = out_dir(
             out or Path("results") / ("compare_" + "_".join(names)), fresh, "compare",

@@ -26,6 +26,7 @@ from urban_sim.analysis.compare import (
 from urban_sim.config.schema import TASK_AREAS
 from urban_sim.files import atomic_write, write_table, write_text
 from urban_sim.reports.figures import LABELS, _language
+from urban_sim.reports.html import md_cell, md_text
 from urban_sim.reports.summary import _fmt, _table
 
 TEXT = {
@@ -155,9 +156,8 @@ def _img(data: bytes, alt: str) -> str:
 
 
 def _md_frame(frame: pd.DataFrame) -> list[str]:
-    return _table([str(c) for c in frame.columns],
-                  [[_fmt(v) if not isinstance(v, str) else v for v in row]
-                   for row in frame.itertuples(index=False)])
+    return _table([str(c) for c in frame.columns],  # _table escapes every cell
+                  [[_fmt(v) for v in row] for row in frame.itertuples(index=False)])
 
 
 def write_compare_report(out: str | Path, ts: pd.DataFrame, targets, resolved: dict[str, dict],
@@ -208,15 +208,16 @@ def write_compare_report(out: str | Path, ts: pd.DataFrame, targets, resolved: d
                       "p_met", "mean_shortfall"]]
     diff_show = diffs.assign(place=diffs["place"].map(lambda p: t.get(p, p)))
     meta = [f"{k}: {v}" for k, v in manifest.items() if not isinstance(v, (list, dict))]
-    md = [f"# {t['title']}: {', '.join(resolved)}", "", f"## {t['scenarios']}", "",
-          *[f"- **{n}**: {d.get('description', '')}" for n, d in resolved.items()], "",
+    md = [f"# {t['title']}: {md_text(', '.join(resolved))}", "", f"## {t['scenarios']}", "",
+          *[f"- **{md_cell(n)}**: {md_text(d.get('description', ''))}" for n, d in resolved.items()],
+          "",
           f"## {t['differs']}", "", *_md_frame(differs), "",
           f"## {t['fans']}", "", "![](figures/compare_fans.png)", "",
           f"## {t['score']}", "", "![](figures/compare_scorecard.png)", "", *_md_frame(card_show), "",
-          *[f"- {n}" for n in notes], "",
+          *[f"- {md_text(n)}" for n in notes], "",
           f"## {t['paired']} ({baseline})", "", "![](figures/compare_paired.png)", "",
           *_md_frame(diff_show), "", f"## {t['areas']}", "", "![](figures/compare_areas.png)", "",
-          *_md_frame(areas), "", f"## {t['runs']}", "", *[f"- {m}" for m in meta], ""]
+          *_md_frame(areas), "", f"## {t['runs']}", "", *[f"- {md_text(m)}" for m in meta], ""]
     paths.append(write_text(out / "report.md", "\n".join(md)))
 
     def table(frame: pd.DataFrame) -> str:

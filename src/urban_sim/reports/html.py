@@ -25,6 +25,7 @@ import html
 import io
 import math
 import numbers
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,8 +53,23 @@ def esc(text) -> str:
 
 
 def md_cell(text) -> str:
-    """``text`` safe inside a Markdown table cell (``|`` escaped, newlines as spaces)."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """``text`` shown literally in one Markdown table cell: backslash, ``|`` and a ``<`` that
+    could open a tag backslash-escaped (CommonMark), so tags show as text (``<=`` stays as it
+    is); newlines as spaces."""
+    out = str(text).replace("\\", "\\\\").replace("|", "\\|")
+    out = re.sub(r"<(?=[A-Za-z/!?])", r"\\<", out)
+    return out.replace("\r", " ").replace("\n", " ")
+
+
+def md_text(text) -> str:
+    """``text`` shown literally as one Markdown list item, heading or paragraph: as
+    :func:`md_cell`, and a leading ``#``, ``>``, ``-``, ``+``, ``*`` or ``=`` escaped, so it
+    cannot open a heading, quote or list of its own."""
+    out = md_cell(text)
+    body = out.lstrip()
+    if body[:1] in tuple("#>-+*="):
+        out = out[:len(out) - len(body)] + "\\" + body
+    return out
 
 
 def fmt(x, spec: str | None = None, *, lang: str = "en") -> str:
@@ -180,14 +196,14 @@ class Document:
 
     def markdown(self) -> str:
         """The whole report as Markdown (figures linked as ``figures/<name>.png``)."""
-        out = [f"# {self.title}", ""]
+        out = [f"# {md_text(self.title)}", ""]
         for b in self.blocks:
             if b.kind == "heading":
-                out += ["#" * b.level + " " + b.text, ""]
+                out += ["#" * b.level + " " + md_text(b.text), ""]
             elif b.kind == "paragraph":
-                out += [b.text, ""]
+                out += [md_text(b.text), ""]
             elif b.kind == "bullets":
-                out += [*(f"- {i}" for i in b.items), ""]
+                out += [*(f"- {md_text(i)}" for i in b.items), ""]
             elif b.kind == "table":
                 cols = [md_cell(c) for c in b.frame.columns]
                 out += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols),

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from urban_sim.config.loader import dump_scenario
 from urban_sim.config.schema import Scenario
-from urban_sim.runs.ensemble import EnsembleResult
-from urban_sim.files import git_commit, versions, write_table, write_text
+from urban_sim.runs.ensemble import EnsembleResult, code_version
+from urban_sim.files import git_commit, git_dirty, versions, write_table, write_text
 from urban_sim.reports.figures import write_figures
 from urban_sim.reports.summary import write_summary
 
@@ -37,6 +37,8 @@ def write_run_folder(out_dir: str | Path, scenario: Scenario, result: EnsembleRe
         "scenario_file": scenario._source,
         "versions": versions(),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
+        "code_version": code_version(),
         "config_sha256": config_hash(scenario),
         "seed": scenario.seed,
         "replicate_seeds": result.seeds,
@@ -83,7 +85,9 @@ def write_compare_folder(out_dir: str | Path, scenarios: list[Scenario], result,
     write_table(out / "timeseries.csv", ts)
     manifest = {
         "command": "compare", "scenarios": [s.name for s in scenarios], "baseline": baseline,
-        "versions": versions(), "git_commit": git_commit(),
+        "years": f"{scenarios[0].start_year}-{scenarios[0].end_year}",  # one span for all
+        "versions": versions(), "git_commit": git_commit(), "git_dirty": git_dirty(),
+        "code_version": code_version(),
         "config_sha256": {s.name: config_hash(s) for s in scenarios},
         "seed": master_seed, "replicate_seeds": result.seeds,
         "n_replicates": len(result.seeds), "n_runs": len(result.specs),

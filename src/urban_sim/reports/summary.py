@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from urban_sim.files import write_text
+from urban_sim.reports.html import md_cell, md_text
 
 from .figures import _by_year
 
@@ -39,8 +40,8 @@ def _fmt(x, spec: str | None = None) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(r) + " |" for r in rows)]
+    return ["| " + " | ".join(map(md_cell, header)) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(map(md_cell, r)) + " |" for r in rows)]
 
 
 def write_summary(ts: pd.DataFrame, targets: pd.DataFrame, manifest: dict,
@@ -77,10 +78,10 @@ def write_summary(ts: pd.DataFrame, targets: pd.DataFrame, manifest: dict,
         ts = ts[ts["scenario"] == scenario]
     scenario = scenario or ", ".join(map(str, ts["scenario"].unique()))
 
-    lines = [f"# Scenario summary: {scenario}", ""]
+    lines = [f"# Scenario summary: {md_text(scenario)}", ""]
     run = {k: v for k, v in manifest.items() if k != "scenario" and pd.api.types.is_scalar(v)}
     if run:
-        lines += ["## Run", "", *(f"- {k}: {v}" for k, v in run.items()), ""]
+        lines += ["## Run", "", *(f"- {md_text(k)}: {md_cell(v)}" for k, v in run.items()), ""]
 
     years = sorted(ts["year"].dropna().unique())
     first, last = (years[0], years[-1]) if years else (None, None)

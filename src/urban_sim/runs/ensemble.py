@@ -33,11 +33,13 @@ Any list of (scenario, seed) runs, e.g. the points of a sensitivity design::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,8 +47,9 @@ import pandas as pd
 
 from urban_sim.config.schema import Scenario
 from urban_sim.data.tables import data_fingerprint
-from urban_sim.errors import ExperimentError
-from urban_sim.runs.executors import Executor, Failed
+from urban_sim.errors import ExperimentError, WorkerDied
+from urban_sim.runs.executors import Executor, Failed, worker_died_message
+from urban_sim.runs.progress import progress as progress_bar
 from urban_sim.runs.seeds import describe_seed, replicate_seeds
 from urban_sim.runs.single import simulate
 from urban_sim.runs.store import MemoryStore, ResultsStore
@@ -58,11 +61,28 @@ FAILURE_KEYS = ("run_id", "scenario", "replicate", "seed", "meta", "error", "tra
 """Keys of a failure record (stored as ``failed/<run_id>.json`` and in ``.failures``)."""
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """Package version (part of every run id)."""
+    """Package version and a fingerprint of the installed code (part of every run id).
+
+    ``"0.3.0+1a2b3c4d5e6f"``: an edit to any module, committed or not and with or without a
+    version bump, gives new run ids, so resume never returns results of other code. Computed
+    once per process (the code a process runs does not change under it).
+    """
     from urban_sim import __version__
 
-    return __version__
+    return f"{__version__}+{code_fingerprint()[:12]}"
+
+
+def code_fingerprint(root: str | Path | None = None) -> str:
+    """sha256 (hex) of every ``.py`` file below ``root`` (default: the installed package),
+    by relative path and content."""
+    root = Path(root) if root else Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def _reduce_name(reduce: Reduce | None) -> str:
@@ -209,7 +229,8 @@ def run_ensemble(specs: list[RunSpec], store: ResultsStore | MemoryStore | None,
     executor : Executor
         From :func:`urban_sim.runs.executors.make_executor`; results do not depend on it.
     progress : bool
-        tqdm bar on stderr, labelled ``desc``.
+        Progress on stderr, labelled ``desc``: a tqdm bar on a terminal, a few plain lines
+        otherwise (:func:`urban_sim.runs.progress.progress`).
 
     Returns
     -------
@@ -222,27 +243,28 @@ def run_ensemble(specs: list[RunSpec], store: ResultsStore | MemoryStore | None,
     done = store.done()
     todo = list({s.run_id: s for s in specs if s.run_id not in done}.values())
     n_skipped = len({s.run_id for s in specs}) - len(todo)
-    bar = None
-    if progress and todo:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo) + n_skipped, initial=n_skipped, unit="run", desc=desc)
+    bar = progress_bar(len(todo) + n_skipped, initial=n_skipped, desc=desc) if progress and todo else None
     n_failed = 0
-    for i, outcome in executor.imap(execute, todo):
-        spec = todo[i]
-        if isinstance(outcome, Failed):
-            n_failed += 1
-            store.save_failure(spec.run_id, {
-                "run_id": spec.run_id, "scenario": spec.scenario.name, "replicate": spec.replicate,
-                "seed": describe_seed(spec.seed), "meta": spec.meta, "error": outcome.error,
-                "traceback": outcome.traceback,
-            })
-        else:
-            store.save(spec.run_id, outcome)
+    try:
+        for i, outcome in executor.imap(execute, todo):
+            spec = todo[i]
+            if isinstance(outcome, Failed):
+                n_failed += 1
+                store.save_failure(spec.run_id, {
+                    "run_id": spec.run_id, "scenario": spec.scenario.name,
+                    "replicate": spec.replicate, "seed": describe_seed(spec.seed),
+                    "meta": spec.meta, "error": outcome.error, "traceback": outcome.traceback,
+                })
+            else:
+                store.save(spec.run_id, outcome)
+            if bar:
+                bar.update()
+    except WorkerDied as exc:
+        labels = [f"{s.scenario.name} replicate {s.replicate}" for s in todo]
+        raise WorkerDied(worker_died_message(exc.lost, labels), exc.lost) from None
+    finally:  # ends the bar's line, so a message after Ctrl-C starts on its own line
         if bar:
-            bar.update()
-    if bar:
-        bar.close()
+            bar.close()
     ids = [s.run_id for s in specs]
     failures = [f for f in store.failures() if f["run_id"] in set(ids)]
     return EnsembleResult(store.load(ids), specs, len(todo) - n_failed, n_failed, n_skipped,

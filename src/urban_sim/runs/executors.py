@@ -13,13 +13,15 @@ does not stop the others: its outcome is a :class:`Failed` record with the trace
 from __future__ import annotations
 
 import os
+import signal
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from urban_sim.errors import ExperimentError
+from urban_sim.errors import ExperimentError, WorkerDied
 
 ENGINES = ("sequential", "processes", "dask")
 
@@ -39,6 +41,21 @@ def _guarded(fn: Callable[[Any], Any], item: Any) -> Any:
         return Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
+def _ignore_sigint() -> None:
+    """Worker processes leave Ctrl-C to the main process, which stops them (no tracebacks)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def worker_died_message(lost: list[int], labels: list[str] | None = None) -> str:
+    """One line: which runs were lost, that their worker process died, the likely cause."""
+    names = [labels[i] for i in lost] if labels else [f"item {i}" for i in lost]
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (f"a worker process died (killed by the system, most often for lack of memory) with "
+            f"{len(lost)} run(s) unfinished ({shown}); finished runs are kept: run the same "
+            "command again to complete the missing ones (with fewer --workers or a smaller "
+            "--scale if memory is short)")
+
+
 class Executor:
     """Base class: ``with make_executor(...) as ex: for i, out in ex.imap(fn, items): ...``."""
 
@@ -47,11 +64,18 @@ class Executor:
     def __enter__(self) -> "Executor":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
     def close(self) -> None:
         """Release workers."""
+
+    def abort(self) -> None:
+        """Release workers at once after an error or Ctrl-C: no queued run starts."""
+        self.close()
 
     def imap(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
         """Yield ``(index, outcome)`` for every item, in completion order."""
@@ -84,15 +108,31 @@ class ProcessExecutor(Executor):
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
-        self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_ignore_sigint)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
+    def abort(self) -> None:
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:  # runs in flight are lost; finished ones are already stored
+            proc.terminate()
+        for proc in processes:
+            proc.join(timeout=5)
+
     def imap(self, fn, items):
         futures = {self._pool.submit(_guarded, fn, item): i for i, item in enumerate(items)}
+        lost = []
         for fut in as_completed(futures):
-            yield futures[fut], fut.result()
+            try:
+                outcome = fut.result()
+            except BrokenProcessPool:
+                lost.append(futures[fut])
+                continue
+            yield futures[fut], outcome
+        if lost:
+            raise WorkerDied(worker_died_message(sorted(lost)), sorted(lost))
 
 
 class DaskExecutor(Executor):
@@ -145,8 +185,18 @@ class DaskExecutor(Executor):
         items = list(items)
         futures = self._client.map(_guarded, [fn] * len(items), items, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
+        from distributed import KilledWorker
+
+        lost = []
         for fut in dask_completed(futures):
-            yield index[fut.key], fut.result()
+            try:  # a killed worker's task is rescheduled by Dask; KilledWorker after repeats
+                outcome = fut.result()
+            except KilledWorker:
+                lost.append(index[fut.key])
+                continue
+            yield index[fut.key], outcome
+        if lost:
+            raise WorkerDied(worker_died_message(sorted(lost)), sorted(lost))
 
 
 def check_engine(engine: str, scheduler: str | None = None) -> None:
