@@ -17,6 +17,7 @@ from urban_sim.cli import app
 from urban_sim.config.experiment import Experiment, load_experiment
 from urban_sim.errors import ConfigError, ExperimentError
 from urban_sim.runs.executors import make_executor
+from urban_sim.reports.sensitivity import write_report
 
 from .conftest import CONFIGS, ROOT
 
@@ -231,6 +232,7 @@ class TestC06DegenerateRanges:
             return pd.DataFrame({"y": v["a"] + v["b"] ** 2})
 
         res = sa.run_sensitivity(exp, tmp_path, model=model)
+        write_report(tmp_path, exp, res)
         assert res.meta["D"] == 2 and res.meta["n_runs"] == 16 * 4
         assert "hukou_reform_year" not in set(res.indices["factor"])
         assert list(seen[0]) == [2015]
@@ -295,6 +297,7 @@ factors:
     pd.testing.assert_frame_equal(runs, again, check_dtype=False)
     assert res.noise["seed_noise_share"].between(0, 1).all()
     assert np.isfinite(res.indices[["S1", "ST"]].to_numpy()).all()
+    write_report(tmp_path / "out", exp, res)
     assert (tmp_path / "out" / "report.html").is_file()
 
 

@@ -40,6 +40,7 @@ def sensitivity(
     """
     from urban_sim.analysis import sensitivity as sa
     from urban_sim.config.experiment import load_experiment
+    from urban_sim.reports.sensitivity import write_report
     from urban_sim.runs.executors import check_engine, make_executor
 
     def show(w, *_args, **_kw) -> None:
@@ -70,6 +71,7 @@ def sensitivity(
                 with make_executor(kind, workers=n_workers, scheduler=scheduler) as ex:
                     result = sa.run_sensitivity(exp, folder, executor=ex,
                                                 second_order=second_order, progress=True)
+            write_report(folder, exp, result)
     m = result.meta
     typer.echo(f"{exp.name}: {m['n_runs']} runs, {m['D']} factors, "
                f"{len(result.warnings)} warning(s) -> {folder / 'report.html'}")
