@@ -34,7 +34,13 @@ from urban_sim.config.loader import (
 )
 from urban_sim.errors import ConfigError
 
-DISTRIBUTIONS = ("uniform", "loguniform", "normal", "truncnormal", "lognormal", "triangular")
+DISTRIBUTIONS = ("uniform", "loguniform", "normal", "truncnormal", "lognormal", "triangular",
+                 "levels")
+
+INTEGER_PATHS = {"policy.start_year": "a year", "start_year": "a year", "end_year": "a year",
+                 "seed": "a seed"}
+"""Scenario settings the model treats as integers: a continuous distribution on them is refused
+(case C21); give ``levels: [...]`` instead."""
 
 
 class _Strict(BaseModel):
@@ -76,6 +82,12 @@ class Triangular(_Strict):
     high: float
 
 
+class Levels(_Strict):
+    """A discrete factor: equally likely values (integers stay integers), e.g. years."""
+
+    values: list[float] = Field(min_length=1)
+
+
 class Factor(_Strict):
     """One sampled input: a dotted path into the scenario (or ``x1``... for analytic models).
 
@@ -87,20 +99,29 @@ class Factor(_Strict):
         Under the county's control or not.
     group : str, optional
         Group for grouped indices (for example the task area).
-    uniform, loguniform, normal, truncnormal, lognormal, triangular
-        Exactly one distribution with named fields.
+    unit : str
+        Unit of the factor (shown in reports), e.g. ``million yuan per year``.
+    step : float, optional
+        Lever change for which effects are reported (default: a tenth of the range, rounded),
+        e.g. 100 for "per 100 million yuan".
+    uniform, loguniform, normal, truncnormal, lognormal, triangular, levels
+        Exactly one distribution with named fields; ``levels: {values: [...]}`` samples
+        equally likely discrete values (integer settings such as ``policy.start_year``).
     """
 
     name: str = Field(min_length=1)
     kind: Literal["lever", "uncertainty"] = "lever"
     group: str | None = None
     description: str = ""
+    unit: str = ""
+    step: float | None = Field(default=None, gt=0)
     uniform: Uniform | None = None
     loguniform: LogUniform | None = None
     normal: Normal | None = None
     truncnormal: TruncNormal | None = None
     lognormal: LogNormal | None = None
     triangular: Triangular | None = None
+    levels: Levels | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -119,6 +140,13 @@ class Factor(_Strict):
             raise ValueError(f"factor {self.name!r}: give exactly one distribution "
                              f"({', '.join(DISTRIBUTIONS)}), got {len(given) or 'none'}")
         d = self.dist
+        if self.name in INTEGER_PATHS and self.distribution != "levels":
+            raise ValueError(
+                f"factor {self.name!r}: the model treats it as an integer ({INTEGER_PATHS[self.name]}), "
+                f"so a continuous {self.distribution} distribution would give values such as "
+                "2025.67; give its levels instead, e.g. levels: {values: [2025, 2026, 2027]}")
+        if self.distribution == "levels" and len(set(d.values)) != len(d.values):
+            raise ValueError(f"factor {self.name!r}: levels repeat a value: {d.values}")
         low, high = getattr(d, "low", None), getattr(d, "high", None)
         if low is not None and low > high:
             raise ValueError(f"factor {self.name!r}: {self.distribution} low ({low:g}) is greater "
@@ -145,6 +173,8 @@ class Factor(_Strict):
     def fixed_value(self) -> float | None:
         """The constant value when the range is empty (low == high or sd == 0), else None."""
         d = self.dist
+        if self.distribution == "levels":
+            return float(d.values[0]) if len(d.values) == 1 else None
         if hasattr(d, "low") and d.low == d.high:
             return float(d.low)
         if self.distribution in ("normal", "lognormal") and d.sd == 0:
@@ -179,8 +209,35 @@ class Factor(_Strict):
             return stats.lognorm(s=math.sqrt(sigma2), scale=math.exp(math.log(d.mean) - sigma2 / 2))
         return stats.triang((d.mode - d.low) / (d.high - d.low), loc=d.low, scale=d.high - d.low)
 
+    @property
+    def integer(self) -> bool:
+        """Whether every value is an integer (levels of whole numbers)."""
+        return self.distribution == "levels" and all(float(v).is_integer() for v in self.dist.values)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """Smallest and largest value (the 0.5 % and 99.5 % quantiles for unbounded tails)."""
+        if self.distribution == "levels":
+            return float(min(self.dist.values)), float(max(self.dist.values))
+        lo, hi = (0.005, 0.995) if self.unbounded else (0.0, 1.0)
+        return float(self.frozen().ppf(lo)), float(self.frozen().ppf(hi))
+
+    @property
+    def effect_step(self) -> float:
+        """Lever change for which effects are reported: ``step`` or a tenth of the range
+        rounded to one significant digit."""
+        if self.step:
+            return self.step
+        lo, hi = self.bounds
+        width = (hi - lo) / 10 or 1.0
+        return float(f"{width:.0e}")
+
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        """Map unit-hypercube values ``u`` (shape (n,)) to factor values (inverse CDF)."""
+        """Map unit-hypercube values ``u`` (shape (n,)) to factor values (inverse CDF); levels
+        take ``values[floor(u k)]`` for ``k`` levels."""
+        if self.distribution == "levels":
+            vals = np.asarray(sorted(self.dist.values), dtype=float)
+            return vals[np.minimum((np.asarray(u) * len(vals)).astype(int), len(vals) - 1)]
         return self.frozen().ppf(u)
 
 
@@ -203,6 +260,59 @@ class MorrisSettings(_Strict):
         if self.levels % 2:
             raise ValueError(f"morris.levels must be even, got {self.levels}")
         return self
+
+
+class ScenarioSettings(_Strict):
+    """Uncertainty scenarios of a lever analysis.
+
+    The factors of kind ``uncertainty`` are not sampled with the levers: ``n`` scenarios are drawn
+    by Latin hypercube (scipy.stats.qmc) over them, and the lever analysis is repeated in each.
+    With ``posterior`` (a CSV of calibrated parameter draws, columns = parameter names, optional
+    ``weight``), each scenario also takes one weighted draw of the posterior as its
+    ``parameters.<name>`` values.
+    """
+
+    n: int = Field(default=4, ge=1, le=256)
+    seed: int = Field(default=20250301, ge=0, le=2**32 - 1)
+    posterior: str | None = None
+
+
+class EmulatorSettings(_Strict):
+    """Gaussian-process emulator (scikit-learn) carrying the Sobol sums when real runs at the
+    design's volume do not fit: trained on ``train_points`` real runs (Latin hypercube over levers
+    and uncertainties), checked by ``cv_folds``-fold cross-validation, and its top-three levers
+    confirmed on a real-run Sobol design with base size ``confirm_N`` in the first scenario."""
+
+    train_points: int = Field(default=256, ge=8, le=100_000)
+    cv_folds: int = Field(default=5, ge=2, le=20)
+    confirm_N: int = Field(default=32, ge=0, le=4096)
+
+
+class CheckSettings(_Strict):
+    """Scale and replicate checks run before the design.
+
+    ``scales``: candidate scales (scale 1 is always the reference); the smallest whose headline
+    means (``check_replicates`` runs at the base scenario) are within ``scale_tolerance`` of
+    scale 1 is used. Replicates per point: the smallest count keeping the seed-noise variance of
+    each ranked output's replicate mean below ``noise_share`` of its variance over a pilot
+    design of ``pilot_points`` points, at most ``max_replicates``.
+    """
+
+    scales: list[float] = Field(default_factory=lambda: [0.02, 0.05, 0.1, 0.2, 0.5])
+    scale_tolerance: float = Field(default=0.01, gt=0, le=1)
+    check_replicates: int = Field(default=3, ge=1, le=100)
+    pilot_points: int = Field(default=16, ge=4, le=1000)
+    noise_share: float = Field(default=0.1, gt=0, le=1)
+    max_replicates: int = Field(default=8, ge=1, le=1000)
+
+
+class PrimSettings(_Strict):
+    """Scenario discovery (EMA Workbench PRIM): boxes of lever and uncertainty ranges where a
+    target is met with probability (box density) at least ``threshold``."""
+
+    threshold: float = Field(default=0.8, gt=0, le=1)
+    peel_alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    mass_min: float = Field(default=0.05, gt=0, lt=1)
 
 
 class Experiment(_Strict):
@@ -239,6 +349,14 @@ class Experiment(_Strict):
         Largest change of a total index between N/2 and N before a warning.
     model_options : dict
         Options of analytic models (``a``, ``b`` for Ishigami; ``a`` list for Sobol G).
+    scenarios : ScenarioSettings, optional
+        Makes this a lever analysis: levers are the sampled factors, uncertainties define
+        ``scenarios.n`` Latin-hypercube scenarios (see :mod:`urban_sim.analysis.sensitivity.levers`).
+    emulator : EmulatorSettings, optional
+        Let a Gaussian-process emulator carry the Sobol sums of a lever analysis.
+    checks : CheckSettings, optional
+        Choose scale and replicates by the scale and noise checks before the design.
+    prim : PrimSettings
     factors : list of Factor
     """
 
@@ -261,6 +379,10 @@ class Experiment(_Strict):
     num_resamples: int = Field(default=100, ge=10, le=10_000)
     convergence_tolerance: float = Field(default=0.05, gt=0, le=1)
     model_options: dict[str, float | list[float]] = Field(default_factory=dict)
+    scenarios: ScenarioSettings | None = None
+    emulator: EmulatorSettings | None = None
+    checks: CheckSettings | None = None
+    prim: PrimSettings = Field(default_factory=PrimSettings)
     factors: list[Factor] = Field(min_length=1)
     _source: str | None = None
 
@@ -276,7 +398,31 @@ class Experiment(_Strict):
             raise ValueError(f"model 'ishigami' has 3 inputs, got {len(self.factors)} factors")
         if not any(f.fixed_value is None for f in self.factors):
             raise ValueError("every factor is fixed (empty range): nothing to vary")
+        if self.groups:
+            groups = {f.group or f.name for f in self.varied if self.scenarios is None
+                      or f.kind == "lever"}
+            if len(groups) < 2:
+                raise ValueError(f"groups: true with a single group ({', '.join(groups)}): one "
+                                 "group cannot be ranked against anything; give the factors at "
+                                 "least two different 'group' values or set groups: false")
+        if self.scenarios is not None:
+            if self.model != "county" or self.method != "sobol":
+                raise ValueError("scenarios (a lever analysis) needs model: county and method: sobol")
+            if not any(f.kind == "lever" for f in self.varied):
+                raise ValueError("scenarios: a lever analysis needs at least one varied lever")
+        elif self.emulator is not None:
+            raise ValueError("emulator needs scenarios (it carries a lever analysis)")
         return self
+
+    @property
+    def levers(self) -> list[Factor]:
+        """Varied factors of kind lever."""
+        return [f for f in self.varied if f.kind == "lever"]
+
+    @property
+    def uncertainties(self) -> list[Factor]:
+        """Varied factors of kind uncertainty."""
+        return [f for f in self.varied if f.kind == "uncertainty"]
 
     @property
     def varied(self) -> list[Factor]:

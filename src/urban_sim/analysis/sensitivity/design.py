@@ -174,7 +174,7 @@ def _factor_values(exp: Experiment, unit: np.ndarray) -> pd.DataFrame:
         if not np.all(np.isfinite(x)):
             raise ExperimentError(f"factor {f.name!r}: the {f.distribution} distribution gave "
                                   "non-finite values; bound it (truncnormal, uniform)")
-        cols[f.name] = x
+        cols[f.name] = np.rint(x).astype(np.int64) if f.integer else x
     return pd.DataFrame(cols)
 
 

@@ -72,7 +72,8 @@ def point_overrides(base: dict[str, Any], values: dict[str, float]) -> dict[str,
     to more than 1, or every area is sampled, all eight are divided by their total (the sampled
     values then act as relative weights).
     """
-    over = dict(values)
+    over = _amounts_to_shares(base, dict(values))
+    values = dict(over)
     parents: dict[str, list[str]] = {}
     for key in values:
         parent, _, leaf = key.rpartition(".")
@@ -92,6 +93,48 @@ def point_overrides(base: dict[str, Any], values: dict[str, float]) -> dict[str,
             scaled = {a: v / total for a, v in shares.items()} if total > 0 else shares
         over.update({f"{parent}.{a}": v for a, v in scaled.items()})
     return over
+
+
+AMOUNTS = "investment.amount_million_yuan"
+"""Pseudo-path of a task area's own investment amount: ``policy.investment.amount_million_yuan.<area>``."""
+
+
+def _amounts_to_shares(base: dict[str, Any], values: dict[str, float]) -> dict[str, float]:
+    """Turn task-area amounts (``<block>.investment.amount_million_yuan.<area>``, million yuan per
+    year) into the scenario's total and shares.
+
+    Each area not sampled keeps its base amount (base total x base share); the total is the sum
+    of the eight amounts and each share is amount / total, so every area's amount is its own
+    factor and areas are not confounded through a renormalisation.
+
+    Raises
+    ------
+    ConfigError
+        An unknown task area, or shares given together with amounts for the same block.
+    """
+    blocks: dict[str, dict[str, float]] = {}
+    for key in list(values):
+        head, sep, area = key.rpartition(".")
+        if head.endswith(AMOUNTS):
+            blocks.setdefault(head[: -len(AMOUNTS) - 1], {})[area] = float(values.pop(key))
+    for block, amounts in blocks.items():
+        inv = base
+        for k in (*block.split("."), "investment"):
+            inv = inv[k]
+        shares = inv["task_area_shares"]
+        unknown = sorted(set(amounts) - set(shares))
+        if unknown:
+            raise ConfigError(f"{block}.{AMOUNTS}.{unknown[0]}: unknown task area; allowed: "
+                              f"{', '.join(shares)}")
+        if any(k.startswith(f"{block}.investment.task_area_shares.") for k in values):
+            raise ConfigError(f"{block}: sample either task-area amounts ({AMOUNTS}) or shares "
+                              "(task_area_shares), not both")
+        full = {a: amounts.get(a, inv["total_million_yuan"] * s) for a, s in shares.items()}
+        total = sum(full.values())
+        values[f"{block}.investment.total_million_yuan"] = total
+        values.update({f"{block}.investment.task_area_shares.{a}": (v / total if total else 0.0)
+                       for a, v in full.items()})
+    return values
 
 
 def _run_id(*parts: Any) -> str:
