@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 
 from urban_sim.cli import options as o
-from urban_sim.cli.common import out_dir, user_errors
+from urban_sim.cli.common import check_lang, out_dir, user_errors
 from urban_sim.config.loader import SHIPPED_EXPERIMENTS, shipped_or_path
+from urban_sim.errors import UrbanSimError
 
 
 def sensitivity(
@@ -33,6 +34,7 @@ def sensitivity(
         help="Override the experiment's second_order (must match a reused sample).")] = None,
     reuse: Annotated[bool, typer.Option(
         "--reuse", help="Re-analyse the sample and runs already in --out; run nothing.")] = False,
+    lang: o.Lang = "en",
 ) -> None:
     """Global sensitivity analysis (Sobol or Morris, SALib) of an experiment file.
 
@@ -50,10 +52,15 @@ def sensitivity(
     experiment = shipped_or_path(experiment, SHIPPED_EXPERIMENTS)
     with user_errors() as state:
         check_engine(engine, scheduler)
+        check_lang(lang)
         exp = load_experiment(experiment)
         given = {"seed": seed, "scale": scale, "start_year": start_year, "end_year": end_year}
         exp = exp.model_copy(update={k: v for k, v in given.items() if v is not None})
         folder = out or Path("results") / exp.name
+        if exp.scenarios is not None:
+            _levers(exp, folder, n_workers, engine, scheduler, dry_run, reuse, fresh, lang, state,
+                    show)
+            return
         if dry_run:
             typer.echo(sa.dry_run(exp, workers=n_workers, second_order=second_order))
             return
@@ -75,3 +82,37 @@ def sensitivity(
     m = result.meta
     typer.echo(f"{exp.name}: {m['n_runs']} runs, {m['D']} factors, "
                f"{len(result.warnings)} warning(s) -> {folder / 'report.html'}")
+
+
+def _levers(exp, folder: Path, n_workers: int, engine: str, scheduler, dry_run: bool, reuse: bool,
+            fresh: bool, lang: str, state, show) -> None:
+    """A lever analysis (experiment with ``scenarios``): run or reuse, then the report."""
+    from urban_sim.analysis import sensitivity as sa
+    from urban_sim.analysis.sensitivity.lever_workflow import lever_dry_run, load_lever_study
+    from urban_sim.analysis.sensitivity.levers import run_lever_study
+    from urban_sim.reports.lever_report import write_lever_report
+    from urban_sim.runs.executors import make_executor
+
+    if dry_run:
+        typer.echo(lever_dry_run(exp, workers=n_workers))
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", sa.SensitivityWarning)
+        warnings.showwarning = show
+        if reuse:
+            saved, study = load_lever_study(folder)
+            if saved.model_dump(exclude={"name", "description"}) != exp.model_dump(
+                    exclude={"name", "description"}):
+                raise UrbanSimError(f"--reuse: the study in {folder} was made with a different "
+                                    "experiment (see its analysis.json); run without --reuse")
+        else:
+            state.folder = out_dir(folder, fresh, "sensitivity",
+                                   {"experiment": exp.model_dump(mode="json")})
+            kind = engine if (n_workers > 1 or engine == "dask") else "sequential"
+            with make_executor(kind, workers=n_workers, scheduler=scheduler) as ex:
+                study = run_lever_study(exp, folder, executor=ex, progress=True)
+    write_lever_report(folder, exp, study, lang)
+    m = study.meta
+    typer.echo(f"{exp.name}: {m['n_runs_total']} real runs, {len(m['levers'])} levers, "
+               f"{m['n_scenarios']} scenarios, {len(study.warnings)} warning(s) -> "
+               f"{folder / 'lever_ranking.csv'}, {folder / 'report.html'}")

@@ -224,13 +224,15 @@ class Factor(_Strict):
 
     @property
     def effect_step(self) -> float:
-        """Lever change for which effects are reported: ``step`` or a tenth of the range
-        rounded to one significant digit."""
+        """Lever change for which effects are reported: ``step`` or a tenth of the range rounded
+        to the nearest 1, 2 or 5 times a power of ten (0.08 -> 0.1, 120 -> 100)."""
         if self.step:
             return self.step
         lo, hi = self.bounds
         width = (hi - lo) / 10 or 1.0
-        return float(f"{width:.0e}")
+        k = math.floor(math.log10(width))
+        nice = min((1, 2, 5, 10), key=lambda m: abs(math.log10(m * 10.0 ** k / width)))
+        return float(f"{nice * 10.0 ** k:.6g}")
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Map unit-hypercube values ``u`` (shape (n,)) to factor values (inverse CDF); levels

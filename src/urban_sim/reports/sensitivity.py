@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 from urban_sim.analysis.sensitivity.indices import SensitivityResult
-from urban_sim.analysis.sensitivity.outputs import _OUTPUT
 from urban_sim.config.experiment import Experiment
 
 def _label(name: str) -> str:
@@ -16,21 +15,23 @@ def _label(name: str) -> str:
     return ".".join(name.split(".")[-2:])
 
 
-def target_outputs(outputs: list[str], year: int | None = None) -> list[str]:
-    """Outputs that are plan-target values (those with a ``_met`` companion), optionally of
-    one year."""
-    out = []
-    for o in outputs:
-        m = _OUTPUT.match(o)
-        if m and not m["suffix"] and f"{o}_met" in outputs and (year is None or int(m["year"]) == year):
-            out.append(o)
-    return out
+def target_outputs(result: SensitivityResult, year: int | None = None) -> list[str]:
+    """Outputs that are plan-target values (from the declared outputs in ``result.meta``),
+    optionally of one year."""
+    return [o["name"] for o in result.meta.get("outputs", [])
+            if o["stat"] == "value" and o["is_target"] and (year is None or o["year"] == year)]
 
 
-def _key_outputs(outputs: list[str]) -> list[str]:
-    keys = target_outputs(outputs)
-    keys += [o for o in outputs if o == "attainment_score"]
-    return keys or list(outputs)
+def _key_outputs(result: SensitivityResult, outputs: list[str]) -> list[str]:
+    keys = target_outputs(result)
+    keys += [o["name"] for o in result.meta.get("outputs", []) if o["stat"] in ("score", "n_met")]
+    return [k for k in keys if k in outputs] or list(outputs)
+
+
+def _varying(table: pd.DataFrame, outputs: list[str]) -> list[str]:
+    """Outputs that vary over the design (rows not all flagged ``output constant``)."""
+    const = set(table.loc[table["flag"] == "output constant", "output"])
+    return [o for o in outputs if o not in const]
 
 
 def _png(fig) -> bytes:
@@ -55,7 +56,7 @@ def report_figures(exp: Experiment, result: SensitivityResult) -> dict[str, byte
         table, value, conf, title = result.morris, "mu_star", "mu_star_conf", "Morris mu_star"
     table = table[table["kind"] == "factor"] if (table["kind"] == "factor").any() else table
     outputs = list(dict.fromkeys(table["output"]))
-    keys = _key_outputs(outputs)
+    keys = _varying(table, _key_outputs(result, outputs)) or _key_outputs(result, outputs)
     factors = list(dict.fromkeys(table["factor"]))
     heat = table.pivot(index="factor", columns="output", values=value).loc[factors, keys]
     if value == "mu_star":
@@ -101,15 +102,21 @@ def _top_rows(table: pd.DataFrame, outputs: list[str], value: str, conf: str,
         if sub.empty:
             continue
         if (sub["flag"] == "output constant").all():
-            rows.append([o, "output constant (no variance over the design)"])
-            continue
+            continue  # listed once under "outputs that do not vary"
         top = sub.sort_values(value, ascending=False).head(n)
         cells = [f"{_label(r.factor)}: {getattr(r, value):.3f} "
                  f"[{getattr(r, value) - getattr(r, conf):.3f}, {getattr(r, value) + getattr(r, conf):.3f}]"
-                 + (" *" if "not distinguishable" in r.flag else "")
+                 + (" *" if _spans_zero(r, value) else "")
                  for r in top.itertuples()]
         rows.append([o, "; ".join(cells)])
     return rows
+
+
+def _spans_zero(row, value: str) -> bool:
+    """Whether the flag says the interval of ``value`` (ST, S1 or mu_star) includes 0."""
+    flags = [f.strip() for f in str(row.flag).split(";")]
+    want = "not distinguishable from 0" if value == "mu_star" else f"{value} not distinguishable from 0"
+    return want in flags
 
 
 def _html_table(header: list[str], rows: list[list[Any]]) -> str:
@@ -137,6 +144,8 @@ def report_html(exp: Experiment, result: SensitivityResult, figures: dict[str, b
     value, conf = ("ST", "ST_conf") if sobol else ("mu_star", "mu_star_conf")
     factors = table[table["kind"] == "factor"]
     outputs = list(dict.fromkeys(table["output"]))
+    declared = {o["name"]: o for o in m.get("outputs", [])}
+    constant = [o for o in outputs if o not in _varying(table, outputs)]
     parts = [f"<h1>Sensitivity analysis: {html.escape(exp.name)}</h1>",
              f"<p>{html.escape(exp.description)}</p>"]
     meta_rows = [["model", exp.model], ["scenario", exp.scenario or "-"], ["method", exp.method],
@@ -159,7 +168,7 @@ def report_html(exp: Experiment, result: SensitivityResult, figures: dict[str, b
     note = ("Values are estimate [95 % interval]; * = interval includes 0 "
             "(not distinguishable from 0).")
     for year in (2027, 2025):
-        targets = target_outputs(outputs, year)
+        targets = _varying(table, target_outputs(result, year))
         if targets:
             parts += [f"<h2>{year} targets: levers with the largest {what}</h2><p>{note}</p>",
                       _html_table(["target output", "top levers"],
@@ -167,18 +176,23 @@ def report_html(exp: Experiment, result: SensitivityResult, figures: dict[str, b
                       f"<h3>{year} targets: largest uncertainties</h3>",
                       _html_table(["target output", "top uncertainties"],
                                   _top_rows(factors, targets, value, conf, "uncertainty"))]
-    others = [o for o in outputs if o not in target_outputs(outputs) and
-              not o.endswith(("_met", "_shortfall"))]
-    parts += [f"<h2>Composite score, headline and other outputs: largest {what}</h2><p>{note}</p>",
-              _html_table(["output", "top factors"], _top_rows(factors, others, value, conf, None, 5))]
+    others = _varying(table, [o for o in outputs if o not in target_outputs(result)
+                              and declared.get(o, {}).get("stat", "value") not in ("met", "shortfall")])
+    if others:
+        parts += [f"<h2>Composite score, headline and other outputs: largest {what}</h2><p>{note}</p>",
+                  _html_table(["output", "top factors"],
+                              _top_rows(factors, others, value, conf, None, 5))]
+    if constant:
+        parts += ["<h2>Outputs that do not vary over the design (not ranked)</h2>",
+                  f"<p>{html.escape(', '.join(constant))}</p>"]
     groups = table[table["kind"] == "group"]
     if len(groups):
-        keys = _key_outputs(outputs)
+        keys = _varying(table, _key_outputs(result, outputs))
         parts += [f"<h2>Groups (task areas): largest {what}</h2>",
                   _html_table(["output", "top groups"], _top_rows(groups, keys, value, conf, None))]
     if len(result.noise):
         nz = result.noise.sort_values("seed_noise_share", ascending=False)
-        nz = nz[nz["output"].isin(_key_outputs(outputs) + [o for o in others])]
+        nz = nz[nz["output"].isin(_varying(table, _key_outputs(result, outputs)) + others)]
         parts += ["<h2>Seed noise</h2><p>Share of each output's run-to-run variance that is due "
                   "to the random seed (mean within-point variance over replicates / total "
                   "variance); the indices use the replicate means.</p>",

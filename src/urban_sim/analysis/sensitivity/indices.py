@@ -345,31 +345,42 @@ def _convergence(exp: Experiment, design: Design, means: np.ndarray, outputs: li
 
 
 def _morris_table(exp, problem, X, Y, outputs, factor_kinds):
+    """Morris mu, mu_star (with interval) and sigma per factor or group.
+
+    ``kind`` is ``group`` only for a group with two or more members. For such a group sigma is
+    undefined (SALib returns NaN: the elementary effects of a group move several factors at
+    once, so their spread is not a factor's interaction measure); it is left empty (NaN) and
+    the flag says why.
+    """
     labels = _group_labels(problem)
+    groups = problem.get("groups") or list(problem["names"])
+    members = {g: groups.count(g) for g in labels}
+    kinds = ["group" if members[lab] > 1 else "factor" for lab in labels]
     rows, constant = [], []
     for j, out in enumerate(outputs):
         y = Y[:, j]
         if is_constant(y):
             constant.append(out)
-            rows += [{"output": out, "factor": lab, "kind": "factor", "factor_kind": fk, "mu": 0.0,
-                      "mu_star": 0.0, "mu_star_conf": 0.0, "sigma": 0.0, "flag": "output constant"}
-                     for lab, fk in zip(labels, factor_kinds, strict=True)]
+            rows += [{"output": out, "factor": lab, "kind": k, "factor_kind": fk, "mu": 0.0,
+                      "mu_star": 0.0, "mu_star_conf": 0.0,
+                      "sigma": np.nan if k == "group" else 0.0, "flag": "output constant"}
+                     for lab, k, fk in zip(labels, kinds, factor_kinds, strict=True)]
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             S = morris_analyze.analyze(problem, X, y, num_resamples=exp.num_resamples,
                                        conf_level=0.95, num_levels=exp.morris.levels,
                                        seed=exp.seed)
-        for i, (lab, fk) in enumerate(zip(labels, factor_kinds, strict=True)):
-            rows.append({"output": out, "factor": lab,
-                         "kind": "group" if problem.get("groups") else "factor",
-                         "factor_kind": fk, "mu": float(S["mu"][i]),
-                         "mu_star": float(S["mu_star"][i]),
+        for i, (lab, k, fk) in enumerate(zip(labels, kinds, factor_kinds, strict=True)):
+            flags = [] if S["mu_star"][i] > S["mu_star_conf"][i] else ["not distinguishable from 0"]
+            if k == "group":
+                flags.append("sigma undefined for a group of several factors")
+            rows.append({"output": out, "factor": lab, "kind": k, "factor_kind": fk,
+                         "mu": float(S["mu"][i]), "mu_star": float(S["mu_star"][i]),
                          "mu_star_conf": float(S["mu_star_conf"][i]),
-                         "sigma": float(S["sigma"][i]),
-                         "flag": "" if S["mu_star"][i] > S["mu_star_conf"][i]
-                         else "not distinguishable from 0"})
+                         "sigma": np.nan if k == "group" else float(S["sigma"][i]),
+                         "flag": "; ".join(flags)})
     table = pd.DataFrame(rows)
-    num = table.select_dtypes("number")
+    num = table.select_dtypes("number").drop(columns=["sigma"])
     table[num.columns] = num.where(np.isfinite(num), 0.0)
     return table, constant

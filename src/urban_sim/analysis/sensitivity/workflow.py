@@ -24,30 +24,20 @@ import pandas as pd
 from urban_sim.analysis.analytic_models import ishigami, sobol_g
 from urban_sim.analysis.sensitivity.design import Design, SensitivityWarning, _fmt_row, make_design
 from urban_sim.analysis.sensitivity.indices import SensitivityResult, analyse
-from urban_sim.analysis.sensitivity.outputs import check_outputs, county_outputs, default_outputs
+from urban_sim.analysis.sensitivity.outputs import (
+    ScalarOutput, county_outputs, declare_outputs, outputs_table,
+)
 from urban_sim.config.experiment import Experiment
 from urban_sim.config.loader import load_scenario, with_overrides
 from urban_sim.config.schema import Scenario
 from urban_sim.errors import ConfigError, ExperimentError
-from urban_sim.runs.executors import Executor, Failed, SequentialExecutor
+from urban_sim.runs.executors import Executor, SequentialExecutor
 from urban_sim.runs.seeds import replicate_seeds
 from urban_sim.files import write_table, write_text
 
 
 ModelFn = Callable[[pd.DataFrame], pd.DataFrame]
 """A Python model: factor values (one row per design point) -> outputs (same rows)."""
-
-def _county_run(task: tuple) -> dict[str, float]:
-    """One county run (top level, so worker processes can unpickle it)."""
-    from urban_sim.data.tables import load_county_cached
-    from urban_sim.runs.single import simulate
-    from urban_sim.targets import load_targets
-
-    scenario, seed, replicate, names = task
-    data = load_county_cached(scenario.data_dir)
-    return county_outputs(simulate(scenario, seed, replicate, data),
-                          load_targets(data.plan_targets), names)
-
 
 def base_scenario(exp: Experiment) -> Scenario:
     """The experiment's base scenario with its scale and year overrides."""
@@ -145,7 +135,8 @@ def _run_id(*parts: Any) -> str:
 
 
 def evaluate(exp: Experiment, design: Design, *, model: ModelFn | None = None,
-             executor: Executor | None = None, progress: bool = False) -> pd.DataFrame:
+             executor: Executor | None = None, progress: bool = False,
+             store_dir: str | Path | None = None) -> pd.DataFrame:
     """Run the model at every design point (and replicate).
 
     Parameters
@@ -159,6 +150,8 @@ def evaluate(exp: Experiment, design: Design, *, model: ModelFn | None = None,
         Where county runs are computed (default: in this process).
     progress : bool
         Show a tqdm progress bar on stderr.
+    store_dir : path, optional
+        Where finished county runs are kept for resuming (see :func:`run_points`).
 
     Returns
     -------
@@ -194,13 +187,48 @@ def evaluate(exp: Experiment, design: Design, *, model: ModelFn | None = None,
         return pd.concat([head, values, outputs.astype(float)], axis=1)
 
     base = base_scenario(exp)
-    from urban_sim.data.tables import data_fingerprint, load_county
+    from urban_sim.data.tables import load_county
     from urban_sim.targets import load_targets
 
     targets = load_targets(load_county(base.data_dir).plan_targets)
-    names = exp.outputs or default_outputs(targets, base.start_year, base.end_year)
-    check_outputs(names, targets, base.start_year, base.end_year)
+    declared = declare_outputs(targets, base.start_year, base.end_year, exp.outputs)
     check_factor_ranges(exp, design)
+    design.meta["outputs"] = outputs_table(declared).to_dict("records")
+    return run_points(base, values, declared, replicates=exp.replicates, seed=exp.seed,
+                      executor=executor, store_dir=store_dir, progress=progress)
+
+
+def run_points(base: Scenario, values: pd.DataFrame, outputs: list[ScalarOutput], *,
+               replicates: int,
+               seed: int, executor: Executor | None = None, store_dir: str | Path | None = None,
+               progress: bool = False) -> pd.DataFrame:
+    """Run the county model at every row of ``values`` (dotted overrides of ``base``) through the
+    ensemble runner, and reduce each run to the scalar outputs ``names``.
+
+    Replicate ``k`` of every point uses the same seed (common random numbers). Every finished
+    run is stored under ``store_dir`` (``runs/<run_id>.parquet``) as soon as it ends, so an
+    interrupted design resumes without redoing finished runs; without ``store_dir`` a temporary
+    folder is used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: ``point, replicate, run_id``, the factor values, one column per output.
+
+    Raises
+    ------
+    ConfigError
+        A point gives an invalid scenario (the message names the point and its values).
+    ExperimentError
+        Runs failed (count and first error; the failure records are in ``store_dir/failed``).
+    """
+    import tempfile
+
+    from urban_sim.data.tables import load_county_cached
+    from urban_sim.runs.ensemble import plan_runs, run_ensemble
+    from urban_sim.runs.store import ResultsStore
+    from urban_sim.targets import load_targets
+
     raw = base.model_dump(mode="json")
     scenarios = []
     for i, row in enumerate(values.to_dict("records")):
@@ -208,37 +236,29 @@ def evaluate(exp: Experiment, design: Design, *, model: ModelFn | None = None,
             scenarios.append(with_overrides(base, point_overrides(raw, row)))
         except ConfigError as exc:
             raise ConfigError(f"design point {i} ({_fmt_row(row)}): {exc}") from None
-    seeds = replicate_seeds(exp.seed, exp.replicates)
-    tasks = [(sc, seeds[k], k, names) for sc in scenarios for k in range(exp.replicates)]
-    data_id = data_fingerprint(base.data_dir)
-    run_ids = [_run_id(sc.model_dump(mode="json"), data_id, seeds[k].entropy, list(seeds[k].spawn_key))
-               for sc, _, k, _ in tasks]
-    results: list[Any] = [None] * len(tasks)
-    executor = executor or SequentialExecutor()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(tasks), desc=exp.name, unit="run")
-    for i, res in executor.imap(_county_run, tasks):
-        results[i] = res
-        if bar:
-            bar.update()
-    if bar:
-        bar.close()
-    failed = [(i, r) for i, r in enumerate(results) if isinstance(r, Failed)]
-    if failed:
-        i, first = failed[0]
-        raise ExperimentError(f"{len(failed)} of {len(tasks)} runs failed; first: run "
-                              f"{run_ids[i]} ({_fmt_row(values.iloc[i // exp.replicates])}): "
-                              f"{first.error}")
+    specs = plan_runs(scenarios, replicates, seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ResultsStore(store_dir if store_dir is not None else tmp)
+        result = run_ensemble(specs, store, executor or SequentialExecutor(), progress=progress)
+        if result.n_failed or result.failures:
+            first = result.failures[0]
+            raise ExperimentError(
+                f"{len(result.failures)} of {len(specs)} runs failed (records in "
+                f"{store.root / 'failed'}); first: run {first['run_id']}: {first['error']}")
+        ts = result.timeseries
+    targets = load_targets(load_county_cached(base.data_dir).plan_targets)
+    county = ts[ts["place"] == "county"]
+    names = [o.name for o in outputs]
+    by_run = {rid: county_outputs(g, targets, outputs)
+              for rid, g in county.groupby("run_id", sort=False)}
     frame = pd.DataFrame({
-        "point": np.repeat(np.arange(design.n_points), exp.replicates),
-        "replicate": np.tile(np.arange(exp.replicates), design.n_points),
-        "run_id": run_ids,
+        "point": np.repeat(np.arange(len(values)), replicates),
+        "replicate": np.tile(np.arange(replicates), len(values)),
+        "run_id": [s.run_id for s in specs],
     })
     vals = values.loc[frame["point"]].reset_index(drop=True)
-    return pd.concat([frame, vals, pd.DataFrame(results, columns=names)], axis=1)
+    outs = pd.DataFrame([by_run[r] for r in frame["run_id"]], columns=names)
+    return pd.concat([frame, vals, outs], axis=1)
 
 
 def estimate_seconds_per_run(exp: Experiment) -> float:
@@ -339,7 +359,8 @@ def run_sensitivity(exp: Experiment, out: str | Path | None = None, *,
     start = time.perf_counter()
     notes: list[str] = []
     design = make_design(exp, second_order=second_order, notes=notes)
-    runs = evaluate(exp, design, model=model, executor=executor, progress=progress)
+    runs = evaluate(exp, design, model=model, executor=executor, progress=progress,
+                    store_dir=None if out is None else Path(out) / "store")
     if out is not None:
         write_design(out, exp, design, runs)
     result = analyse(exp, design, runs, notes=notes)
@@ -370,9 +391,37 @@ def reanalyse(out: str | Path, *, second_order: bool | None = None) -> Sensitivi
     rows = {k: g.sort_values("row")["point"].to_numpy() for k, g in sample.groupby("design")}
     design_meta = {k: v for k, v in meta.items() if k != "experiment_config"}
     design = Design(unit, values, rows, meta["problems"], design_meta)
+    check_saved_design(out, exp, design)
     result = analyse(exp, design, pd.read_parquet(out / "runs.parquet"), second_order=second_order)
     save_results(out, result)
     return result
+
+
+def check_saved_design(out: Path, exp: Experiment, saved: Design) -> None:
+    """Check that a saved sample is the design its metadata implies: the design redrawn from
+    the saved experiment (method, N, seed, factors, second order) must have the same rows, unit
+    values and factor values.
+
+    Raises
+    ------
+    ExperimentError
+        Naming the first design and row that differ.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SensitivityWarning)
+        expected = make_design(exp, second_order=saved.meta["second_order"])
+    where = f"{out / 'sample.parquet'}: not the design its metadata (sample.json) implies"
+    if set(expected.rows) != set(saved.rows):
+        raise ExperimentError(f"{where}: designs {sorted(saved.rows)}, expected {sorted(expected.rows)}")
+    for key, pts in expected.rows.items():
+        got = saved.rows[key]
+        if len(got) != len(pts):
+            raise ExperimentError(f"{where}: design {key!r} has {len(got)} rows, expected {len(pts)}")
+        a, b = expected.unit[pts], saved.unit[got]
+        bad = np.flatnonzero(~np.isclose(a, b, rtol=0, atol=1e-9).all(axis=1))
+        if len(bad):
+            raise ExperimentError(f"{where}: design {key!r} row {bad[0]} differs "
+                                  f"({len(bad)} of {len(pts)} rows); rerun without --reuse")
 
 
 # ------------------------------------------------------------------------------ writing

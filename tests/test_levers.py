@@ -1,0 +1,173 @@
+"""Lever analysis, grouped-analysis edge cases, PRIM, emulator and report fixes (issue 15)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from urban_sim.analysis import sensitivity as sa
+from urban_sim.analysis.sensitivity.discovery import prim_box
+from urban_sim.analysis.sensitivity.emulator import Emulator
+from urban_sim.analysis.sensitivity.levers import RANKING_COLUMNS, p_met_normal
+from urban_sim.cli import app
+from urban_sim.config.experiment import Experiment, load_experiment
+from urban_sim.errors import ConfigError, ExperimentError
+from urban_sim.targets import Target
+
+from .conftest import CONFIGS, ROOT
+from .test_sensitivity import U01, experiment, write_yaml
+
+
+# ------------------------------------------------------------------ integer factors (C21)
+def test_continuous_start_year_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r"policy.start_year.*integer \(a year\).*levels"):
+        experiment([("policy.start_year", {"uniform": {"low": 2025, "high": 2027}}), ("a", U01)])
+
+
+def test_levels_are_sampled_on_their_values_and_recorded_as_integers():
+    exp = experiment([("policy.start_year", {"levels": {"values": [2025, 2026, 2027]}}),
+                      ("a", U01)], method="morris")
+    x = sa.make_design(exp).values["policy.start_year"]
+    assert x.dtype.kind == "i" and set(x) <= {2025, 2026, 2027} and len(set(x)) > 1
+
+
+# ------------------------------------------------------------------ grouped edge cases
+def test_a_single_group_cannot_be_ranked():
+    with pytest.raises(ValueError, match="single group .*cannot be ranked"):
+        experiment([("a", {**U01, "group": "g"}), ("b", {**U01, "group": "g"})], groups=True)
+
+
+def test_morris_sigma_is_empty_for_multi_member_groups_only():
+    exp = experiment([("a", {**U01, "group": "g"}), ("b", {**U01, "group": "g"}),
+                      ("c", {**U01, "group": "h"})], method="morris", groups=True,
+                     morris={"trajectories": 10, "levels": 4})
+    res = sa.run_sensitivity(exp, model=lambda v: pd.DataFrame({"y": v["a"] + 2 * v["b"] * v["c"]}))
+    m = res.morris.set_index("factor")
+    assert m.loc["g", "kind"] == "group" and np.isnan(m.loc["g", "sigma"])
+    assert "sigma undefined" in m.loc["g", "flag"]
+    assert m.loc["h", "kind"] == "factor" and np.isfinite(m.loc["h", "sigma"])
+
+
+def test_reuse_refuses_a_sample_that_is_not_the_design_its_metadata_implies(tmp_path):
+    exp = experiment([("a", U01), ("b", U01)], N=16)
+    sa.run_sensitivity(exp, tmp_path, model=lambda v: pd.DataFrame({"y": v["a"] + v["b"]}))
+    sample = pd.read_parquet(tmp_path / "sample.parquet")
+    sample.loc[3, "unit:a"] = 0.5  # same row count, different design
+    sample.to_parquet(tmp_path / "sample.parquet")
+    with pytest.raises(ExperimentError, match="not the design its metadata .* row"):
+        sa.reanalyse(tmp_path)
+
+
+def test_st_star_follows_the_st_interval_not_s1():
+    from urban_sim.reports.sensitivity import _spans_zero
+
+    row = pd.Series({"flag": "S1 not distinguishable from 0"})
+    assert not _spans_zero(row, "ST") and _spans_zero(row, "S1")
+
+
+# ------------------------------------------------------------------ task-area amounts
+def test_task_area_amounts_set_total_and_shares_without_confounding():
+    from urban_sim.config import load_scenario
+
+    raw = load_scenario(CONFIGS / "plan.yaml").model_dump(mode="json")
+    inv = raw["policy"]["investment"]
+    p = "policy.investment"
+    over = sa.point_overrides(raw, {f"{p}.amount_million_yuan.ecology": 500.0})
+    total = over[f"{p}.total_million_yuan"]
+    base = {a: inv["total_million_yuan"] * s for a, s in inv["task_area_shares"].items()}
+    assert total == pytest.approx(sum(base.values()) - base["ecology"] + 500)
+    assert over[f"{p}.task_area_shares.ecology"] * total == pytest.approx(500)
+    # every other area keeps its own amount
+    assert over[f"{p}.task_area_shares.industry"] * total == pytest.approx(base["industry"])
+    with pytest.raises(ConfigError, match="unknown task area"):
+        sa.point_overrides(raw, {f"{p}.amount_million_yuan.harbour": 1.0})
+
+
+# ------------------------------------------------------------------ statistics
+def test_p_met_normal_is_the_normal_tail():
+    t = Target("x", 2027, ">=", 1.0, np.nan, "industry")
+    assert p_met_normal(np.array([1.0]), 0.1, t)[0] == pytest.approx(0.5)
+    assert p_met_normal(np.array([1.1645]), 0.1, t)[0] == pytest.approx(0.95, abs=1e-3)
+    b = Target("x", 2027, "between", 1.1, 1.5, "industry")
+    assert p_met_normal(np.array([1.3]), 1e-6, b)[0] == pytest.approx(1.0)
+
+
+def test_prim_finds_the_box_where_the_outcome_is_met():
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.random((400, 3)), columns=["a", "b", "c"])
+    y = ((x["a"] > 0.6) & (x["b"] < 0.5)).to_numpy()
+    box = prim_box(x, y, threshold=0.8)
+    lims = {f: (lo, hi) for f, lo, hi in box["restricted"]}
+    assert box["density"] >= 0.8 and box["coverage"] > 0.7
+    # the box with the largest coverage at density >= 0.8 is a little wider than the true one
+    assert set(lims) == {"a", "b"} and 0.5 < lims["a"][0] <= 0.65 and 0.45 <= lims["b"][1] < 0.65
+
+
+def test_emulator_cross_validation_reports_a_good_fit_and_a_bad_one():
+    rng = np.random.default_rng(1)
+    X = rng.random((60, 2))
+    Y = pd.DataFrame({"smooth": np.sin(3 * X[:, 0]) + X[:, 1] ** 2,
+                      "noise": rng.normal(size=60), "flat": np.ones(60)})
+    cv = Emulator(0).cross_validate(X, Y, folds=5).set_index("output")
+    assert cv.loc["smooth", "r2"] > 0.95 and cv.loc["smooth", "reliable"]
+    assert cv.loc["noise", "r2"] < 0.5 and not cv.loc["noise", "reliable"]
+    assert cv.loc["flat", "r2"] == 1.0
+
+
+# ------------------------------------------------------------------ the county lever study
+TINY = """
+name: tiny_levers
+scenario: {scenario}
+N: 4
+replicates: 1
+seed: 7
+scale: 0.005
+end_year: 2027
+scenarios: {{n: 2, seed: 3}}
+factors:
+  - {{name: policy.levers.hukou_service_access, kind: lever, group: institutions, step: 0.1, uniform: {{low: 0.5, high: 1.0}}}}
+  - {{name: policy.investment.amount_million_yuan.infrastructure, kind: lever, group: infrastructure, step: 100, uniform: {{low: 100, high: 600}}}}
+  - {{name: uncertainties.outside_wage_growth_rate_per_year, kind: uncertainty, uniform: {{low: 0.02, high: 0.08}}}}
+"""
+
+
+def test_lever_study_end_to_end_writes_ranking_report_and_resumes(tmp_path):
+    f = write_yaml(tmp_path / "tiny.yaml", TINY.format(scenario=CONFIGS / "plan.yaml"))
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["sensitivity", str(f), "--out", str(out), "--workers", "1",
+                                 "--lang", "zh"])
+    assert r.exit_code == 0, r.output
+    ranking = pd.read_csv(out / "lever_ranking.csv")
+    assert list(ranking.columns[:12]) == RANKING_COLUMNS[:12]
+    assert set(ranking["lever"]) == {"policy.levers.hukou_service_access",
+                                     "policy.investment.amount_million_yuan.infrastructure"}
+    assert set(ranking["rank"]) == {1, 2} and ranking["robust_top3_share"].eq(1.0).all()
+    assert {"urbanization_rate", "county_seat_population", "targets_met_2027"} <= set(ranking["target"])
+    jobs = ranking[(ranking["target"] == "jobs_nonfarm")].set_index("lever")
+    infra = jobs.loc["policy.investment.amount_million_yuan.infrastructure"]
+    assert infra["unit"] == "jobs per 100" and infra["effect_per_unit"] > 0 and infra["direction"] == "+"
+    assert ranking["p_met_change"].dropna().between(-1, 1).all()
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.index("结论") < html.index("成功条件") < html.index("详细结果")
+    assert "基础设施投资" in html
+    assert (out / "prim.csv").is_file()
+    runs = sorted((out / "store" / "runs").glob("*.parquet"))
+    assert len(runs) == 2 * 4 * (2 + 2)
+    stamps = [p.stat().st_mtime_ns for p in runs]
+    r = CliRunner().invoke(app, ["sensitivity", str(f), "--out", str(out), "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    assert [p.stat().st_mtime_ns for p in runs] == stamps  # resumed: nothing rerun
+    meta = json.loads((out / "analysis.json").read_text(encoding="utf-8"))
+    assert meta["n_scenarios"] == 2 and meta["replicates"] == 1
+
+
+def test_shipped_lever_experiments_load_with_enough_levers_and_scenarios():
+    exp = load_experiment(ROOT / "experiments" / "levers_sobol.yaml")
+    assert len(exp.levers) >= 14 and exp.N >= 1024 and exp.scenarios.n >= 4
+    assert exp.emulator is not None and exp.checks is not None
+    assert not any(f.name.endswith(tuple(f"task_area_shares.{a}" for a in ("industry",)))
+                   for f in exp.levers)
