@@ -100,7 +100,8 @@ class Factor(_Strict):
     group : str, optional
         Group for grouped indices (for example the task area).
     unit : str
-        Unit of the factor (shown in reports), e.g. ``million yuan per year``.
+        Unit of the factor shown in reports: a unit code of the output catalogue
+        (``urban_sim.model.outputs.UNITS``, e.g. ``million_yuan_per_year``) or free text.
     step : float, optional
         Lever change for which effects are reported (default: a tenth of the range, rounded),
         e.g. 100 for "per 100 million yuan".

@@ -99,16 +99,37 @@ def _target_text(o, lang: str) -> tuple[str, str]:
     return label, goal.strip()
 
 
-def _lever_cell(r, n_scen: int, lang: str) -> str:
+def _num(x: float) -> str:
+    return f"{x:+,.0f}" if abs(x) >= 100 else f"{x:+.2g}" if abs(x) < 0.01 else f"{x:+.3g}"
+
+
+def _unit_text(o, r, exp: Experiment, lang: str) -> str:
+    """``<output unit> per <step> <lever unit>`` in ``lang`` (catalogue labels)."""
+    from urban_sim.analysis.sensitivity.levers import lever_unit
+    from urban_sim.model.outputs import OUTPUTS, unit_label
+
+    if lang != "zh":
+        return r.unit
+    if o.unit == "pp":
+        u = "个百分点"
+    elif o.stat == "n_met":
+        u = "项目标"
+    else:
+        u = unit_label(o.indicator, "zh") if o.indicator in OUTPUTS else o.unit
+    return f"{u}/每{r.per:g}{lever_unit(r.lever, exp.levers, 'zh').strip()}"
+
+
+def _lever_cell(r, o, exp: Experiment, n_scen: int, lang: str) -> str:
     arrow = {"+": "↑", "-": "↓"}.get(r.direction, "?")
     top = round(r.robust_top3_share * n_scen)
-    eff = (f"{r.effect_per_unit:+.3g} {r.unit} [{r.effect_low:+.3g}, {r.effect_high:+.3g}]")
+    eff = (f"{_num(r.effect_per_unit)} {_unit_text(o, r, exp, lang)} "
+           f"[{_num(r.effect_low)}, {_num(r.effect_high)}]")
     st = f"ST {r.ST:.2f}±{r.ST_conf:.2f}"
     robust = f"前三 {top}/{n_scen}" if lang == "zh" else f"top 3 in {top}/{n_scen}"
     return f"{lever_label(r.lever, lang)} {arrow} {eff}; {st}; {robust}"
 
 
-def answer_table(study: LeverStudy, lang: str = "en") -> pd.DataFrame:
+def answer_table(exp: Experiment, study: LeverStudy, lang: str = "en") -> pd.DataFrame:
     """The first table: one row per ranked 2027 target and headline outcome, its top three."""
     n_scen = int(study.meta.get("n_scenarios", len(study.scenarios)))
     outs = study.outputs.set_index("indicator")
@@ -120,7 +141,7 @@ def answer_table(study: LeverStudy, lang: str = "en") -> pd.DataFrame:
         g = g.sort_values("rank")
         row = {c["target"]: label, c["goal"]: goal}
         for k in range(3):
-            row[c[f"lever{k + 1}"]] = _lever_cell(g.iloc[k], n_scen, lang) if k < len(g) else ""
+            row[c[f"lever{k + 1}"]] = _lever_cell(g.iloc[k], o, exp, n_scen, lang) if k < len(g) else ""
         row[c["settled"]] = bool(g["settled"].iloc[0])
         rows.append(row)
     return pd.DataFrame(rows)
@@ -189,7 +210,7 @@ def lever_document(exp: Experiment, study: LeverStudy, lang: str = "en") -> Docu
         , css="summary")
     doc.heading(_t("answer", lang))
     doc.paragraph(_t("answer_note", lang), css="note")
-    doc.table(answer_table(study, lang))
+    doc.table(answer_table(exp, study, lang))
     unranked = study.outputs[~study.outputs["varies"].astype(bool)]
     if len(unranked):
         labels = [(r.label_zh if zh else r.label_en) for r in unranked.itertuples()]

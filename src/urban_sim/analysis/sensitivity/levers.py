@@ -171,6 +171,17 @@ def p_met_normal(mean: np.ndarray, sd: float, t) -> np.ndarray:
     return stats.norm.cdf((t.target_high - mean) / sd) - stats.norm.cdf((t.target - mean) / sd)
 
 
+def lever_unit(name: str, levers, lang: str = "en") -> str:
+    """`` <unit>`` of a lever (a catalogue unit code such as ``million_yuan_per_year`` is shown
+    with its label in ``lang``), or ``""``."""
+    from urban_sim.model.outputs import UNITS
+
+    u = next((f.unit for f in levers if f.name == name), "")
+    if u in UNITS:
+        u = UNITS[u][1 if lang == "zh" else 0]
+    return f" {u}" if u else ""
+
+
 def rank_levers(per: pd.DataFrame, outputs: list[ScalarOutput], levers, n_scen: int,
                 settled: dict[str, bool], r2: dict[str, float]) -> pd.DataFrame:
     """Aggregate per-scenario results into ``lever_ranking.csv`` (see module docstring)."""
@@ -196,7 +207,8 @@ def rank_levers(per: pd.DataFrame, outputs: list[ScalarOutput], levers, n_scen: 
             rows.append({
                 "target": o.indicator if o.indicator else o.name, "year": o.year, "lever": lever,
                 "group": groups[lever], "rank": rank, "ST": a.ST, "ST_conf": a.ST_conf,
-                "effect_per_unit": eff, "unit": f"{unit} per {step:g}", "direction": direction,
+                "effect_per_unit": eff, "unit": f"{unit} per {step:g}{lever_unit(lever, levers)}",
+                "direction": direction,
                 "p_met_change": a.p_met if o.is_target else np.nan,
                 "robust_top3_share": a.top3, "effect_low": lo, "effect_high": hi,
                 "effect_spread": (a.spread if n_scen > 1 else 0.0) * factor, "S1": a.S1,
