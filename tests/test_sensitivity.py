@@ -314,7 +314,7 @@ def test_dry_run_prints_runs_and_time_and_writes_nothing(tmp_path):
 def test_shipped_experiments_load(name):
     exp = load_experiment(ROOT / "experiments" / f"{name}.yaml")
     if name == "levers_sobol":
-        assert len(exp.varied) >= 12 and exp.groups
+        assert len(exp.levers) >= 14 and exp.scenarios.n >= 4 and exp.N >= 1024
         assert exp.scenario_path().is_file()
 
 
