@@ -109,10 +109,10 @@ def test_prim_finds_the_box_where_the_outcome_is_met():
 
 def test_emulator_cross_validation_reports_a_good_fit_and_a_bad_one():
     rng = np.random.default_rng(1)
-    X = rng.random((60, 2))
+    X = rng.random((40, 2))
     Y = pd.DataFrame({"smooth": np.sin(3 * X[:, 0]) + X[:, 1] ** 2,
-                      "noise": rng.normal(size=60), "flat": np.ones(60)})
-    cv = Emulator(0).cross_validate(X, Y, folds=5).set_index("output")
+                      "noise": rng.normal(size=40), "flat": np.ones(40)})
+    cv = Emulator(0).fit(X, Y).cross_validate(X, Y, folds=5).set_index("output")
     assert cv.loc["smooth", "r2"] > 0.95 and cv.loc["smooth", "reliable"]
     assert cv.loc["noise", "r2"] < 0.5 and not cv.loc["noise", "reliable"]
     assert cv.loc["flat", "r2"] == 1.0

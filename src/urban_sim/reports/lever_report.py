@@ -104,7 +104,8 @@ def _num(x: float) -> str:
 
 
 def _unit_text(o, r, exp: Experiment, lang: str) -> str:
-    """``<output unit> per <step> <lever unit>`` in ``lang`` (catalogue labels)."""
+    """``<output unit> per <step> <lever unit>`` in ``lang`` (catalogue labels); ``o`` is a row
+    of ``outputs.csv`` indexed by indicator."""
     from urban_sim.analysis.sensitivity.levers import lever_unit
     from urban_sim.model.outputs import OUTPUTS, unit_label
 
@@ -115,7 +116,7 @@ def _unit_text(o, r, exp: Experiment, lang: str) -> str:
     elif o.stat == "n_met":
         u = "项目标"
     else:
-        u = unit_label(o.indicator, "zh") if o.indicator in OUTPUTS else o.unit
+        u = unit_label(o.name, "zh") if o.name in OUTPUTS else o.unit
     return f"{u}/每{r.per:g}{lever_unit(r.lever, exp.levers, 'zh').strip()}"
 
 

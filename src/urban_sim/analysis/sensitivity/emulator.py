@@ -24,14 +24,18 @@ R2_MIN = 0.8
 """Cross-validated R² below which an output's emulated indices are flagged as unreliable."""
 
 
-def _make_gp(dim: int, seed: int):
+def _make_gp(dim: int, seed: int, kernel=None):
+    """A GP with the kernel of the module docstring (hyperparameters fitted by maximum marginal
+    likelihood, one optimiser start), or with ``kernel`` fixed (no optimisation)."""
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
+    if kernel is not None:
+        return GaussianProcessRegressor(kernel=kernel, normalize_y=True, optimizer=None)
     kernel = (ConstantKernel(1.0, (1e-3, 1e3))
               * Matern(length_scale=np.full(dim, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5)
               + WhiteKernel(1e-2, (1e-8, 1.0)))
-    return GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=1,
+    return GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=0,
                                     random_state=seed)
 
 
@@ -53,9 +57,12 @@ class Emulator:
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 
-    def fit(self, X: np.ndarray, Y: pd.DataFrame) -> "Emulator":
+    def fit(self, X: np.ndarray, Y: pd.DataFrame, kernels: dict | None = None) -> "Emulator":
         """Fit on ``X`` (shape (n, d), unit hypercube) and ``Y`` (n rows, one column per output);
-        returns ``self``."""
+        with ``kernels`` (output -> fitted kernel) the hyperparameters are kept fixed. Returns
+        ``self``. BLAS runs single-threaded (threads oversubscribe a shared machine)."""
+        from threadpoolctl import threadpool_limits
+
         self.outputs_ = list(Y.columns)
         self.models_ = {}
         for o in self.outputs_:
@@ -63,9 +70,10 @@ class Emulator:
             if np.ptp(y) <= 1e-12 * (1 + abs(y.mean())):
                 self.models_[o] = float(y.mean())
                 continue
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), threadpool_limits(1):
                 warnings.simplefilter("ignore")  # convergence warnings of the optimiser
-                self.models_[o] = _make_gp(X.shape[1], self.seed).fit(X, y)
+                gp = _make_gp(X.shape[1], self.seed, (kernels or {}).get(o))
+                self.models_[o] = gp.fit(X, y)
         return self
 
     def predict(self, X: np.ndarray) -> pd.DataFrame:
@@ -76,13 +84,16 @@ class Emulator:
         return pd.DataFrame(cols)
 
     def cross_validate(self, X: np.ndarray, Y: pd.DataFrame, folds: int) -> pd.DataFrame:
-        """K-fold cross-validated error per output: ``output, r2, rmse, sd, rmse_over_sd,
-        reliable`` (``r2 >= R2_MIN``). Constant outputs get r2 = 1."""
+        """K-fold cross-validated error per output of the fitted emulator (hyperparameters of
+        the full fit kept fixed, each fold's GP conditioned on the other folds only):
+        ``output, r2, rmse, sd, rmse_over_sd, reliable`` (``r2 >= R2_MIN``). Constant outputs
+        get r2 = 1."""
         from sklearn.model_selection import KFold
 
+        kernels = {o: m.kernel_ for o, m in self.models_.items() if not isinstance(m, float)}
         pred = pd.DataFrame(np.nan, index=range(len(X)), columns=Y.columns)
         for train, test in KFold(folds, shuffle=True, random_state=self.seed).split(X):
-            fold = Emulator(self.seed).fit(X[train], Y.iloc[train])
+            fold = Emulator(self.seed).fit(X[train], Y.iloc[train], kernels)
             pred.iloc[test] = fold.predict(X[test]).to_numpy()
         rows = []
         for o in Y.columns:
