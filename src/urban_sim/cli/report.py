@@ -21,11 +21,10 @@ def report(folder: Annotated[Path, typer.Argument(
         if not folder.is_dir():
             raise ExperimentError(f"{folder}: no such folder" if not folder.exists()
                                   else f"{folder}: is a file, not an output folder")
-        if (folder / "sample.json").is_file():  # a sensitivity folder: re-analyse its runs
-            from urban_sim.analysis.sensitivity import reanalyse
+        if (folder / "sample.json").is_file() or (folder / "lever_ranking.csv").is_file():
+            from urban_sim.reports.sensitivity import rebuild_sensitivity_report
 
-            reanalyse(folder)
-            path = folder / "report.html"
+            path = rebuild_sensitivity_report(folder, lang)
         elif (folder / "params.csv").is_file() and (folder / "fit.csv").is_file():
             raise ExperimentError(f"{folder}: a calibration folder; its report.html is written "
                                   "by 'urban-sim calibrate' (rebuilding it is not supported yet)")

@@ -231,3 +231,26 @@ def write_report(out, exp: Experiment, result: SensitivityResult) -> None:
     for name, png in figures.items():
         atomic_write(out / "figures" / f"{name}.png", lambda p, b=png: p.write_bytes(b))
     write_text(out / "report.html", report_html(exp, result, figures))
+
+
+def rebuild_sensitivity_report(folder, lang: str = "en"):
+    """Rebuild the report of a sensitivity folder: a lever study (``lever_ranking.csv``) from its
+    saved tables, a Sobol/Morris analysis (``sample.json``) by re-analysing its saved runs.
+    Returns the path of ``report.html``."""
+    import json
+    from pathlib import Path
+
+    from urban_sim.analysis.sensitivity import reanalyse
+
+    folder = Path(folder)
+    if (folder / "lever_ranking.csv").is_file():
+        from urban_sim.analysis.sensitivity.lever_workflow import load_lever_study
+        from urban_sim.reports.lever_report import write_lever_report
+
+        exp, study = load_lever_study(folder)
+        write_lever_report(folder, exp, study, lang)
+        return folder / "report.html"
+    result = reanalyse(folder)
+    meta = json.loads((folder / "sample.json").read_text(encoding="utf-8"))
+    write_report(folder, Experiment.model_validate(meta["experiment_config"]), result)
+    return folder / "report.html"
