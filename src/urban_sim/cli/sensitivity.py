@@ -88,8 +88,9 @@ def _levers(exp, folder: Path, n_workers: int, engine: str, scheduler, dry_run: 
             fresh: bool, lang: str, state, show) -> None:
     """A lever analysis (experiment with ``scenarios``): run or reuse, then the report."""
     from urban_sim.analysis import sensitivity as sa
-    from urban_sim.analysis.sensitivity.lever_workflow import lever_dry_run, load_lever_study
-    from urban_sim.analysis.sensitivity.levers import run_lever_study
+    from urban_sim.analysis.sensitivity.lever_workflow import (
+        lever_dry_run, load_lever_study, run_lever_study,
+    )
     from urban_sim.reports.lever_report import write_lever_report
     from urban_sim.runs.executors import make_executor
 

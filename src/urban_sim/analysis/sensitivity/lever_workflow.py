@@ -52,8 +52,8 @@ def _outputs_table(outputs: list[ScalarOutput], targets, varies: set[str]) -> pd
     return pd.DataFrame(rows)
 
 
-def lever_study(exp: Experiment, out: str | Path | None = None, *,
-                executor: Executor | None = None, progress: bool = False) -> LeverStudy:
+def run_lever_study(exp: Experiment, out: str | Path | None = None, *,
+                    executor: Executor | None = None, progress: bool = False) -> LeverStudy:
     """Run the lever analysis of ``exp`` (an experiment with ``scenarios``) and, with ``out``,
     save its tables (``lever_ranking.csv`` etc., see ``docs/sensitivity.md``).
 

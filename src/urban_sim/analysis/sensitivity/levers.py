@@ -33,7 +33,6 @@ from urban_sim.analysis.sensitivity.indices import is_constant
 from urban_sim.analysis.sensitivity.outputs import HEADLINE, ScalarOutput
 from urban_sim.config.experiment import Experiment
 from urban_sim.errors import ConfigError
-from urban_sim.runs.executors import Executor
 
 YEAR = 2027
 """Year of the targets ranked (the plan's 2027 targets)."""
@@ -314,12 +313,3 @@ def prim_outcomes(runs: pd.DataFrame, outputs: list[ScalarOutput]) -> dict:
             if 0 < y.mean() < 1:
                 out[f"targets_met_{n[0].year}_ge_{k}"] = (f"at least {k} targets of {n[0].year} met", y)
     return out
-
-
-def run_lever_study(exp: Experiment, out: str | Path | None = None, *,
-                    executor: Executor | None = None, progress: bool = False) -> LeverStudy:
-    """Run a lever analysis (see module docstring); the steps live in
-    :mod:`urban_sim.analysis.sensitivity.lever_workflow`."""
-    from urban_sim.analysis.sensitivity.lever_workflow import lever_study
-
-    return lever_study(exp, out, executor=executor, progress=progress)
