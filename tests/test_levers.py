@@ -146,7 +146,7 @@ def test_lever_study_end_to_end_writes_ranking_report_and_resumes(tmp_path):
     assert set(ranking["lever"]) == {"policy.levers.hukou_service_access",
                                      "policy.investment.amount_million_yuan.infrastructure"}
     assert set(ranking["rank"]) == {1, 2} and ranking["robust_top3_share"].eq(1.0).all()
-    assert {"urbanization_rate", "county_seat_population", "targets_met_2027"} <= set(ranking["target"])
+    assert {"urbanization_rate", "county_seat_population", "jobs_nonfarm"} <= set(ranking["target"])
     jobs = ranking[(ranking["target"] == "jobs_nonfarm")].set_index("lever")
     infra = jobs.loc["policy.investment.amount_million_yuan.infrastructure"]
     assert infra["unit"] == "jobs per 100" and infra["effect_per_unit"] > 0 and infra["direction"] == "+"
