@@ -21,7 +21,7 @@ from urban_sim.cli import app
 from urban_sim.config import with_overrides
 from urban_sim.errors import ExperimentError
 from urban_sim.runs.ensemble import FAILURE_KEYS, RunSpec, plan_runs, run_ensemble
-from urban_sim.runs.executors import Failed, make_executor
+from urban_sim.runs.executors import Failed, make_executor, tune_malloc
 from urban_sim.runs.runner import run_scenario
 from urban_sim.runs.single import simulate
 from urban_sim.runs.seeds import replicate_seeds
@@ -61,6 +61,9 @@ def test_engines_give_identical_results(tmp_path):
         with make_executor(engine, workers=workers) as ex:
             assert ex.engine == engine
             res = run_ensemble(specs, ResultsStore(tmp_path / engine), ex)
+            if engine == "dask":  # workers without Dask's malloc trim default (issue 12)
+                env = ex._client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+                assert len(env) == 2 and set(env.values()) == {None}
         results[engine] = res.timeseries
         assert res.n_done == 4 and res.n_failed == 0
     base = results["sequential"]
@@ -236,3 +239,10 @@ def test_compare_cli_writes_report_in_chinese_and_report_rebuilds(tmp_path):
     assert r.exit_code == 2 and "--baseline 'nope'" in r.output
     r = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert r.exit_code == 2 and "not an output folder" in r.output
+
+
+def test_tune_malloc_only_acts_where_dask_set_the_trim_threshold(monkeypatch):
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    assert tune_malloc() is False
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    assert tune_malloc() is (sys.platform == "linux")

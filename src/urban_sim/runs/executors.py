@@ -135,8 +135,56 @@ class ProcessExecutor(Executor):
             raise WorkerDied(worker_died_message(sorted(lost)), sorted(lost))
 
 
+MMAP_THRESHOLD = 32 * 2**20
+TRIM_THRESHOLD = 128 * 2**20
+"""glibc malloc settings of a Dask worker whose environment sets ``MALLOC_TRIM_THRESHOLD_``
+(bytes): arrays up to 32 MB come from the heap and up to 128 MB of freed memory is kept."""
+
+
+def tune_malloc() -> bool:
+    """Undo the effect of ``MALLOC_TRIM_THRESHOLD_`` in this process (Linux glibc only).
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (config
+    ``distributed.nanny.pre-spawn-environ``), which also fixes glibc's mmap threshold at 128 kB:
+    every column of the model (≥ 0.6 MB at full scale) is then mapped, zero-filled and unmapped
+    at each use, and a full-scale run takes 2–3 times longer than in a plain process.
+    ``mallopt`` restores heap allocation for such arrays. Does nothing (returns False) where the
+    variable is not set or glibc is not available. Results do not depend on it.
+    """
+    if not os.environ.get("MALLOC_TRIM_THRESHOLD_"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.mallopt(-3, MMAP_THRESHOLD)) and bool(libc.mallopt(-1, TRIM_THRESHOLD))
+
+
+def _worker_plugin():
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class TuneMalloc(WorkerPlugin):
+        """Runs :func:`tune_malloc` on every worker, also on workers that join later."""
+
+        name = "urban-sim-tune-malloc"
+
+        def setup(self, worker) -> None:
+            tune_malloc()
+
+    return TuneMalloc()
+
+
 class DaskExecutor(Executor):
     """A Dask distributed cluster: a new ``LocalCluster`` or a running scheduler.
+
+    Workers are set up for the model like local worker processes: one thread per worker
+    process (a run is single-threaded NumPy; more threads only contend for the GIL), and
+    without Dask's ``MALLOC_TRIM_THRESHOLD_`` default (unset for a ``LocalCluster``, undone
+    with ``mallopt`` by a worker plugin on the workers of a running scheduler, see
+    :func:`tune_malloc`). Each worker reads a county's tables once and keeps them
+    (:func:`urban_sim.data.tables.load_county_cached`); tasks carry only the scenario and seed.
 
     Parameters
     ----------
@@ -155,6 +203,7 @@ class DaskExecutor(Executor):
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
         try:
+            import dask
             from distributed import Client, LocalCluster
         except ImportError:
             raise ExperimentError(
@@ -166,10 +215,13 @@ class DaskExecutor(Executor):
             if scheduler:
                 self._client = Client(scheduler, timeout="10s")
             else:
-                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                             processes=True, dashboard_address=None,
-                                             host="127.0.0.1")
+                with dask.config.set({"distributed.nanny.pre-spawn-environ."
+                                      "MALLOC_TRIM_THRESHOLD_": None}):
+                    self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                                 processes=True, dashboard_address=None,
+                                                 host="127.0.0.1")
                 self._client = Client(self._cluster)
+            self._client.register_plugin(_worker_plugin())
         except (OSError, ValueError, TimeoutError) as exc:
             raise ExperimentError(f"--scheduler {scheduler}: cannot connect ({exc}); "
                                   "give an address like tcp://HOST:8786") from None
