@@ -30,10 +30,12 @@ def rate_schedules(vital_rates: pd.DataFrame, rate: str) -> tuple[np.ndarray, np
         raise KeyError(f"vital_rates.csv has no rows for rate {rate!r}")
     years = np.sort(rows["year"].unique().astype(int))
     sched = np.zeros((len(years), MAX_AGE + 1))
-    for i, yr in enumerate(years):
-        for r in rows[rows["year"] == yr].itertuples():
-            hi_age = MAX_AGE if r.age_max >= 99 else int(r.age_max)
-            sched[i, int(r.age_min): hi_age + 1] += float(r.value)
+    year_i = np.searchsorted(years, rows["year"].to_numpy().astype(int))
+    lo = rows["age_min"].to_numpy().astype(int)
+    hi_max = rows["age_max"].to_numpy()
+    hi = np.where(hi_max >= 99, MAX_AGE, hi_max).astype(int)
+    for i, a, b, v in zip(year_i, lo, hi, rows["value"].to_numpy(float), strict=True):
+        sched[i, a: b + 1] += v  # rows of a year in table order, as read
     return years.astype(float), sched
 
 

@@ -17,6 +17,11 @@ from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILL
 
 WORKING_AGE = (16, 59)
 PUPIL_AGE = (6, 14)
+CHOICE_AGE_CLASS = np.zeros(2**15, dtype=np.intp)
+"""Age class of a member at the base for the location choice, by int16 age: 0 other,
+1 working age, 2 aged 6 or 12 (school start or secondary school)."""
+CHOICE_AGE_CLASS[WORKING_AGE[0]:WORKING_AGE[1] + 1] = 1
+CHOICE_AGE_CLASS[[6, 12]] = 2
 
 
 @dataclass
@@ -91,17 +96,21 @@ def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params
     base_of = H.base.take(P.hh)
     at_base = P.loc == base_of
     at_base &= P.alive
-    sel = at_base & (base_of != LOC_OUTSIDE)
-    hb, agb = P.hh[sel].astype(np.intp), P.age[sel]
+    sel = np.flatnonzero(at_base & (base_of != LOC_OUTSIDE))
+    hb, agb = P.hh.take(sel).astype(np.intp), P.age.take(sel)
     nH = len(H)
-    n_at = np.bincount(hb, minlength=nH)
-    work = (agb >= WORKING_AGE[0]) & (agb <= WORKING_AGE[1])
-    n_work = np.bincount(hb[work], minlength=nH)
+    # members at the base by household and class: other, working age, aged 6 or 12
+    code = np.multiply(hb, 3)
+    code += CHOICE_AGE_CLASS.take(agb)
+    by_class = np.bincount(code, minlength=3 * nH).reshape(nH, 3)
+    n_work = by_class[:, 1]
+    n_at = by_class[:, 0] + n_work
+    n_at += by_class[:, 2]
+    trigger = by_class[:, 2] > 0
     youngest = np.full(nH, 200, dtype=np.int16)
-    adult = agb >= 18
-    np.minimum.at(youngest, hb[adult], agb[adult])
-    trigger = np.bincount(hb[(agb == 6) | (agb == 12)], minlength=nH) > 0
-    dec = np.flatnonzero(n_at > 0)
+    adult = np.flatnonzero(agb >= 18)
+    np.minimum.at(youngest, hb.take(adult), agb.take(adult))
+    dec = np.flatnonzero(n_at)
     if not len(dec):
         return None
     base = H.base[dec]

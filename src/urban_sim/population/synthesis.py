@@ -175,7 +175,9 @@ def synthesize(
         n_male = None
     if n_male is not None:
         free = np.flatnonzero(~(is_head | is_spouse))
-        fixed_male = int((~female[~np.isin(np.arange(n_res), free)]).sum())
+        fixed = np.ones(n_res, dtype=bool)
+        fixed[free] = False
+        fixed_male = int((~female[fixed]).sum())
         need = n_male - fixed_male
         if 0 <= need <= len(free):
             female[free] = True
@@ -221,7 +223,9 @@ def synthesize(
         base[taken] = where
         if town is not None:
             township[taken] = town
-        members = np.isin(hh_of_slot, taken)
+        is_taken = np.zeros(n_hh, dtype=bool)
+        is_taken[taken] = True
+        members = is_taken[hh_of_slot]
         loc[members] = where
         lh = taken[-1]
         first = head_of[lh]
