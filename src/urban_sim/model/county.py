@@ -17,6 +17,7 @@ from urban_sim.config.schema import TASK_AREAS, Scenario
 from urban_sim.data.tables import CountyData, load_county, load_county_cached
 from urban_sim.economy.labour import LabourMarket, tourism_start
 from urban_sim.errors import ConfigError, did_you_mean
+from urban_sim.model.malloc import tune_malloc
 from urban_sim.policy.government import Government, Programmes
 from urban_sim.model.outputs import FLOWS
 from urban_sim.model.collect import collect
@@ -100,6 +101,7 @@ class CountyModel(mesa.Model):
     """
 
     def __init__(self, scenario: Scenario, *, data: CountyData | None = None, seed=None) -> None:
+        tune_malloc()  # heap instead of mmap for the column arrays (see urban_sim.model.malloc)
         super().__init__(rng=np.random.SeedSequence(scenario.seed if seed is None else seed)
                          if not isinstance(seed, np.random.SeedSequence) else seed)
         self.scenario = scenario

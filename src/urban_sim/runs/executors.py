@@ -135,42 +135,18 @@ class ProcessExecutor(Executor):
             raise WorkerDied(worker_died_message(sorted(lost)), sorted(lost))
 
 
-MMAP_THRESHOLD = 32 * 2**20
-TRIM_THRESHOLD = 128 * 2**20
-"""glibc malloc settings of a Dask worker whose environment sets ``MALLOC_TRIM_THRESHOLD_``
-(bytes): arrays up to 32 MB come from the heap and up to 128 MB of freed memory is kept."""
-
-
-def tune_malloc() -> bool:
-    """Undo the effect of ``MALLOC_TRIM_THRESHOLD_`` in this process (Linux glibc only).
-
-    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (config
-    ``distributed.nanny.pre-spawn-environ``), which also fixes glibc's mmap threshold at 128 kB:
-    every column of the model (≥ 0.6 MB at full scale) is then mapped, zero-filled and unmapped
-    at each use, and a full-scale run takes 2–3 times longer than in a plain process.
-    ``mallopt`` restores heap allocation for such arrays. Does nothing (returns False) where the
-    variable is not set or glibc is not available. Results do not depend on it.
-    """
-    if not os.environ.get("MALLOC_TRIM_THRESHOLD_"):
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    return bool(libc.mallopt(-3, MMAP_THRESHOLD)) and bool(libc.mallopt(-1, TRIM_THRESHOLD))
-
-
 def _worker_plugin():
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class TuneMalloc(WorkerPlugin):
-        """Runs :func:`tune_malloc` on every worker, also on workers that join later."""
+        """Runs :func:`~urban_sim.model.malloc.tune_malloc` on every worker, also on workers
+        that join later."""
 
         name = "urban-sim-tune-malloc"
 
         def setup(self, worker) -> None:
+            from urban_sim.model.malloc import tune_malloc
+
             tune_malloc()
 
     return TuneMalloc()
@@ -181,9 +157,9 @@ class DaskExecutor(Executor):
 
     Workers are set up for the model like local worker processes: one thread per worker
     process (a run is single-threaded NumPy; more threads only contend for the GIL), and
-    without Dask's ``MALLOC_TRIM_THRESHOLD_`` default (unset for a ``LocalCluster``, undone
-    with ``mallopt`` by a worker plugin on the workers of a running scheduler, see
-    :func:`tune_malloc`). Each worker reads a county's tables once and keeps them
+    without Dask's ``MALLOC_TRIM_THRESHOLD_`` default (unset for a ``LocalCluster``; on the
+    workers of a running scheduler a worker plugin sets glibc's thresholds with ``mallopt``, see
+    :func:`urban_sim.model.malloc.tune_malloc`, as every model does on its first run). Each worker reads a county's tables once and keeps them
     (:func:`urban_sim.data.tables.load_county_cached`); tasks carry only the scenario and seed.
 
     Parameters
