@@ -159,7 +159,8 @@ class DaskExecutor(Executor):
     process (a run is single-threaded NumPy; more threads only contend for the GIL), and
     without Dask's ``MALLOC_TRIM_THRESHOLD_`` default (unset for a ``LocalCluster``; on the
     workers of a running scheduler a worker plugin sets glibc's thresholds with ``mallopt``, see
-    :func:`urban_sim.model.malloc.tune_malloc`, as every model does on its first run). Each worker reads a county's tables once and keeps them
+    :func:`urban_sim.model.malloc.tune_malloc`, as every model does on its first run). Each
+    worker reads a county's tables once and keeps them
     (:func:`urban_sim.data.tables.load_county_cached`); tasks carry only the scenario and seed.
 
     Parameters
