@@ -29,6 +29,8 @@ def make_tiny_county(folder: Path) -> Path:
     population weight 0, so its village starts empty (case C09).
     """
     shutil.copytree(DEFAULT_DATA_DIR, folder, dirs_exist_ok=True)
+    for f in folder.glob("start_*"):  # Lin County's start state does not fit these places
+        f.unlink()
     tw = pd.DataFrame({
         "township_id": [0, 1, 2], "name_zh": ["城关镇", "东镇", "西乡"],
         "name_pinyin": ["Chengguan", "Dong", "Xi"], "kind": ["county_seat", "town", "township"],

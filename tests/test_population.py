@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from urban_sim.model import CountyModel
+from urban_sim.population.start_state import has_start_state, read_start_state
 from urban_sim.population.state import LOC_OUTSIDE
 from urban_sim.population.synthesis import quota, synthesize
 
@@ -33,11 +34,18 @@ def test_initial_population_equals_census_totals(lin_data, year, residents, urba
     model = CountyModel(scenario(start_year=year, end_year=year + 1, scale=1.0), data=lin_data, seed=1)
     ts = model.timeseries()
     county = ts[ts["place"] == "county"].set_index("indicator")["value"]
+    model.close()
+    if has_start_state(lin_data.data_dir, year):  # simulated history raked to the census
+        meta = read_start_state(lin_data.data_dir, year)[-1]
+        assert county["resident_population"] == pytest.approx(residents, rel=0.001)
+        assert county["urban_population"] == pytest.approx(urban, rel=0.001)
+        assert county["registered_population"] == pytest.approx(
+            meta["weighted"]["registered"], rel=0.001)
+        return
     assert county["resident_population"] == residents
     assert county["urban_population"] == urban
     assert county["registered_population"] == registered
     assert county["urbanization_rate"] == pytest.approx(urban / residents)
-    model.close()
 
 
 def test_resident_sex_and_household_size_follow_census_and_proxy(lin_data):
@@ -55,8 +63,8 @@ def test_scaled_population_reports_full_scale_totals(lin_data):
     model = CountyModel(scenario(scale=0.05, end_year=2021), data=lin_data, seed=2)
     ts = model.timeseries()
     county = ts[ts["place"] == "county"].set_index("indicator")["value"]
-    assert county["resident_population"] == pytest.approx(394_713, rel=0.001)
-    assert county["urban_population"] == pytest.approx(126_895, rel=0.002)
+    assert county["resident_population"] == pytest.approx(394_713, rel=0.002)
+    assert county["urban_population"] == pytest.approx(126_895, rel=0.01)
     model.close()
 
 

@@ -78,7 +78,11 @@ class Policy(PolicyBlock):
 
 
 class Uncertainties(_Strict):
-    """Factors outside the county's control (multipliers are 1 at the central value)."""
+    """Factors outside the county's control (multipliers are 1 at the central value).
+
+    They act from ``policy.start_year`` on; before it every run follows
+    :data:`HISTORICAL_UNCERTAINTIES` (see :meth:`Scenario.uncertainties_at`).
+    """
 
     outside_wage_growth_rate_per_year: float = Field(ge=-0.05, le=0.15)
     local_wage_growth_rate_per_year: float = Field(ge=-0.05, le=0.15)
@@ -86,6 +90,16 @@ class Uncertainties(_Strict):
     fertility_multiplier: float = Field(gt=0, le=3)
     mortality_multiplier: float = Field(gt=0, le=3)
     construction_cost_multiplier: float = Field(gt=0, le=3)
+
+
+HISTORICAL_UNCERTAINTIES = Uncertainties(
+    outside_wage_growth_rate_per_year=0.05, local_wage_growth_rate_per_year=0.05,
+    energy_price_index=1.0, fertility_multiplier=1.0, mortality_multiplier=1.0,
+    construction_cost_multiplier=1.0)
+"""Settings of the years before ``policy.start_year`` (2010-2024 for a default scenario): the
+central values of ``configs/baseline.yaml``. Wage growth 5 % a year is an assumption (migrant
+and local wages grew about 5-7 % a year nominal in 2015-2024, national migrant-worker
+monitoring surveys); the indices and multipliers are 1 by definition of the central value."""
 
 
 class Scenario(_Strict):
@@ -123,3 +137,26 @@ class Scenario(_Strict):
     def levers_at(self, year: int) -> PolicyBlock:
         """Return the policy block in force in ``year``."""
         return self.policy if year >= self.policy.start_year else self.history
+
+    def uncertainties_at(self, year: int) -> Uncertainties:
+        """Uncertainties in force in ``year``: the scenario's from ``policy.start_year`` on,
+        :data:`HISTORICAL_UNCERTAINTIES` before (history is the same in every scenario)."""
+        return self.uncertainties if year >= self.policy.start_year else HISTORICAL_UNCERTAINTIES
+
+    def wage_indices(self, year: int, base_year: int) -> tuple[float, float]:
+        """Local and outside wage level in ``year`` relative to ``base_year`` (1 there).
+
+        Wages grow at the historical rates until ``policy.start_year`` and at the scenario's
+        rates from then on, so a scenario's wage uncertainty never rewrites the past.
+        """
+        h, u, s = HISTORICAL_UNCERTAINTIES, self.uncertainties, self.policy.start_year
+
+        lo, hi = sorted((base_year, year))
+        n_hist = max(0, min(hi, s) - lo)  # years in [lo, hi) before the policy start
+        sign = 1 if year >= base_year else -1
+
+        def index(hist: float, rate: float) -> float:
+            return ((1 + hist) ** n_hist * (1 + rate) ** (hi - lo - n_hist)) ** sign
+
+        return (index(h.local_wage_growth_rate_per_year, u.local_wage_growth_rate_per_year),
+                index(h.outside_wage_growth_rate_per_year, u.outside_wage_growth_rate_per_year))

@@ -254,10 +254,11 @@ class CountyData:
 
 
 def _signature(data_dir: str | Path | None) -> tuple[str, tuple]:
-    """Resolved folder and the (name, size, mtime) of its CSV files: the cache key of the folder
-    (no files for a missing folder; reading it then raises in :func:`load_county`)."""
+    """Resolved folder and the (name, size, mtime) of its CSV files and start states
+    (``start_<year>.npz``): the cache key of the folder (no files for a missing folder; reading
+    it then raises in :func:`load_county`)."""
     folder = (Path(data_dir) if data_dir else DEFAULT_DATA_DIR).resolve()
-    files = sorted(folder.glob("*.csv"))
+    files = sorted([*folder.glob("*.csv"), *folder.glob("start_*.npz")])
     return str(folder), tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
 
 

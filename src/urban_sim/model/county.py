@@ -21,6 +21,7 @@ from urban_sim.model.malloc import tune_malloc
 from urban_sim.policy.government import Government, Programmes
 from urban_sim.model.outputs import FLOWS
 from urban_sim.model.collect import collect
+from urban_sim.model.start import restore_perceived, restore_places
 from urban_sim.policy.allocation import place_weights, programme_need, programme_room
 from urban_sim.policy.institutions import land_and_institutions
 from urban_sim.population import choice as ch
@@ -31,6 +32,7 @@ from urban_sim.population.migration import (
 from urban_sim.population.state import (
     LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, SECTORS, Table,
 )
+from urban_sim.population.start_state import has_start_state, start_population
 from urban_sim.population.synthesis import synthesize
 from urban_sim.services.stocks import (
     NEW_BUILDING_SHARES, Stocks, amenity_and_congestion, building_standards, new_building_share,
@@ -134,8 +136,13 @@ class CountyModel(mesa.Model):
         self._place_lut = np.concatenate([K + t, t, np.zeros(K, np.int64), np.full(K, self.OUT),
                                           [2 * K + 1]])
 
-        pcols, hcols = synthesize(self.data, self.year, scale=scenario.scale, params=self.params,
-                                  rng=self.rng)
+        start: dict = {}  # state carried over from the simulated history (model/start.py)
+        if has_start_state(self.data.data_dir, self.year):  # one history (docs/calibration.md)
+            pcols, hcols, start = start_population(self.data.data_dir, self.year, scenario.scale, K,
+                                            len(self.data.villages), self.rng)
+        else:
+            pcols, hcols = synthesize(self.data, self.year, scale=scenario.scale,
+                                      params=self.params, rng=self.rng)
         self.persons, self.households = Table(pcols), Table(hcols)
         self.targets = scenario_targets(scenario, self.data)
         self.ratios = RatioDecomposition(max(scenario.policy.start_year - 1, scenario.start_year))
@@ -158,9 +165,11 @@ class CountyModel(mesa.Model):
         self._jobs_last = self.labour.nonfarm_jobs.sum()
         self._vital = {r: demography.rate_schedules(self.data.vital_rates, r)
                        for r in ("mortality", "fertility")}
+        restore_places(self, start)
         self.exogenous_inputs()
         self.services_and_indicators(collect_flows=False)
         self._perceive(initial=True)
+        restore_perceived(self, start)
 
     # ------------------------------------------------------------------ set-up helpers
     @staticmethod
@@ -204,10 +213,9 @@ class CountyModel(mesa.Model):
         """Inputs for the year: policy block in force, wages, vital rates, budget."""
         sc, p, t = self.scenario, self.params, self.year
         self.block = sc.levers_at(t)
-        u = sc.uncertainties
-        dt = t - p["wage_growth_base_year"]
-        local = (1 + u.local_wage_growth_rate_per_year) ** dt
-        outside = (1 + u.outside_wage_growth_rate_per_year) ** dt
+        # uncertainties act from the policy start year only; before it, history (issue 10)
+        self.uncertainties = u = sc.uncertainties_at(t)
+        local, outside = sc.wage_indices(t, p["wage_growth_base_year"])
         wage = np.array([p["wage_seat_yuan"], p["wage_town_yuan"], p["wage_village_nonfarm_yuan"]])
         fallback = np.array([p["informal_income_yuan"], p["informal_income_yuan"], p["farm_income_yuan"]])
         self.wage = np.append(wage[self.place_type] * local, p["wage_outside_yuan"] * outside)
@@ -238,7 +246,7 @@ class CountyModel(mesa.Model):
         pw = place_weights(self.residents[: self.n_places], self.place_type, self.qikou_place)
         self.government.invest(
             self.budget, shares, self.weights[id(self.block)], need, self.government.headroom(room),
-            self.scenario.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
+            self.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
             p["governance_early_completion"] * gov_eff, pw, t)
         additions, self._direct_jobs, self._construction_jobs = self.government.complete(
             p["job_attrition_rate"], pw, self.n_places)

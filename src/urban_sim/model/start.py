@@ -1,0 +1,75 @@
+"""The county-level state a projection carries over from the simulated history.
+
+A start state (:mod:`urban_sim.population.start_state`) holds, besides persons and households,
+the state of places that the model reached in the start year when started from the first
+census: stock values, job stocks by place and sector, dwellings, operating jobs of programmes,
+perceived incomes and amenities (projects still under construction are not carried over). :func:`capture` reads them from a model and :func:`restore`
+puts them into a new model, so a run from 2020 continues the 2010 → 2020 history instead of
+re-initialising jobs, dwellings and services from the census-year tables. Every quantity here is
+at full-population scale, so it applies at any ``scale``. A simulated stock value outside the
+``[low, high]`` range that ``stocks.csv`` gives for the start year is limited to that range: the
+data's range for the start year outranks a history the investment module got wrong.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from urban_sim.services.stocks import GROUP_OF_STOCK
+
+PREFIX = "m_"
+"""Key prefix of model-state arrays in a start-state file."""
+
+_GOVERNMENT = ("operating_jobs_by_area",)  # projects in flight are not carried over
+_PERCEIVED = ("income", "amenity", "congestion")
+
+
+def capture(model) -> dict[str, np.ndarray]:
+    """Model-state arrays of ``model`` (keys start with :data:`PREFIX`)."""
+    names = sorted(model.stocks.value)
+    out = {"stock_names": np.array(names), "stock_values":
+           np.array([model.stocks.value[n] for n in names], float),
+           "jobs": model.labour.jobs, "chance": model.labour.chance, "housing": model.housing,
+           "refused": model._refused}
+    out.update({f"gov_{k}": getattr(model.government, k) for k in _GOVERNMENT})
+    out.update({f"perceived_{k}": model.perceived[k] for k in _PERCEIVED})
+    return {PREFIX + k: np.array(v, copy=True) for k, v in out.items()}
+
+
+def restore_places(model, state: dict[str, np.ndarray]) -> None:
+    """Put stocks, jobs, dwellings and pipelines of ``state`` into ``model`` (before the
+    start year's indicators are computed). Stocks not in ``state`` keep their table value."""
+    s = {k[len(PREFIX):]: v for k, v in state.items() if k.startswith(PREFIX)}
+    if not s:
+        return
+    table = model.data.stock_values(model.year)
+    for name, value in zip(s["stock_names"].tolist(), s["stock_values"], strict=True):
+        if name not in model.stocks.value:
+            continue
+        lo, hi = -np.inf, np.inf
+        if name in table.index and {"low", "high"} <= set(table.columns):
+            row = table.loc[name]
+            k = model.groups[GROUP_OF_STOCK[name]] if row["unit"] == "share_of_group" else 1.0
+            lo = row["low"] * k if np.isfinite(row["low"]) else -np.inf
+            hi = row["high"] * k if np.isfinite(row["high"]) else np.inf
+        model.stocks.value[name] = float(np.clip(value, lo, hi))
+    if s["jobs"].shape == model.labour.jobs.shape:
+        model.labour.jobs = s["jobs"].copy()
+        model.labour.chance = s["chance"].copy()
+        model._jobs_last = model.labour.nonfarm_jobs.sum()
+    if s["housing"].shape == model.housing.shape:
+        model.housing = s["housing"].copy()
+        model._refused = s["refused"].copy()
+    for k in _GOVERNMENT:
+        cur = getattr(model.government, k)
+        if s[f"gov_{k}"].shape == np.shape(cur):
+            setattr(model.government, k, s[f"gov_{k}"].copy())
+
+
+def restore_perceived(model, state: dict[str, np.ndarray]) -> None:
+    """Put the perceived (smoothed) incomes, amenities and congestion of ``state`` into
+    ``model`` (after its initial perception)."""
+    for k in _PERCEIVED:
+        v = state.get(f"{PREFIX}perceived_{k}")
+        if v is not None and v.shape == model.perceived[k].shape:
+            model.perceived[k] = v.copy()
