@@ -9,21 +9,16 @@ moments.
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 
 from urban_sim.config.schema import Scenario
 from urban_sim.errors import CalibrationError
-from urban_sim.runs.executors import Failed, make_executor
-from urban_sim.runs.seeds import replicate_seeds
 
-from .calibrator import on_bound
-from .objective import Objective, split_bounds
+from .base import Calibrator
 
 
-class ABCCalibrator:
+class ABCCalibrator(Calibrator):
     """ABC-SMC posterior of the parameters under uniform priors given by the bounds.
 
     Algorithm (population size N, generations T, quantile q):
@@ -44,10 +39,9 @@ class ABCCalibrator:
 
     Parameters
     ----------
-    scenario : Scenario
-    bounds : dict[str, tuple[float, float]]
-        Uniform prior of each parameter; equal bounds fix it.
-    replicates : int
+    scenario, bounds, replicates, seed, workers, store_dir, progress
+        See :class:`~urban_sim.calibration.base.Calibrator`; ``bounds`` are the uniform priors,
+        ``seed`` the sampler's.
     population_size : int
         N, ≥ 2.
     generations : int
@@ -56,14 +50,11 @@ class ABCCalibrator:
         q in (0, 1).
     max_evaluations : int
         Budget of distance evaluations (each runs ``replicates`` simulations).
-    seed : int
-        Seed of the sampler (the simulations use the scenario's seed).
-    workers : int
-    progress : bool
 
     Attributes
     ----------
-    names_, search_bounds_, fixed_ : as in :class:`~.calibrator.MSMCalibrator`
+    names_, search_bounds_, fixed_, history_, n_evaluations_, n_resumed_
+        See :class:`~urban_sim.calibration.base.Calibrator`.
     posterior_ : pandas.DataFrame
         Final population: free parameters, ``distance``, ``weight`` (sums to 1).
     epsilons_ : list of float
@@ -72,8 +63,6 @@ class ABCCalibrator:
         Weighted posterior mean (plus fixed parameters).
     loss_ : float
         D at ``params_``.
-    history_ : pandas.DataFrame
-        Every evaluation: ``generation``, parameters, ``loss``, ``accepted``.
     on_bound_ : dict[str, bool]
         Posterior mean within 1 % of the range from a bound.
 
@@ -87,19 +76,15 @@ class ABCCalibrator:
     def __init__(self, scenario: Scenario, bounds: dict[str, tuple[float, float]], *,
                  replicates: int = 1, population_size: int = 50, generations: int = 4,
                  quantile: float = 0.5, max_evaluations: int = 5000, seed: int = 1,
-                 workers: int = 1, progress: bool = False) -> None:
-        self.scenario = scenario
-        self.bounds = bounds
-        self.replicates = replicates
+                 workers: int = 1, store_dir=None, progress: bool = False) -> None:
+        super().__init__(scenario, bounds, replicates=replicates, seed=seed, workers=workers,
+                         store_dir=store_dir, progress=progress)
         self.population_size = population_size
         self.generations = generations
         self.quantile = quantile
         self.max_evaluations = max_evaluations
-        self.seed = seed
-        self.workers = workers
-        self.progress = progress
 
-    def fit(self, observations: pd.DataFrame) -> "ABCCalibrator":
+    def fit(self, observations: pd.DataFrame) -> ABCCalibrator:
         """Sample the ABC posterior given ``observations``; returns ``self``.
 
         Raises
@@ -108,53 +93,33 @@ class ABCCalibrator:
             No free parameter, no observation, a failed model run, or a budget too small for
             the first generation.
         """
-        self.names_, self.search_bounds_, self.fixed_ = split_bounds(self.bounds)
-        if not self.names_:
-            raise CalibrationError("all parameters are fixed by equal bounds: nothing to fit")
-        if observations.empty:
-            raise CalibrationError("no observations to fit")
+        self._begin(observations)
         n = self.population_size
         if self.max_evaluations < n:
             raise CalibrationError(f"abc.max_evaluations ({self.max_evaluations}) is below "
                                    f"abc.population_size ({n})")
         rng = np.random.default_rng(self.seed)
         lo, hi = np.array(self.search_bounds_).T
-        seeds = tuple(replicate_seeds(self.scenario.seed, self.replicates))
-        objective = Objective(self.scenario, tuple(self.names_), self.fixed_, observations, seeds)
-        rows: list[dict] = []
-
-        with make_executor("processes", workers=self.workers) as ex:
-            def evaluate(thetas: np.ndarray, gen: int, eps: float) -> np.ndarray:
-                out = ex.map(objective, list(thetas))
-                for th, d in zip(thetas, out, strict=True):
-                    if isinstance(d, Failed):
-                        raise CalibrationError(f"model run failed at "
-                                               f"{dict(zip(self.names_, th.round(4)))}: {d.error}")
-                    rows.append({"generation": gen, **dict(zip(self.names_, th)),
-                                 "loss": float(d), "accepted": bool(d <= eps)})
-                return np.asarray(out, float)
-
+        with self._session():
             theta = lo + (hi - lo) * rng.random((n, len(lo)))
-            dist = evaluate(theta, 0, np.inf)
+            dist = self._evaluate(theta, generation=0, epsilon=np.inf)
             weights = np.full(n, 1.0 / n)
             epsilons = [np.inf]
-            self._report(0, np.inf, dist)
             for gen in range(1, self.generations):
                 eps = float(np.quantile(dist, self.quantile))
                 cov = 2 * np.atleast_2d(np.cov(theta.T, aweights=weights))
                 cov += 1e-12 * np.eye(len(lo)) * (hi - lo) ** 2
                 acc_t, acc_d = [], []
-                while len(acc_t) < n and len(rows) < self.max_evaluations:
-                    batch = min(n, self.max_evaluations - len(rows))
+                while len(acc_t) < n and len(self._rows) < self.max_evaluations:
+                    batch = min(n, self.max_evaluations - len(self._rows))
                     parents = rng.choice(n, size=batch, p=weights)
                     prop = theta[parents] + rng.multivariate_normal(np.zeros(len(lo)), cov, batch)
                     prop = prop[np.all((prop >= lo) & (prop <= hi), axis=1)]
                     if len(prop) == 0:
                         continue
-                    d = evaluate(prop, gen, eps)
-                    keep = d <= eps
-                    acc_t.extend(prop[keep])
-                    acc_d.extend(d[keep])
+                    d = self._evaluate(prop, generation=gen, epsilon=eps)
+                    acc_t.extend(prop[d <= eps])
+                    acc_d.extend(d[d <= eps])
                 if len(acc_t) < n:  # budget spent: keep the last complete population
                     break
                 new_t, new_d = np.array(acc_t[:n]), np.array(acc_d[:n])
@@ -164,23 +129,10 @@ class ABCCalibrator:
                 w = 1.0 / (kern @ weights)
                 theta, dist, weights = new_t, new_d, w / w.sum()
                 epsilons.append(eps)
-                self._report(gen, eps, dist)
             mean = weights @ theta
-            p = objective.parameters(mean)
-            self.params_ = {n: p[n] for n in self.bounds}
-            final = ex.map(objective, [mean])[0]
-            if isinstance(final, Failed):
-                raise CalibrationError(f"model run failed at the posterior mean: {final.error}")
-        self.loss_ = float(final)
+            self.loss_ = float(self._evaluate(mean, generation="posterior mean")[0])
         self.posterior_ = pd.DataFrame(theta, columns=self.names_).assign(distance=dist,
                                                                           weight=weights)
         self.epsilons_ = epsilons
-        self.history_ = pd.DataFrame(rows)
-        self.n_evaluations_ = len(rows) + 1
-        self.on_bound_ = on_bound(self.params_, self.bounds)
+        self._end(mean)
         return self
-
-    def _report(self, gen: int, eps: float, dist: np.ndarray) -> None:
-        if self.progress:
-            print(f"  ABC generation {gen}: epsilon {eps:.4g}, median distance "
-                  f"{np.median(dist):.4g}", file=sys.stderr, flush=True)

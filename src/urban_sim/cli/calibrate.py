@@ -21,8 +21,9 @@ def calibrate(
     fresh: o.Fresh = False,
 ) -> None:
     """Calibrate behavioural parameters against census observations."""
-    from urban_sim.calibration.calibrate import run_calibration
-    from urban_sim.calibration.objective import load_experiment
+    from urban_sim.calibration.experiment import load_experiment
+    from urban_sim.calibration.workflow import run_calibration
+    from urban_sim.reports.calibration import write_report
 
     experiment = shipped_or_path(experiment, SHIPPED_EXPERIMENTS)
     with user_errors():
@@ -35,6 +36,7 @@ def calibrate(
                    f"{exp.start_year}, scale {exp.scale}, {exp.replicates} replicate(s), "
                    f"{exp.workers} worker(s)", err=True)
         result = run_calibration(setup, out, progress=True)
+        write_report(result.out_dir)
     s = result.summary
     values = ", ".join(f"{k}={v:.4g}" + (" (on bound)" if result.calibrator.on_bound_[k] else "")
                        for k, v in result.calibrator.params_.items())
@@ -44,5 +46,4 @@ def calibrate(
         f"{s['urbanization_mean']:.2%} ± {s['urbanization_sd']:.2%} "
         f"({s['check_replicates']} replicates, scale {s['check_scale']}); holdout loss "
         f"{s['check_loss_holdout']:.3g}; {s['wall_seconds']:.0f} s -> {result.out_dir}"
-        + (f" and {result.summary['calibrated_scenario']}"
-           if result.summary.get("calibrated_scenario") else ""))
+        + (f" and {s['parameters_table']}" if s.get("parameters_table") else ""))

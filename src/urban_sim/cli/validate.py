@@ -14,7 +14,7 @@ from urban_sim.errors import UrbanSimError
 def validate(files: Annotated[list[Path], typer.Argument(
         help="Scenario files, experiment files (sensitivity, calibration) or data folders.")]) -> None:
     """Check files without running anything; every file is checked, each problem on its line."""
-    from urban_sim.calibration.objective import load_experiment as load_calibration
+    from urban_sim.calibration.experiment import load_experiment as load_calibration
     from urban_sim.config import load_scenario, read_mapping
     from urban_sim.config.experiment import load_experiment as load_sensitivity
     from urban_sim.data import load_county

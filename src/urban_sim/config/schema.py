@@ -124,6 +124,10 @@ class Scenario(_Strict):
     policy: Policy
     uncertainties: Uncertainties
     parameters: dict[str, float] = Field(default_factory=dict)
+    parameters_from: Literal["table", "posterior"] = "table"
+    """``table``: behavioural constants from ``parameters.csv`` (the calibrated values);
+    ``posterior``: each replicate draws one particle of the data folder's ``posterior.csv``
+    (parameter uncertainty on top of seed noise). ``parameters`` given here win over both."""
     _source: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")

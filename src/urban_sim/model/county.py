@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from urban_sim.config.schema import TASK_AREAS, Scenario
+from urban_sim.data.posterior import draw_parameters
 from urban_sim.data.tables import CountyData, load_county, load_county_cached
 from urban_sim.economy.labour import LabourMarket, tourism_start
 from urban_sim.errors import ConfigError, did_you_mean
@@ -104,11 +105,15 @@ class CountyModel(mesa.Model):
 
     def __init__(self, scenario: Scenario, *, data: CountyData | None = None, seed=None) -> None:
         tune_malloc()  # heap instead of mmap for the column arrays (see urban_sim.model.malloc)
-        super().__init__(rng=np.random.SeedSequence(scenario.seed if seed is None else seed)
-                         if not isinstance(seed, np.random.SeedSequence) else seed)
+        ss = (seed if isinstance(seed, np.random.SeedSequence)
+              else np.random.SeedSequence(scenario.seed if seed is None else seed))
+        super().__init__(rng=ss)
         self.scenario = scenario
         self.data = data or load_county_cached(scenario.data_dir)
         self.params = self._parameters(scenario, self.data)
+        if scenario.parameters_from == "posterior":  # one posterior particle per replicate
+            draw = draw_parameters(self.data.data_dir, ss)
+            self.params.update({k: v for k, v in draw.items() if k not in scenario.parameters})
         self.year = scenario.start_year
         self.weight = 1.0 / scenario.scale
         tw = self.data.townships
