@@ -282,7 +282,7 @@ def test_calibrators_follow_the_estimator_contract(cls):
     assert fitted.fit(obs) is fitted
     state = {k for k in vars(fitted) if k.endswith("_") and not k.startswith("_")}
     assert {"names_", "params_", "loss_", "history_", "n_evaluations_", "on_bound_"} <= state
-    assert fitted.loss_ == pytest.approx(fitted.history_["loss"].iloc[-1]
+    assert fitted.loss_ == pytest.approx(fitted.posterior_["distance"].min()
                                          if cls is ABCCalibrator else fitted.history_["loss"].min())
     with pytest.raises(CalibrationError, match="nothing to fit"):
         cls(sc, {"asc_outside": (5.5, 5.5)}).fit(obs)
@@ -361,3 +361,47 @@ def test_holdout_that_matches_nothing_is_an_error():
     assert select(obs, [{"indicator": "resident_population"}]).tolist() == [True]
     with pytest.raises(CalibrationError, match="urban_populaton.*matches no observation"):
         select(obs, [{"indicator": "urban_populaton"}])
+
+
+# ---------------------------------------------------------------- posterior uncertainty
+def test_variance_split_recovers_known_parameter_and_seed_parts():
+    from urban_sim.calibration.uncertainty import variance_split
+
+    rng = np.random.default_rng(0)
+    theta = rng.normal(0.0, 2.0, size=400)            # parameter part: variance 4
+    noise = rng.normal(0.0, 1.0, size=(400, 5))       # seed part: variance 1
+    frame = pd.DataFrame({"draw": np.repeat(np.arange(400), 5),
+                          "value": (theta[:, None] + noise).ravel()})
+    s = variance_split(frame)
+    assert s["parameter_var"] == pytest.approx(4.0, rel=0.15)
+    assert s["seed_var"] == pytest.approx(1.0, rel=0.1)
+    assert s["parameter_share"] == pytest.approx(0.8, abs=0.04)
+    flat = frame.assign(value=noise.ravel())          # no parameter effect at all
+    assert variance_split(flat)["parameter_share"] < 0.05
+
+
+def test_parameters_from_posterior_draws_one_particle_per_replicate(tmp_path, lin_data):
+    import shutil
+
+    from urban_sim.data.posterior import draw_parameters
+    from urban_sim.model.county import CountyModel
+
+    data = tmp_path / "data"
+    shutil.copytree(lin_data.data_dir, data)
+    pd.DataFrame({"sample": [0, 1], "asc_outside": [5.2, 6.2], "weight": [0.5, 0.5],
+                  "distance": [1.0, 1.0], "year": 2010, "source": "test",
+                  "status": "derived"}).to_csv(data / "posterior.csv", index=False)
+    seeds = replicate_seeds(5, 40)
+    draws = [draw_parameters(data, s)["asc_outside"] for s in seeds]
+    assert set(draws) == {5.2, 6.2} and draws == [draw_parameters(data, s)["asc_outside"]
+                                                  for s in seeds]  # reproducible per seed
+    sc = load_scenario(CONFIGS / "baseline.yaml", {"scale": 0.005, "end_year": 2021,
+                                                    "data_dir": str(data),
+                                                    "parameters_from": "posterior"})
+    m = CountyModel(sc, seed=seeds[0])
+    assert m.params["asc_outside"] == draws[0]
+    m.close()
+    pinned = sc.model_copy(update={"parameters": {"asc_outside": 5.9}})
+    m = CountyModel(pinned, seed=seeds[0])
+    assert m.params["asc_outside"] == 5.9  # an explicit scenario value wins
+    m.close()

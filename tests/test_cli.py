@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 
 import numpy as np
@@ -114,8 +116,10 @@ def test_changed_data_is_never_taken_for_a_finished_run(tmp_path, tiny_dir):
     seed = np.random.SeedSequence(1)
     before = run_id(sc, seed)
     par = tiny_dir / "parameters.csv"
-    par.write_text(par.read_text(encoding="utf-8").replace("asc_outside,5.85", "asc_outside,5.9"),
-                   encoding="utf-8")
+    text = par.read_text(encoding="utf-8")
+    changed = re.sub(r"^asc_outside,[^,]+,", "asc_outside,5.9,", text, flags=re.M)
+    assert changed != text
+    par.write_text(changed, encoding="utf-8")
     assert run_id(sc, seed) != before
 
 

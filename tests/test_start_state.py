@@ -58,7 +58,10 @@ def small_state(tmp_path_factory):
     # no limits on the carried-over stocks: this tests the continuation itself (the shipped
     # ranges limit stocks that the investment module's backcast puts outside the 2020 range)
     stocks = pd.read_csv(folder / "stocks.csv")
-    stocks.loc[stocks["year"] == 2020, ["low", "high"]] = [0.0, 1e12]
+    y20 = stocks["year"] == 2020
+    bounded = stocks["unit"].isin(["share", "index", "share_of_group"])
+    stocks.loc[y20, "low"] = 0.0
+    stocks.loc[y20, "high"] = np.where(bounded[y20], 1.0, 1e9)
     stocks.to_csv(folder / "stocks.csv", index=False)
     sc_file = folder / "baseline.yaml"
     text = (CONFIGS / "baseline.yaml").read_text(encoding="utf-8")

@@ -118,6 +118,9 @@ class CalibrationExperiment(_Strict):
     abc: ABCSettings = ABCSettings()
     check: CheckSettings = CheckSettings()
     workers: int = Field(default=1, ge=1, le=256)
+    shift_posterior: bool = False
+    """With ``method: msm`` and ``write_data``: move the data folder's ``posterior.csv`` by the
+    change of the refined parameters (a full-scale MSM refinement of a small-scale ABC, docs)."""
     write_data: bool = False
     """Write the calibrated values into the data folder: ``parameters.csv`` (``value``, with
     ``source`` naming this experiment and ``status`` derived) and, for ABC, ``posterior.csv``."""

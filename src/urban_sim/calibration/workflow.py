@@ -143,6 +143,26 @@ def write_parameters_table(data_dir: Path, params: dict[str, float], source: str
     return write_text(path, buf.getvalue())
 
 
+def shift_posterior(data_dir: Path, new: dict[str, float], source: str) -> dict[str, float]:
+    """Move the particles of ``posterior.csv`` by ``new − current table value`` for each
+    parameter in both (limited to the table's ``low``–``high``); returns the shifts."""
+    from urban_sim.data.tables import load_county
+
+    path = data_dir / POSTERIOR_FILE
+    if not path.is_file():
+        raise CalibrationError(f"{path}: shift_posterior needs a posterior sample (run the ABC "
+                               "experiment first)")
+    data = load_county(data_dir)
+    post = pd.read_csv(path, encoding="utf-8-sig")
+    shifts = {n: float(v) - data.parameters[n] for n, v in new.items() if n in post.columns}
+    for n, d in shifts.items():
+        lo, hi = data.parameter_ranges[n]
+        post[n] = (post[n] + d).clip(lo, hi)
+    post["source"] = post["source"].astype(str) + f"; shifted by {shifts} ({source})"
+    write_table(path, post)
+    return shifts
+
+
 def run_calibration(setup: Setup, out_dir: str | Path | None = None, *,
                     progress: bool = False) -> CalibrationResult:
     """Fit the experiment's parameters, run the check, and write the result tables.
@@ -224,6 +244,8 @@ def run_calibration(setup: Setup, out_dir: str | Path | None = None, *,
             write_table(setup.data_dir / POSTERIOR_FILE, post)
     if exp.write_data:
         free = {n: v for n, v in cal.params_.items() if n not in cal.fixed_}
+        if exp.shift_posterior and exp.method == "msm":
+            summary["posterior_shift"] = shift_posterior(setup.data_dir, free, source)
         summary["parameters_table"] = str(write_parameters_table(setup.data_dir, free, source))
     summary["wall_seconds"] = time.perf_counter() - started
     write_text(out / "summary.json", json.dumps(summary, indent=2, default=float) + "\n")
