@@ -27,11 +27,11 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from urban_sim.config import load_scenario, nearest, read_mapping
+from urban_sim.config import load_scenario, read_mapping
 from urban_sim.config.loader import SHIPPED_SCENARIOS, validate_mapping, yaml_line
 from urban_sim.config.schema import Scenario
 from urban_sim.data import DEFAULT_DATA_DIR, read_csv
-from urban_sim.errors import CalibrationError, ConfigError
+from urban_sim.errors import CalibrationError, ConfigError, did_you_mean
 
 from .observations import read_observations
 
@@ -215,8 +215,7 @@ def load_experiment(path: str | Path, *, workers: int | None = None) -> Setup:
     bounds: dict[str, tuple[float, float]] = {}
     for name, spec in exp.parameters.items():
         if name not in table:
-            hint = nearest(name, list(table))
-            tip = f" (did you mean '{hint}'?)" if hint else ""
+            tip = did_you_mean(name, table)
             line = yaml_line(path, ("parameters", name))
             where = f"{path}:{line}" if line else f"{path}"
             raise ConfigError(f"{where}: unknown parameter 'parameters.{name}'{tip}; "

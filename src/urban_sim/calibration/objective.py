@@ -7,15 +7,21 @@ seeds for every θ (common random numbers), so D is a deterministic function of 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pandas as pd
 
 from urban_sim.config.schema import Scenario
-from urban_sim.runs.ensemble import RunSpec, run_id
+from urban_sim.runs.ensemble import RunSpec
 from urban_sim.runs.single import simulate
 
 from .observations import distance
+
+
+def observed_only(frame: pd.DataFrame, indicators: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of a run's timeseries with one of ``indicators`` (run in the worker)."""
+    return frame[frame["indicator"].isin(indicators)].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -58,9 +64,12 @@ class Objective:
         return self.scenario.model_copy(update={"parameters": params})
 
     def specs(self, x) -> list[RunSpec]:
-        """The runs of ``x``: one per replicate seed (run ids hash the parameters)."""
+        """The runs of ``x``: one per replicate seed (run ids hash the parameters); each run
+        keeps only the observed indicators (the simulated moments)."""
         sc = self.scenario_at(x)
-        return [RunSpec(run_id(sc, s), sc, k, s) for k, s in enumerate(self.seeds)]
+        keep = functools.partial(observed_only,
+                                 indicators=tuple(sorted(set(self.observations["indicator"]))))
+        return [RunSpec.make(sc, s, k, reduce=keep) for k, s in enumerate(self.seeds)]
 
     def distance(self, simulated: pd.DataFrame) -> float:
         """D of the replicates of one ``x`` (long timeseries)."""

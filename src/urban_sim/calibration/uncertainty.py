@@ -18,7 +18,7 @@ import pandas as pd
 
 from urban_sim.config.schema import Scenario
 from urban_sim.data.posterior import read_posterior
-from urban_sim.runs.ensemble import RunSpec, run_id, run_ensemble
+from urban_sim.runs.ensemble import RunSpec, run_ensemble
 from urban_sim.runs.executors import make_executor
 from urban_sim.runs.seeds import replicate_seeds
 from urban_sim.runs.store import ResultsStore
@@ -69,7 +69,7 @@ def posterior_ensemble(scenario: Scenario, n_draws: int, n_seeds: int, *, seed: 
         params = {**dict(zip(names, particles[i].tolist())), **scenario.parameters}
         sc = scenario.model_copy(update={"parameters": params})
         for k, s in enumerate(seeds):
-            spec = RunSpec(run_id(sc, s), sc, k, s)
+            spec = RunSpec.make(sc, s, k)
             specs.append(spec)
             draw_of[spec.run_id] = d
     with tempfile.TemporaryDirectory() as tmp, make_executor("processes", workers=workers) as ex:

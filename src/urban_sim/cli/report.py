@@ -13,7 +13,7 @@ from urban_sim.errors import ExperimentError
 
 
 def report(folder: Annotated[Path, typer.Argument(
-        help="Output folder of run, compare or sensitivity.")],
+        help="Output folder of run, compare, sensitivity or calibrate.")],
            lang: o.Lang = "en") -> None:
     """Rebuild the report of a finished output folder from its stored results."""
     with user_errors():
@@ -26,8 +26,9 @@ def report(folder: Annotated[Path, typer.Argument(
 
             path = rebuild_sensitivity_report(folder, lang)
         elif (folder / "params.csv").is_file() and (folder / "fit.csv").is_file():
-            raise ExperimentError(f"{folder}: a calibration folder; its report.html is written "
-                                  "by 'urban-sim calibrate' (rebuilding it is not supported yet)")
+            from urban_sim.reports.calibration import write_report
+
+            path = write_report(folder, lang=lang)
         else:
             from urban_sim.reports.output import rebuild_report
 

@@ -123,10 +123,6 @@ def rebuild_report(folder: str | Path, *, lang: str = "en") -> Path:
     from urban_sim.targets import load_targets, scenario_targets
 
     folder = Path(folder)
-    if (folder / "fit.csv").is_file() and (folder / "summary.json").is_file():  # calibrate
-        from urban_sim.reports.calibration import write_report
-
-        return write_report(folder, lang=lang)
     if not (folder / "manifest.json").is_file() or not (folder / "timeseries.parquet").is_file():
         raise ExperimentError(f"{folder}: not an output folder of run or compare "
                               "(manifest.json and timeseries.parquet needed)")
