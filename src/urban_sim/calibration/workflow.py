@@ -129,18 +129,20 @@ def calibrated_yaml(setup: Setup, params: dict[str, float], loss: float, method:
 
 def write_parameters_table(data_dir: Path, params: dict[str, float], source: str) -> Path:
     """Set ``value`` (and ``source``, ``status`` = derived) of the calibrated rows of
-    ``parameters.csv`` in ``data_dir``; every other row and cell is kept byte for byte."""
+    ``parameters.csv`` in ``data_dir``; every other line is kept byte for byte."""
     path = data_dir / "parameters.csv"
-    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
-    col = {name: i for i, name in enumerate(rows[0])}
-    for row in rows[1:]:
+    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    col = {name: i for i, name in enumerate(next(csv.reader([lines[0]])))}
+    for i, line in enumerate(lines[1:], start=1):
+        row = next(csv.reader([line]), [])
         if row and row[0] in params:
             row[col["value"]] = f"{float(params[row[0]]):.6g}"
             row[col["source"]] = source
             row[col["status"]] = "derived"
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return write_text(path, buf.getvalue())
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerow(row)
+            lines[i] = buf.getvalue()
+    return write_text(path, "".join(lines))
 
 
 def shift_posterior(data_dir: Path, new: dict[str, float], source: str) -> dict[str, float]:
