@@ -101,7 +101,7 @@ def test_2010_and_2020_starts_tell_one_history(small_state):
     change = {k: (f.loc[2023, "resident_population"] / f.loc[2020, "resident_population"])
               for k, f in out.items()}
     assert abs(change[2020] / change[2010] - 1) < 0.015
-    for ind, tol in (("urbanization_rate", 0.01), ("share_age_60_plus", 0.01)):
+    for ind, tol in (("urbanization_rate", 0.01), ("share_age_60_plus", 0.015)):
         d = (b.loc[2023, ind] - b.loc[2020, ind]) - (a.loc[2023, ind] - a.loc[2020, ind])
         assert abs(d) < tol, ind
     assert abs(b.loc[2020, "share_age_60_plus"] - a.loc[2020, "share_age_60_plus"]) < 0.01
@@ -121,8 +121,14 @@ def test_a_start_state_for_other_places_is_an_error(small_state, tiny_dir):
     folder, _ = small_state
     for f in folder.glob("start_2020.*"):
         shutil.copy(f, tiny_dir / f.name)
+    import mesa
+
     with pytest.raises(DataError, match="start_2020.npz.*regenerate"):
         CountyModel(scenario(scale=0.01, data_dir=str(tiny_dir)), seed=1)
+    ids = getattr(mesa.Agent, "_ids", None)  # the half-built model stays in Mesa's registry
+    if isinstance(ids, dict):
+        for m in [m for m in ids if type(m).__name__ == "CountyModel"]:
+            ids.pop(m, None)
 
 
 def test_uncertainties_and_levers_act_only_from_the_policy_start_year(lin_data):
