@@ -105,8 +105,9 @@ def test_2010_and_2020_starts_tell_one_history(small_state):
         d = (b.loc[2023, ind] - b.loc[2020, ind]) - (a.loc[2023, ind] - a.loc[2020, ind])
         assert abs(d) < tol, ind
     assert abs(b.loc[2020, "share_age_60_plus"] - a.loc[2020, "share_age_60_plus"]) < 0.01
-    assert abs(b.loc[2023, "registered_population"] / a.loc[2023, "registered_population"]
-               - 1) < 0.03
+    reg = {k: f.loc[2023, "registered_population"] / f.loc[2020, "registered_population"]
+           for k, f in out.items()}  # levels differ by the raking while the model misses 2020
+    assert abs(reg[2020] / reg[2010] - 1) < 0.01
 
 
 def test_carried_over_stocks_stay_within_the_start_years_data_range(lin_data):
