@@ -139,3 +139,40 @@ def test_uncapped_ratio_change_splits_into_investment_and_population_effects(lin
         np.testing.assert_allclose((u - u.loc[2024]).loc[2025:], (inv + pop).loc[2025:], atol=1e-12)
     # depopulating villages: rural tap water rises through the population effect
     assert c.loc[2027, "rural_tap_water_rate_population_effect"] > 0
+
+
+def test_plan_moves_relocation_financing_and_new_targets_paired(lin_data):
+    """Issue 11 done-means: plan − baseline on common random numbers (same seed), every pair
+    beyond a minimum effect size, small scale."""
+    import numpy as np
+
+    from urban_sim.model import CountyModel
+
+    from .conftest import scenario
+
+    def run(name, seed):
+        m = CountyModel(scenario(name, scale=0.02, end_year=2027), data=lin_data, seed=seed)
+        ts = m.run()
+        m.close()
+        return ts[ts["place"] == "county"].pivot(index="year", columns="indicator", values="value")
+
+    minimum = {  # indicator (2027 unless summed) → minimum plan − baseline difference
+        "relocated_persons": 50.0,  # summed 2025-2027
+        "bond_issuance": 300.0, "debt_outstanding": 800.0, "investment_unfinanced": 50.0,
+        "cold_chain_coverage": 0.1, "seat_old_mains_renewed": 0.05, "heritage_plans_done": 0.1,
+        "investment_total": 300.0,
+    }
+    for seed in (1, 2):
+        base, plan = run("baseline", seed), run("plan", seed)
+        assert base.loc[2020:2024, "investment_unfinanced"].max() == 0  # history not constrained
+        for ind, low in minimum.items():
+            if ind == "relocated_persons":
+                d = plan.loc[2025:2027, ind].sum() - base.loc[2025:2027, ind].sum()
+            else:
+                d = plan.loc[2027, ind] - base.loc[2027, ind]
+            assert d >= low, (seed, ind, d)
+        pd_ = plan.loc[2025:2027]
+        # spending never exceeds what could be financed (programmes at their caps leave some unspent)
+        financed = pd_["investment_requested"] - pd_["investment_unfinanced"]
+        assert np.all(pd_["investment_total"] <= financed + 1e-6)
+        assert np.all(pd_["investment_unfinanced"] > 0)

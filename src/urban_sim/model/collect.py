@@ -73,6 +73,8 @@ def collect(model, collect_flows: bool) -> None:
         put(ind, val)
     for ind, val in model.ratios.values(y, s, g).items():
         put(ind, val)
+    for ind, val in {**model.relocation.outputs(), **model.finance.outputs()}.items():
+        put(ind, val if collect_flows or ind == "debt_outstanding" else math.nan)
     # by place
     K, r = model.K, model.residents
     put("resident_population", r[0], "county_seat")

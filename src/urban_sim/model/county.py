@@ -17,7 +17,9 @@ from urban_sim.config.schema import TASK_AREAS, Scenario
 from urban_sim.data.tables import CountyData, load_county, load_county_cached
 from urban_sim.economy.labour import LabourMarket, tourism_start
 from urban_sim.errors import ConfigError, did_you_mean
+from urban_sim.policy.financing import Financing
 from urban_sim.policy.government import Government, Programmes
+from urban_sim.policy.relocation import Relocation
 from urban_sim.model.outputs import FLOWS
 from urban_sim.model.collect import collect
 from urban_sim.policy.allocation import place_weights, programme_need, programme_room
@@ -152,6 +154,8 @@ class CountyModel(mesa.Model):
         src = getattr(scenario, "_source", None) or "scenario"
         self.weights = {id(b): self.programmes.weights(b, src) for b in (scenario.history, scenario.policy)}
         self.government = Government(self, self.programmes, 2 * K)
+        self.relocation = Relocation(self.data.data_dir, self.year)
+        self.finance = Financing(self.data.data_dir, self.year, float(self.housing[0]))
         self.perceived: dict[str, np.ndarray] = {}
         self._jobs_last = self.labour.nonfarm_jobs.sum()
         self._vital = {r: demography.rate_schedules(self.data.vital_rates, r)
@@ -230,12 +234,14 @@ class CountyModel(mesa.Model):
         new_m2 = self.new_dwellings * p["floor_area_per_new_dwelling_m2"]
         standard = building_standards(p, t)
         room = programme_room(st, self.programmes.stock, self.groups,
-                              sites(self.targets, self.groups, self.n_big_towns), standard, new_m2)
+                              {**sites(self.targets, self.groups, self.n_big_towns),
+                               **self.relocation.sites()}, standard, new_m2)
         gov_eff = st["governance_efficiency"]
         shares = np.array([getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
         pw = place_weights(self.residents[: self.n_places], self.place_type, self.qikou_place)
+        budget = self.finance.fund(self.year, self.budget, float(self.housing[0]))
         self.government.invest(
-            self.budget, shares, self.weights[id(self.block)], need, self.government.headroom(room),
+            budget, shares, self.weights[id(self.block)], need, self.government.headroom(room),
             self.scenario.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
             p["governance_early_completion"] * gov_eff, pw, t)
         additions, self._direct_jobs, self._construction_jobs = self.government.complete(
@@ -247,6 +253,7 @@ class CountyModel(mesa.Model):
         for name in NEW_BUILDING_SHARES:
             st[name] = new_building_share(standard[name], additions.get(name, 0.0) * 1000.0, new_m2)
         self._homesteads_to_withdraw = additions.get("homestead_withdrawn", 0.0)
+        self.relocation.move(self, additions.get("relocated_households", 0.0))
         self.housing[0] += additions.get("housing_units_seat", 0.0)
         self.housing[1:] += additions.get("housing_units_towns", 0.0) * pw["towns"][1:self.K]
 

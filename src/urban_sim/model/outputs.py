@@ -366,6 +366,21 @@ for _name, _unit, _dir, _area, _en, _zh in _TARGETS:
         declare(f"{_name}_population_effect", "ratio", "share",
                 f"{_en}: change from population at new capacity", f"{_zh}:人口效应",
                 task_area=_area)
+# ------------------------------------------------------ relocation (task 9) and financing (task 36)
+declare("relocated_persons", "persons_per_year", "flow", "Persons relocated from hazard and remote villages",
+        "异地避险安置和易地搬迁人口", task_area="ecology")
+declare("relocated_households", "households", "flow", "Households relocated this year", "搬迁户数",
+        task_area="ecology")
+for _name, _en, _zh in (
+        ("investment_requested", "Investment requested by the scenario", "计划投资"),
+        ("own_funds", "Own funds and transfers available", "自有财力和上级转移支付"),
+        ("land_revenue", "Land-transfer revenue from new county-seat dwellings", "土地出让收入"),
+        ("bond_issuance", "Special bonds issued", "专项债券发行"),
+        ("debt_service", "Debt service (interest and principal)", "还本付息"),
+        ("investment_unfinanced", "Requested investment that could not be financed", "资金缺口")):
+    declare(_name, "million_yuan_per_year", "flow", _en, _zh, task_area="institutions")
+declare("debt_outstanding", "million_yuan", "stock", "Outstanding special-bond debt", "专项债务余额",
+        direction="lower", task_area="institutions")
 # ---------------------------------------------------------------------------------- by place only
 declare("employment_chance", "share", "share", "Chance of finding a non-farm job", "非农就业机会",
         places=("zone",), direction="higher")
