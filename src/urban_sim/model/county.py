@@ -17,8 +17,8 @@ from urban_sim.config.schema import TASK_AREAS, Scenario
 from urban_sim.data.tables import CountyData, load_county, load_county_cached
 from urban_sim.economy.labour import LabourMarket, tourism_start
 from urban_sim.errors import ConfigError, did_you_mean
-from urban_sim.policy.financing import Financing
 from urban_sim.policy.government import Government, Programmes
+from urban_sim.policy.financing import Financing
 from urban_sim.policy.relocation import Relocation
 from urban_sim.model.outputs import FLOWS
 from urban_sim.model.collect import collect
@@ -234,14 +234,12 @@ class CountyModel(mesa.Model):
         new_m2 = self.new_dwellings * p["floor_area_per_new_dwelling_m2"]
         standard = building_standards(p, t)
         room = programme_room(st, self.programmes.stock, self.groups,
-                              {**sites(self.targets, self.groups, self.n_big_towns),
-                               **self.relocation.sites()}, standard, new_m2)
+                              self.relocation.sites(sites(self.targets, self.groups, self.n_big_towns)), standard, new_m2)
         gov_eff = st["governance_efficiency"]
         shares = np.array([getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
         pw = place_weights(self.residents[: self.n_places], self.place_type, self.qikou_place)
-        budget = self.finance.fund(self.year, self.budget, float(self.housing[0]))
         self.government.invest(
-            budget, shares, self.weights[id(self.block)], need, self.government.headroom(room),
+            self.finance.fund(t, self.budget, float(self.housing[0])), shares, self.weights[id(self.block)], need, self.government.headroom(room),
             self.scenario.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
             p["governance_early_completion"] * gov_eff, pw, t)
         additions, self._direct_jobs, self._construction_jobs = self.government.complete(

@@ -80,9 +80,9 @@ class Relocation:
     def active(self) -> bool:
         return self.items is not None
 
-    def sites(self) -> dict[str, float]:
-        """Cap of the ``relocated_households`` stock (households eligible in all)."""
-        return {STOCK: self.items["eligible_households"] if self.active else 0.0}
+    def sites(self, others: dict[str, float] | None = None) -> dict[str, float]:
+        """``others`` plus the cap of the ``relocated_households`` stock (households eligible)."""
+        return {**(others or {}), STOCK: self.items["eligible_households"] if self.active else 0.0}
 
     def move(self, model, households: float) -> None:
         """Move ``households`` (full-population scale) village households this year.
