@@ -86,12 +86,12 @@ def test_same_seed_same_output_different_seed_differs(lin_data):
 
 # Golden values: Lin County at scale 0.01, seed 11, 2020 -> 2024 (update only on purpose, with
 # a note of why the model changed).
-GOLDEN = {  # changed by return_hazard_base 0.015 -> 0.01 (mean return rate 1.5 %/yr, issue 10);
-    # before: bounded, sourced mechanisms (issue 10 item 3)
-    "resident_population": 312800.0, "urban_population": 123000.0, "outside_population": 318300.0,
-    "county_seat_population": 94800.0, "births": 1700.0, "deaths": 4000.0,
-    "moves_to_outside": 15600.0, "returns": 4600.0, "jobs_total": 90696.602,
-    "seat_water_coverage": 0.857,
+GOLDEN = {  # changed by relocation (task 9), financing (task 36) and the plan's new dated targets
+    # (issue 11); before: return hazard base 0.01 (issue 10)
+    "resident_population": 314200.0, "urban_population": 119400.0, "outside_population": 315800.0,
+    "county_seat_population": 91300.0, "births": 2400.0, "deaths": 3700.0,
+    "moves_to_outside": 14800.0, "returns": 5300.0, "jobs_total": 90627.612,
+    "seat_water_coverage": 0.888,
 }
 
 
