@@ -106,7 +106,7 @@ def test_every_target_indicator_is_computed_every_year(lin_data):
     ts = _small_run(lin_data, 3)
     c = county(ts)
     ids = {t.indicator for t in load_targets(lin_data.plan_targets)}
-    assert len(ids) == 39
+    assert len(ids) == 45
     assert ids <= set(c.columns)
     assert np.isfinite(c[sorted(ids)].to_numpy()).all()
     assert np.isfinite(c["urbanization_rate"]).all()
