@@ -17,7 +17,7 @@ SRC = Path(urban_sim.__file__).parent
 LAYERS: list[set[str]] = [
     {"vocabulary", "errors", "files", "config", "data"},
     {"services", "economy", "population"},
-    {"policy", "targets"},
+    {"policy", "targets", "luliang"},
     {"model"},
     {"runs"},
     {"analysis", "calibration"},

@@ -39,7 +39,7 @@ def test_run_writes_the_output_folder(tmp_path, lin_data):
     pd.testing.assert_frame_equal(ts, pd.read_parquet(out / "timeseries.parquet"), check_dtype=False)
     targets = pd.read_csv(out / "targets.csv")
     assert set(targets["indicator"]) == set(lin_data.plan_targets["indicator"])
-    assert len(targets) == len(lin_data.plan_targets) == 42
+    assert len(targets) == len(lin_data.plan_targets) == 48
     assert {"mean", "p05", "p95", "p_met"} <= set(targets.columns)
     assert targets["p_met"].between(0, 1).all()
     assert "extends: null" in (out / "scenario.resolved.yaml").read_text(encoding="utf-8")

@@ -85,14 +85,14 @@ def test_same_seed_same_output_different_seed_differs(lin_data):
 
 
 # Golden values: Lin County at scale 0.01, seed 11, 2020 -> 2024 (update only on purpose, with
-# a note of why the model changed). Last change: the 2020 start continues the calibrated
-# 2010 -> 2020 history (start_2020.npz), calibrated parameters, uncertainties act from 2025
-# (issue 10); before: bounded, sourced mechanisms (issue 10 item 3).
+# a note of why the model changed). Last change: relocation (task 9), financing (task 36) and
+# the plan's new dated targets (issue 11); before: the 2020 start continues the calibrated
+# 2010 -> 2020 history (start_2020.npz), uncertainties act from 2025 (issue 10).
 GOLDEN = {
-    "resident_population": 338000.0, "urban_population": 128700.0, "outside_population": 369700.0,
-    "county_seat_population": 87700.0, "births": 1700.0, "deaths": 4700.0,
-    "moves_to_outside": 16100.0, "returns": 5000.0, "jobs_total": 102842.603,
-    "seat_water_coverage": 0.798,
+    "resident_population": 338000.0, "urban_population": 126800.0, "outside_population": 368600.0,
+    "county_seat_population": 87800.0, "births": 1800.0, "deaths": 4300.0,
+    "moves_to_outside": 14100.0, "returns": 5200.0, "jobs_total": 102688.029,
+    "seat_water_coverage": 0.797,
 }
 
 
@@ -108,7 +108,7 @@ def test_every_target_indicator_is_computed_every_year(lin_data):
     ts = _small_run(lin_data, 3)
     c = county(ts)
     ids = {t.indicator for t in load_targets(lin_data.plan_targets)}
-    assert len(ids) == 39
+    assert len(ids) == 45
     assert ids <= set(c.columns)
     assert np.isfinite(c[sorted(ids)].to_numpy()).all()
     assert np.isfinite(c["urbanization_rate"]).all()

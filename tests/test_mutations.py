@@ -51,7 +51,7 @@ def _investment_2021(energy_price_index: float, elasticity: float) -> float:
         "uncertainties.energy_price_index": energy_price_index,
         "parameters.fiscal_energy_elasticity": elasticity})
     ts = simulate(sc, np.random.SeedSequence(3))
-    row = ts.query("place == 'county' and indicator == 'investment_total' and year == 2021")  # first step
+    row = ts.query("place == 'county' and indicator == 'investment_requested' and year == 2021")  # first step; before financing (policy/financing.py)
     return float(row["value"].iat[0])
 
 

@@ -230,7 +230,7 @@ def test_compare_cli_writes_report_in_chinese_and_report_rebuilds(tmp_path):
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 4
     card = pd.read_csv(out / "scorecard.csv")
-    assert set(card["scenario"]) == {"baseline", "plan"} and len(card) == 2 * 42
+    assert set(card["scenario"]) == {"baseline", "plan"} and len(card) == 2 * 48
     assert card["p_met"].between(0, 1).all()
     if "情景比较" not in page:  # no CJK font here: English labels and one warning
         assert "Scenario comparison" in page

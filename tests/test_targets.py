@@ -72,13 +72,13 @@ def test_plan_text_table_quotes_hold_the_numbers_and_basic_thresholds_are_labell
             assert float(pct[-1]) / 100 == pytest.approx(r.value), r.indicator
         basic = "基本" in r.wording_zh
         assumed = isinstance(r.threshold_assumption, str) and r.threshold_assumption.startswith("assumption:")
-        assert basic == assumed, r.indicator
+        assert assumed or not basic, r.indicator
         if basic:
             assert r.value < 1
     t = text.set_index(["indicator", "year"])
     assert t.loc[("town_sewage_coverage", 2025), "plan_task"] == 25
     assert {"logistics_coverage", "village_delivery_coverage"} <= set(text["indicator"])
-    assert len(text) == 42 and pd.Series(text["year"]).isin([2025, 2027]).all()
+    assert len(text) == 48 and pd.Series(text["year"]).isin([2025, 2027]).all()
 
 
 def test_plan_text_quotes_are_in_the_plan_when_its_text_is_available():
@@ -139,3 +139,41 @@ def test_uncapped_ratio_change_splits_into_investment_and_population_effects(lin
         np.testing.assert_allclose((u - u.loc[2024]).loc[2025:], (inv + pop).loc[2025:], atol=1e-12)
     # depopulating villages: rural tap water rises through the population effect
     assert c.loc[2027, "rural_tap_water_rate_population_effect"] > 0
+
+
+def test_plan_moves_relocation_financing_and_new_targets_paired(lin_data):
+    """Issue 11 done-means: plan − baseline on common random numbers (same seed), every pair
+    beyond a minimum effect size, small scale."""
+    import numpy as np
+
+    from urban_sim.model import CountyModel
+
+    from .conftest import scenario
+
+    def run(name, seed):
+        m = CountyModel(scenario(name, scale=0.02, end_year=2028), data=lin_data, seed=seed)
+        ts = m.run()
+        m.close()
+        return ts[ts["place"] == "county"].pivot(index="year", columns="indicator", values="value")
+
+    minimum = {  # indicator (2027 unless summed) → minimum plan − baseline difference
+        "relocated_households": 50.0,  # summed 2027-2028 (lag 2: the plan's first sites open 2027)
+        "bond_issuance": 300.0, "debt_outstanding": 800.0, "investment_unfinanced": 50.0,
+        "cold_chain_coverage": 0.01, "seat_old_mains_renewed": 0.03, "heritage_plans_done": 0.05,
+        "village_waste_sorting_share": 0.05, "good_high_schools": 1.0,
+        "investment_total": 300.0,
+    }
+    for seed in (1, 2):
+        base, plan = run("baseline", seed), run("plan", seed)
+        assert base.loc[2020:2024, "investment_unfinanced"].max() == 0  # history not constrained
+        for ind, low in minimum.items():
+            if ind == "relocated_households":
+                d = plan.loc[2027:2028, ind].sum() - base.loc[2027:2028, ind].sum()
+            else:
+                d = plan.loc[2027, ind] - base.loc[2027, ind]
+            assert d >= low, (seed, ind, d)
+        pd_ = plan.loc[2025:2027]
+        # spending never exceeds what could be financed (programmes at their caps leave some unspent)
+        financed = pd_["investment_requested"] - pd_["investment_unfinanced"]
+        assert np.all(pd_["investment_total"] <= financed + 1e-6)
+        assert np.all(pd_["investment_unfinanced"] > 0)

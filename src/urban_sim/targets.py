@@ -145,7 +145,9 @@ def policy_can_act_from(indicator: str, programmes: pd.DataFrame, policy_start_y
     """
     if indicator in STARTED_INDICATORS:
         return policy_start_year
-    stock = STOCK_OF_INDICATOR.get(indicator, indicator)
+    from urban_sim.luliang import FEEDS
+
+    stock = STOCK_OF_INDICATOR.get(indicator) or FEEDS.get(indicator, indicator)
     lags = programmes.loc[programmes["stock"] == stock, "lag_years"]
     return policy_start_year + (int(lags.min()) if len(lags) else 0)
 

@@ -11,6 +11,7 @@ from urban_sim.config.schema import TASK_AREAS
 from urban_sim.economy.labour import FARMING, UNEMPLOYED
 from urban_sim.model.outputs import FLOWS, investment_in, jobs_created_in, jobs_in
 from urban_sim.population.state import SECTORS
+from urban_sim.luliang import comparison, read_averages
 from urban_sim.targets import indicator_values
 
 
@@ -73,6 +74,10 @@ def collect(model, collect_flows: bool) -> None:
         put(ind, val)
     for ind, val in model.ratios.values(y, s, g).items():
         put(ind, val)
+    for ind, val in comparison(s, g, read_averages(model.data.data_dir, model.scenario.start_year)).items():
+        put(ind, val)
+    for ind, val in {**model.relocation.outputs(), **model.finance.outputs()}.items():
+        put(ind, val if collect_flows or ind == "debt_outstanding" else math.nan)
     # by place
     K, r = model.K, model.residents
     put("resident_population", r[0], "county_seat")

@@ -20,6 +20,8 @@ from urban_sim.economy.labour import LabourMarket, tourism_start
 from urban_sim.errors import ConfigError, did_you_mean
 from urban_sim.model.malloc import tune_malloc
 from urban_sim.policy.government import Government, Programmes
+from urban_sim.policy.financing import Financing
+from urban_sim.policy.relocation import Relocation
 from urban_sim.model.outputs import FLOWS
 from urban_sim.model.collect import collect
 from urban_sim.model.start import restore_perceived, restore_places
@@ -166,6 +168,8 @@ class CountyModel(mesa.Model):
         src = getattr(scenario, "_source", None) or "scenario"
         self.weights = {id(b): self.programmes.weights(b, src) for b in (scenario.history, scenario.policy)}
         self.government = Government(self, self.programmes, 2 * K)
+        self.relocation = Relocation(self.data.data_dir, self.year)
+        self.finance = Financing(self.data.data_dir, self.year, float(self.housing[0]))
         self.perceived: dict[str, np.ndarray] = {}
         self._jobs_last = self.labour.nonfarm_jobs.sum()
         self._vital = {r: demography.rate_schedules(self.data.vital_rates, r)
@@ -245,12 +249,12 @@ class CountyModel(mesa.Model):
         new_m2 = self.new_dwellings * p["floor_area_per_new_dwelling_m2"]
         standard = building_standards(p, t)
         room = programme_room(st, self.programmes.stock, self.groups,
-                              sites(self.targets, self.groups, self.n_big_towns), standard, new_m2)
+                              self.relocation.sites(sites(self.targets, self.groups, self.n_big_towns)), standard, new_m2)
         gov_eff = st["governance_efficiency"]
         shares = np.array([getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
         pw = place_weights(self.residents[: self.n_places], self.place_type, self.qikou_place)
         self.government.invest(
-            self.budget, shares, self.weights[id(self.block)], need, self.government.headroom(room),
+            self.finance.fund(t, self.budget, float(self.housing[0])), shares, self.weights[id(self.block)], need, self.government.headroom(room),
             self.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
             p["governance_early_completion"] * gov_eff, pw, t)
         additions, self._direct_jobs, self._construction_jobs = self.government.complete(
@@ -262,6 +266,7 @@ class CountyModel(mesa.Model):
         for name in NEW_BUILDING_SHARES:
             st[name] = new_building_share(standard[name], additions.get(name, 0.0) * 1000.0, new_m2)
         self._homesteads_to_withdraw = additions.get("homestead_withdrawn", 0.0)
+        self.relocation.move(self, additions.get("relocated_households", 0.0))
         self.housing[0] += additions.get("housing_units_seat", 0.0)
         self.housing[1:] += additions.get("housing_units_towns", 0.0) * pw["towns"][1:self.K]
 

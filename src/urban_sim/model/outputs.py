@@ -60,6 +60,7 @@ UNITS: dict[str, tuple[str, str]] = {
     "per_1000_residents": ("per 1,000 residents", "每千人"),
     "per_1000_aged_60_plus": ("per 1,000 aged 60+", "每千名60岁以上老人"),
     "flag": ("yes/no", "是/否"),
+    "m2_per_resident": ("m² per resident", "平方米/人"),
 }
 """Unit code → (English label, Chinese label). Shares are stored as fractions 0–1 and shown as %."""
 
@@ -351,6 +352,19 @@ _TARGETS = (
      "建制镇污水处理设施(已建成或启动)"),
     ("township_commerce_centre_share", "share", "higher", "industry", "Townships with a commerce centre",
      "乡镇有商贸中心比例"),
+    # the 2025 aim: infrastructure and public services at the Lüliang average (luliang.py)
+    ("school_seats_vs_luliang", "ratio", "higher", "public_services",
+     "School seats per pupil vs the Lüliang average", "公共服务设施:义务教育学位与吕梁平均之比"),
+    ("hospital_beds_vs_luliang", "ratio", "higher", "public_services",
+     "Hospital beds per 1,000 vs the Lüliang average", "公共服务设施:每千人床位与吕梁平均之比"),
+    ("care_beds_vs_luliang", "ratio", "higher", "public_services",
+     "Care beds per 1,000 aged 60+ vs the Lüliang average", "公共服务设施:每千名老人养老床位与吕梁平均之比"),
+    ("seat_water_vs_luliang", "ratio", "higher", "infrastructure",
+     "County-seat water coverage vs the Lüliang average", "基础设施:县城供水普及率与吕梁平均之比"),
+    ("seat_roads_vs_luliang", "ratio", "higher", "infrastructure",
+     "County-seat road density vs the Lüliang average", "基础设施:县城道路网密度与吕梁平均之比"),
+    ("parks_vs_luliang", "ratio", "higher", "living_environment",
+     "Park area per resident vs the Lüliang average", "基础设施:人均公园面积与吕梁平均之比"),
 )
 for _name, _unit, _dir, _area, _en, _zh in _TARGETS:
     declare(_name, _unit, "target", _en, _zh, direction=_dir, task_area=_area)
@@ -366,6 +380,24 @@ for _name, _unit, _dir, _area, _en, _zh in _TARGETS:
         declare(f"{_name}_population_effect", "ratio", "share",
                 f"{_en}: change from population at new capacity", f"{_zh}:人口效应",
                 task_area=_area)
+declare("park_area_per_resident_m2", "m2_per_resident", "stock",
+        "Park area per county-seat resident (public-space index x m2 per index)", "县城人均公园面积",
+        direction="higher", task_area="living_environment")
+# ------------------------------------------------------ relocation (task 9) and financing (task 36)
+declare("relocated_persons", "persons_per_year", "flow", "Persons relocated from hazard and remote villages",
+        "异地避险安置和易地搬迁人口", task_area="ecology")
+declare("relocated_households", "households", "flow", "Households relocated this year", "搬迁户数",
+        task_area="ecology")
+for _name, _en, _zh in (
+        ("investment_requested", "Investment requested by the scenario", "计划投资"),
+        ("own_funds", "Own funds and transfers available", "自有财力和上级转移支付"),
+        ("land_revenue", "Land-transfer revenue from new county-seat dwellings", "土地出让收入"),
+        ("bond_issuance", "Special bonds issued", "专项债券发行"),
+        ("debt_service", "Debt service (interest and principal)", "还本付息"),
+        ("investment_unfinanced", "Requested investment that could not be financed", "资金缺口")):
+    declare(_name, "million_yuan_per_year", "flow", _en, _zh, task_area="institutions")
+declare("debt_outstanding", "million_yuan", "stock", "Outstanding special-bond debt", "专项债务余额",
+        direction="lower", task_area="institutions")
 # ---------------------------------------------------------------------------------- by place only
 declare("employment_chance", "share", "share", "Chance of finding a non-farm job", "非农就业机会",
         places=("zone",), direction="higher")

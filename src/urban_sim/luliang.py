@@ -1,0 +1,76 @@
+"""The plan's central 2025 aim: infrastructure and public services at the Lüliang average.
+
+The plan (临政办发〔2024〕37号, 工作目标) says that by the end of 2025 the county's infrastructure and
+public-service facilities should strive to reach the city (Lüliang) average
+(基础设施和公共服务设施力争达到市平均水平). The model compares six per-capita levels of the main
+facilities with Lüliang averages from ``luliang_averages.csv`` (sourced values or labelled
+assumptions) and outputs each ratio ``x_vs_luliang`` = county level / Lüliang average (≥ 1 at or
+above the average); ``plan_targets.csv`` codes the aim as ``x_vs_luliang ≥ 1`` in 2025.
+
+| output | county level | Lüliang average (``luliang_averages.csv``) |
+|---|---|---|
+| school_seats_vs_luliang | compulsory-school seats / pupils aged 6–14 | seats per pupil |
+| hospital_beds_vs_luliang | hospital beds per 1,000 residents | beds per 1,000 |
+| care_beds_vs_luliang | public care beds per 1,000 aged 60+ | beds per 1,000 aged 60+ |
+| seat_water_vs_luliang | county-seat public water coverage (capped at 1) | coverage of county seats |
+| seat_roads_vs_luliang | county-seat road network density, km/km² | km/km² |
+| parks_vs_luliang | park area per county-seat resident, m² (= public-space index × ``park_m2_per_index``) | m² per resident |
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+from urban_sim.policy.relocation import read_items
+from urban_sim.services.stocks import Stocks
+
+ITEMS = ("school_seats_per_pupil", "hospital_beds_per_1000", "care_beds_per_1000_aged_60_plus",
+         "seat_water_coverage", "seat_road_density_km_per_km2", "park_area_m2_per_resident",
+         "park_m2_per_index")
+
+FEEDS: dict[str, str] = {
+    "school_seats_vs_luliang": "school_seats_seat",
+    "hospital_beds_vs_luliang": "hospital_beds",
+    "care_beds_vs_luliang": "care_beds_nursing",
+    "seat_water_vs_luliang": "seat_water_served",
+    "seat_roads_vs_luliang": "seat_road_km",
+    "parks_vs_luliang": "public_space_quality",
+}
+"""The stock whose programmes move each comparison (for the policy-lag flag of its target)."""
+
+
+@functools.lru_cache(maxsize=8)
+def read_averages(data_dir: Path, year: int) -> dict[str, float] | None:
+    """Lüliang averages (latest year ≤ ``year``); None without ``luliang_averages.csv``. Read once
+    per folder and year (the caller must not change the returned dict)."""
+    return read_items(data_dir, "luliang_averages", ITEMS, year)
+
+
+def _per(num: float, den: float, k: float = 1.0) -> float:
+    return num / den * k if den > 0 else math.nan
+
+
+def comparison(stocks: Stocks, groups: dict[str, float], avg: dict[str, float] | None) -> dict[str, float]:
+    """Park area per resident (m²) and the six ratios to the Lüliang average (see module table);
+    empty without averages, NaN where a group is empty."""
+    if avg is None:
+        return {}
+    s, g = stocks, groups
+    park = s["public_space_quality"] * avg["park_m2_per_index"]
+    level = {
+        "school_seats_vs_luliang": (_per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]),
+                                    "school_seats_per_pupil"),
+        "hospital_beds_vs_luliang": (_per(s["hospital_beds"], g["residents"], 1000), "hospital_beds_per_1000"),
+        "care_beds_vs_luliang": (_per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000),
+                                 "care_beds_per_1000_aged_60_plus"),
+        "seat_water_vs_luliang": (min(_per(s["seat_water_served"], g["seat_residents"]), 1.0),
+                                  "seat_water_coverage"),
+        "seat_roads_vs_luliang": (_per(s["seat_road_km"], g["seat_built_up_km2"]), "seat_road_density_km_per_km2"),
+        "parks_vs_luliang": (park, "park_area_m2_per_resident"),
+    }
+    out = {"park_area_per_resident_m2": park}
+    for name, (value, item) in level.items():
+        out[name] = value / avg[item] if avg[item] > 0 else math.nan
+    return out

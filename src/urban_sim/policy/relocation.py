@@ -1,0 +1,127 @@
+"""Relocation out of hazard and remote villages (plan task 9: 异地避险安置, 易地搬迁安置点).
+
+The plan (临政办发〔2024〕37号, task 9) gives priority to moving residents of areas with major
+geological-hazard risk (重大地质灾害隐患地区居民实施异地避险安置) and asks that large
+relocation sites be merged into nearby towns. In the model relocation is a programme
+(``relocation`` in ``programmes.csv``, stock ``relocated_households``): each household place it
+completes moves one whole village household to the county seat (share ``share_county_seat``)
+or to its own township's town centre (the county seat when the township has no designated
+town), together with a resettlement dwelling built by the programme. Households are drawn
+from those based in a village with probability proportional to the village's distance to the
+county seat raised to ``remoteness_exponent`` (remote villages stand for hazard villages: no
+hazard map was found). Their homestead is withdrawn (拆旧复垦); contracted farmland stays.
+The programme stops when ``eligible_households`` have been moved.
+
+Inputs: ``relocation.csv`` (``item, year, value, unit, low, high, source, status, note``),
+optional: without it relocation is off.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from urban_sim.data.sources import check_sources
+from urban_sim.data.tables import read_csv
+from urban_sim.errors import DataError
+from urban_sim.population.migration import presence
+from urban_sim.population.state import LOC_SEAT, LOC_TOWN, LOC_VILLAGE
+
+ITEMS = ("eligible_households", "share_county_seat", "remoteness_exponent")
+STOCK = "relocated_households"
+
+
+def read_items(data_dir: Path, name: str, items: tuple[str, ...], year: int) -> dict[str, float] | None:
+    """Items of an optional ``item, year, value`` table for the latest year ≤ ``year`` (or the
+    earliest year); None when the file is absent.
+
+    Raises
+    ------
+    DataError
+        Missing columns or items, or a source naming a file outside the repository.
+    """
+    path = Path(data_dir) / f"{name}.csv"
+    if not path.is_file():
+        return None
+    t = read_csv(path)
+    missing = [c for c in ("item", "year", "value", "unit", "source", "status") if c not in t.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+    check_sources(t, path, Path(data_dir))
+    out = {}
+    for item in items:
+        rows = t[t["item"] == item]
+        if rows.empty:
+            raise DataError(f"{path}: no row for item {item!r} (needed: {', '.join(items)})")
+        years = rows["year"].astype(int)
+        pick = rows[years <= year] if (years <= year).any() else rows[years == years.min()]
+        out[item] = float(pd.to_numeric(pick.sort_values("year")["value"]).iloc[-1])
+    return out
+
+
+class Relocation:
+    """Relocation of village households (see module docstring).
+
+    Parameters
+    ----------
+    data_dir : Path
+        County data folder (``relocation.csv``).
+    start_year : int
+        First simulated year (table values of the latest year ≤ it).
+    """
+
+    def __init__(self, data_dir: Path, start_year: int) -> None:
+        self.items = read_items(data_dir, "relocation", ITEMS, start_year)
+        self.persons = self.households = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.items is not None
+
+    def sites(self, others: dict[str, float] | None = None) -> dict[str, float]:
+        """``others`` plus the cap of the ``relocated_households`` stock (households eligible)."""
+        return {**(others or {}), STOCK: self.items["eligible_households"] if self.active else 0.0}
+
+    def move(self, model, households: float) -> None:
+        """Move ``households`` (full-population scale) village households this year.
+
+        Writes persons' ``loc``, households' ``base``, ``years_at_base`` and
+        ``homestead_withdrawn``; adds resettlement dwellings to ``model.housing``; adds to the
+        model's move flows. Draws from ``model.rng`` only when something moves.
+        """
+        self.persons = self.households = 0.0
+        if not self.active or households <= 0:
+            return
+        P, H, rng, w = model.persons, model.households, model.rng, model.weight
+        x = households / w
+        k = int(x) + int(rng.random() < x - int(x))
+        at_village = presence(P, len(H))[:, LOC_VILLAGE] & (H.base == LOC_VILLAGE)
+        cand = np.flatnonzero(at_village)
+        if k == 0 or len(cand) == 0:
+            return
+        p = model.v_dist_seat[H.village[cand]] ** self.items["remoteness_exponent"]
+        chosen = rng.choice(cand, size=min(k, len(cand)), replace=False, p=p / p.sum())
+        town_ok = model.kind[H.township[chosen]] == "town"
+        seat = (rng.random(len(chosen)) < self.items["share_county_seat"]) | ~town_ok
+        dest = np.where(seat, LOC_SEAT, LOC_TOWN).astype(np.int8)
+        to = np.full(len(H), -1, dtype=np.int8)
+        to[chosen] = dest
+        who = np.flatnonzero(P.alive & (P.loc == LOC_VILLAGE) & (to[P.hh] >= 0))
+        P.loc[who] = to[P.hh[who]]
+        H.base[chosen] = dest
+        H.years_at_base[chosen] = 0
+        H.homestead_withdrawn[chosen] = True
+        model.housing[0] += np.sum(seat) * w
+        np.add.at(model.housing, H.township[chosen[~seat]].astype(np.intp), w)
+        n_seat = np.sum(to[P.hh[who]] == LOC_SEAT) * w
+        f = model.flows
+        f["moves_village_to_seat"] = f.get("moves_village_to_seat", 0.0) + n_seat
+        f["moves_village_to_town"] = f.get("moves_village_to_town", 0.0) + len(who) * w - n_seat
+        f["new_county_seat_residents"] = f.get("new_county_seat_residents", 0.0) + n_seat
+        self.persons, self.households = len(who) * w, len(chosen) * w
+
+    def outputs(self) -> dict[str, float]:
+        """This year's ``relocated_persons`` and ``relocated_households`` (flows)."""
+        return {"relocated_persons": self.persons, "relocated_households": self.households}
