@@ -236,8 +236,8 @@ def test_compare_cli_writes_report_in_chinese_and_report_rebuilds(tmp_path):
     md = (out / "report.md").read_text(encoding="utf-8")
     assert md.startswith("# 情景比较：baseline、plan\n\n## 摘要\n\n情景：baseline、plan（参照情景：baseline）；按 1:250")
     assert md.index("## 摘要") < md.index("## 各情景规划目标达成情况") < md.index("## 假设说明")
-    assert "公共供水管网漏损率控制在9%以内（2027年） | ≤ 9.0% |" in md
-    assert "停车位与机动车保有量之比1.1-1.5（2027年） | 1.1–1.5 |" in md  # upper bound kept
+    assert "漏损率控制在9%以内（2027年） | ≤ 9.0% |" in md
+    assert "机动车保有量的1.1-1.5倍（2027年） | 1.1–1.5 |" in md  # upper bound kept
     assert "<h2>摘要</h2>" in page and "Summary" not in page and "Scorecard" not in page
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert (manifest["scale"], manifest["start_year"], manifest["end_year"]) == (0.004, 2020, 2027)
