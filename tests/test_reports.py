@@ -149,3 +149,17 @@ def test_paired_chart_names_the_reference_and_drops_always_zero_panels():
     assert len(visible) == 1 and visible[0].get_legend() is None
     assert [t.get_text() for t in visible[0].get_yticklabels()] == ["plan", "alt"]
     assert zero_items(diffs) == ["Water network leakage rate (county) 2035"]
+
+
+def test_run_report_opens_with_summary_scorecard_and_assumptions(tmp_path):
+    import urban_sim as us
+
+    res = us.run(us.load("plan", scale=0.01, end_year=2026), replicates=2)
+    folder = res.save(tmp_path / "r", lang="zh")
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    assert md.startswith("# 情景模拟报告：plan\n\n## 摘要\n\n情景：plan；按 1:100 抽样模拟")
+    assert md.index("## 摘要") < md.index("## 各情景规划目标达成情况") < md.index("## 假设说明")
+    assert "Summary" not in md and "n/a" not in md
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page and page.count("data:image/png;base64,") == 4
+    assert (folder / "summary.md").is_file() and (folder / "manifest.json").is_file()
