@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"model"},
     {"runs"},
     {"analysis", "calibration"},
-    {"reports", "dashboard"},
+    {"reports", "dashboard", "api"},
     {"cli"},
 ]
 RANK = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
@@ -124,8 +124,9 @@ def test_the_checks_can_fail():
     """A cycle (the old ensemble <-> runner) and an upward import (model -> runs) are caught."""
     bad = dict(import_graph())
     bad["urban_sim.runs.single"] = bad["urban_sim.runs.single"] | {"urban_sim.runs.ensemble"}
-    assert ["urban_sim.runs.ensemble", "urban_sim.runs.single", "urban_sim.runs.ensemble"] in (
-        find_cycles(bad))
+    cycles = find_cycles(bad)  # found from whichever module the walk reaches first
+    assert any(c[0] == c[-1] and set(c) == {"urban_sim.runs.ensemble", "urban_sim.runs.single"}
+               for c in cycles), cycles
     bad["urban_sim.model.county"] = bad["urban_sim.model.county"] | {"urban_sim.runs.single"}
     assert "urban_sim.model.county -> urban_sim.runs.single" in upward_imports(bad)
     assert "urban_sim.model.county" in import_graph()["urban_sim.runs.single"]

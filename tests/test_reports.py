@@ -3,6 +3,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from pathlib import Path
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
@@ -117,3 +118,48 @@ def test_chinese_labels_or_one_font_warning(ts, targets, tmp_path, monkeypatch, 
         assert len(caught) == 1 and caught[0].category is UserWarning, messages
         assert "fonts-noto-cjk" in messages[0]
         assert ax.get_xlabel() == "Year"
+
+
+def test_cjk_font_found_right_after_install_without_clearing_the_cache(monkeypatch):
+    """A font installed after matplotlib built its cache is found by rescanning the font folders."""
+    from matplotlib import font_manager
+
+    cjk = [f for f in font_manager.fontManager.ttflist if f.name in figures.CJK_FONTS]
+    if not cjk and not any(k in p.lower() for p in font_manager.findSystemFonts()
+                           for k in figures._CJK_FILE_HINTS):
+        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
+    stale = [f for f in font_manager.fontManager.ttflist
+             if not any(k in Path(f.fname).name.lower() for k in figures._CJK_FILE_HINTS)]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)  # the cache before install
+    monkeypatch.setattr(figures, "_RESCANNED", False)
+    monkeypatch.setattr(font_manager, "json_dump", lambda *a, **k: None)
+    assert figures._cjk_font() in figures.CJK_FONTS
+
+
+def test_paired_chart_names_the_reference_and_drops_always_zero_panels():
+    from urban_sim.reports.compare import paired_figure, zero_items
+
+    diffs = pd.DataFrame({
+        "scenario": ["plan", "alt", "plan", "alt"], "indicator": ["urbanization_rate"] * 2 + ["water_leakage_rate"] * 2,
+        "place": "county", "year": 2035, "mean_diff": [0.02, 0.01, 0.0, 0.0],
+        "ci_low": [0.01, 0.0, 0.0, 0.0], "ci_high": [0.03, 0.02, 0.0, 0.0], "n": 10})
+    fig = paired_figure(diffs, "fiscal_constraint", "en")
+    assert "Difference to fiscal_constraint" in fig._suptitle.get_text()
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 1 and visible[0].get_legend() is None
+    assert [t.get_text() for t in visible[0].get_yticklabels()] == ["plan", "alt"]
+    assert zero_items(diffs) == ["Water network leakage rate (county) 2035"]
+
+
+def test_run_report_opens_with_summary_scorecard_and_assumptions(tmp_path):
+    import urban_sim as us
+
+    res = us.run(us.load("plan", scale=0.01, end_year=2026), replicates=2)
+    folder = res.save(tmp_path / "r", lang="zh")
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    assert md.startswith("# 情景模拟报告：plan\n\n## 摘要\n\n情景：plan；按 1:100 抽样模拟")
+    assert md.index("## 摘要") < md.index("## 各情景规划目标达成情况") < md.index("## 假设说明")
+    assert "Summary" not in md and "n/a" not in md
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page and page.count("data:image/png;base64,") == 4
+    assert (folder / "summary.md").is_file() and (folder / "manifest.json").is_file()

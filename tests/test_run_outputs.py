@@ -117,7 +117,7 @@ def test_c26_user_text_stays_literal_in_its_list_item(tmp_path):
                                  "--workers", "1", "--out", str(out)])
     assert r.exit_code == 0, r.output
     md = (out / "report.md").read_text(encoding="utf-8")
-    item = [ln for ln in md.splitlines() if ln.startswith("- **odd**")]
+    item = [ln for ln in md.splitlines() if ln.startswith("- odd: ")]
     assert len(item) == 1
     assert "# not a heading" in item[0] and "## nor this" in item[0]
     assert "\\|" in item[0] and "\\<script>alert(1)\\</script>" in item[0]

@@ -232,10 +232,20 @@ def test_compare_cli_writes_report_in_chinese_and_report_rebuilds(tmp_path):
     card = pd.read_csv(out / "scorecard.csv")
     assert set(card["scenario"]) == {"baseline", "plan"} and len(card) == 2 * 48
     assert card["p_met"].between(0, 1).all()
-    if "情景比较" not in page:  # no CJK font here: English labels and one warning
-        assert "Scenario comparison" in page
+    # everything a reader sees is Chinese; the summary comes first; the plan's own wording
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert md.startswith("# 情景比较：baseline、plan\n\n## 摘要\n\n情景：baseline、plan（参照情景：baseline）；按 1:250")
+    assert md.index("## 摘要") < md.index("## 各情景规划目标达成情况") < md.index("## 假设说明")
+    assert "漏损率控制在9%以内（2027年） | ≤ 9.0% |" in md
+    assert "机动车保有量的1.1-1.5倍（2027年） | 1.1–1.5 |" in md  # upper bound kept
+    assert "<h2>摘要</h2>" in page and "Summary" not in page and "Scorecard" not in page
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert (manifest["scale"], manifest["start_year"], manifest["end_year"]) == (0.004, 2020, 2027)
     r = CliRunner().invoke(app, ["report", str(out)])
     assert r.exit_code == 0 and "report.html" in r.output
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert md.startswith("# Scenario comparison: baseline, plan\n\n## Summary\n\nScenarios: baseline, plan")
+    assert "| Water network leakage rate ≤ 9.0% by 2027 | ≤ 9.0% |" in md and "漏损" not in md
     r = CliRunner().invoke(app, ["compare", str(CONFIGS / "baseline.yaml"), str(CONFIGS / "plan.yaml"),
                                  "--baseline", "nope", "--out", str(out)])
     assert r.exit_code == 2 and "--baseline 'nope'" in r.output

@@ -31,21 +31,28 @@ from .experiment import split_bounds
 from .objective import Objective
 
 
+def bound_note(value: float, low: float, high: float, *, rel_tol: float = 0.05) -> str | None:
+    """``"at or near upper bound 4.6"`` when ``value`` lies within ``rel_tol`` of the range
+    ``high - low`` from a bound (None otherwise, and for a fixed parameter)."""
+    if low == high:
+        return None
+    tol = rel_tol * (high - low)
+    if high - value <= tol:
+        return f"at or near upper bound {high:g}"
+    if value - low <= tol:
+        return f"at or near lower bound {low:g}"
+    return None
+
+
 def on_bound(params: dict[str, float], bounds: dict[str, tuple[float, float]], *,
-             rel_tol: float = 0.01) -> dict[str, bool]:
-    """Whether each free parameter ended within ``rel_tol`` of its range from a bound.
+             rel_tol: float = 0.05) -> dict[str, bool]:
+    """Whether each free parameter ended within ``rel_tol`` (5 %) of its range from a bound.
 
     A parameter on a bound usually means the bound, not the data, decided its value: widen the
-    bound or question the model.
+    bound or question the model. See :func:`bound_note` for the wording.
     """
-    out = {}
-    for name, (low, high) in bounds.items():
-        if low == high:
-            out[name] = False
-            continue
-        tol = rel_tol * (high - low)
-        out[name] = bool(params[name] - low <= tol or high - params[name] <= tol)
-    return out
+    return {name: bound_note(params[name], low, high, rel_tol=rel_tol) is not None
+            for name, (low, high) in bounds.items()}
 
 
 class Calibrator:

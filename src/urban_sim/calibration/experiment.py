@@ -220,9 +220,16 @@ def load_experiment(path: str | Path, *, workers: int | None = None) -> Setup:
             where = f"{path}:{line}" if line else f"{path}"
             raise ConfigError(f"{where}: unknown parameter 'parameters.{name}'{tip}; "
                               f"names are those of {csv}")
-        low = float(limits.loc[name, "low"]) if spec.low is None else spec.low
-        high = float(limits.loc[name, "high"]) if spec.high is None else spec.high
+        lo_ok, hi_ok = float(limits.loc[name, "low"]), float(limits.loc[name, "high"])
+        low = lo_ok if spec.low is None else spec.low
+        high = hi_ok if spec.high is None else spec.high
         bounds[name] = (low, high)
+        if low < lo_ok or high > hi_ok:  # caught by validate, before any run
+            line = yaml_line(path, ("parameters", name))
+            raise ConfigError(f"{path}{f':{line}' if line else ''}: parameters.{name}: bounds "
+                              f"[{low:g}, {high:g}] lie outside the declared range "
+                              f"[{lo_ok:g}, {hi_ok:g}] of {csv}; narrow them (or widen the "
+                              "range in the table, with a source)")
     check_bounds(bounds, where=str(path))
     return Setup(exp, path, base, scenario, obs_path, bounds,
                  Path(base.data_dir or DEFAULT_DATA_DIR))

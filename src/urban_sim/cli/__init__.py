@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from urban_sim.cli import calibrate, compare, report, run, sensitivity, validate
+from urban_sim.cli import calibrate, compare, dashboard, report, run, sensitivity, validate
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Scenario simulation of county urbanization (Lin County reference case).")
@@ -33,7 +33,7 @@ def _main(version: Annotated[bool, typer.Option(
     """Scenario simulation of county urbanization (Lin County reference case)."""
 
 for _command in (run.run, compare.compare, sensitivity.sensitivity, calibrate.calibrate,
-                 report.report, validate.validate):
+                 report.report, validate.validate, dashboard.dashboard):
     app.command()(_command)
 
 

@@ -21,6 +21,7 @@ def calibrate(
     fresh: o.Fresh = False,
 ) -> None:
     """Calibrate behavioural parameters against census observations."""
+    from urban_sim.calibration.base import bound_note
     from urban_sim.calibration.experiment import load_experiment
     from urban_sim.calibration.workflow import run_calibration
     from urban_sim.reports.calibration import write_report
@@ -38,8 +39,13 @@ def calibrate(
         result = run_calibration(setup, out, progress=True)
         write_report(result.out_dir)
     s = result.summary
-    values = ", ".join(f"{k}={v:.4g}" + (" (on bound)" if result.calibrator.on_bound_[k] else "")
+    notes = {k: bound_note(v, *setup.bounds[k]) for k, v in result.calibrator.params_.items()}
+    values = ", ".join(f"{k}={v:.4g}" + (f" ({notes[k]})" if notes[k] else "")
                        for k, v in result.calibrator.params_.items())
+    for k, note in notes.items():
+        if note:
+            typer.echo(f"warning: {k} = {result.calibrator.params_[k]:.4g} is {note}: the bound, "
+                       "not the data, decided it; widen the bounds or question the model", err=True)
     typer.echo(
         f"{exp.name}: loss {s['loss']:.4g}; {values}; {s['end_year']} residents "
         f"{s['residents_mean']:,.0f} ± {s['residents_sd']:,.0f}, urbanization "

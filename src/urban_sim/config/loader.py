@@ -344,10 +344,12 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     return scenario
 
 
-def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
+def with_overrides(scenario: Scenario, overrides: dict[str, Any], *, source: str | None = None) -> Scenario:
     """A copy of ``scenario`` with dotted keys set (e.g. ``{"policy.levers.land_reform": 0.8}``).
 
-    Used by experiments to set factor values; the result is validated like a file.
+    Used by experiments to set factor values; the result is validated like a file. ``source``
+    names where the overrides come from in error messages (default the scenario's file), e.g.
+    ``"settings argument"`` for the Python API.
 
     Raises
     ------
@@ -357,9 +359,9 @@ def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
     raw = scenario.model_dump(mode="json")
     for key, value in overrides.items():
         set_dotted(raw, key, value)
-    source = scenario._source or scenario.name
-    out = validate_mapping(Scenario, raw, [Path(source)])
-    out._source = source
+    origin = scenario._source or scenario.name
+    out = validate_mapping(Scenario, raw, [Path(source or origin)])
+    out._source = origin
     return out
 
 

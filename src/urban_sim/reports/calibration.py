@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from urban_sim.calibration.base import bound_note
 from urban_sim.errors import ExperimentError
 from urban_sim.reports.html import Document
 
@@ -107,10 +108,11 @@ def write_report(folder: str | Path, *, lang: str = "en") -> Path:
     doc.paragraph(f"Loss on fit rows (n = {s['n_fit']}): {s['check_loss_fit']:.4g}. Holdout loss "
                   f"(n = {s['n_holdout']}, not used in fitting): {s['check_loss_holdout']:.4g}.")
     doc.heading("Parameters")
-    flagged = params.loc[params["on_bound"].astype(bool), "name"].tolist()
+    notes = [(r.name, r.value, bound_note(r.value, r.low, r.high)) for r in params.itertuples()]
+    flagged = [f"{name} = {value:.4g} is {note}" for name, value, note in notes if note]
     if flagged:
-        doc.paragraph(f"On a bound: {', '.join(flagged)}. The bound, not the data, decided these "
-                      "values; widen the bounds or question the model.", css="note")
+        doc.paragraph(f"{'; '.join(flagged)}. The bound, not the data, decided these values; "
+                      "widen the bounds or question the model.", css="note")
     doc.table(params)
     doc.heading("Fit")
     doc.table(fit[["indicator", "year", "place", "observed", "sim_mean", "sim_sd", "error", "z",

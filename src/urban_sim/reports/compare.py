@@ -1,17 +1,15 @@
 """Scenario comparison report: ``report.html`` (self-contained, figures embedded) and ``report.md``.
 
-Contents: the scenarios and what differs between them; fan charts (median and 90 % band) of the
-headline indicators by place; a target scorecard (mean, p05–p95, probability of meeting the
-target, mean shortfall); paired differences against the baseline with 95 % intervals;
-investment and jobs by task area. Labels in English or Chinese (``lang='zh'`` needs a CJK font;
-without one a single warning names the font to install and English labels are used).
+Contents, in the report's language (``lang='en'`` or ``'zh'``): a summary (what was run and the
+main findings generated from the numbers), the target × scenario scorecard in the plan's wording,
+what is assumed, the scenarios and what differs between them, fan charts (median and 90 % band)
+of the headline indicators by place, paired differences against the reference scenario with 95 %
+intervals, investment and jobs by task area, and run details. Figures need a CJK font for Chinese;
+without one a single warning names the font to install and figure labels stay English.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import math
 from pathlib import Path
 
@@ -19,55 +17,39 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from urban_sim.analysis.compare import (
     HEADLINE, area_totals, fan, paired_differences, scenario_differences, scorecard,
 )
 from urban_sim.config.schema import TASK_AREAS
-from urban_sim.files import atomic_write, write_table, write_text
+from urban_sim.files import write_table
+from urban_sim.model.outputs import label
 from urban_sim.reports.figures import LABELS, _language
-from urban_sim.reports.html import md_cell, md_text
-from urban_sim.reports.summary import _fmt, _table
-
-TEXT = {
-    "en": {"title": "Scenario comparison", "scenarios": "Scenarios", "differs": "What differs",
-           "fans": "Headline indicators (median and 90 % band across replicates)",
-           "score": "Target scorecard", "paired": "Paired differences against the baseline",
-           "areas": "Investment and jobs by task area", "inv": "Cumulative investment (million yuan)",
-           "jobs": "Jobs attributable to the task area (last year)", "runs": "Runs",
-           "diff": "Difference to baseline (95 % interval)", "p_met": "Probability of meeting the target",
-           "resident_population": "Residents", "urbanization_rate": "Urbanization rate",
-           "jobs_nonfarm": "Non-farm jobs", "investment_total": "Investment (million yuan)",
-           "county": "county", "county_seat": "county seat", "towns": "other towns",
-           "villages": "villages", "outside": "outside", "na_note": "no replicate has a value (place empty)"},
-    "zh": {"title": "情景比较", "scenarios": "情景", "differs": "情景差异",
-           "fans": "主要指标（各重复运行的中位数与 90% 区间）", "score": "目标达成评分",
-           "paired": "相对基准情景的配对差异", "areas": "各任务领域的投资与就业",
-           "inv": "累计投资（百万元）", "jobs": "任务领域带动就业（末年）", "runs": "运行",
-           "diff": "与基准情景之差（95% 区间）", "p_met": "达成目标的概率",
-           "resident_population": "常住人口", "urbanization_rate": "城镇化率",
-           "jobs_nonfarm": "非农就业", "investment_total": "投资（百万元）", "county": "全县",
-           "county_seat": "县城", "towns": "其他镇区", "villages": "乡村", "outside": "县外",
-           "na_note": "所有重复运行均无数值（该地无人）"},
-}
+from urban_sim.reports.html import Document
+from urban_sim.reports.labels import fmt_value, text, with_unit
+from urban_sim.reports.sections import (
+    assumption_note, data_status_counts, findings, run_description, scorecard_table,
+)
 
 
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
+def _code(labels: dict) -> str:
+    """Language actually used by the figures (``zh`` falls back to ``en`` without a CJK font)."""
+    return "zh" if labels is LABELS["zh"] else "en"
 
 
-def _label(t: dict, indicator: str, place: str) -> str:
-    return f"{t.get(indicator, indicator)} ({t.get(place, place)})"
+def _label(indicator: str, place: str, lang: str) -> str:
+    return f"{label(indicator, lang)} ({label(place, lang)})" if lang == "en" else \
+        f"{label(indicator, lang)}（{label(place, lang)}）"
 
 
 def fan_figure(ts: pd.DataFrame, lang: str = "en") -> Figure:
-    """Grid of fan charts, one panel per headline (indicator, place), one band per scenario."""
+    """Grid of fan charts, one panel per headline (indicator, place), one band per scenario;
+    the legend sits below the panels, never over data."""
     labels, rc = _language(lang)
-    t = TEXT["zh" if labels is LABELS["zh"] else "en"]
+    code = _code(labels)
     with matplotlib.rc_context(rc):
-        fig = Figure(figsize=(11, 10), layout="constrained")
+        fig = Figure(figsize=(11, 10.5), layout="constrained")
         axes = fig.subplots(4, 2).ravel()
         for ax, (ind, place) in zip(axes, HEADLINE, strict=True):
             f = fan(ts, ind, place)
@@ -75,93 +57,107 @@ def fan_figure(ts: pd.DataFrame, lang: str = "en") -> Figure:
                 color = f"C{k}"
                 ax.fill_between(sub["year"], sub["p05"], sub["p95"], color=color, alpha=0.2, lw=0)
                 ax.plot(sub["year"], sub["median"], color=color, label=sc)
-            ax.set_title(_label(t, ind, place), fontsize=10)
+            ax.set_title(_label(ind, place, code), fontsize=10)
             ax.grid(alpha=0.3)
-        axes[0].legend(fontsize=8)
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 5), fontsize=9)
     return fig
 
 
-def paired_figure(diffs: pd.DataFrame, lang: str = "en") -> Figure:
-    """Forest plots of paired differences with intervals: one panel per indicator, one row per
-    (place, year), one marker per scenario."""
+def paired_figure(diffs: pd.DataFrame, reference: str, lang: str = "en") -> Figure:
+    """Forest plots of paired differences against ``reference``: one panel per (indicator,
+    place, year), one row per other scenario (named on the y axis, so no legend is needed).
+
+    Panels whose difference is zero in every pair (an output the scenarios cannot change) are
+    left out; :func:`zero_items` lists them for the report's note.
+    """
     labels, rc = _language(lang)
-    t = TEXT["zh" if labels is LABELS["zh"] else "en"]
+    code = _code(labels)
+    diffs = diffs[~diffs.index.isin(_zero_rows(diffs))]
     with matplotlib.rc_context(rc):
-        inds = list(diffs["indicator"].unique())
+        items = list(dict.fromkeys(zip(diffs["indicator"], diffs["place"], diffs["year"], strict=True)))
         scen = list(diffs["scenario"].unique())
-        ncol = min(len(inds), 4) or 1
-        nrow = math.ceil(len(inds) / ncol) or 1
-        fig = Figure(figsize=(3.2 * ncol, 2.4 * nrow + 0.6), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(nrow, ncol)).ravel()
-        for ax, ind in zip(axes, inds, strict=False):
-            sub = diffs[diffs["indicator"] == ind]
-            rows = list(dict.fromkeys(zip(sub["place"], sub["year"], strict=True)))
-            for k, sc in enumerate(scen):
-                s = sub[sub["scenario"] == sc]
-                y = np.array([rows.index((r.place, r.year)) for r in s.itertuples()]) + 0.15 * k
-                err = np.vstack([s["mean_diff"] - s["ci_low"], s["ci_high"] - s["mean_diff"]])
-                ax.errorbar(s["mean_diff"], y, xerr=np.nan_to_num(err), fmt="o", color=f"C{k + 1}",
-                            label=sc, ms=4, capsize=3)
+        ncol = min(len(items), 3) or 1
+        nrow = math.ceil(len(items) / ncol) or 1
+        fig = Figure(figsize=(3.9 * ncol + 1.2, (0.45 * len(scen) + 1.0) * nrow + 0.5),
+                     layout="constrained")
+        axes = np.atleast_1d(fig.subplots(nrow, ncol, sharey=True)).ravel()
+        for ax, (ind, place, year) in zip(axes, items, strict=False):
+            sub = diffs[(diffs["indicator"] == ind) & (diffs["place"] == place) & (diffs["year"] == year)]
+            y = np.array([scen.index(s) for s in sub["scenario"]])
+            err = np.vstack([sub["mean_diff"] - sub["ci_low"], sub["ci_high"] - sub["mean_diff"]])
+            ax.errorbar(sub["mean_diff"], y, xerr=np.nan_to_num(err), fmt="o", color="C1", ms=4,
+                        capsize=3)
             ax.axvline(0, color="k", lw=0.8)
-            ax.set_yticks(range(len(rows)), [f"{t.get(p, p)} {y}" for p, y in rows], fontsize=8)
-            ax.set_ylim(len(rows) - 0.5, -0.5)
-            ax.set_title(t.get(ind, ind), fontsize=9)
-        for ax in axes[len(inds):]:
+            ax.set_yticks(range(len(scen)), scen, fontsize=8)
+            ax.set_ylim(len(scen) - 0.5, -0.5)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+            ax.tick_params(axis="x", labelsize=7)
+            ax.set_title(f"{_label(ind, place, code)} {year}", fontsize=8.5, wrap=True)
+            ax.grid(axis="x", alpha=0.3)
+        for ax in axes[len(items):]:
             ax.set_visible(False)
-        axes[0].legend(fontsize=8)
-        fig.suptitle(t["diff"])
+        fig.suptitle(text("paired_title", code).format(ref=reference), fontsize=11)
     return fig
+
+
+def _zero_rows(diffs: pd.DataFrame) -> pd.Index:
+    """Rows of (indicator, place, year) items whose every difference and interval is 0."""
+    key = ["indicator", "place", "year"]
+    zero = diffs[["mean_diff", "ci_low", "ci_high"]].abs().fillna(0).max(axis=1) < 1e-12
+    allzero = zero.groupby([diffs[k] for k in key]).transform("all")
+    return diffs.index[allzero]
+
+
+def zero_items(diffs: pd.DataFrame, lang: str = "en") -> list[str]:
+    """Labels of the paired-difference items that are zero in every scenario and pair."""
+    rows = diffs.loc[_zero_rows(diffs)].drop_duplicates(["indicator", "place", "year"])
+    return [f"{_label(r.indicator, r.place, lang)} {r.year}" for r in rows.itertuples()]
 
 
 def area_figure(areas: pd.DataFrame, lang: str = "en") -> Figure:
     """Grouped bars of cumulative investment and last-year jobs by task area per scenario."""
     labels, rc = _language(lang)
-    t = TEXT["zh" if labels is LABELS["zh"] else "en"]
+    code = _code(labels)
     with matplotlib.rc_context(rc):
-        fig = Figure(figsize=(11, 4.5), layout="constrained")
+        fig = Figure(figsize=(11, 5), layout="constrained")
         axes = fig.subplots(1, 2)
         scen = list(areas["scenario"].unique())
         x = np.arange(len(TASK_AREAS))
         w = 0.8 / max(len(scen), 1)
-        for ax, col, title in ((axes[0], "investment_million_yuan", t["inv"]), (axes[1], "jobs", t["jobs"])):
+        for ax, col, title in ((axes[0], "investment_million_yuan", text("inv", code)),
+                               (axes[1], "jobs", text("jobs", code))):
             for k, sc in enumerate(scen):
                 s = areas[areas["scenario"] == sc].set_index("task_area").reindex(TASK_AREAS)
                 ax.bar(x + k * w, s[col].to_numpy(float), w, label=sc, color=f"C{k}")
-            ax.set_xticks(x + w * (len(scen) - 1) / 2, [labels.get(a, a) for a in TASK_AREAS],
+            ax.set_xticks(x + w * (len(scen) - 1) / 2, [label(a, code) for a in TASK_AREAS],
                           rotation=35, ha="right", fontsize=8)
             ax.set_title(title, fontsize=10)
-        axes[0].legend(fontsize=8)
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 5), fontsize=9)
     return fig
 
 
 def score_figure(card: pd.DataFrame, lang: str = "en") -> Figure:
     """Heat map of the probability of meeting each target, scenarios × (target, year)."""
     labels, rc = _language(lang)
-    t = TEXT["zh" if labels is LABELS["zh"] else "en"]
+    code = _code(labels)
     with matplotlib.rc_context(rc):
         piv = card.set_index(["indicator", "year", "scenario"])["p_met"].unstack("scenario")
         piv = piv.reindex(index=pd.MultiIndex.from_frame(card[["indicator", "year"]].drop_duplicates()),
                           columns=card["scenario"].unique())
-        fig = Figure(figsize=(2 + 1.2 * piv.shape[1], 0.3 * len(piv) + 1.5), layout="constrained")
+        fig = Figure(figsize=(4.5 + 1.2 * piv.shape[1], 0.3 * len(piv) + 1.8), layout="constrained")
         ax = fig.subplots()
         im = ax.imshow(piv.to_numpy(float), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
-        ax.set_yticks(range(len(piv)), [f"{i} ({y})" for i, y in piv.index], fontsize=8)
+        ax.set_yticks(range(len(piv)), [f"{label(i, code)} ({y})" for i, y in piv.index], fontsize=8)
         ax.set_xticks(range(piv.shape[1]), piv.columns, rotation=30, ha="right")
-        fig.colorbar(im, ax=ax, label=t["p_met"])
+        fig.colorbar(im, ax=ax, label=text("p_met", code))
     return fig
 
 
-def _img(data: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
-
-
-def _md_frame(frame: pd.DataFrame) -> list[str]:
-    return _table([str(c) for c in frame.columns],  # _table escapes every cell
-                  [[_fmt(v) for v in row] for row in frame.itertuples(index=False)])
-
-
 def write_compare_report(out: str | Path, ts: pd.DataFrame, targets, resolved: dict[str, dict],
-                         baseline: str, manifest: dict, *, lang: str = "en") -> list[Path]:
+                         baseline: str, manifest: dict, *, lang: str = "en",
+                         plan: pd.DataFrame | None = None, data_dir=None) -> list[Path]:
     """Write ``report.html``, ``report.md``, ``scorecard.csv``, ``paired_differences.csv`` and
     ``figures/compare_*.png`` into ``out`` (each atomically).
 
@@ -175,16 +171,21 @@ def write_compare_report(out: str | Path, ts: pd.DataFrame, targets, resolved: d
     baseline : str
         Reference scenario for paired differences.
     manifest : dict
-        Run metadata shown in the report.
+        Run metadata (``scale``, ``start_year``, ``end_year``, ``n_replicates`` shown in the summary).
+    lang : {"en", "zh"}
+        Language of everything a reader sees.
+    plan : pandas.DataFrame, optional
+        ``plan_targets.csv`` rows (the plan's wording and flags of each target).
+    data_dir : path, optional
+        County data folder (for the count of assumed inputs); default the built-in data.
 
     Raises
     ------
     ValueError
-        If ``baseline`` is not among the scenarios.
+        If ``baseline`` is not among the scenarios or ``lang`` is not en or zh.
     """
     out = Path(out)
-    labels, _ = _language(lang)
-    t = TEXT["zh" if labels is LABELS["zh"] else "en"]
+    t = lambda k: text(k, lang)  # noqa: E731
     end = int(ts["year"].max())
     card = scorecard(ts, targets)
     items = [(i, p, end) for i, p in HEADLINE]
@@ -193,56 +194,47 @@ def write_compare_report(out: str | Path, ts: pd.DataFrame, targets, resolved: d
     diffs = paired_differences(ts, baseline, items)
     areas = area_totals(ts, TASK_AREAS)
     differs = scenario_differences(resolved)
-    figs = {"compare_fans": fan_figure(ts, lang), "compare_scorecard": score_figure(card, lang),
-            "compare_paired": paired_figure(diffs, lang), "compare_areas": area_figure(areas, lang)}
-    pngs = {k: _png(f) for k, f in figs.items()}
-    paths = []
-    for name, data in pngs.items():
-        paths.append(atomic_write(out / "figures" / f"{name}.png", lambda p, d=data: p.write_bytes(d)))
-    paths.append(write_table(out / "scorecard.csv", card))
-    paths.append(write_table(out / "paired_differences.csv", diffs))
-    empty = card[card["n"] == 0]
-    notes = [f"{r.indicator} {r.year} ({r.scenario}): {t['na_note']}" for r in empty.itertuples()]
+    paths = [write_table(out / "scorecard.csv", card), write_table(out / "paired_differences.csv", diffs)]
+    names = list(resolved)
 
-    card_show = card[["scenario", "indicator", "year", "operator", "target", "mean", "p05", "p95",
-                      "p_met", "mean_shortfall"]]
-    diff_show = diffs.assign(place=diffs["place"].map(lambda p: t.get(p, p)))
+    doc = Document(f"{t('compare_title')}：{'、'.join(names)}" if lang == "zh" else
+                   f"{t('compare_title')}: {', '.join(names)}", lang=lang)
+    doc.heading(t("summary")).paragraph(run_description(manifest, names, baseline, lang), css="summary")
+    doc.paragraph(("" if lang == "zh" else " ").join(findings(ts, card, baseline, lang)), css="summary")
+    doc.heading(t("scorecard")).paragraph(t("scorecard_note"), css="note")
+    doc.table(scorecard_table(card, plan, lang))
+    doc.bullets([f"{label(r.indicator, lang)} {r.year} ({r.scenario}): {t('na_note')}"
+                 for r in card[card["n"] == 0].itertuples()], css="note")
+    doc.heading(t("assumptions")).bullets(assumption_note(data_status_counts(data_dir), manifest, lang),
+                                          css="note")
+    doc.heading(t("scenarios")).bullets([f"{n}: {d.get('description', '')}" for n, d in resolved.items()])
+    if len(differs):
+        doc.heading(t("differs"), 3).table(differs.rename(columns={"setting": t("setting")}))
+    doc.heading(t("fans")).figure("compare_fans", fan_figure(ts, lang), t("fans"))
+    doc.figure("compare_scorecard", score_figure(card, lang), t("p_met"))
+    doc.heading(f"{t('paired')}（{baseline}）" if lang == "zh" else f"{t('paired')} ({baseline})")
+    if len(diffs):
+        doc.figure("compare_paired", paired_figure(diffs, baseline, lang), t("paired"))
+        dropped = zero_items(diffs, lang)
+        if dropped:
+            doc.paragraph(t("dropped_zero").format(items="; ".join(dropped)), css="note")
+        doc.table(pd.DataFrame({
+            t("indicator"): [with_unit(i, lang) for i in diffs["indicator"]],
+            t("place"): [label(p, lang) for p in diffs["place"]], t("year"): diffs["year"].astype(int),
+            t("scenario"): diffs["scenario"],
+            t("diff"): [fmt_value(i, v, lang, signed=True) for i, v in zip(diffs["indicator"], diffs["mean_diff"], strict=True)],
+            t("interval"): [f"{fmt_value(i, lo, lang, signed=True)} … {fmt_value(i, hi, lang, signed=True)}"
+                            for i, lo, hi in zip(diffs["indicator"], diffs["ci_low"], diffs["ci_high"], strict=True)],
+            t("n"): diffs["n"].astype(int)}))
+    doc.heading(t("areas")).figure("compare_areas", area_figure(areas, lang), t("areas"))
+    doc.table(pd.DataFrame({t("scenario"): areas["scenario"],
+                            t("task_area"): [label(a, lang) for a in areas["task_area"]],
+                            t("inv"): areas["investment_million_yuan"], t("jobs"): areas["jobs"]}),
+              formats={t("inv"): "{:,.0f}", t("jobs"): "{:,.0f}"})
     meta = [f"{k}: {v}" for k, v in manifest.items() if not isinstance(v, (list, dict))]
-    md = [f"# {t['title']}: {md_text(', '.join(resolved))}", "", f"## {t['scenarios']}", "",
-          *[f"- **{md_cell(n)}**: {md_text(d.get('description', ''))}" for n, d in resolved.items()],
-          "",
-          f"## {t['differs']}", "", *_md_frame(differs), "",
-          f"## {t['fans']}", "", "![](figures/compare_fans.png)", "",
-          f"## {t['score']}", "", "![](figures/compare_scorecard.png)", "", *_md_frame(card_show), "",
-          *[f"- {md_text(n)}" for n in notes], "",
-          f"## {t['paired']} ({baseline})", "", "![](figures/compare_paired.png)", "",
-          *_md_frame(diff_show), "", f"## {t['areas']}", "", "![](figures/compare_areas.png)", "",
-          *_md_frame(areas), "", f"## {t['runs']}", "", *[f"- {md_text(m)}" for m in meta], ""]
-    paths.append(write_text(out / "report.md", "\n".join(md)))
-
-    def table(frame: pd.DataFrame) -> str:
-        return frame.to_html(index=False, na_rep="n/a", float_format=lambda v: _fmt(v), border=0,
-                             classes="t")
-
-    body = [f"<h1>{html.escape(t['title'])}</h1>", f"<h2>{t['scenarios']}</h2><ul>",
-            *[f"<li><b>{html.escape(n)}</b>: {html.escape(str(d.get('description', '')))}</li>"
-              for n, d in resolved.items()], "</ul>",
-            f"<h2>{t['differs']}</h2>", table(differs),
-            f"<h2>{t['fans']}</h2>", _img(pngs["compare_fans"], t["fans"]),
-            f"<h2>{t['score']}</h2>", _img(pngs["compare_scorecard"], t["score"]), table(card_show),
-            "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>",
-            f"<h2>{t['paired']} ({html.escape(baseline)})</h2>", _img(pngs["compare_paired"], t["paired"]),
-            table(diff_show), f"<h2>{t['areas']}</h2>", _img(pngs["compare_areas"], t["areas"]),
-            table(areas), f"<h2>{t['runs']}</h2><ul>",
-            *[f"<li>{html.escape(m)}</li>" for m in meta], "</ul>"]
-    page = ("<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title><style>"
-            "body{{font-family:'Noto Sans CJK SC','WenQuanYi Zen Hei',sans-serif;max-width:1100px;"
-            "margin:2em auto;color:#222}} table.t{{border-collapse:collapse;font-size:12px}}"
-            " table.t td,table.t th{{padding:2px 6px;border-bottom:1px solid #ddd;text-align:right}}"
-            " img{{max-width:100%}}</style></head><body>{}</body></html>").format(
-        "zh" if t is TEXT["zh"] else "en", html.escape(t["title"]), "\n".join(body))
-    paths.append(write_text(out / "report.html", page))
-    return paths
+    doc.heading(t("runs")).bullets(meta, css="note")
+    return doc.write(out) + paths
 
 
-__all__ = ["area_figure", "fan_figure", "paired_figure", "score_figure", "write_compare_report"]
+__all__ = ["area_figure", "fan_figure", "paired_figure", "score_figure", "write_compare_report",
+           "zero_items"]

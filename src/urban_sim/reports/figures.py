@@ -28,6 +28,9 @@ from matplotlib.patches import Patch
 from matplotlib.text import Text
 from matplotlib.ticker import PercentFormatter
 
+from urban_sim.config.schema import TASK_AREAS
+from urban_sim.model.outputs import OUTPUTS, jobs_created_in, label
+
 MET_COLOR, UNMET_COLOR, NA_COLOR = "#2a9d8f", "#e76f51", "#bbbbbb"
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
              "WenQuanYi Micro Hei", "SimHei", "Droid Sans Fallback", "AR PL UMing CN",
@@ -57,12 +60,40 @@ LABELS = {
 }
 
 _FONT_WARNED = False
+_RESCANNED = False
+_CJK_FILE_HINTS = ("cjk", "wqy", "sourcehan", "droidsansfallback", "simhei", "uming", "notosanssc")
 
 
 def _cjk_font() -> str | None:
-    """Name of the first installed CJK font from `CJK_FONTS`, or None."""
+    """Name of the first installed CJK font from `CJK_FONTS`, or None.
+
+    matplotlib caches its font list; a font installed after the cache was built is not in it.
+    When none is found, the system font folders are scanned once more and CJK font files are
+    added (``fontManager.addfont``), so a font works right after ``apt-get install
+    fonts-noto-cjk`` without deleting matplotlib's cache by hand.
+    """
+    global _RESCANNED
     installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in installed), None)
+    found = next((name for name in CJK_FONTS if name in installed), None)
+    if found or _RESCANNED:
+        return found
+    _RESCANNED = True
+    known = {f.fname for f in font_manager.fontManager.ttflist}
+    for path in font_manager.findSystemFonts():
+        if path not in known and any(k in Path(path).name.lower() for k in _CJK_FILE_HINTS):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    found = next((name for name in CJK_FONTS if name in installed), None)
+    if found:  # keep the discovery for the next process
+        try:
+            font_manager.json_dump(font_manager.fontManager, Path(matplotlib.get_cachedir())
+                                   / f"fontlist-v{font_manager.FontManager.__version__}.json")
+        except OSError:
+            pass
+    return found
 
 
 def _language(lang: str) -> tuple[dict, dict]:
@@ -214,13 +245,14 @@ def plot_jobs_by_task_area(ts: pd.DataFrame, *, ax: Axes | None = None, lang: st
     """
     with _canvas(ax, lang) as (ax, lab):
         ts = _one_scenario(ts, scenario)
-        rows = ts[ts["indicator"].str.startswith("jobs_created_") & ts["place"].eq("county")]
+        names = {jobs_created_in(a): a for a in TASK_AREAS}
+        rows = ts[ts["indicator"].isin(list(names)) & ts["place"].eq("county")]
         if rows.empty:
             return _no_data(ax, lab)
         jobs = rows.groupby(["year", "indicator"])["value"].median().unstack("indicator")
         bottom = np.zeros(len(jobs))
-        for column in jobs:
-            area = column.removeprefix("jobs_created_")
+        for column in [n for n in names if n in jobs]:
+            area = names[column]
             values = jobs[column].to_numpy(dtype=float)
             ax.bar(jobs.index, values, bottom=bottom, label=lab.get(area, area))
             bottom += np.nan_to_num(values)
@@ -266,7 +298,9 @@ def plot_target_attainment(targets: pd.DataFrame, *, ax: Axes | None = None,
         between = (t["operator"] == "between").to_numpy()
         ax.plot(high[between], y[between], "k|", markersize=14)
         ax.axvline(1, color="k", linestyle=":", label=lab["target"])
-        names = [f"{i} {op} ({yr})" for i, op, yr in t[["indicator", "operator", "year"]].values]
+        code = "zh" if lab is LABELS["zh"] else "en"
+        names = [f"{label(i, code) if i in OUTPUTS else i} {op} ({yr})"
+                 for i, op, yr in t[["indicator", "operator", "year"]].values]
         ax.set_yticks(y, names, fontsize="small")
         ax.invert_yaxis()
         ax.set(xlabel=lab["ratio"], title=lab["att_title"])

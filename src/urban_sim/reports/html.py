@@ -41,7 +41,8 @@ CSS = (
     "h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ddd}"
     "table{border-collapse:collapse;font-size:13px;margin:.5em 0}"
     "td,th{padding:3px 8px;border-bottom:1px solid #e4e4e4;text-align:right;vertical-align:top}"
-    "td:first-child,th:first-child{text-align:left}th{background:#f4f4f4}"
+    "td:first-child,th:first-child{text-align:left;white-space:normal}th{background:#f4f4f4}"
+    "td{white-space:nowrap}"
     "img{max-width:100%}.summary{background:#f6f8fa;border-left:4px solid #2a9d8f;padding:.6em 1em}"
     ".note{color:#555;font-size:.92em}.met{background:#e3f4ef}.unmet{background:#fbe9e4}"
 )

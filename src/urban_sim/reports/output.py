@@ -59,10 +59,23 @@ def write_run_folder(out_dir: str | Path, scenario: Scenario, result: EnsembleRe
     if len(result.seeds) > 1:
         cols += ["mean", "p05", "p95", "p_met"]
     write_table(out / "targets.csv", result.targets[cols])
-    figures = write_figures(result.timeseries, result.targets, out, lang=lang)
-    write_summary(result.timeseries, result.targets, manifest, out / "summary.md", figure_paths=figures)
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    _run_reports(out, scenario, result.timeseries, result.targets, manifest, lang)
     return out
+
+
+def _run_reports(out: Path, scenario: Scenario, ts, target_rows, manifest: dict, lang: str) -> Path:
+    """summary.md (English key numbers and target rows) and report.html / report.md in ``lang``."""
+    from urban_sim.data.tables import load_county_cached
+    from urban_sim.reports.run_report import write_run_report
+    from urban_sim.targets import scenario_targets
+
+    data = load_county_cached(scenario.data_dir)
+    figures = write_figures(ts, target_rows, out, lang=lang)
+    write_summary(ts, target_rows, manifest, out / "summary.md", figure_paths=figures)
+    write_run_report(out, ts, scenario_targets(scenario, data), manifest, lang=lang,
+                     plan=data.plan_targets, data_dir=scenario.data_dir)
+    return out / "report.html"
 
 
 def write_compare_folder(out_dir: str | Path, scenarios: list[Scenario], result, baseline: str,
@@ -93,14 +106,17 @@ def write_compare_folder(out_dir: str | Path, scenarios: list[Scenario], result,
         "n_replicates": len(result.seeds), "n_runs": len(result.specs),
         "n_succeeded": len(result.specs) - len(result.failures), "n_failed": len(result.failures),
         "n_resumed": result.n_skipped, "engine": engine,
+        "scale": scenarios[0].scale, "start_year": scenarios[0].start_year,
+        "end_year": scenarios[0].end_year,
         "run_ids": {s.run_id: [s.scenario.name, s.replicate] for s in result.specs},
         "started": started.isoformat(timespec="seconds"),
         "wall_seconds": round(result.wall_seconds, 3),
     }
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     resolved = {s.name: yaml.safe_load(dump_scenario(s)) for s in scenarios}
-    targets = scenario_targets(scenarios[0], load_county(scenarios[0].data_dir))
-    write_compare_report(out, ts, targets, resolved, baseline, manifest, lang=lang)
+    data = load_county(scenarios[0].data_dir)
+    write_compare_report(out, ts, scenario_targets(scenarios[0], data), resolved, baseline, manifest,
+                         lang=lang, plan=data.plan_targets, data_dir=scenarios[0].data_dir)
     return out
 
 
@@ -135,9 +151,11 @@ def rebuild_report(folder: str | Path, *, lang: str = "en") -> Path:
         data = load_county(data_dir)
         start = next(iter(resolved.values())).get("policy", {}).get("start_year")
         targets = load_targets(data.plan_targets, programmes=data.programmes, policy_start_year=start)
-        write_compare_report(folder, ts, targets, resolved, manifest["baseline"], manifest, lang=lang)
+        for key in ("scale", "start_year", "end_year"):  # folders written before these were kept
+            manifest.setdefault(key, next(iter(resolved.values())).get(key))
+        write_compare_report(folder, ts, targets, resolved, manifest["baseline"], manifest,
+                             lang=lang, plan=data.plan_targets, data_dir=data_dir)
         return folder / "report.html"
     sc = load_scenario(folder / "scenario.resolved.yaml")
     targets = target_table(scenario_targets(sc, load_county(sc.data_dir)), ts)
-    figures = write_figures(ts, targets, folder, lang=lang)
-    return write_summary(ts, targets, manifest, folder / "summary.md", figure_paths=figures)
+    return _run_reports(folder, sc, ts, targets, manifest, lang)
