@@ -132,11 +132,7 @@ def test_the_checks_can_fail():
     assert "urban_sim.model.county" in import_graph()["urban_sim.runs.single"]
 
 
-BEING_SPLIT = {"model/county.py", "analysis/sensitivity.py"}
-"""Over 500 lines while their owners split them (issue 9); delete each entry once split."""
-
-
 def test_no_module_over_500_lines():
     long = {str(p.relative_to(SRC)): n for p in SRC.rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500}
-    assert not set(long) - BEING_SPLIT, f"split these modules: {long}"
+    assert not long, f"split these modules: {long}"

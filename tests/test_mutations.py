@@ -47,8 +47,8 @@ def test_hukou_lever_raises_the_hukou_conversion_rate():
 
 
 def _investment_2021(energy_price_index: float, elasticity: float) -> float:
-    sc = scenario(scale=0.01, end_year=2021, **{
-        "uncertainties.energy_price_index": energy_price_index,
+    sc = scenario(scale=0.01, end_year=2021, **{  # uncertainties act from policy.start_year
+        "policy.start_year": 2021, "uncertainties.energy_price_index": energy_price_index,
         "parameters.fiscal_energy_elasticity": elasticity})
     ts = simulate(sc, np.random.SeedSequence(3))
     row = ts.query("place == 'county' and indicator == 'investment_requested' and year == 2021")  # first step; before financing (policy/financing.py)

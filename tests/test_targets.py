@@ -176,4 +176,6 @@ def test_plan_moves_relocation_financing_and_new_targets_paired(lin_data):
         # spending never exceeds what could be financed (programmes at their caps leave some unspent)
         financed = pd_["investment_requested"] - pd_["investment_unfinanced"]
         assert np.all(pd_["investment_total"] <= financed + 1e-6)
-        assert np.all(pd_["investment_unfinanced"] > 0)
+        # the bond quota binds once the plan's programmes ramp up (2026 on; in 2025 the first-year
+        # requests still fit within own funds, land revenue and the bond quota)
+        assert np.all(pd_.loc[2026:2027, "investment_unfinanced"] > 0)

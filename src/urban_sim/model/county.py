@@ -24,16 +24,17 @@ from urban_sim.policy.financing import Financing
 from urban_sim.policy.relocation import Relocation
 from urban_sim.model.outputs import FLOWS
 from urban_sim.model.collect import collect
+from urban_sim.model.tally import tally
 from urban_sim.model.start import restore_perceived, restore_places
 from urban_sim.policy.allocation import place_weights, programme_need, programme_room
 from urban_sim.policy.institutions import land_and_institutions
 from urban_sim.population import choice as ch
 from urban_sim.population import demography
 from urban_sim.population.migration import (
-    WORKING_AGE, allocate_and_move, applicants, presence, repair_bases, return_migration,
+    WORKING_AGE, allocate_and_move, applicants, repair_bases, return_migration,
 )
 from urban_sim.population.state import (
-    LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, SECTORS, Table,
+    LOC_OUTSIDE, LOC_VILLAGE, SECTORS, Table,
 )
 from urban_sim.population.start_state import has_start_state, start_population
 from urban_sim.population.synthesis import synthesize
@@ -52,12 +53,6 @@ PHASES = (
 )
 """The annual schedule, in order (model.md §3)."""
 
-N_AGE_CLASSES = 6
-AC_PUPIL, AC_WORKING, AC_OLD = 2, 4, 5
-AGE_CLASS = np.zeros(2**15, dtype=np.intp)
-"""Age class of every int16 age for the tallies: 0-3, 4-5, 6-14 (pupils), 15, 16-59 (working
-age), 60+."""
-AGE_CLASS[4:], AGE_CLASS[6:], AGE_CLASS[15:], AGE_CLASS[16:], AGE_CLASS[60:] = 1, 2, 3, 4, 5
 
 
 class Place(mesa.Agent):
@@ -254,7 +249,8 @@ class CountyModel(mesa.Model):
         shares = np.array([getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
         pw = place_weights(self.residents[: self.n_places], self.place_type, self.qikou_place)
         self.government.invest(
-            self.finance.fund(t, self.budget, float(self.housing[0])), shares, self.weights[id(self.block)], need, self.government.headroom(room),
+            self.finance.fund(t, self.budget, float(self.housing[0])), shares,
+            self.weights[id(self.block)], need, self.government.headroom(room),
             self.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
             p["governance_early_completion"] * gov_eff, pw, t)
         additions, self._direct_jobs, self._construction_jobs = self.government.complete(
@@ -413,66 +409,8 @@ class CountyModel(mesa.Model):
 
     # ------------------------------------------------------------------ tallies and output
     def _tally(self) -> None:
-        """Counts by place and population groups at full-population scale."""
-        P, H, w, K = self.persons, self.households, self.weight, self.K
-        nP = 2 * K + 1
-        # one count of persons by (location × K + township, age class); the dead in a last row
-        key = np.multiply(P.loc, K, dtype=np.intp)
-        key += H.township.take(P.hh)
-        np.putmask(key, ~P.alive, 4 * K)
-        key *= N_AGE_CLASSES
-        key += AGE_CLASS.take(P.age)
-        by_key = np.bincount(key, minlength=(4 * K + 1) * N_AGE_CLASSES).reshape(4 * K + 1, -1)
-        by_place = np.zeros((nP + 1, N_AGE_CLASSES), dtype=np.int64)
-        np.add.at(by_place, self._place_lut, by_key)
-        by_place = by_place[:nP]  # without the dead
-        self.residents = by_place.sum(axis=1) * w
-        self.labour_force = by_place[:, AC_WORKING] * w
-        pupil_n = by_place[:, AC_PUPIL].copy()
-        pupil_n[self.OUT] = 0
-        resident = by_place[: self.OUT].sum(axis=0)  # persons in the county by age class
-        # households with a living member at each (township, location)
-        pres = presence(self.persons, len(self.households))
-        present = np.flatnonzero(pres.ravel())
-        code = np.multiply(self.households.township[present >> 2], 4, dtype=np.intp)
-        code += present & 3
-        n_at = np.bincount(code, minlength=4 * K).reshape(K, 4)
-        self.occupied = np.zeros(nP)
-        self.occupied[K:2 * K] += n_at[:, LOC_VILLAGE] * w
-        self.occupied[:K] += n_at[:, LOC_TOWN] * w
-        self.occupied[0] += n_at[:, LOC_SEAT].sum() * w
-        # a household split between places is one household (counted once, census definition)
-        self.n_households = np.count_nonzero(pres[:, :LOC_OUTSIDE].any(axis=1)) * w
-        self.housing_use_all = np.zeros(2 * K)
-        if hasattr(self, "housing"):
-            self.housing_use_all[:K] = self.occupied[:K] / np.maximum(self.housing, 1e-9)
-        self.housing_use = self.housing_use_all[:K]
-        total = self.residents[:-1].sum()
-        urban = self.residents[self.is_urban_place].sum()
-        seat = self.residents[0]
-        pupils = pupil_n * w
-        town_res = self.residents[1:K]
-        self.n_big_towns = int(np.sum((town_res >= self.params["town_sewage_min_residents"])
-                                      & (self.kind[1:] == "town")))
-        p = self.params
-        veh = p["vehicles_per_urban_resident"] * (1 + p["vehicle_growth_rate_per_year"]) ** (self.year - 2020)
-        self.groups = {
-            "residents": total, "urban_residents": urban, "seat_residents": seat,
-            "rural_residents": total - urban, "pupils": pupils[:-1].sum(), "pupils_seat": pupils[0],
-            "disabled_children": p["disabled_child_share"] * pupils[:-1].sum(),
-            "vehicles": veh * seat, "seat_built_up_km2": seat / p["seat_density_persons_km2"],
-            "n_villages": float(len(self.data.villages)), "n_other_townships": float(K - 1),
-            "age_0_14": resident[:AC_PUPIL + 1].sum() * w, "age_60_plus": resident[AC_OLD] * w,
-            "age_0_3": resident[0] * w,
-            "registered": int(by_place.sum()) * w, "outside": self.residents[-1],
-        }
-        if hasattr(self, "stocks"):
-            self.groups["beds_per_1000"] = self.stocks["hospital_beds"] / max(total, 1) * 1000
-            self.school_use = pupils[0] / max(self.stocks["school_seats_seat"], 1.0)
-        else:
-            self.groups["beds_per_1000"] = 6.0
-            self.school_use = 1.0
-        self.old_by_place = by_place[:, AC_OLD]
+        """Counts by place and population groups (:func:`urban_sim.model.tally.tally`)."""
+        tally(self)
 
     def timeseries(self, scenario: str | None = None, replicate: int = 0) -> pd.DataFrame:
         """Collected indicators in long format.
