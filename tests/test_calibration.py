@@ -405,3 +405,9 @@ def test_parameters_from_posterior_draws_one_particle_per_replicate(tmp_path, li
     m = CountyModel(pinned, seed=seeds[0])
     assert m.params["asc_outside"] == 5.9  # an explicit scenario value wins
     m.close()
+
+
+def test_cli_calibrate_unknown_language_exits_2_before_any_run(tmp_path):
+    r = CliRunner().invoke(app, ["calibrate", "calibrate_census", "--lang", "fr",
+                                 "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "fr" in r.output and not (tmp_path / "o").exists()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from urban_sim.cli import options as o
-from urban_sim.cli.common import out_dir, user_errors
+from urban_sim.cli.common import check_lang, out_dir, user_errors
 from urban_sim.config.loader import SHIPPED_EXPERIMENTS, shipped_or_path
 
 
@@ -19,6 +19,7 @@ def calibrate(
     workers: Annotated[int | None, typer.Option(
         min=1, max=256, help="Worker processes (default: the experiment's).")] = None,
     fresh: o.Fresh = False,
+    lang: o.Lang = "en",
 ) -> None:
     """Calibrate behavioural parameters against census observations."""
     from urban_sim.calibration.base import bound_note
@@ -28,6 +29,7 @@ def calibrate(
 
     experiment = shipped_or_path(experiment, SHIPPED_EXPERIMENTS)
     with user_errors():
+        check_lang(lang)
         setup = load_experiment(experiment, workers=workers)
         exp = setup.experiment
         out = out_dir(out or Path("results") / exp.name, fresh, "calibrate",
@@ -37,7 +39,7 @@ def calibrate(
                    f"{exp.start_year}, scale {exp.scale}, {exp.replicates} replicate(s), "
                    f"{exp.workers} worker(s)", err=True)
         result = run_calibration(setup, out, progress=True)
-        write_report(result.out_dir)
+        write_report(result.out_dir, lang=lang)
     s = result.summary
     notes = {k: bound_note(v, *setup.bounds[k]) for k, v in result.calibrator.params_.items()}
     values = ", ".join(f"{k}={v:.4g}" + (f" ({notes[k]})" if notes[k] else "")
