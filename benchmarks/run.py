@@ -260,7 +260,7 @@ def _b_land(m, rng):
 def _b_services(m, rng):
     import numpy as np
 
-    from urban_sim.model.county import AGE_CLASS
+    from urban_sim.model.tally import AGE_CLASS
 
     P, H, K = m.persons, m.households, m.K
     key = np.multiply(P.loc, K, dtype=np.intp)  # persons by place and age class
