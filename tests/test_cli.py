@@ -42,6 +42,10 @@ def test_run_writes_the_output_folder(tmp_path, lin_data):
     assert len(targets) == len(lin_data.plan_targets) == 48
     assert {"mean", "p05", "p95", "p_met"} <= set(targets.columns)
     assert targets["p_met"].between(0, 1).all()
+    by_year = targets.groupby("year")["decided_before_policy"].agg(["sum", "size"])
+    assert by_year.loc[2027, "sum"] == 0 and 0 < by_year.loc[2025, "sum"] < by_year.loc[2025, "size"]
+    capped = targets.dropna(subset=["uncapped"])
+    assert len(capped) >= 8 and (capped["uncapped"] >= capped["value"] - 1e-9).all()
     assert "extends: null" in (out / "scenario.resolved.yaml").read_text(encoding="utf-8")
     r = CliRunner().invoke(app, ["report", str(out)])  # a run folder rebuilds on its own
     assert r.exit_code == 0, r.output

@@ -58,6 +58,9 @@ def write_run_folder(out_dir: str | Path, scenario: Scenario, result: EnsembleRe
     cols = ["indicator", "year", "operator", "target", "target_high", "value", "met"]
     if len(result.seeds) > 1:
         cols += ["mean", "p05", "p95", "p_met"]
+    # honest targets (issue 10): the flag and, for capped ratios, the uncapped ratio and its split
+    cols += [c for c in ("decided_before_policy", "uncapped", "investment_effect",
+                         "population_effect") if c in result.targets.columns]
     write_table(out / "targets.csv", result.targets[cols])
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     _run_reports(out, scenario, result.timeseries, result.targets, manifest, lang)
