@@ -64,7 +64,9 @@ def test_scaled_population_reports_full_scale_totals(lin_data):
     ts = model.timeseries()
     county = ts[ts["place"] == "county"].set_index("indicator")["value"]
     assert county["resident_population"] == pytest.approx(394_713, rel=0.002)
-    assert county["urban_population"] == pytest.approx(126_895, rel=0.01)
+    # sampling households from the start state at scale 0.05 spreads the urban total by about
+    # ±1.5 % (seeds 1-8 with the start state of 2026-11-30); a scale error would be 20-fold
+    assert county["urban_population"] == pytest.approx(126_895, rel=0.02)
     model.close()
 
 

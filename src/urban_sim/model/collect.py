@@ -11,6 +11,7 @@ from urban_sim.config.schema import TASK_AREAS
 from urban_sim.economy.labour import FARMING, UNEMPLOYED
 from urban_sim.model.outputs import FLOWS, investment_in, jobs_created_in, jobs_in
 from urban_sim.population.state import SECTORS
+from urban_sim.services.stocks import ENVIRONMENT_PARTS, environment_index
 from urban_sim.luliang import comparison, read_averages
 from urban_sim.targets import indicator_values
 
@@ -70,6 +71,10 @@ def collect(model, collect_flows: bool) -> None:
         per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000))
     put("childcare_places_per_1000",
         per(s["childcare_places_inclusive"] + s["childcare_places_other"], total, 1000))
+    put("childcare_demand", g["childcare_demand"] if math.isfinite(g["childcare_demand"]) else math.nan)
+    for name in ("flood_safety", *ENVIRONMENT_PARTS):
+        put(name, s[name])
+    put("environment_index", environment_index(s, model.env_weights, seat=True))
     for ind, val in indicator_values(s, g, model.n_big_towns, model.queued_additions()).items():
         put(ind, val)
     for ind, val in model.ratios.values(y, s, g).items():

@@ -21,7 +21,7 @@ from urban_sim.errors import ConfigError, did_you_mean
 from urban_sim.model.malloc import tune_malloc
 from urban_sim.policy.government import Government, Programmes
 from urban_sim.policy.financing import Financing
-from urban_sim.policy.relocation import Relocation
+from urban_sim.policy.relocation import Relocation, read_items
 from urban_sim.model.outputs import FLOWS
 from urban_sim.model.collect import collect
 from urban_sim.model.tally import tally
@@ -38,8 +38,9 @@ from urban_sim.population.state import (
 )
 from urban_sim.population.start_state import has_start_state, start_population
 from urban_sim.population.synthesis import synthesize
+from urban_sim.services.childcare import Childcare
 from urban_sim.services.stocks import (
-    NEW_BUILDING_SHARES, Stocks, amenity_and_congestion, building_standards, new_building_share,
+    ENVIRONMENT_PARTS, NEW_BUILDING_SHARES, Stocks, amenity_and_congestion, building_standards, new_building_share,
 )
 from urban_sim.targets import (
     INDICATOR_OF_STOCK, RatioDecomposition, indicator_values, queued_by_stock, scenario_targets,
@@ -150,6 +151,10 @@ class CountyModel(mesa.Model):
         self.ratios = RatioDecomposition(max(scenario.policy.start_year - 1, scenario.start_year))
         self.flows: dict[str, float] = {}
         self.records: list[tuple[int, str, str, float]] = []
+        self.childcare = Childcare(self.data.data_dir)
+        w = read_items(self.data.data_dir, "environment", tuple(f"weight_{n}" for n in ENVIRONMENT_PARTS),
+                       self.year)
+        self.env_weights = {n: w[f"weight_{n}"] for n in ENVIRONMENT_PARTS} if w else {}
         self._tally()
         self.stocks = Stocks(self.data.stock_values(self.year), self.groups, self.params)
         self.housing = self.occupied[:K] * (1 + self.params["housing_vacancy_target"])
@@ -261,6 +266,7 @@ class CountyModel(mesa.Model):
                 st.add(stock, amount, self.groups)
         for name in NEW_BUILDING_SHARES:
             st[name] = new_building_share(standard[name], additions.get(name, 0.0) * 1000.0, new_m2)
+        self.childcare.private_supply(st, self.groups["childcare_demand"])
         self._homesteads_to_withdraw = additions.get("homestead_withdrawn", 0.0)
         self.relocation.move(self, additions.get("relocated_households", 0.0))
         self.housing[0] += additions.get("housing_units_seat", 0.0)
@@ -404,7 +410,8 @@ class CountyModel(mesa.Model):
             built = self.housing.sum()
             self.new_dwellings, self._housing_last = max(built - self._housing_last, 0.0), built
         self.amenity, self.congestion = amenity_and_congestion(
-            self.stocks, self.groups, self.housing_use_all, self.place_type, self.params)
+            self.stocks, self.groups, self.housing_use_all, self.place_type, self.params,
+            self.env_weights)
         collect(self, collect_flows)
 
     # ------------------------------------------------------------------ tallies and output

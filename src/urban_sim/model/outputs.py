@@ -61,6 +61,7 @@ UNITS: dict[str, tuple[str, str]] = {
     "per_1000_aged_60_plus": ("per 1,000 aged 60+", "每千名60岁以上老人"),
     "flag": ("yes/no", "是/否"),
     "m2_per_resident": ("m² per resident", "平方米/人"),
+    "index": ("index 0-1", "指数(0-1)"),
 }
 """Unit code → (English label, Chinese label). Shares are stored as fractions 0–1 and shown as %."""
 
@@ -274,6 +275,22 @@ declare("elderly_beds_per_1000_60plus", "per_1000_aged_60_plus", "share",
         "Elderly-care beds per 1,000 aged 60+", "每千名老年人养老床位数", direction="higher")
 declare("childcare_places_per_1000", "per_1000_residents", "share", "Childcare places per 1,000 residents",
         "每千人托位数", direction="higher")
+declare("childcare_demand", "persons", "stock",
+        "Childcare places sought (children aged 0-3 x take-up share)", "托育需求(0-3岁儿童×入托意愿)",
+        task_area="public_services")
+# ------------------------------------- environment parts (plan tasks 7, 9, 10, 12, 13, 14; issue 11)
+for _name, _area, _en, _zh in (
+        ("flood_safety", "infrastructure", "Flood safety and sponge drainage index (task 7)", "防洪排涝安全指数"),
+        ("ecological_restoration_index", "ecology", "Ecological restoration index (task 9)", "生态修复指数"),
+        ("pollution_control_index", "ecology", "Pollution control index: air, water, soil (task 10)",
+         "环境污染防治指数"),
+        ("waste_treatment_index", "ecology", "Solid-waste collection and treatment index (task 12)",
+         "垃圾收运处理指数"),
+        ("clean_heating_share", "ecology", "Clean winter heating index (task 13)", "清洁取暖指数"),
+        ("green_transport_index", "ecology", "Green transport index, county seat (task 14)", "绿色交通指数"),
+        ("environment_index", "ecology", "Environment in amenity: weighted parts, county seat",
+         "人居环境质量综合指数(县城)")):
+    declare(_name, "index", "stock", _en, _zh, direction="higher", task_area=_area)
 # ---------------------------------------------------------------------------------- plan targets
 # (name, unit, direction, task area, English, Chinese in the plan's wording), in collection order
 _TARGETS = (

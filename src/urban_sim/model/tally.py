@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from urban_sim.population.migration import presence
@@ -72,6 +74,8 @@ def tally(self) -> None:
         "n_villages": float(len(self.data.villages)), "n_other_townships": float(K - 1),
         "age_0_14": resident[:AC_PUPIL + 1].sum() * w, "age_60_plus": resident[AC_OLD] * w,
         "age_0_3": resident[0] * w,
+        "childcare_demand": (self.childcare.demand(resident[0] * w, self.year)
+                             if self.childcare.active else math.inf),
         "registered": int(by_place.sum()) * w, "outside": self.residents[-1],
     }
     if hasattr(self, "stocks"):

@@ -33,20 +33,25 @@ GROUP_OF_STOCK: dict[str, str] = {
     "rural_sewage_served": "rural_residents",
     "special_ed_seats": "disabled_children",
     "parking_spaces": "vehicles",
+    "childcare_places_inclusive": "childcare_demand",
 }
-"""Population group (see ``CountyModel.groups``) that a served-capacity stock is measured against."""
+"""Population group (see ``CountyModel.groups``) that a served-capacity stock is measured against
+(``childcare_demand``: children aged 0–3 seeking a place, :mod:`urban_sim.services.childcare`)."""
 
 SHARE_STOCKS = frozenset({
     "logistics_coverage", "lifeline_monitoring_coverage", "self_built_housing_rectified",
     "reclaimed_water_rate",
     "vocational_compliance", "coverage_5g", "idle_land_cleared", "water_leakage_rate",
-    "historic_vacancy_rate", "environment_quality", "public_space_quality", "culture_quality",
+    "historic_vacancy_rate", "public_space_quality", "culture_quality",
     "tourism_capacity", "governance_efficiency", "flood_safety", "talent_return_support",
 }) | frozenset({  # plan tasks 5, 6, 8, 12, 19, 26 (dated targets of 临政办发〔2024〕37号)
     "village_delivery_coverage", "cold_chain_coverage", "municipal_safety_survey_done",
     "seat_old_mains_renewed", "water_source_class3_share", "water_source_zones_delineated",
     "scenic_mining_road_coverage", "village_waste_sorting_share",
     "online_employment_service_coverage", "heritage_plans_done",
+}) | frozenset({  # plan tasks 9, 10, 12, 13, 14: the parts of the environment (issue 11)
+    "ecological_restoration_index", "pollution_control_index", "waste_treatment_index",
+    "clean_heating_share", "green_transport_index",
 })
 """Stocks bounded to [0, 1] (or a narrower [floor, ceiling] from parameters.csv)."""
 
@@ -55,9 +60,18 @@ NEW_BUILDING_SHARES = ("green_building_share", "prefab_building_share")
 ``share = standard(t) + (1 − standard(t)) · min(1, funded m² / new m²)``
 (:func:`new_building_share`)."""
 
-SERVED_PERSONS = frozenset(set(GROUP_OF_STOCK) - {"parking_spaces"})
+SERVED_PERSONS = frozenset(set(GROUP_OF_STOCK) - {"parking_spaces", "childcare_places_inclusive"})
 """Served capacities counted in persons served: they cannot exceed ``ceiling × group`` (capacity
-left by people who moved away serves nobody, :meth:`Stocks.cap_served`)."""
+left by people who moved away serves nobody, :meth:`Stocks.cap_served`). Parking spaces and
+childcare places are built only up to their group but stay when it shrinks (they depreciate)."""
+
+ENVIRONMENT_PARTS = ("ecological_restoration_index", "pollution_control_index",
+                     "waste_treatment_index", "clean_heating_share", "green_transport_index")
+"""Parts of the environment in amenity, one per plan task (9, 10, 12, 13, 14), each a bounded
+stock funded by its own programme; weighted by ``environment.csv`` (sum 1)."""
+
+SEAT_ONLY_PARTS = frozenset({"green_transport_index"})
+"""Environment parts that count in the county seat's amenity only (buses, charging, walking)."""
 
 REMOTE_SERVED = frozenset({"rural_scale_water_served", "rural_tap_water_served", "rural_sewage_served",
                            "seat_water_served"})
@@ -213,12 +227,29 @@ class Stocks:
                     self.value[name] *= 1.0 - rate
 
 
+def environment_index(stocks: Stocks, weights: dict[str, float], seat: bool) -> float:
+    """Weighted mean (0–1) of the :data:`ENVIRONMENT_PARTS`: in the county seat all parts, in
+    towns and villages without :data:`SEAT_ONLY_PARTS` (their weight spread over the others).
+
+    Parameters
+    ----------
+    weights : dict[str, float]
+        Weight of each part (``environment.csv``, sum 1); equal weights if empty.
+    seat : bool
+        County seat (True) or towns and villages.
+    """
+    parts = [n for n in ENVIRONMENT_PARTS if seat or n not in SEAT_ONLY_PARTS]
+    w = np.array([weights.get(n, 1.0) if weights else 1.0 for n in parts])
+    return float(np.dot(w, [stocks[n] for n in parts]) / w.sum())
+
+
 def amenity_and_congestion(
     stocks: Stocks,
     groups: dict[str, float],
     housing_use: np.ndarray,
     place_type: np.ndarray,
     params: dict[str, float],
+    env_weights: dict[str, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Service amenity ``A_j`` and congestion ``G_j`` by in-county place, each shape (n_places,).
 
@@ -228,18 +259,21 @@ def amenity_and_congestion(
         Occupied / available dwellings (seat and town centres; ignored for village areas).
     place_type : numpy.ndarray of int, shape (n_places,)
         0 county seat, 1 town centre, 2 village area.
+    env_weights : dict[str, float], optional
+        Weights of the environment parts (``environment.csv``; :func:`environment_index`).
 
     Notes
     -----
     Amenity is an unweighted mean of 0–1 indices (assumption; weights are for calibration):
-    county seat = environment, public space, culture, flood safety, beds per 1000 / 6 (2020
+    county seat = environment (:func:`environment_index`: ecological repair, pollution control,
+    waste treatment, clean heating, green transport, weighted), public space, culture, flood safety, beds per 1000 / 6 (2020
     national target, model_literature.md §8), school seats per pupil; towns = environment,
     half the public-space index, flood safety; villages = environment, tap-water and sewage
     coverage, village elderly-facility coverage.
     Congestion ``G = max(0, u − u*)^γ`` with utilisation ``u`` the larger of dwelling and
     (county seat) school-seat use (Forrester-like shape, ``u*`` and ``γ`` in parameters.csv).
     """
-    env = stocks["environment_quality"]
+    env, env_rest = (environment_index(stocks, env_weights or {}, seat) for seat in (True, False))
     rural = max(groups["rural_residents"], 1.0)
     beds = min(1.0, stocks["hospital_beds"] / max(groups["residents"], 1.0) * 1000 / 6.0)
     school_use = groups["pupils_seat"] / max(stocks["school_seats_seat"], 1.0)
@@ -247,9 +281,9 @@ def amenity_and_congestion(
         env, stocks["public_space_quality"], stocks["culture_quality"], stocks["flood_safety"],
         beds, min(1.0, 1.0 / max(school_use, 1e-9)),
     ])
-    town = np.mean([env, 0.5 * stocks["public_space_quality"], stocks["flood_safety"]])
+    town = np.mean([env_rest, 0.5 * stocks["public_space_quality"], stocks["flood_safety"]])
     village = np.mean([
-        env, min(1.0, stocks["rural_tap_water_served"] / rural),
+        env_rest, min(1.0, stocks["rural_tap_water_served"] / rural),
         min(1.0, stocks["rural_sewage_served"] / rural),
         min(1.0, stocks["village_elderly_facilities"] / max(groups["n_villages"], 1.0)),
     ])

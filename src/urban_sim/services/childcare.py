@@ -1,0 +1,75 @@
+"""Childcare for children aged 0–3: demand from the simulated 0–3 population, inclusive places
+built toward it, private places that follow it (plan task 18, 补齐托育服务设施短板).
+
+Demand ``D(t) = children aged 0–3 × take_up(t)``: the simulated children living in the county
+(:func:`urban_sim.model.tally.tally`, group ``age_0_3``) times the share whose families seek a
+place (``childcare.csv``, interpolated linearly between its years). Demand is the population
+group ``childcare_demand`` against which the inclusive places are a capacity built to demand
+(:data:`urban_sim.services.stocks.GROUP_OF_STOCK`): the ``inclusive_childcare`` programme can
+add places only up to ``D`` (no places for children who are not there). Private places move each
+year toward the children left without an inclusive place,
+``other' = other + r · (max(D − inclusive, 0) − other)`` with ``r`` the
+``private_response_rate`` (like developers building toward wanted dwellings), so they grow with
+demand and shrink when inclusive places take their children.
+
+Inputs: ``childcare.csv`` (``item, year, value, unit, low, high, source, status, note``),
+optional: without it inclusive places are not bounded by demand and private places stay as they are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from urban_sim.data.sources import check_sources
+from urban_sim.data.tables import read_csv
+from urban_sim.errors import DataError
+
+INCLUSIVE, PRIVATE = "childcare_places_inclusive", "childcare_places_other"
+
+
+class Childcare:
+    """Take-up schedule and private response of ``childcare.csv`` (module docstring).
+
+    Parameters
+    ----------
+    data_dir : Path
+        County data folder.
+
+    Raises
+    ------
+    DataError
+        Missing columns or items, or a source naming a file outside the repository.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        path = Path(data_dir) / "childcare.csv"
+        self.active = path.is_file()
+        if not self.active:
+            return
+        t = read_csv(path)
+        check_sources(t, path, Path(data_dir))
+        take = t[t["item"] == "take_up_share"].sort_values("year")
+        rate = t[t["item"] == "private_response_rate"]
+        if take.empty or rate.empty:
+            raise DataError(f"{path}: needs rows for take_up_share and private_response_rate")
+        self.years = take["year"].to_numpy(float)
+        self.take_up_values = take["value"].to_numpy(float)
+        self.rate = float(rate["value"].iloc[0])
+
+    def take_up(self, year: int) -> float:
+        """Share (0–1) of children aged 0–3 whose families seek a place in ``year`` (linear
+        between table years, constant outside them)."""
+        return float(np.interp(year, self.years, self.take_up_values)) if self.active else 0.0
+
+    def demand(self, children_0_3: float, year: int) -> float:
+        """Places sought (full-population scale) by ``children_0_3`` children in ``year``."""
+        return children_0_3 * self.take_up(year)
+
+    def private_supply(self, stocks, demand: float) -> None:
+        """Move private places one year toward the demand not served by inclusive places."""
+        if not self.active:
+            return
+        gap = max(demand - stocks[INCLUSIVE], 0.0) - stocks[PRIVATE]
+        stocks[PRIVATE] = max(stocks[PRIVATE] + self.rate * gap, 0.0)
