@@ -178,8 +178,9 @@ def load_targets(plan_targets: pd.DataFrame, *, programmes: pd.DataFrame | None 
 
 def scenario_targets(scenario, data) -> list[Target]:
     """Targets of ``data`` with the policy lags of ``scenario`` (its ``policy.start_year``)."""
-    return load_targets(data.plan_targets, programmes=data.programmes,
-                        policy_start_year=scenario.policy.start_year)
+    start = scenario.policy.start_year
+    return list(data.memo(("targets", start), lambda: load_targets(
+        data.plan_targets, programmes=data.programmes, policy_start_year=start)))
 
 
 def _ratio(num: float, den: float, cap: float | None = 1.0) -> float:

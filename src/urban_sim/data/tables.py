@@ -239,8 +239,19 @@ class CountyData:
             )
         return float(rows["value"].iloc[0])
 
+    def memo(self, key: tuple, build):
+        """``build()``, computed once per key for these tables (a worker builds thousands of
+        models from one :class:`CountyData`). The value is shared: do not modify it."""
+        store = self.__dict__.setdefault("_memo", {})
+        if key not in store:
+            store[key] = build()
+        return store[key]
+
     def stock_values(self, year: int) -> pd.DataFrame:
-        """Stocks of the latest table year not after ``year`` (one row per stock)."""
+        """Stocks of the latest table year not after ``year`` (one row per stock; a copy)."""
+        return self.memo(("stock_values", year), lambda: self._stock_values(year)).copy()
+
+    def _stock_values(self, year: int) -> pd.DataFrame:
         frame = self.stocks[self.stocks["year"] <= year]
         if frame.empty:
             frame = self.stocks

@@ -172,8 +172,8 @@ class CountyModel(mesa.Model):
         self.finance = Financing(self.data.data_dir, self.year, float(self.housing[0]))
         self.perceived: dict[str, np.ndarray] = {}
         self._jobs_last = self.labour.nonfarm_jobs.sum()
-        self._vital = {r: demography.rate_schedules(self.data.vital_rates, r)
-                       for r in ("mortality", "fertility")}
+        self._vital = {r: self.data.memo(("vital", r), lambda r=r: demography.rate_schedules(
+                           self.data.vital_rates, r)) for r in ("mortality", "fertility")}
         restore_places(self, start)
         self.exogenous_inputs()
         self.services_and_indicators(collect_flows=False)

@@ -42,16 +42,16 @@ def restore_places(model, state: dict[str, np.ndarray]) -> None:
     s = {k[len(PREFIX):]: v for k, v in state.items() if k.startswith(PREFIX)}
     if not s:
         return
-    table = model.data.stock_values(model.year)
+    ranges = model.data.memo(("stock_ranges", model.year), lambda: _ranges(model.data, model.year))
     for name, value in zip(s["stock_names"].tolist(), s["stock_values"], strict=True):
         if name not in model.stocks.value:
             continue
         lo, hi = -np.inf, np.inf
-        if name in table.index and {"low", "high"} <= set(table.columns):
-            row = table.loc[name]
-            k = model.groups[GROUP_OF_STOCK[name]] if row["unit"] == "share_of_group" else 1.0
-            lo = row["low"] * k if np.isfinite(row["low"]) else -np.inf
-            hi = row["high"] * k if np.isfinite(row["high"]) else np.inf
+        if name in ranges:
+            unit, low, high = ranges[name]
+            k = model.groups[GROUP_OF_STOCK[name]] if unit == "share_of_group" else 1.0
+            lo = low * k if np.isfinite(low) else -np.inf
+            hi = high * k if np.isfinite(high) else np.inf
         model.stocks.value[name] = float(np.clip(value, lo, hi))
     if s["jobs"].shape == model.labour.jobs.shape:
         model.labour.jobs = s["jobs"].copy()
@@ -64,6 +64,18 @@ def restore_places(model, state: dict[str, np.ndarray]) -> None:
         cur = getattr(model.government, k)
         if s[f"gov_{k}"].shape == np.shape(cur):
             setattr(model.government, k, s[f"gov_{k}"].copy())
+
+
+def _ranges(data, year: int) -> dict[str, tuple]:
+    """(unit, low, high) of every stock in the table year of ``year`` (none without bounds)."""
+    table = data.stock_values(year)
+    if not {"low", "high"} <= set(table.columns):
+        return {}
+    out = {}
+    for name in table.index:
+        row = table.loc[name]
+        out[name] = (row["unit"], row["low"], row["high"])
+    return out
 
 
 def restore_perceived(model, state: dict[str, np.ndarray]) -> None:

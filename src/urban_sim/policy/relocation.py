@@ -45,11 +45,24 @@ def read_items(data_dir: Path, name: str, items: tuple[str, ...], year: int) -> 
     path = Path(data_dir) / f"{name}.csv"
     if not path.is_file():
         return None
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size, items, year)
+    if key not in _ITEMS:  # read once per process while the file is unchanged
+        if len(_ITEMS) > 64:
+            _ITEMS.clear()
+        _ITEMS[key] = _read_items(path, items, year)
+    return dict(_ITEMS[key])
+
+
+_ITEMS: dict[tuple, dict[str, float]] = {}
+
+
+def _read_items(path: Path, items: tuple[str, ...], year: int) -> dict[str, float]:
     t = read_csv(path)
     missing = [c for c in ("item", "year", "value", "unit", "source", "status") if c not in t.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-    check_sources(t, path, Path(data_dir))
+    check_sources(t, path, path.parent)
     out = {}
     for item in items:
         rows = t[t["item"] == item]

@@ -147,20 +147,28 @@ def draw_start_population(persons: dict, households: dict, weight: np.ndarray, s
     copies = np.empty(len(ws), np.int64)
     copies[order] = np.floor(cum + u).astype(np.int64) - np.floor(cum - ws[order] + u).astype(
         np.int64)
-    h_new = {k: np.repeat(v, copies) for k, v in households.items()}
-    hh = persons["hh"].astype(np.int64)
+    # only households (and their members) with at least one copy: at small scales most have none
+    hsel = np.flatnonzero(copies)
+    every = len(hsel) == len(ws)
+    pick = (lambda v, idx: v) if every else (lambda v, idx: v.take(idx))  # noqa: E731
+    h_new = {k: np.repeat(pick(v, hsel), copies.take(hsel)) for k, v in households.items()}
+    hh = persons["hh"]
+    c_p = copies.take(hh)
+    sel = np.flatnonzero(c_p)
+    every = len(sel) == len(hh)
+    c_s = pick(c_p, sel)
     first_h = np.cumsum(copies) - copies            # first new index of each household's copies
-    c_p = copies[hh]
-    p_idx = np.repeat(np.arange(len(hh)), c_p)
-    first_p = np.cumsum(c_p) - c_p                  # first new index of each person's copies
-    k = np.arange(len(p_idx)) - first_p[p_idx]      # which copy of the household
-    p_new = {key: np.repeat(v, c_p) for key, v in persons.items()}
-    p_new["hh"] = (first_h[hh[p_idx]] + k).astype(persons["hh"].dtype)
+    first_p = np.cumsum(c_s) - c_s                  # first new index of each (selected) person
+    k = np.arange(int(c_s.sum())) - np.repeat(first_p, c_s)  # which copy of the household
+    p_new = {key: np.repeat(pick(v, sel), c_s) for key, v in persons.items()}
+    h_of = p_new["hh"].astype(np.int64)
+    p_new["hh"] = (first_h.take(h_of) + k).astype(persons["hh"].dtype)
     if "mother" in persons:
-        m = persons["mother"].astype(np.int64)[p_idx]
-        same = (m >= 0) & (hh[np.maximum(m, 0)] == hh[p_idx])
-        p_new["mother"] = np.where(same, first_p[np.maximum(m, 0)] + k, -1).astype(
-            persons["mother"].dtype)
+        m = p_new["mother"].astype(np.int64)
+        m0 = np.maximum(m, 0)
+        same = (m >= 0) & (hh.take(m0) == h_of)
+        pos = m0 if every else np.minimum(np.searchsorted(sel, m0), max(len(sel) - 1, 0))
+        p_new["mother"] = np.where(same, first_p.take(pos) + k, -1).astype(persons["mother"].dtype)
     if "sector" in p_new:
         p_new["sector"][:] = -1
     return p_new, h_new
