@@ -17,6 +17,12 @@ age), 60+."""
 AGE_CLASS[4:], AGE_CLASS[6:], AGE_CLASS[15:], AGE_CLASS[16:], AGE_CLASS[60:] = 1, 2, 3, 4, 5
 
 
+IN_COUNTY_BYTES = np.frombuffer(np.array([255, 255, 255, 0], np.uint8).tobytes(), np.uint32)[0]
+"""Bytes of locations 0-2 (village, town, seat) in a household's row of presence flags read as
+one uint32 (the byte order of the machine)."""
+assert LOC_OUTSIDE == 3 and max(LOC_VILLAGE, LOC_TOWN, LOC_SEAT) < 3
+
+
 def tally(self) -> None:
     """Counts by place and population groups at full-population scale.
 
@@ -52,7 +58,9 @@ def tally(self) -> None:
     self.occupied[:K] += n_at[:, LOC_TOWN] * w
     self.occupied[0] += n_at[:, LOC_SEAT].sum() * w
     # a household split between places is one household (counted once, census definition)
-    self.n_households = np.count_nonzero(pres[:, :LOC_OUTSIDE].any(axis=1)) * w
+    # (the four location flags of a household read as one 32-bit word, outside masked off)
+    in_county = pres.view(np.uint32).ravel() & IN_COUNTY_BYTES
+    self.n_households = np.count_nonzero(in_county) * w
     self.housing_use_all = np.zeros(2 * K)
     if hasattr(self, "housing"):
         self.housing_use_all[:K] = self.occupied[:K] / np.maximum(self.housing, 1e-9)
