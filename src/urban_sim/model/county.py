@@ -30,6 +30,7 @@ from urban_sim.policy.allocation import place_weights, programme_need, programme
 from urban_sim.policy.institutions import land_and_institutions
 from urban_sim.population import choice as ch
 from urban_sim.population import demography
+from urban_sim.population.kernels import counts_away_by_village
 from urban_sim.population.migration import (
     WORKING_AGE, allocate_and_move, applicants, repair_bases, return_migration,
 )
@@ -334,10 +335,8 @@ class CountyModel(mesa.Model):
                 self.perceived[key] += (value - self.perceived[key]) / tau
         # network: share of each village's absent members living at town / seat / outside
         P, H = self.persons, self.households
-        alive = np.flatnonzero(P.alive & (P.loc != LOC_VILLAGE))
-        key = np.multiply(H.village.take(P.hh.take(alive)), 4, dtype=np.intp)
-        key += P.loc.take(alive)
-        counts = np.bincount(key, minlength=4 * len(self.data.villages)).reshape(-1, 4)
+        counts = counts_away_by_village(P.loc, P.hh, H.village, P.alive, LOC_VILLAGE,
+                                        len(self.data.villages)).reshape(-1, 4)
         self.network = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
 
     # 6 -----------------------------------------------------------------------------------

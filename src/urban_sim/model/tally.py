@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from urban_sim.population.kernels import counts_by_place_and_age
 from urban_sim.population.migration import presence
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
@@ -33,12 +34,8 @@ def tally(self) -> None:
     P, H, w, K = self.persons, self.households, self.weight, self.K
     nP = 2 * K + 1
     # one count of persons by (location × K + township, age class); the dead in a last row
-    key = np.multiply(P.loc, K, dtype=np.intp)
-    key += H.township.take(P.hh)
-    np.putmask(key, ~P.alive, 4 * K)
-    key *= N_AGE_CLASSES
-    key += AGE_CLASS.take(P.age)
-    by_key = np.bincount(key, minlength=(4 * K + 1) * N_AGE_CLASSES).reshape(4 * K + 1, -1)
+    by_key = counts_by_place_and_age(P.loc, P.hh, H.township, P.alive, P.age, AGE_CLASS, K,
+                                     N_AGE_CLASSES).reshape(4 * K + 1, -1)
     by_place = np.zeros((nP + 1, N_AGE_CLASSES), dtype=np.int64)
     np.add.at(by_place, self._place_lut, by_key)
     by_place = by_place[:nP]  # without the dead

@@ -18,6 +18,9 @@ def programme_need(stocks_of_programmes: list[str], indicator_of_stock: dict[str
     with ``use`` their utilisation.
     """
     need = np.ones(len(stocks_of_programmes))
+    by_indicator: dict[str, list] = {}  # the targets of each indicator, in table order
+    for t in targets:
+        by_indicator.setdefault(t.indicator, []).append(t)
     for i, stock in enumerate(stocks_of_programmes):
         if stock in use:
             need[i] = float(np.clip(use[stock] / 0.9, 0.2, 2.0))
@@ -25,7 +28,7 @@ def programme_need(stocks_of_programmes: list[str], indicator_of_stock: dict[str
         ind = indicator_of_stock.get(stock)
         if ind is None:
             continue
-        mine = [t for t in targets if t.indicator == ind]
+        mine = by_indicator.get(ind, [])
         ahead = [t for t in mine if t.year >= year] or mine[-1:]
         if ahead and all(t.met(values[ind]) for t in ahead):
             need[i] = 0.1

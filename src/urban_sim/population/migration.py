@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from urban_sim.population import choice as ch
+from urban_sim.population import kernels
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, Table
 
 WORKING_AGE = (16, 59)
@@ -64,12 +65,7 @@ class MoveResult:
 
 def presence(persons: Table, n_households: int) -> np.ndarray:
     """Whether each household has a living member at each location code, shape (n_hh, 4)."""
-    P = persons
-    key = np.multiply(P.hh, 4, dtype=np.intp)
-    key += P.loc
-    np.putmask(key, ~P.alive, 4 * n_households)  # the dead mark a spare last cell
-    pres = np.zeros(4 * n_households + 1, dtype=bool)
-    pres[key] = True
+    pres = kernels.presence_flags(persons.hh, persons.loc, persons.alive, n_households)
     return pres[:-1].reshape(-1, 4)
 
 
@@ -93,23 +89,16 @@ def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params
     """Nested-logit choice of every household with members at its in-county base
     (:func:`urban_sim.population.choice.choose_locations`); None if no household decides."""
     P, H = persons, households
-    base_of = H.base.take(P.hh)
-    at_base = P.loc == base_of
-    at_base &= P.alive
-    sel = np.flatnonzero(at_base & (base_of != LOC_OUTSIDE))
-    hb, agb = P.hh.take(sel).astype(np.intp), P.age.take(sel)
     nH = len(H)
-    # members at the base by household and class: other, working age, aged 6 or 12
-    code = np.multiply(hb, 3)
-    code += CHOICE_AGE_CLASS.take(agb)
-    by_class = np.bincount(code, minlength=3 * nH).reshape(nH, 3)
+    # living members at the base; for bases in the county, members by household and class
+    # (other, working age, aged 6 or 12) and the youngest adult
+    at_base, by_class, youngest = kernels.members_at_base(
+        P.hh, P.loc, P.alive, P.age, H.base, CHOICE_AGE_CLASS, LOC_OUTSIDE, 18, nH)
+    by_class = by_class.reshape(nH, 3)
     n_work = by_class[:, 1]
     n_at = by_class[:, 0] + n_work
     n_at += by_class[:, 2]
     trigger = by_class[:, 2] > 0
-    youngest = np.full(nH, 200, dtype=np.int16)
-    adult = np.flatnonzero(agb >= 18)
-    np.minimum.at(youngest, hb.take(adult), agb.take(adult))
     dec = np.flatnonzero(n_at)
     if not len(dec):
         return None
