@@ -175,3 +175,55 @@ def test_shipped_lever_experiments_load_with_enough_levers_and_scenarios():
     assert exp.emulator is not None and exp.checks is not None
     assert not any(f.name.endswith(tuple(f"task_area_shares.{a}" for a in ("industry",)))
                    for f in exp.levers)
+
+
+# ------------------------------------------------------------------ posterior, PRIM, P(met)
+POSTERIOR = """sample,asc_outside,stay_kappa0,weight,distance,year,source,status
+0,5.2,0.5,0.7,50.0,2010,"calibrated: abc (test), prior range = low-high",derived
+1,6.0,2.0,0.3,60.0,2010,"calibrated: abc (test), prior range = low-high",derived
+"""
+
+
+def _posterior_experiment(tmp_path, extra=""):
+    (tmp_path / "posterior.csv").write_text(POSTERIOR, encoding="utf-8")
+    text = TINY.format(scenario=CONFIGS / "plan.yaml").replace(
+        "scenarios: {n: 2, seed: 3}", "scenarios: {n: 2, seed: 3, posterior: posterior.csv}")
+    return write_yaml(tmp_path / "tiny.yaml", text + extra)
+
+
+def test_scenarios_draw_the_shipped_posterior_format(tmp_path):
+    exp = load_experiment(_posterior_experiment(tmp_path))
+    scen = sa.levers.draw_scenarios(exp)
+    # metadata columns (sample, distance, year, source, status) are not parameters
+    assert [c for c in scen if c.startswith("parameters.")] == ["parameters.asc_outside",
+                                                               "parameters.stay_kappa0"]
+    assert set(scen["parameters.asc_outside"]) <= {5.2, 6.0}
+    assert sa.levers._conditions(scen)[-2:] == ["parameters.asc_outside", "parameters.stay_kappa0"]
+
+
+def test_posterior_draws_reach_the_runs_in_real_and_emulator_mode(tmp_path):
+    from urban_sim.analysis.sensitivity.lever_workflow import run_lever_study
+
+    exp = load_experiment(_posterior_experiment(tmp_path))
+    study = run_lever_study(exp)
+    assert not any("posterior" in w for w in study.warnings)
+    emu = load_experiment(_posterior_experiment(
+        tmp_path, "emulator: {train_points: 10, cv_folds: 2, confirm_N: 0}\n"))
+    study = run_lever_study(emu, tmp_path / "emu")
+    assert not any("posterior draws are used with real runs only" in w for w in study.warnings)
+    # the PRIM inputs (training runs) carry the posterior parameters as conditions
+    runs = pd.read_csv(tmp_path / "emu" / "scenarios.csv")
+    assert "parameters.asc_outside" in runs
+    assert "p_met" in pd.read_csv(tmp_path / "emu" / "lever_ranking.csv")
+
+
+def test_prim_drops_restrictions_that_keep_almost_the_whole_range():
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame(rng.random((160, 15)), columns=[f"f{i}" for i in range(15)])
+    y = (((x["f0"] > 0.5) & (rng.random(160) < 0.8)) | (rng.random(160) < 0.15)).to_numpy()
+    box = prim_box(x, y, threshold=0.8)
+    assert [f for f, _, _ in box["restricted"]] == ["f0"]
+    assert box["dropped"] and "no real restriction" in box["note"]
+    # the statistics are those of the reported box (f0 only), not of PRIM's peeled one
+    inside = (x["f0"] >= box["restricted"][0][1]) & (x["f0"] <= box["restricted"][0][2])
+    assert box["density"] == pytest.approx(y[inside].mean())

@@ -28,6 +28,10 @@ LEVER_LABELS: dict[str, tuple[str, str]] = {
     "policy.investment.total_million_yuan": ("total investment", "年度投资总额"),
     "policy.investment.growth_rate_per_year": ("investment growth", "投资年增长率"),
     "policy.start_year": ("policy start year", "政策起始年份"),
+    "uncertainties.outside_wage_growth_rate_per_year": ("outside wage growth", "县外工资增长率"),
+    "uncertainties.energy_price_index": ("energy price index", "能源价格指数"),
+    "uncertainties.construction_cost_multiplier": ("construction cost multiplier", "建设成本系数"),
+    "uncertainties.fertility_multiplier": ("fertility multiplier", "生育率系数"),
 }
 """Lever path → (English, Chinese) label; task-area amounts are labelled from the catalogue."""
 
@@ -37,10 +41,18 @@ TEXT = {
     "answer_note": (
         "Levers ranked by total-order Sobol index ST (mean over the uncertainty scenarios). Each "
         "cell: lever, direction (↑ raises, ↓ lowers the outcome, ? not distinguishable from 0), "
-        "effect in the target's unit per step of the lever [range over scenarios], ST, and in "
-        "how many scenarios the lever is in the top three.",
+        "effect in the target's unit per step of the lever [range over scenarios], ST, the "
+        "change in the probability of meeting the target from the lowest to the highest quarter "
+        "of the lever's range (ΔP(met)), and in how many scenarios the lever is in the top "
+        "three. † marks an effect per step larger than the lever's sampled range (a linear "
+        "extrapolation). Investment effects are those of the amount requested for the area: "
+        "above what the financing constraint (own funds, bond quota, debt service) allows, "
+        "more for one area means less for the others.",
         "抓手按总效应Sobol指数ST（各不确定情景的平均值）排序。每格：抓手、方向（↑提高、↓降低、?与0无法区分）、"
-        "抓手每变动一个步长对目标的影响（目标单位）[各情景范围]、ST，以及在几个情景中位列前三。"),
+        "抓手每变动一个步长对目标的影响（目标单位）[各情景范围]、ST、抓手从取值范围最低四分之一到最高四分之一时"
+        "达标概率的变化（ΔP(达标)），以及在几个情景中位列前三。†表示步长大于抽样范围（线性外推）。"
+        "投资效应指该领域申请的投资额：超出融资约束（自有资金、专项债额度、还本付息）时，"
+        "一个领域多得即其他领域少得。"),
     "conditions": ("Conditions for success (PRIM scenario discovery)", "成功条件（PRIM情景发现）"),
     "cond_note": (
         "Ranges of levers and uncertainties within which the outcome is met in at least {t:.0%} "
@@ -61,6 +73,7 @@ COLS = {
     "target": ("2027 target", "2027年目标"), "goal": ("target value", "目标值"),
     "lever1": ("1st lever", "第一抓手"), "lever2": ("2nd lever", "第二抓手"),
     "lever3": ("3rd lever", "第三抓手"), "settled": ("settled", "已稳定"),
+    "p_met": ("P(met) over the design", "达标概率（设计均值）"),
     "outcome": ("outcome", "结果"), "base_rate": ("share of runs met", "达标模拟比例"),
     "box": ("conditions", "条件"), "coverage": ("coverage", "覆盖率"),
     "density": ("density", "密度"), "note": ("note", "说明"),
@@ -82,6 +95,8 @@ def lever_label(name: str, lang: str = "en") -> str:
     if head.endswith("amount_million_yuan") and leaf in TASK_AREA_LABELS:
         area = TASK_AREA_LABELS[leaf][i]
         return f"{area}投资" if lang == "zh" else f"investment: {area.lower()}"
+    if head == "parameters":
+        return f"{leaf}（后验抽样）" if lang == "zh" else f"{leaf} (posterior draw)"
     return ".".join(name.split(".")[-2:])
 
 
@@ -117,17 +132,43 @@ def _unit_text(o, r, exp: Experiment, lang: str) -> str:
         u = "项目标"
     else:
         u = unit_label(o.name, "zh") if o.name in OUTPUTS else o.unit
-    return f"{u}/每{r.per:g}{lever_unit(r.lever, exp.levers, 'zh').strip()}"
+    lu = lever_unit(r.lever, exp.levers, "zh").strip()
+    if lu == "百万元/年" and r.per % 100 == 0:  # 100 million yuan = 1 亿元
+        return f"{u}/每{r.per / 100:g}亿元/年"
+    return f"{u}/每{r.per:g}{lu}"
+
+
+def extrapolated(lever: str, step: float, exp: Experiment) -> bool:
+    """True when the lever's sampled range is narrower than the step its effect is given per
+    (the effect per step is then a linear extrapolation of the sampled response)."""
+    f = next((f for f in exp.levers if f.name == lever), None)
+    return f is not None and (f.bounds[1] - f.bounds[0]) < step
 
 
 def _lever_cell(r, o, exp: Experiment, n_scen: int, lang: str) -> str:
     arrow = {"+": "↑", "-": "↓"}.get(r.direction, "?")
     top = round(r.robust_top3_share * n_scen)
-    eff = (f"{_num(r.effect_per_unit)} {_unit_text(o, r, exp, lang)} "
+    mark = "†" if extrapolated(r.lever, r.per, exp) else ""
+    eff = (f"{_num(r.effect_per_unit)}{mark} {_unit_text(o, r, exp, lang)} "
            f"[{_num(r.effect_low)}, {_num(r.effect_high)}]")
     st = f"ST {r.ST:.2f}±{r.ST_conf:.2f}"
     robust = f"前三 {top}/{n_scen}" if lang == "zh" else f"top 3 in {top}/{n_scen}"
-    return f"{lever_label(r.lever, lang)} {arrow} {eff}; {st}; {robust}"
+    pm = getattr(r, "p_met_change", float("nan"))
+    dp = "" if pd.isna(pm) else f"; ΔP(达标) {pm:+.2f}" if lang == "zh" else f"; ΔP(met) {pm:+.2f}"
+    return f"{lever_label(r.lever, lang)} {arrow} {eff}; {st}{dp}; {robust}"
+
+
+def _p_met_text(g: pd.DataFrame, lang: str) -> str:
+    """Mean P(met) over the design, saying when ΔP(met) is ~0 by construction."""
+    if "p_met" not in g or g["p_met"].isna().all():
+        return ""
+    p = float(g["p_met"].iloc[0])
+    zh = lang == "zh"
+    if p <= 0.02:
+        return f"{p:.0%}（几乎从未达标，ΔP≈0）" if zh else f"{p:.0%} (met in almost no run: ΔP ≈ 0)"
+    if p >= 0.98:
+        return f"{p:.0%}（几乎总是达标，ΔP≈0）" if zh else f"{p:.0%} (met in almost every run: ΔP ≈ 0)"
+    return f"{p:.0%}"
 
 
 def answer_table(exp: Experiment, study: LeverStudy, lang: str = "en") -> pd.DataFrame:
@@ -140,7 +181,7 @@ def answer_table(exp: Experiment, study: LeverStudy, lang: str = "en") -> pd.Dat
         o = outs.loc[target]
         label, goal = _target_text(o, lang)
         g = g.sort_values("rank")
-        row = {c["target"]: label, c["goal"]: goal}
+        row = {c["target"]: label, c["goal"]: goal, c["p_met"]: _p_met_text(g, lang)}
         for k in range(3):
             row[c[f"lever{k + 1}"]] = _lever_cell(g.iloc[k], o, exp, n_scen, lang) if k < len(g) else ""
         row[c["settled"]] = bool(g["settled"].iloc[0])
@@ -227,10 +268,10 @@ def lever_document(exp: Experiment, study: LeverStudy, lang: str = "en") -> Docu
     full["lever"] = [lever_label(n, lang) for n in full["lever"]]
     doc.table(full[["target", "rank", "lever", "group", "ST", "ST_conf", "effect_per_unit",
                     "effect_low", "effect_high", "unit", "direction", "p_met_change",
-                    "robust_top3_share", "emulator_r2"]],
+                    "robust_top3_share", "emulator_r2"] + (["p_met"] if "p_met" in full else [])],
               formats={"ST": "{:.3f}", "ST_conf": "{:.3f}", "effect_per_unit": "{:+.3g}",
                        "effect_low": "{:+.3g}", "effect_high": "{:+.3g}",
-                       "p_met_change": "{:+.2f}", "robust_top3_share": "{:.2f}",
+                       "p_met_change": "{:+.2f}", "robust_top3_share": "{:.2f}", "p_met": "{:.2f}",
                        "emulator_r2": "{:.2f}"})
     doc.figure("lever_st_heatmap", _heatmap(study, lang))
     doc.heading(_t("scenarios", lang))
@@ -278,14 +319,18 @@ def _check_lines(exp: Experiment, study: LeverStudy) -> list[str]:
 
 
 def _assumptions(exp: Experiment, study: LeverStudy) -> str:
+    post = ("Behavioural parameters: each scenario takes one weighted draw of the calibration "
+            f"posterior ({exp.scenarios.posterior}); with the emulator the posterior parameters "
+            "are emulator inputs (each training run takes a weighted draw)."
+            if exp.scenarios.posterior else
+            "Behavioural parameters are held at the calibrated values of parameters.csv.")
     lev = ", ".join(f"{lever_label(f.name)} {f.bounds[0]:g}–{f.bounds[1]:g}" for f in exp.levers)
     unc = ", ".join(f"{f.name.split('.')[-1]} {f.bounds[0]:g}–{f.bounds[1]:g}"
                     for f in exp.uncertainties)
     return (f"Lever ranges (uniform unless the experiment file says otherwise; status: assumed): "
             f"{lev}. Task-area investment is sampled as each area's own amount (million yuan "
             f"per year from {exp.levers[0].name.split('.')[0]}.start_year), the total being their "
-            f"sum. Uncertainty scenarios: Latin hypercube over {unc}. Behavioural parameters are "
-            "held at the scenario's (calibrated) values unless a posterior is given. Effects are "
+            f"sum. Uncertainty scenarios: Latin hypercube over {unc}. {post} Effects are "
             "OLS slopes over the Saltelli design per scenario, so they describe the average "
             "response over the lever ranges, not a response at the plan's settings; p_met_change "
             "is P(met) with the lever in the top quarter of its range minus the bottom quarter.")

@@ -24,12 +24,20 @@ import warnings
 import numpy as np
 import pandas as pd
 
+MIN_CUT = 0.1
+"""A PRIM limit that keeps more than ``1 - MIN_CUT`` of a factor's range is no restriction (a
+few peels of ``peel_alpha`` that barely change the density); it is dropped and named."""
+
+QP_MAX = 0.05
+"""A PRIM limit whose quasi-p-values (EMA Workbench, Bryant and Lempert 2010) all exceed
+``QP_MAX`` is not distinguishable from chance; it is dropped and named."""
+
 PRIM_COLUMNS = ["outcome", "label", "n_runs", "base_rate", "coverage", "density", "mass",
                 "restricted", "box", "note"]
 
 
 def prim_box(x: pd.DataFrame, y: np.ndarray, *, threshold: float = 0.8, peel_alpha: float = 0.05,
-             mass_min: float = 0.05) -> dict:
+             mass_min: float = 0.05, min_cut: float = MIN_CUT) -> dict:
     """The PRIM box of ``y`` (bool, one per row of ``x``) with the largest coverage among boxes
     of density ≥ ``threshold``.
 
@@ -37,12 +45,15 @@ def prim_box(x: pd.DataFrame, y: np.ndarray, *, threshold: float = 0.8, peel_alp
     -------
     dict
         ``base_rate`` (share of runs with ``y``), ``coverage``, ``density``, ``mass``,
-        ``restricted`` (list of ``(factor, low, high)`` limits that differ from the data's
-        range) and ``note`` (why there is no box, when there is none: coverage etc. then NaN).
+        ``restricted`` (list of ``(factor, low, high)`` limits that cut at least ``min_cut`` of
+        the factor's range in the data), ``dropped`` (factors whose PRIM limit kept more than
+        ``1 - min_cut`` of their range, or whose quasi-p-values all exceed :data:`QP_MAX`: dropped
+        as no real restriction; coverage, density and mass are those of the box without them)
+        and ``note`` (why there is no box, and which restrictions were dropped) (why there is no box, when there is none: coverage etc. then NaN).
     """
     y = np.asarray(y, bool)
     out = {"n_runs": len(y), "base_rate": float(y.mean()), "coverage": np.nan,
-           "density": np.nan, "mass": np.nan, "restricted": [], "note": ""}
+           "density": np.nan, "mass": np.nan, "restricted": [], "dropped": [], "note": ""}
     if y.all():
         out.update(coverage=1.0, density=1.0, mass=1.0, note="met in every run: no condition")
         return out
@@ -66,22 +77,52 @@ def prim_box(x: pd.DataFrame, y: np.ndarray, *, threshold: float = 0.8, peel_alp
         return out
     i = int(ok["coverage"].idxmax())
     lims, init = box.box_lims[i], p.box_init
-    restricted = []
+    qp = box.qp[i] if i < len(box.qp) else {}
+    restricted, dropped, insignificant = [], [], []
+    keep = np.ones(len(y), bool)
     for col in x.columns:
         lo, hi = float(lims[col].iloc[0]), float(lims[col].iloc[1])
         lo0, hi0 = float(init[col].iloc[0]), float(init[col].iloc[1])
-        if lo > lo0 + 1e-12 or hi < hi0 - 1e-12:
-            restricted.append((col, lo, hi))
-    out.update(coverage=float(traj.loc[i, "coverage"]), density=float(traj.loc[i, "density"]),
-               mass=float(traj.loc[i, "mass"]), restricted=restricted)
+        if lo <= lo0 + 1e-12 and hi >= hi0 - 1e-12:
+            continue
+        width = hi0 - lo0
+        if width <= 0 or (hi - lo) >= (1 - min_cut) * width:
+            dropped.append(col)  # covers (almost) the whole range: no restriction
+            continue
+        q = [v for v in np.ravel(qp.get(col, [])) if v is not None and np.isfinite(v)]
+        if q and min(q) > QP_MAX:
+            insignificant.append(col)  # the peel is not distinguishable from chance
+            continue
+        restricted.append((col, lo, hi))
+        v = x[col].to_numpy(float)
+        keep &= (v >= lo) & (v <= hi)
+    # statistics of the box actually reported (after dropping the trivial restrictions)
+    n_in = int(keep.sum())
+    out.update(coverage=float(y[keep].sum() / y.sum()),
+               density=float(y[keep].mean()) if n_in else np.nan,
+               mass=float(keep.mean()), restricted=restricted,
+               dropped=dropped + insignificant)
+    notes = []
+    if dropped:
+        notes.append(f"dropped {len(dropped)} restriction(s) keeping ≥ {1 - min_cut:.0%} of the "
+                     f"factor's range (no real restriction): {', '.join(dropped)}")
+    if insignificant:
+        notes.append(f"dropped {len(insignificant)} restriction(s) with quasi-p > {QP_MAX:g} "
+                     f"(not significant): {', '.join(insignificant)}")
     if not restricted:
-        out["note"] = f"met with p ≥ {threshold:g} everywhere: no condition"
+        notes.append(f"met with p ≥ {threshold:g} without any restriction: no condition"
+                     if out["density"] >= threshold else
+                     f"no restriction cuts more than {min_cut:.0%} of a range: no condition")
+    elif out["density"] < threshold:
+        notes.append(f"density {out['density']:.2f} after dropping the trivial restrictions "
+                     f"(below {threshold:g})")
+    out["note"] = "; ".join(notes)
     return out
 
 
 def discover(x: pd.DataFrame, outcomes: dict[str, tuple[str, np.ndarray]], *,
              threshold: float = 0.8, peel_alpha: float = 0.05,
-             mass_min: float = 0.05) -> pd.DataFrame:
+             mass_min: float = 0.05, min_cut: float = MIN_CUT) -> pd.DataFrame:
     """PRIM box of every outcome.
 
     Parameters
@@ -99,7 +140,8 @@ def discover(x: pd.DataFrame, outcomes: dict[str, tuple[str, np.ndarray]], *,
     """
     rows = []
     for name, (label, y) in outcomes.items():
-        r = prim_box(x, y, threshold=threshold, peel_alpha=peel_alpha, mass_min=mass_min)
+        r = prim_box(x, y, threshold=threshold, peel_alpha=peel_alpha, mass_min=mass_min,
+                     min_cut=min_cut)
         box = "; ".join(f"{f} in [{lo:.4g}, {hi:.4g}]" for f, lo, hi in r["restricted"])
         rows.append({"outcome": name, "label": label, **{k: r[k] for k in
                      ("n_runs", "base_rate", "coverage", "density", "mass")},

@@ -17,8 +17,9 @@ from urban_sim.analysis.sensitivity.design import _warn
 from urban_sim.analysis.sensitivity.discovery import discover
 from urban_sim.analysis.sensitivity.emulator import Emulator
 from urban_sim.analysis.sensitivity.levers import (
-    YEAR, LeverStudy, _conditions, _display, _sobol, _top3, convergence_table, draw_scenarios,
-    lever_outputs, prim_outcomes, rank_levers, scenario_tables,
+    YEAR, LeverStudy, _conditions, _display, _top3, convergence_table, draw_scenarios,
+    lever_outputs, posterior_units, prim_outcomes, rank_levers, read_posterior_file,
+    scenario_tables,
 )
 from urban_sim.analysis.sensitivity.outputs import ScalarOutput
 from urban_sim.analysis.sensitivity.workflow import base_scenario, check_factor_ranges, run_points
@@ -113,10 +114,17 @@ def run_lever_study(exp: Experiment, out: str | Path | None = None, *,
         U = qmc.LatinHypercube(d=len(dims), seed=exp.seed).random(em.train_points)
         values = pd.DataFrame({f.name: f.ppf(np.clip(U[:, j], 1e-12, 1 - 1e-12))
                                for j, f in enumerate(dims)})
-        extra = [c for c in conds if c not in values]
-        if extra:
-            _warn(notes, f"the emulator does not take {', '.join(extra)} as inputs: posterior "
-                         "draws are used with real runs only")
+        post_cols, lo, width = [], 0.0, 1.0
+        if exp.scenarios.posterior:
+            # the posterior parameters are emulator inputs too: each training point runs one
+            # weighted particle, each scenario is predicted at its own particle
+            pnames, particles, w = read_posterior_file(exp)
+            lo, width = posterior_units(particles)
+            pick = np.random.default_rng(exp.seed).choice(len(w), size=em.train_points, p=w)
+            post_cols = [f"parameters.{c}" for c in pnames]
+            for j, c in enumerate(post_cols):
+                values[c] = particles[pick, j]
+            U = np.column_stack([U, (particles[pick] - lo) / width])
         runs = run(base, values, outputs, R)
         means = runs.groupby("point")[value_names].mean()
         emu = Emulator(exp.seed).fit(U, means)
@@ -127,7 +135,10 @@ def run_lever_study(exp: Experiment, out: str | Path | None = None, *,
         cols = [f"unit:{f.name}" for f in unc]
 
         def predict(srow, Ul, V):
-            X = np.column_stack([Ul, np.tile(srow[cols].to_numpy(float), (len(Ul), 1))])
+            cond = srow[cols].to_numpy(float)
+            if post_cols:
+                cond = np.concatenate([cond, (srow[post_cols].to_numpy(float) - lo) / width])
+            X = np.column_stack([Ul, np.tile(cond, (len(Ul), 1))])
             return emu.predict(X)
 
         prim_runs = runs

@@ -39,7 +39,7 @@ YEAR = 2027
 
 RANKING_COLUMNS = ["target", "year", "lever", "group", "rank", "ST", "ST_conf", "effect_per_unit",
                    "unit", "direction", "p_met_change", "robust_top3_share", "effect_low",
-                   "effect_high", "effect_spread", "S1", "per", "settled", "emulator_r2"]
+                   "effect_high", "effect_spread", "S1", "per", "settled", "emulator_r2", "p_met"]
 
 
 @dataclass
@@ -112,25 +112,61 @@ def draw_scenarios(exp: Experiment) -> pd.DataFrame:
             frame[f"unit:{f.name}"] = u[:, j]
             frame[f.name] = f.ppf(np.clip(u[:, j], 1e-12, 1 - 1e-12))
     if s.posterior:
-        path = Path(s.posterior)
-        if not path.is_absolute() and exp._source:
-            path = Path(exp._source).parent / path
-        if not path.is_file():
-            raise ConfigError(f"{exp._source or exp.name}: scenarios.posterior {path}: not found")
-        post = pd.read_csv(path)
-        w = post.pop("weight").to_numpy(float) if "weight" in post else np.ones(len(post))
-        cols = [c for c in post.columns if c not in ("distance", "generation")]
-        if not cols:
-            raise ConfigError(f"{path}: no parameter columns")
+        names, particles, w = read_posterior_file(exp)
         rng = np.random.default_rng(s.seed)
-        pick = rng.choice(len(post), size=s.n, p=w / w.sum())
-        for c in cols:
-            frame[f"parameters.{c}"] = post[c].to_numpy(float)[pick]
+        pick = rng.choice(len(w), size=s.n, p=w)
+        frame["posterior_sample"] = pick
+        for j, c in enumerate(names):
+            frame[f"parameters.{c}"] = particles[pick, j]
     return frame
 
 
+def read_posterior_file(exp: Experiment) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Parameter names, particles (n, k) and normalised weights of ``scenarios.posterior``
+    (a path relative to the experiment file; the format of ``urban_sim.data.posterior``:
+    parameter columns, ``weight``, and the metadata columns ``sample, distance, year, source,
+    status``, which are not parameters).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or malformed.
+    """
+    from urban_sim.data.posterior import META_COLUMNS
+
+    path = Path(exp.scenarios.posterior)
+    if not path.is_absolute() and exp._source:
+        path = Path(exp._source).parent / path
+    if not path.is_file():
+        raise ConfigError(f"{exp._source or exp.name}: scenarios.posterior {path}: not found "
+                          "(written by `urban-sim calibrate` with method abc, write_data: true)")
+    post = pd.read_csv(path, encoding="utf-8-sig")
+    skip = {*META_COLUMNS, "generation"}
+    names = tuple(c for c in post.columns if c not in skip)
+    if not names or post.empty:
+        raise ConfigError(f"{path}: no parameter columns")
+    try:
+        particles = post[list(names)].to_numpy(float)
+    except ValueError as e:
+        raise ConfigError(f"{path}: parameter columns must be numbers ({e})") from e
+    w = post["weight"].to_numpy(float) if "weight" in post else np.ones(len(post))
+    if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
+        raise ConfigError(f"{path}: column 'weight' must be finite, ≥ 0 and not all 0")
+    if not np.isfinite(particles).all():
+        raise ConfigError(f"{path}: parameter values must be finite")
+    return names, particles, w / w.sum()
+
+
+def posterior_units(particles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower bound and width mapping each posterior parameter to [0, 1] for the emulator
+    (min and max over the particles; width 1 for a parameter that does not vary)."""
+    lo, hi = particles.min(axis=0), particles.max(axis=0)
+    return lo, np.where(hi > lo, hi - lo, 1.0)
+
+
 def _conditions(scen: pd.DataFrame) -> list[str]:
-    return [c for c in scen.columns if c != "scenario" and not c.startswith("unit:")]
+    return [c for c in scen.columns
+            if c not in ("scenario", "posterior_sample") and not c.startswith("unit:")]
 
 
 # ------------------------------------------------------------------------------- statistics
@@ -196,7 +232,7 @@ def rank_levers(per: pd.DataFrame, outputs: list[ScalarOutput], levers, n_scen: 
         agg = sub.groupby("lever", sort=False).agg(
             ST=("ST", "mean"), ST_conf=("ST_conf", "mean"), S1=("S1", "mean"),
             effect=("effect", "mean"), low=("effect_low", "min"), high=("effect_high", "max"),
-            spread=("effect", "std"), p_met=("p_met_change", "mean"),
+            spread=("effect", "std"), p_met=("p_met_change", "mean"), share=("p_met", "mean"),
             top3=("scenario_rank", lambda r: float(np.mean(r <= 3))))
         agg = agg.sort_values("ST", ascending=False)
         for rank, (lever, a) in enumerate(agg.iterrows(), start=1):
@@ -212,7 +248,8 @@ def rank_levers(per: pd.DataFrame, outputs: list[ScalarOutput], levers, n_scen: 
                 "robust_top3_share": a.top3, "effect_low": lo, "effect_high": hi,
                 "effect_spread": (a.spread if n_scen > 1 else 0.0) * factor, "S1": a.S1,
                 "per": step, "settled": settled.get(o.name, True),
-                "emulator_r2": r2.get(o.name, np.nan)})
+                "emulator_r2": r2.get(o.name, np.nan),
+                "p_met": a.share if o.is_target else np.nan})
     return pd.DataFrame(rows, columns=RANKING_COLUMNS)
 
 
@@ -232,7 +269,9 @@ def scenario_tables(exp: Experiment, outputs: list[ScalarOutput], targets, scen:
     -------
     per : pandas.DataFrame
         ``scenario, output, lever, ST, ST_conf, S1, effect, effect_low, effect_high,
-        p_met_change, scenario_rank`` (effects per ``step`` in the output's own unit).
+        p_met_change, p_met, scenario_rank`` (effects per ``step`` in the output's own unit;
+        ``p_met`` = mean P(met) over the design: a change of P(met) is ~0 by construction when
+        the target is met in (almost) every run or in none).
     top3 : dict
         ``output -> list of (top3 at N/2, top3 at N)`` per scenario.
     """
@@ -265,8 +304,9 @@ def scenario_tables(exp: Experiment, outputs: list[ScalarOutput], targets, scen:
                                  by_key[(o.indicator, o.year)])
                 p_change = np.array([met[U[:, j] >= 0.75].mean() - met[U[:, j] <= 0.25].mean()
                                      for j in range(L)])
+                p_met = float(np.mean(met))
             else:
-                p_change = np.full(L, np.nan)
+                p_change, p_met = np.full(L, np.nan), np.nan
             order = np.argsort(-ST)
             srank = np.empty(L, int)
             srank[order] = np.arange(1, L + 1)
@@ -279,7 +319,8 @@ def scenario_tables(exp: Experiment, outputs: list[ScalarOutput], targets, scen:
                              "effect": slope[j] * steps[j],
                              "effect_low": (slope[j] - 1.96 * se[j]) * steps[j],
                              "effect_high": (slope[j] + 1.96 * se[j]) * steps[j],
-                             "p_met_change": p_change[j], "scenario_rank": srank[j]})
+                             "p_met_change": p_change[j], "p_met": p_met,
+                             "scenario_rank": srank[j]})
     return pd.DataFrame(rows), top3
 
 
