@@ -287,7 +287,7 @@ def lever_document(exp: Experiment, study: LeverStudy, lang: str = "en") -> Docu
     if scale_table is not None:
         doc.table(scale_table, formats={"rel_diff": "{:.2%}"})
     doc.heading(_t("assumed", lang))
-    doc.paragraph(_assumptions(exp, study))
+    doc.paragraph(_assumptions(exp, study, lang))
     doc.heading(_t("warnings", lang))
     doc.bullets(study.warnings or ["none"])
     return doc
@@ -318,7 +318,9 @@ def _check_lines(exp: Experiment, study: LeverStudy) -> list[str]:
     return lines
 
 
-def _assumptions(exp: Experiment, study: LeverStudy) -> str:
+def _assumptions(exp: Experiment, study: LeverStudy, lang: str = "en") -> str:
+    if lang == "zh":
+        return _assumptions_zh(exp)
     post = ("Behavioural parameters: each scenario takes one weighted draw of the calibration "
             f"posterior ({exp.scenarios.posterior}); with the emulator the posterior parameters "
             "are emulator inputs (each training run takes a weighted draw)."
@@ -334,6 +336,20 @@ def _assumptions(exp: Experiment, study: LeverStudy) -> str:
             "OLS slopes over the Saltelli design per scenario, so they describe the average "
             "response over the lever ranges, not a response at the plan's settings; p_met_change "
             "is P(met) with the lever in the top quarter of its range minus the bottom quarter.")
+
+
+def _assumptions_zh(exp: Experiment) -> str:
+    lev = "，".join(f"{lever_label(f.name, 'zh')} {f.bounds[0]:g}–{f.bounds[1]:g}" for f in exp.levers)
+    unc = "，".join(f"{lever_label(f.name, 'zh')} {f.bounds[0]:g}–{f.bounds[1]:g}"
+                   for f in exp.uncertainties)
+    post = (f"行为参数：每个情景从校准后验（{exp.scenarios.posterior}）按权重抽取一组；使用代理模型时后验参数也是"
+            "代理模型的输入（每次训练模拟按权重抽取一组）。" if exp.scenarios.posterior else
+            "行为参数取parameters.csv中的校准值。")
+    return (f"抓手取值范围（除实验文件另有规定外为均匀分布；状态：假设）：{lev}。各任务领域投资按该领域自身金额"
+            "（百万元/年，自政策起始年起）抽样，总额为各领域之和。"
+            f"不确定情景：对{unc}做拉丁超立方抽样。{post}"
+            "效应为各情景Saltelli设计上的最小二乘斜率，描述抓手范围内的平均响应，而非规划设定值处的响应；"
+            "ΔP(达标)为抓手处于其范围最高四分之一时与最低四分之一时达标概率之差。")
 
 
 def write_lever_report(out: str | Path, exp: Experiment, study: LeverStudy,
