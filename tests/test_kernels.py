@@ -7,7 +7,6 @@ import pytest
 
 from urban_sim.model.tally import AGE_CLASS, N_AGE_CLASSES
 from urban_sim.population import kernels as kn
-from urban_sim.population.migration import CHOICE_AGE_CLASS
 
 pytestmark = pytest.mark.skipif(not kn.COMPILED, reason="numba not installed")
 
@@ -27,14 +26,12 @@ def test_compiled_kernels_equal_numpy(n, n_hh, seed):
     K, n_vil = 5, 17
     township = rng.integers(0, K, n_hh).astype(np.int16)
     village = rng.integers(0, n_vil, n_hh).astype(np.int32)
-    base = rng.integers(0, 4, n_hh).astype(np.int8)
     calls = [
         (kn.presence_flags, (P["hh"], P["loc"], P["alive"], n_hh)),
         (kn.counts_by_place_and_age, (P["loc"], P["hh"], township, P["alive"], P["age"], AGE_CLASS,
                                       K, N_AGE_CLASSES)),
         (kn.counts_away_by_village, (P["loc"], P["hh"], village, P["alive"], 0, n_vil)),
-        (kn.members_at_base, (P["hh"], P["loc"], P["alive"], P["age"], base, CHOICE_AGE_CLASS, 3,
-                              18, n_hh)),
+        (kn.living_with_older_generation, (P["hh"], P["alive"], P["age"], n_hh, 22, 35, 18)),
     ]
     for fn, args in calls:
         ours, ref = fn(*args, compiled=True), fn(*args, compiled=False)
@@ -50,6 +47,10 @@ def test_kernels_see_the_dead_and_the_spare_cell():
     alive = np.array([True, False, True])
     pres = kn.presence_flags(hh, loc, alive, 2)
     assert pres.tolist() == [False, False, True, False, True, False, False, False, True]
-    by_class, youngest = kn.members_at_base(hh, loc, alive, np.array([30, 40, 5], np.int16),
-                                            np.array([2, 0], np.int8), CHOICE_AGE_CLASS, 3, 18, 2)[1:]
-    assert by_class.tolist() == [0, 1, 0, 1, 0, 0] and youngest.tolist() == [30, 200]
+
+
+def test_leavers_of_a_small_case():
+    hh = np.array([0, 0, 1, 1, 1], np.int32)
+    age = np.array([25, 50, 30, 40, 80], np.int16)
+    alive = np.array([True, True, True, True, False])
+    assert kn.living_with_older_generation(hh, alive, age, 2, 22, 35, 18).tolist() == [0]

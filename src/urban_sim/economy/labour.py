@@ -124,11 +124,11 @@ class LabourMarket:
             Sector code (0..5), ``FARMING`` (village areas) or ``UNEMPLOYED``.
         """
         p = self.chance.take(place)
-        p[trained] *= 1.0 + boost  # (× 1.0 for the others is exact)
+        np.multiply(p, 1.0 + boost, out=p, where=trained)
         np.minimum(p, 1.0, out=p)
         u = rng.random(len(place))
         employed = u < p
-        out = np.where(self.place_type.take(place) == 2, FARMING, UNEMPLOYED).astype(np.int8)
+        out = np.where(self.place_type == 2, FARMING, UNEMPLOYED).astype(np.int8).take(place)
         cum = np.cumsum(self.jobs, axis=1)
         tot = np.maximum(cum[:, -1], 1e-12)
         # second uniform, reused from the first: u/p is uniform on [0,1) given employment

@@ -199,8 +199,8 @@ class CountyModel(mesa.Model):
 
     def place_of(self, idx: np.ndarray) -> np.ndarray:
         """Place index of persons ``idx``, shape (len(idx),)."""
-        key = np.multiply(self.persons.loc[idx], self.K, dtype=np.intp)
-        key += self.households.township[self.persons.hh[idx]]
+        key = np.multiply(self.persons.loc.take(idx), self.K, dtype=np.intp)
+        key += self.households.township.take(self.persons.hh.take(idx))
         return self._place_lut.take(key)
 
     # ------------------------------------------------------------------ the annual step
@@ -299,7 +299,7 @@ class CountyModel(mesa.Model):
         P.sector[:] = -1
         idx = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= WORKING_AGE[0])
                              & (P.age <= WORKING_AGE[1]))
-        P.sector[idx] = self.labour.assign(self.place_of(idx), P.trained[idx],
+        P.sector[idx] = self.labour.assign(self.place_of(idx), P.trained.take(idx),
                                            p["training_employability_boost"], self.rng)
 
     # 4 -----------------------------------------------------------------------------------

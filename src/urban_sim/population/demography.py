@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from urban_sim.population.kernels import living_with_older_generation
 from urban_sim.population.state import Table
 
 MAX_AGE = 110
@@ -63,8 +64,8 @@ def deaths(persons: Table, q: np.ndarray, rng: np.random.Generator) -> np.ndarra
         Probability of dying within the year by age (already scaled by the mortality multiplier).
     """
     alive = np.flatnonzero(persons.alive)
-    age = np.minimum(persons.age[alive], MAX_AGE)
-    dead = alive[rng.random(len(alive)) < q[age]]
+    age = np.minimum(persons.age.take(alive), MAX_AGE)
+    dead = alive[rng.random(len(alive)) < q.take(age)]
     persons.alive[dead] = False
     return dead
 
@@ -83,7 +84,7 @@ def births(persons: Table, f: np.ndarray, rng: np.random.Generator) -> np.ndarra
         Row indices of the newborns.
     """
     women = np.flatnonzero(persons.alive & persons.female & (persons.age >= 15) & (persons.age <= 49))
-    mothers = women[rng.random(len(women)) < f[persons.age[women]]]
+    mothers = women[rng.random(len(women)) < f.take(persons.age.take(women))]
     k = len(mothers)
     return persons.append(
         age=np.zeros(k, np.int16),
@@ -111,14 +112,8 @@ def form_households(
     numpy.ndarray
         Row indices of the new households.
     """
-    alive = np.flatnonzero(persons.alive)
-    age = persons.age.take(alive)
-    hh = persons.hh.take(alive).astype(np.intp)
-    oldest = np.zeros(len(households), dtype=age.dtype)
-    np.maximum.at(oldest, hh, age)
-    young = np.flatnonzero((age >= 22) & (age <= 35))
-    age, hh = age[young], hh[young]
-    cand = alive[young[oldest.take(hh) >= age + 18]]
+    cand = living_with_older_generation(persons.hh, persons.alive, persons.age, len(households),
+                                        22, 35, 18)
     leavers = cand[rng.random(len(cand)) < rate]
     if not len(leavers):
         return np.zeros(0, dtype=np.int64)

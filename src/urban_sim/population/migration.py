@@ -89,16 +89,23 @@ def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params
     """Nested-logit choice of every household with members at its in-county base
     (:func:`urban_sim.population.choice.choose_locations`); None if no household decides."""
     P, H = persons, households
+    base_of = H.base.take(P.hh)
+    at_base = P.loc == base_of
+    at_base &= P.alive
+    sel = np.flatnonzero(at_base & (base_of != LOC_OUTSIDE))
+    hb, agb = P.hh.take(sel).astype(np.intp), P.age.take(sel)
     nH = len(H)
-    # living members at the base; for bases in the county, members by household and class
-    # (other, working age, aged 6 or 12) and the youngest adult
-    at_base, by_class, youngest = kernels.members_at_base(
-        P.hh, P.loc, P.alive, P.age, H.base, CHOICE_AGE_CLASS, LOC_OUTSIDE, 18, nH)
-    by_class = by_class.reshape(nH, 3)
+    # members at the base by household and class: other, working age, aged 6 or 12
+    code = np.multiply(hb, 3)
+    code += CHOICE_AGE_CLASS.take(agb)
+    by_class = np.bincount(code, minlength=3 * nH).reshape(nH, 3)
     n_work = by_class[:, 1]
     n_at = by_class[:, 0] + n_work
     n_at += by_class[:, 2]
     trigger = by_class[:, 2] > 0
+    youngest = np.full(nH, 200, dtype=np.int16)
+    adult = np.flatnonzero(agb >= 18)
+    np.minimum.at(youngest, hb.take(adult), agb.take(adult))
     dec = np.flatnonzero(n_at)
     if not len(dec):
         return None
@@ -196,10 +203,10 @@ def return_migration(persons: Table, households: Table, params: dict[str, float]
     out = np.flatnonzero(P.alive & (P.loc == LOC_OUTSIDE))
     alive = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= 75))
     care = np.bincount(P.hh[alive], minlength=len(H)) > 0
-    hh = P.hh[out]
+    hh = P.hh.take(out)
     hazard = p["return_hazard_base"] * (
         1 + p["talent_return_hazard_effect"] * talent_return_support) * np.exp(
-        p["return_gamma_age"] * (P.age[out] >= 45) + p["return_gamma_care"] * care[hh]
+        p["return_gamma_age"] * (P.age.take(out) >= 45) + p["return_gamma_care"] * care.take(hh)
         + p["return_gamma_job"] * job_growth)
     back = rng.random(len(out)) < np.minimum(hazard, 1.0)
     who, hh = out[back], hh[back]
