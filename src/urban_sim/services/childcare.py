@@ -18,6 +18,7 @@ optional: without it inclusive places are not bounded by demand and private plac
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -48,15 +49,8 @@ class Childcare:
         self.active = path.is_file()
         if not self.active:
             return
-        t = read_csv(path)
-        check_sources(t, path, Path(data_dir))
-        take = t[t["item"] == "take_up_share"].sort_values("year")
-        rate = t[t["item"] == "private_response_rate"]
-        if take.empty or rate.empty:
-            raise DataError(f"{path}: needs rows for take_up_share and private_response_rate")
-        self.years = take["year"].to_numpy(float)
-        self.take_up_values = take["value"].to_numpy(float)
-        self.rate = float(rate["value"].iloc[0])
+        st = path.stat()  # read once per process while the file is unchanged
+        self.years, self.take_up_values, self.rate = _read(str(path), st.st_mtime_ns, st.st_size)
 
     def take_up(self, year: int) -> float:
         """Share (0–1) of children aged 0–3 whose families seek a place in ``year`` (linear
@@ -73,3 +67,16 @@ class Childcare:
             return
         gap = max(demand - stocks[INCLUSIVE], 0.0) - stocks[PRIVATE]
         stocks[PRIVATE] = max(stocks[PRIVATE] + self.rate * gap, 0.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _read(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, np.ndarray, float]:
+    t = read_csv(path)
+    check_sources(t, Path(path), Path(path).parent)
+    take = t[t["item"] == "take_up_share"].sort_values("year")
+    rate = t[t["item"] == "private_response_rate"]
+    if take.empty or rate.empty:
+        raise DataError(f"{path}: needs rows for take_up_share and private_response_rate")
+    years, values = take["year"].to_numpy(float), take["value"].to_numpy(float)
+    years.flags.writeable = values.flags.writeable = False  # shared by every model
+    return years, values, float(rate["value"].iloc[0])
