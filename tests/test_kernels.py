@@ -54,3 +54,16 @@ def test_leavers_of_a_small_case():
     age = np.array([25, 50, 30, 40, 80], np.int16)
     alive = np.array([True, True, True, True, False])
     assert kn.living_with_older_generation(hh, alive, age, 2, 22, 35, 18).tolist() == [0]
+
+
+def test_radix_order_of_the_start_state_draw_is_argsort():
+    from urban_sim.population.start_state import _order
+
+    rng = np.random.default_rng(5)
+    strata = rng.integers(0, 300, 20_000).astype(float)
+    for _ in range(5):
+        key = strata + rng.random(len(strata))
+        assert np.array_equal(_order(key), np.argsort(key))
+    key[10] = key[20]  # a tie: NumPy's own order
+    assert np.array_equal(_order(key), np.argsort(key))
+    assert _order(np.zeros(0)).tolist() == []

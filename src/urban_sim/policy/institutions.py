@@ -43,7 +43,7 @@ def land_and_institutions(persons: Table, households: Table, params: dict[str, f
     """
     p, P, H, lv = params, persons, households, levers
     alive = np.flatnonzero(P.alive & (P.loc == LOC_VILLAGE) & (P.age >= 16) & (P.age <= 64))
-    farming = np.bincount(P.hh[alive], minlength=len(H)) > 0
+    farming = np.bincount(P.hh.take(alive), minlength=len(H)) > 0
     cand = np.flatnonzero(H.land_tie & ~H.land_rented & ~farming)
     rate = p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform)
     H.land_rented[cand[rng.random(len(cand)) < rate]] = True

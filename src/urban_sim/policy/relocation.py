@@ -88,6 +88,7 @@ class Relocation:
     def __init__(self, data_dir: Path, start_year: int) -> None:
         self.items = read_items(data_dir, "relocation", ITEMS, start_year)
         self.persons = self.households = 0.0
+        self._remote: np.ndarray | None = None  # distance to the seat ** exponent, by village
 
     @property
     def active(self) -> bool:
@@ -114,21 +115,25 @@ class Relocation:
         cand = np.flatnonzero(at_village)
         if k == 0 or len(cand) == 0:
             return
-        p = model.v_dist_seat[H.village[cand]] ** self.items["remoteness_exponent"]
+        if self._remote is None or len(self._remote) != len(model.v_dist_seat):  # per village
+            self._remote = model.v_dist_seat ** self.items["remoteness_exponent"]
+        p = self._remote.take(H.village.take(cand))
         chosen = rng.choice(cand, size=min(k, len(cand)), replace=False, p=p / p.sum())
         town_ok = model.kind[H.township[chosen]] == "town"
         seat = (rng.random(len(chosen)) < self.items["share_county_seat"]) | ~town_ok
         dest = np.where(seat, LOC_SEAT, LOC_TOWN).astype(np.int8)
         to = np.full(len(H), -1, dtype=np.int8)
         to[chosen] = dest
-        who = np.flatnonzero(P.alive & (P.loc == LOC_VILLAGE) & (to[P.hh] >= 0))
-        P.loc[who] = to[P.hh[who]]
+        to_p = to.take(P.hh)
+        who = np.flatnonzero(P.alive & (P.loc == LOC_VILLAGE) & (to_p >= 0))
+        dest_p = to_p.take(who)
+        P.loc[who] = dest_p
         H.base[chosen] = dest
         H.years_at_base[chosen] = 0
         H.homestead_withdrawn[chosen] = True
         model.housing[0] += np.sum(seat) * w
         np.add.at(model.housing, H.township[chosen[~seat]].astype(np.intp), w)
-        n_seat = np.sum(to[P.hh[who]] == LOC_SEAT) * w
+        n_seat = np.sum(dest_p == LOC_SEAT) * w
         f = model.flows
         f["moves_village_to_seat"] = f.get("moves_village_to_seat", 0.0) + n_seat
         f["moves_village_to_town"] = f.get("moves_village_to_town", 0.0) + len(who) * w - n_seat

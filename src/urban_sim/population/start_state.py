@@ -141,7 +141,7 @@ def draw_start_population(persons: dict, households: dict, weight: np.ndarray, s
     # of each stratum are exact up to one household
     if strata is None:
         strata = household_strata(persons, len(ws))
-    order = np.argsort(strata + rng.random(len(ws)))  # distinct keys: a unique order
+    order = _order(strata + rng.random(len(ws)))  # distinct keys: a unique order
     cum = np.cumsum(ws[order])
     u = rng.random()
     copies = np.empty(len(ws), np.int64)
@@ -172,6 +172,21 @@ def draw_start_population(persons: dict, households: dict, weight: np.ndarray, s
     if "sector" in p_new:
         p_new["sector"][:] = -1
     return p_new, h_new
+
+
+def _order(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key)`` of non-negative float keys in linear time: a stable radix sort on the
+    four 16-bit digits of the keys' bits (their order for keys ≥ 0). With distinct keys the
+    order is unique, so both agree; keys that tie fall back to ``np.argsort``."""
+    bits = key.view(np.uint64)
+    order = np.argsort((bits & np.uint64(0xFFFF)).astype(np.uint16), kind="stable")
+    for shift in (16, 32, 48):
+        digit = (bits.take(order) >> np.uint64(shift)).astype(np.uint16)
+        order = order.take(np.argsort(digit, kind="stable"))
+    s = key.take(order)
+    if (key < 0).any() or (s[1:] == s[:-1]).any():
+        return np.argsort(key)
+    return order
 
 
 def start_population(data_dir: str | Path, year: int, scale: float, n_townships: int,
