@@ -106,3 +106,15 @@ def test_cli_typo_exits_2_with_one_line_and_no_traceback(tmp_path):
         lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
         assert len(lines) == 1 and "did you mean 'scale'" in lines[0]
         assert "Traceback" not in result.output
+
+
+def test_an_override_of_the_policy_block_leaves_history_alone():
+    """baseline.yaml writes ``policy: {<<: *history}``: the two blocks share nested mappings in
+    the parsed YAML, so a command-line ``--set policy.investment...`` once changed the years
+    before the policy start too (levers must act from ``policy.start_year`` only)."""
+    sc = load_scenario(CONFIGS / "baseline.yaml", {"policy.investment.total_million_yuan": 800.0,
+                                                   "policy.levers.land_reform": 0.9})
+    assert sc.policy.investment.total_million_yuan == 800.0
+    assert sc.policy.levers.land_reform == 0.9
+    assert sc.history.investment.total_million_yuan == 600.0
+    assert sc.history.levers.land_reform == 0.1

@@ -24,9 +24,9 @@ def test_c27_bounds_outside_the_declared_range_are_rejected_by_validate(tmp_path
     text = text.replace("../data/lin_county/observations.csv",
                         str(EXPERIMENTS.parent / "data" / "lin_county" / "observations.csv"))
     text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("calibrated_scenario"))
-    assert "asc_outside: {low: 5.0, high: 6.6}" in text
+    assert "asc_outside: {low: 3.5, high: 7.0}" in text
     f = tmp_path / "cal.yaml"
-    f.write_text(text.replace("asc_outside: {low: 5.0, high: 6.6}",
+    f.write_text(text.replace("asc_outside: {low: 3.5, high: 7.0}",
                               "asc_outside: {low: 8.0, high: 9.5}"), encoding="utf-8")
     r = CliRunner().invoke(app, ["validate", str(f)])
     assert r.exit_code == 2, r.output

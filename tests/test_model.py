@@ -85,14 +85,14 @@ def test_same_seed_same_output_different_seed_differs(lin_data):
 
 
 # Golden values: Lin County at scale 0.01, seed 11, 2020 -> 2024 (update only on purpose, with
-# a note of why the model changed). Last change: childcare from the simulated 0-3 population and
-# the environment split into five parts (issue 11), start_2020.npz regenerated; before:
-# relocation (task 9), financing (task 36) and the plan's new dated targets (issue 11).
+# a note of why the model changed). Last change: the calibrated parameters (ABC-SMC against the
+# 2020 census with the return rate as a moment, issue 10) and the start state regenerated from
+# them; before: childcare from the 0-3 population and the environment split (issue 11).
 GOLDEN = {
-    "resident_population": 337000.0, "urban_population": 130400.0, "outside_population": 373600.0,
-    "county_seat_population": 89300.0, "births": 1700.0, "deaths": 4300.0,
-    "moves_to_outside": 12500.0, "returns": 5200.0, "jobs_total": 102446.879,
-    "seat_water_coverage": 0.783,
+    "resident_population": 347000.0, "urban_population": 126300.0, "outside_population": 314600.0,
+    "county_seat_population": 100300.0, "births": 2100.0, "deaths": 4500.0,
+    "moves_to_outside": 12700.0, "returns": 3000.0, "jobs_total": 103656.368,
+    "seat_water_coverage": 0.759,
 }
 
 

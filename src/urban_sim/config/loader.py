@@ -164,6 +164,17 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _unshared(node: Any) -> Any:
+    """A copy of nested mappings and lists in which no two keys share an object (unlike
+    ``copy.deepcopy``, which keeps YAML aliases aliased), so setting ``policy.investment.x``
+    cannot also change ``history.investment.x``."""
+    if isinstance(node, dict):
+        return {k: _unshared(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_unshared(v) for v in node]
+    return node
+
+
 def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     """Set ``data['a']['b'] = value`` for ``dotted='a.b'``, creating mappings as needed."""
     keys = dotted.split(".")
@@ -337,6 +348,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     scenario._source = str(files[0])
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     if given:  # a bad override is the command line's fault, not the file's
+        raw = _unshared(raw)  # YAML aliases (policy: {<<: *history}) share nested mappings
         for key, value in given.items():
             set_dotted(raw, key, value)
         scenario = validate_mapping(Scenario, raw, [Path("command-line option")])

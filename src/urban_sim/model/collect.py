@@ -45,6 +45,10 @@ def collect(model, collect_flows: bool) -> None:
     put("share_age_60_plus", per(g["age_60_plus"], total))
     for k in FLOWS:
         put(k, model.flows.get(k, 0.0) if collect_flows else math.nan)
+    # returns this year per registered member living outside at the end of last year
+    put("return_rate", per(model.flows.get("returns", 0.0), model.outside_last)
+        if collect_flows else math.nan)
+    model.outside_last = g["outside"]
     jobs = model.labour.jobs.sum(axis=0)
     put("jobs_total", jobs.sum())
     put("jobs_nonfarm", jobs.sum() - jobs[0])

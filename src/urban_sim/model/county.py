@@ -160,6 +160,7 @@ class CountyModel(mesa.Model):
         self.stocks = Stocks(self.data.stock_values(self.year), self.groups, self.params)
         self.housing = self.occupied[:K] * (1 + self.params["housing_vacancy_target"])
         self._housing_last = self.housing.sum()
+        self.outside_last = math.nan  # registered members outside at the last collection
         self.new_dwellings = self._housing_last * self.params["new_dwelling_rate_start"]
         self._refused = np.zeros(K)
         self.labour = LabourMarket(self.labour_force[:2 * K], self.residents[:2 * K], self.place_type,

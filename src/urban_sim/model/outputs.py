@@ -245,6 +245,8 @@ for _name, _en, _zh in zip(FLOWS, (
         "Moves out of the county", "Returns from outside", "New county-seat residents"), (
         "出生（县内常住母亲）", "出生（县外常住的户籍母亲）", "死亡", "乡村迁入县城", "乡村迁入镇区", "迁出县外", "返乡", "县城新增常住人口"), strict=True):
     declare(_name, "persons_per_year", "flow", _en, _zh)
+declare("return_rate", "share", "share",
+        "Return rate (returns per registered member outside, per year)", "返乡率（每年返乡人数/县外户籍人口）")
 # ---------------------------------------------------------------------------------- jobs
 declare("jobs_total", "jobs", "stock", "Jobs", "就业岗位", direction="higher")
 declare("jobs_nonfarm", "jobs", "stock", "Non-farm jobs", "非农就业岗位", direction="higher")
