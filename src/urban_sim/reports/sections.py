@@ -31,14 +31,20 @@ def run_description(manifest: dict, scenarios: list[str], reference: str | None,
         ref = f"（参照情景：{reference}）" if reference else ""
         sc = (f"按 1:{1 / scale:,.0f} 抽样模拟（每个主体代表 {1 / scale:,.0f} 人）" if scale and scale < 1
               else "全人口规模模拟")
-        par = (f"参数取自后验分布的 {draws} 组抽样" if draws else "参数固定（未做参数抽样）")
+        par = (f"参数取自后验分布的 {draws} 组抽样" if draws else
+               "参数固定（未做参数抽样）：区间只反映随机种子噪声；校准后验的参数不确定性大得多"
+               "（2027 年常住人口的方差 99% 来自参数，见 docs/calibration.md），"
+               "可用 parameters_from: posterior 纳入")
         crn = "，各情景使用相同随机种子（共同随机数）" if len(scenarios) > 1 else ""
         return (f"情景：{names}{ref}；{sc}；模拟年份 {start}–{end} 年；每个情景 {n_rep} 次重复运行"
                 f"{crn}；{par}。")
     ref = f" (reference: {reference})" if reference else ""
     sc = (f"scale {scale:g} (one agent stands for {1 / scale:,.0f} persons)" if scale and scale < 1
           else "full scale (one agent per person)")
-    par = (f"parameters from {draws} posterior draws" if draws else "parameters fixed (no parameter draws)")
+    par = (f"parameters from {draws} posterior draws" if draws else
+           "parameters fixed (no parameter draws): intervals show seed noise only; the calibration "
+           "posterior's parameter uncertainty is far larger (over 99 % of the variance of 2027 "
+           "residents, docs/calibration.md); set parameters_from: posterior to include it")
     crn = ", the same seeds in every scenario (common random numbers)" if len(scenarios) > 1 else ""
     return (f"Scenarios: {names}{ref}; {sc}; years {start}–{end}; {n_rep} replicate(s) per "
             f"scenario{crn}; {par}.")
