@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -113,11 +114,22 @@ class ProcessExecutor(Executor):
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def abort(self) -> None:
+    def abort(self, grace: float = 15.0) -> None:
+        """Cancel queued runs, let runs in flight end (workers ignore Ctrl-C) for at most
+        ``grace`` seconds, then terminate what is left.
+
+        Terminating a worker at once could kill it while it writes a result into the pool's
+        pipe; the pool's manager thread then waits forever for the rest of the message and the
+        interpreter hangs at exit (seen twice under load in the Ctrl-C test).
+        """
         processes = list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
-        for proc in processes:  # runs in flight are lost; finished ones are already stored
-            proc.terminate()
+        deadline = time.monotonic() + grace
+        for proc in processes:
+            proc.join(timeout=max(deadline - time.monotonic(), 0.0))
+        for proc in processes:  # finished runs are already stored; runs cut here are lost
+            if proc.is_alive():
+                proc.terminate()
         for proc in processes:
             proc.join(timeout=5)
 
