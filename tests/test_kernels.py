@@ -32,6 +32,10 @@ def test_compiled_kernels_equal_numpy(n, n_hh, seed):
                                       K, N_AGE_CLASSES)),
         (kn.counts_away_by_village, (P["loc"], P["hh"], village, P["alive"], 0, n_vil)),
         (kn.living_with_older_generation, (P["hh"], P["alive"], P["age"], n_hh, 22, 35, 18)),
+        (kn.households_absent_from_base,
+         (kn.presence_flags(P["hh"], P["loc"], P["alive"], n_hh)[:-1], township.astype(np.int8) % 4)),
+        (kn.households_by_township_and_location,
+         (kn.presence_flags(P["hh"], P["loc"], P["alive"], n_hh)[:-1], township, K)),
     ]
     for fn, args in calls:
         ours, ref = fn(*args, compiled=True), fn(*args, compiled=False)

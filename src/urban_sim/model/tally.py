@@ -6,7 +6,9 @@ import math
 
 import numpy as np
 
-from urban_sim.population.kernels import counts_by_place_and_age
+from urban_sim.population.kernels import (
+    counts_by_place_and_age, households_by_township_and_location,
+)
 from urban_sim.population.migration import presence
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
@@ -46,10 +48,7 @@ def tally(self) -> None:
     resident = by_place[: self.OUT].sum(axis=0)  # persons in the county by age class
     # households with a living member at each (township, location)
     pres = presence(self.persons, len(self.households))
-    present = np.flatnonzero(pres.ravel())
-    code = np.multiply(self.households.township[present >> 2], 4, dtype=np.intp)
-    code += present & 3
-    n_at = np.bincount(code, minlength=4 * K).reshape(K, 4)
+    n_at = households_by_township_and_location(pres.ravel(), H.township, K).reshape(K, 4)
     self.occupied = np.zeros(nP)
     self.occupied[K:2 * K] += n_at[:, LOC_VILLAGE] * w
     self.occupied[:K] += n_at[:, LOC_TOWN] * w

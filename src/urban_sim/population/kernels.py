@@ -6,7 +6,8 @@ of persons by place and age class). NumPy needs three to five full-length tempor
 one compiled loop (numba) reads every column once. Every kernel here is integer arithmetic on
 the same keys as its NumPy version, so the results are identical (``tests/test_kernels.py``
 compares both). Without numba the NumPy version runs (``COMPILED`` is False). Loops are kept
-free of data-dependent branches where they scatter (a spare cell takes what is not counted):
+free of data-dependent branches where they scatter (a spare cell takes what is not counted)
+unless most rows would hit that one cell (absent members: a branch is faster there):
 a loop that branches on ``alive`` and ``loc`` ran slower than NumPy's masks (measured: members
 at the base 6 ms vs 4 ms, living outside 4.4 ms vs 1.1 ms at full scale), so those passes stay
 in NumPy.
@@ -86,7 +87,7 @@ def counts_by_place_and_age(loc: np.ndarray, hh: np.ndarray, township: np.ndarra
 
 def _away_loop(loc, hh, village, alive, home, n_villages):
     counts = np.zeros(4 * n_villages, dtype=np.int64)
-    for i in range(hh.shape[0]):
+    for i in range(hh.shape[0]):  # most persons are at home: a branch beats a spare cell here
         if alive[i] and loc[i] != home:
             counts[np.int64(village[hh[i]]) * 4 + loc[i]] += 1
     return counts
@@ -111,6 +112,55 @@ def counts_away_by_village(loc: np.ndarray, hh: np.ndarray, village: np.ndarray,
 _presence_jit = _jit(_presence_loop)
 _place_age_jit = _jit(_place_age_loop)
 _away_jit = _jit(_away_loop)
+
+
+def _households_at_loop(flags, township, K):
+    counts = np.zeros(4 * K, dtype=np.int64)
+    for h in range(township.shape[0]):
+        row = np.int64(township[h]) * 4
+        for loc in range(4):
+            counts[row + loc] += flags[4 * h + loc]
+    return counts
+
+
+def _households_at_numpy(flags, township, K):
+    present = np.flatnonzero(flags)
+    code = np.multiply(township.take(present >> 2), 4, dtype=np.intp)
+    code += present & 3
+    return np.bincount(code, minlength=4 * K)
+
+
+def households_by_township_and_location(flags: np.ndarray, township: np.ndarray, K: int,
+                                        compiled: bool = COMPILED) -> np.ndarray:
+    """Households with a living member at each location, by ``township × 4 + location``, from
+    the presence flags (:func:`presence_flags` without its spare cell, shape (4 · n_households,));
+    shape (4 K,) of int64."""
+    fn = _households_at_jit if compiled else _households_at_numpy
+    return fn(flags, township, K)
+
+
+def _base_empty_loop(flags, base):
+    out = np.empty(base.shape[0], dtype=np.intp)
+    k = 0
+    for h in range(base.shape[0]):  # rare: a branch is cheap
+        if not flags[4 * np.int64(h) + base[h]]:
+            out[k] = h
+            k += 1
+    return out[:k].copy()
+
+
+def _base_empty_numpy(flags, base):
+    at = np.multiply(np.arange(len(base)), 4)
+    at += base
+    return np.flatnonzero(~flags[at])
+
+
+def households_absent_from_base(flags: np.ndarray, base: np.ndarray,
+                                compiled: bool = COMPILED) -> np.ndarray:
+    """Households without a living member at their base location, ascending (intp), from the
+    presence flags (shape (4 · n_households,)) and the base codes."""
+    fn = _base_empty_jit if compiled else _base_empty_numpy
+    return fn(flags, base)
 
 
 def _leaver_loop(hh, alive, age, n_households, lo, hi, gap):
@@ -150,3 +200,5 @@ def living_with_older_generation(hh: np.ndarray, alive: np.ndarray, age: np.ndar
 
 
 _leaver_jit = _jit(_leaver_loop)
+_households_at_jit = _jit(_households_at_loop)
+_base_empty_jit = _jit(_base_empty_loop)

@@ -74,9 +74,7 @@ def repair_bases(persons: Table, households: Table) -> None:
     (the most urban in-county location among them; outside if none is in the county)."""
     H = households
     pres = presence(persons, len(H))
-    at = np.multiply(np.arange(len(H)), 4)
-    at += H.base
-    fix = np.flatnonzero(~pres.ravel()[at])
+    fix = kernels.households_absent_from_base(pres.ravel(), H.base)
     if len(fix):
         pf = pres[fix]
         H.base[fix] = np.select([pf[:, LOC_SEAT], pf[:, LOC_TOWN], pf[:, LOC_VILLAGE]],
