@@ -202,3 +202,72 @@ def test_report_rebuilds_a_sensitivity_folder_and_guards_it(tmp_path):
     assert (out / "report.html").is_file()
     r = CliRunner().invoke(app, ["sensitivity", str(exp), "--out", str(out), "--seed", "1"])
     assert r.exit_code == 2 and "--fresh" in r.output and "seed" in r.output
+
+
+def _main_error(capsys, args):
+    """Run the console entry point; return (exit status, stderr lines)."""
+    from urban_sim.cli import main
+
+    try:
+        main(args)
+    except SystemExit as exc:
+        code = exc.code
+    else:  # pragma: no cover - main always exits
+        code = None
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Usage:" not in err, err
+    return code, [ln for ln in err.splitlines() if ln.strip()]
+
+
+def test_bad_option_values_give_one_line_with_the_allowed_range(capsys):
+    base = str(CONFIGS / "baseline.yaml")
+    cases = [
+        (["run", base, "--scale", "0"], "error: --scale '0': ", "allowed range [0.0001, 1.0]"),
+        (["run", base, "--scale=abc"], "error: --scale 'abc': ", "allowed range [0.0001, 1.0]"),
+        (["run", base, "-n", "0"], "error: --replicates '0': ", "allowed range [1, 10000]"),
+        (["run", base, "--workers", "0"], "error: --workers '0': ", "allowed range [1, 256]"),
+        (["run", base, "--no-such-option"], "error: No such option: --no-such-option", ""),
+        (["run"], "error: Missing argument 'scenario'", ""),
+        (["nosuchcommand"], "error: No such command 'nosuchcommand'", ""),
+    ]
+    for args, start, allowed in cases:
+        code, lines = _main_error(capsys, args)
+        assert code == 2, (args, lines)
+        assert len(lines) == 1 and lines[0].startswith(start) and allowed in lines[0], (args, lines)
+
+
+def test_out_of_range_scenario_values_name_the_allowed_range(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"extends: {CONFIGS / 'plan.yaml'}\npolicy:\n  levers:\n    land_reform: 1.5\n",
+                   encoding="utf-8")
+    r = CliRunner().invoke(app, ["validate", str(bad)])
+    assert r.exit_code == 2 and ":4: key 'policy.levers.land_reform' = 1.5: " in r.output, r.output
+    assert "(allowed range [0, 1])" in r.output, r.output
+    r = CliRunner().invoke(app, ["run", str(CONFIGS / "plan.yaml"), "--set", "scale=0",
+                                 "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "key 'scale' = 0: " in r.output and "(allowed range (0, 1])" in r.output
+
+
+def test_a_misspelt_shipped_name_suggests_the_nearest(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args, name in ((["run", "plann"], "plan"), (["sensitivity", "levers_moris", "--dry-run"],
+                                                    "levers_morris")):
+        r = CliRunner().invoke(app, args)
+        errors = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
+        assert r.exit_code == 2 and len(errors) == 1, r.output
+        assert "file not found" in errors[0] and f"(did you mean '{name}'?)" in errors[0], r.output
+
+
+def test_childcare_values_are_checked_against_their_units(tiny_dir, tmp_path):
+    path = tiny_dir / "childcare.csv"
+    text = path.read_text(encoding="utf-8")
+    assert "take_up_share,2020,0.069," in text
+    path.write_text(text.replace("take_up_share,2020,0.069,", "take_up_share,2020,6.9,"), encoding="utf-8")
+    r = CliRunner().invoke(app, ["validate", str(tiny_dir)])
+    assert r.exit_code == 2 and "childcare.csv: row 3, column 'value': value 6.9 outside [0, 1]" in r.output
+    data = tmp_path / "data.yaml"
+    data.write_text(f"extends: {CONFIGS / 'baseline.yaml'}\nname: d\ndata_dir: {tiny_dir}\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["run", str(data), "--out", str(tmp_path / "d"), "--scale", "0.004",
+                                 "--end-year", "2021", "--engine", "sequential"])
+    errors = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
+    assert r.exit_code == 2 and len(errors) == 1 and "value 6.9 outside [0, 1]" in errors[0], r.output

@@ -20,6 +20,7 @@ def validate(files: Annotated[list[Path], typer.Argument(
     from urban_sim.data import load_county
     from urban_sim.data.tables import check_folder_sources
     from urban_sim.model.county import check_scenario
+    from urban_sim.services.childcare import Childcare
 
     failed = 0
     for f in files:
@@ -28,6 +29,7 @@ def validate(files: Annotated[list[Path], typer.Argument(
             if f.is_dir():
                 load_county(f)
                 check_folder_sources(f)  # also the tables load_county does not read
+                Childcare(f)  # childcare.csv: values against their units
                 kind = "data folder"
             else:
                 keys = read_mapping(f)

@@ -40,6 +40,16 @@ def shipped_or_path(path: str | Path, folder: Path = SHIPPED_SCENARIOS) -> Path:
     return path
 
 
+def _shipped_hint(path: Path) -> str:
+    """For a missing bare name (``plann``): the nearest shipped scenario or experiment name."""
+    if path.suffix:
+        return ""
+    names = sorted(p.stem for d in (SHIPPED_SCENARIOS, SHIPPED_EXPERIMENTS) for p in d.glob("*.y*ml"))
+    hint = did_you_mean(path.name, names)
+    return (f", and no shipped scenario or experiment has that name"
+            f"{hint or ' (shipped: ' + ', '.join(names) + ')'}")
+
+
 class YamlLoader(yaml.SafeLoader):
     """PyYAML's safe loader with YAML 1.2 core-schema scalars (the rules TOML also follows).
 
@@ -136,7 +146,7 @@ def read_mapping(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; give a scenario or experiment file")
     if not path.is_file():
-        raise ConfigError(f"{path}: file not found")
+        raise ConfigError(f"{path}: file not found{_shipped_hint(path)}")
     try:
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text) if path.suffix == ".toml" else load_yaml(text, path)
@@ -303,7 +313,26 @@ def describe_error(error: dict[str, Any], files: list[Path], root: type[BaseMode
     msg = error["msg"].removeprefix("Value error, ")
     if error["type"] == "value_error":
         return f"{prefix}: {dotted + ': ' if dotted else ''}{msg}"
-    return f"{prefix}: key '{dotted}' = {error.get('input')!r}: {msg}"
+    return f"{prefix}: key '{dotted}' = {error.get('input')!r}: {msg}{allowed_range(root, loc)}"
+
+
+def allowed_range(root: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """``" (allowed range [0, 1])"`` from the bounds of the schema field at ``loc``, or ``""``."""
+    model = model_at(root, loc[:-1]) if loc else None
+    field = model.model_fields.get(str(loc[-1])) if model else None
+    if field is None:
+        return ""
+    low = high = None
+    for meta in field.metadata:
+        for attr, side in (("ge", "["), ("gt", "("), ("le", "]"), ("lt", ")")):
+            value = getattr(meta, attr, None)
+            if value is not None and attr in ("ge", "gt"):
+                low = f"{side}{value:g}" if isinstance(value, (int, float)) else f"{side}{value}"
+            elif value is not None:
+                high = f"{value:g}{side}" if isinstance(value, (int, float)) else f"{value}{side}"
+    if low is None and high is None:
+        return ""
+    return f" (allowed range {low or '(-inf'}, {high or 'inf)'})"
 
 
 def validate_mapping(root: type[M], raw: dict[str, Any], files: list[Path]) -> M:

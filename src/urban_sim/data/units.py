@@ -32,6 +32,7 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
     "per person per year": (0.0, 1.0),
     "per household per year": (0.0, 1.0),
     "per year": (-1.0, 1.0),
+    "1/year": (0.0, 1.0),  # a partial-adjustment rate (childcare.csv private_response_rate)
     # counts and physical quantities
     "persons": (0.0, INF),
     "count": (0.0, INF),

@@ -455,6 +455,7 @@ def check_scenario(scenario: Scenario, data: CountyData | None = None) -> None:
     data = data or load_county_cached(scenario.data_dir)
     CountyModel._parameters(scenario, data)
     programmes = Programmes(data.programmes)
+    Childcare(data.data_dir)  # childcare.csv is read apart from the other tables: check it too
     src = getattr(scenario, "_source", None) or "scenario"
     for block in (scenario.history, scenario.policy):
         programmes.weights(block, src)

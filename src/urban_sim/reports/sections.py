@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from urban_sim.model.outputs import label
 from urban_sim.reports.labels import FLAG_COLUMNS, fmt_value, flags, target_bound, target_wording, text
@@ -114,18 +115,20 @@ def findings(ts: pd.DataFrame, card: pd.DataFrame, reference: str, lang: str) ->
         best = d.mean().abs().idxmax()
         x = d[best].dropna().to_numpy(float)
         m = x.mean()
-        half = 1.96 * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else np.nan
+        # Student t, like the paired-differences table (analysis/compare.py), so the two agree
+        half = (stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+                if len(x) > 1 else np.nan)
         noise = not np.isnan(half) and abs(m) <= half
         ds = (seat[best] - seat[reference]).mean() if best in seat and reference in seat else np.nan
         if zh:
             tail = "，与随机噪声无法区分" if noise else ""
             out.append(f"与 {reference} 相比，{best} 使 {end} 年城镇化率变化 {fmt_value('urbanization_rate', m, lang, signed=True)}"
-                       f"（95% 置信区间 ±{half * 100:.1f} 个百分点{tail}），县城常住人口变化 "
+                       f"（配对种子差值的 95% 置信区间 ±{half * 100:.1f} 个百分点，仅含随机噪声{tail}），县城常住人口变化 "
                        f"{fmt_value('resident_population', ds, lang, signed=True)} 人。")
         else:
             tail = ", indistinguishable from seed noise" if noise else ""
             out.append(f"Against {reference}, {best} changes the {end} urbanization rate by "
-                       f"{fmt_value('urbanization_rate', m, lang, signed=True)} (95 % interval ±{half * 100:.1f} pp"
+                       f"{fmt_value('urbanization_rate', m, lang, signed=True)} (95 % interval over paired seeds, seed noise only: ±{half * 100:.1f} pp"
                        f"{tail}) and county-seat residents by {fmt_value('resident_population', ds, lang, signed=True)}.")
     # targets
     reached = card[card["n"] > 0]

@@ -22,9 +22,11 @@ import functools
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from urban_sim.data.sources import check_sources
 from urban_sim.data.tables import read_csv
+from urban_sim.data.units import check_units
 from urban_sim.errors import DataError
 
 INCLUSIVE, PRIVATE = "childcare_places_inclusive", "childcare_places_other"
@@ -72,6 +74,17 @@ class Childcare:
 @functools.lru_cache(maxsize=8)
 def _read(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, np.ndarray, float]:
     t = read_csv(path)
+    for col in ("value", "low", "high"):
+        values = pd.to_numeric(t[col], errors="coerce") if col in t.columns else None
+        if values is not None and (values.isna() & t[col].notna()).any():
+            row = int(np.flatnonzero((values.isna() & t[col].notna()).to_numpy())[0])
+            raise DataError(f"{path}: row {int(t.index[row]) + 2}, column {col!r}: "
+                            f"{t[col].iloc[row]!r} is not a number")
+        if values is not None:
+            t[col] = values
+    problem = check_units(t, ("value", "low", "high"), path)  # a share is in [0, 1] (README)
+    if problem:
+        raise DataError(problem)
     check_sources(t, Path(path), Path(path).parent)
     take = t[t["item"] == "take_up_share"].sort_values("year")
     rate = t[t["item"] == "private_response_rate"]
