@@ -236,9 +236,11 @@ def run_calibration(setup: Setup, out_dir: str | Path | None = None, *,
     write_table(out / "history.csv", cal.history_)
     write_table(out / "missing_years.csv", missing_years(obs))
     write_table(out / "check.parquet", check)
-    source = (f"calibrated: {exp.method} (experiment '{exp.name}', "
+    point = "best particle of " if isinstance(cal, ABCCalibrator) else ""
+    source = (f"calibrated: {exp.method} ({point}experiment '{exp.name}', "
               f"{dt.date.today().isoformat()}) against the rows of "
-              f"{setup.observations_path.name}; prior range = low-high")
+              f"{setup.observations_path.name}; uniform prior / search box = the experiment's "
+              "bounds, which may be narrower than this row's low-high")
     if isinstance(cal, ABCCalibrator):
         post = posterior_table(cal.posterior_, cal.names_, exp.start_year, source)
         write_table(out / POSTERIOR_FILE, post)

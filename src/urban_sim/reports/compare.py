@@ -200,7 +200,7 @@ def write_compare_report(out: str | Path, ts: pd.DataFrame, targets, resolved: d
     doc = Document(f"{t('compare_title')}：{'、'.join(names)}" if lang == "zh" else
                    f"{t('compare_title')}: {', '.join(names)}", lang=lang)
     doc.heading(t("summary")).paragraph(run_description(manifest, names, baseline, lang), css="summary")
-    doc.paragraph(("" if lang == "zh" else " ").join(findings(ts, card, baseline, lang)), css="summary")
+    doc.paragraph(("" if lang == "zh" else " ").join(findings(ts, card, baseline, lang, draws=manifest.get("n_parameter_draws") or 0)), css="summary")
     doc.heading(t("scorecard")).paragraph(t("scorecard_note"), css="note")
     doc.table(scorecard_table(card, plan, lang))
     doc.bullets([f"{label(r.indicator, lang)} {r.year} ({r.scenario}): {t('na_note')}"

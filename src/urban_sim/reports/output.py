@@ -43,6 +43,8 @@ def write_run_folder(out_dir: str | Path, scenario: Scenario, result: EnsembleRe
         "seed": scenario.seed,
         "replicate_seeds": result.seeds,
         "n_replicates": len(result.seeds),
+        # each replicate draws one posterior particle from its own seed
+        "n_parameter_draws": len(result.seeds) if scenario.parameters_from == "posterior" else 0,
         "run_ids": result.run_ids,
         "n_failed": result.n_failed,
         "n_resumed": result.n_skipped,
@@ -107,6 +109,10 @@ def write_compare_folder(out_dir: str | Path, scenarios: list[Scenario], result,
         "config_sha256": {s.name: config_hash(s) for s in scenarios},
         "seed": master_seed, "replicate_seeds": result.seeds,
         "n_replicates": len(result.seeds), "n_runs": len(result.specs),
+        # each replicate draws one posterior particle from its own seed, the same in every
+        # scenario (common random numbers pair the draws too)
+        "n_parameter_draws": (len(result.seeds) if any(s.parameters_from == "posterior"
+                                                       for s in scenarios) else 0),
         "n_succeeded": len(result.specs) - len(result.failures), "n_failed": len(result.failures),
         "n_resumed": result.n_skipped, "engine": engine,
         "scale": scenarios[0].scale, "start_year": scenarios[0].start_year,

@@ -71,7 +71,7 @@ def write_run_report(folder: str | Path, ts: pd.DataFrame, targets, manifest: di
     card = scorecard(ts, targets)
     doc = Document(f"{t('run_title')}：{name}" if lang == "zh" else f"{t('run_title')}: {name}", lang=lang)
     doc.heading(t("summary")).paragraph(run_description(manifest, [name], None, lang), css="summary")
-    doc.paragraph(("" if lang == "zh" else " ").join(findings(ts, card, name, lang)), css="summary")
+    doc.paragraph(("" if lang == "zh" else " ").join(findings(ts, card, name, lang, draws=manifest.get("n_parameter_draws") or 0)), css="summary")
     doc.heading(t("scorecard")).paragraph(t("scorecard_note"), css="note")
     doc.table(scorecard_table(card, plan, lang))
     doc.heading(t("assumptions")).bullets(assumption_note(data_status_counts(data_dir), manifest, lang),

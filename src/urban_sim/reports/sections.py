@@ -67,7 +67,8 @@ def _interval(vals: np.ndarray, indicator: str, lang: str) -> str:
         f" ({fmt_value(indicator, lo, lang)}–{fmt_value(indicator, hi, lang)})"
 
 
-def findings(ts: pd.DataFrame, card: pd.DataFrame, reference: str, lang: str) -> list[str]:
+def findings(ts: pd.DataFrame, card: pd.DataFrame, reference: str, lang: str,
+             draws: int = 0) -> list[str]:
     """Three to five sentences generated from the numbers.
 
     Parameters
@@ -78,6 +79,9 @@ def findings(ts: pd.DataFrame, card: pd.DataFrame, reference: str, lang: str) ->
         :func:`urban_sim.analysis.compare.scorecard` of ``ts``.
     reference : str
         The reference scenario (the only one for a single-scenario report).
+    draws : int
+        Posterior parameter draws behind the replicates (0: fixed parameters, so intervals are
+        seed noise only).
     """
     zh = _zh(lang)
     end, start = int(ts["year"].max()), int(ts["year"].min())
@@ -123,12 +127,15 @@ def findings(ts: pd.DataFrame, card: pd.DataFrame, reference: str, lang: str) ->
         if zh:
             tail = "，与随机噪声无法区分" if noise else ""
             out.append(f"与 {reference} 相比，{best} 使 {end} 年城镇化率变化 {fmt_value('urbanization_rate', m, lang, signed=True)}"
-                       f"（配对种子差值的 95% 置信区间 ±{half * 100:.1f} 个百分点，仅含随机噪声{tail}），县城常住人口变化 "
+                       f"（配对差值的 95% 置信区间 ±{half * 100:.1f} 个百分点，"
+                       f"{'含参数抽样与随机噪声' if draws else '仅含随机噪声'}{tail}），县城常住人口变化 "
                        f"{fmt_value('resident_population', ds, lang, signed=True)} 人。")
         else:
             tail = ", indistinguishable from seed noise" if noise else ""
             out.append(f"Against {reference}, {best} changes the {end} urbanization rate by "
-                       f"{fmt_value('urbanization_rate', m, lang, signed=True)} (95 % interval over paired seeds, seed noise only: ±{half * 100:.1f} pp"
+                       f"{fmt_value('urbanization_rate', m, lang, signed=True)} (95 % interval over "
+                       f"{'paired seeds and parameter draws' if draws else 'paired seeds, seed noise only'}: "
+                       f"±{half * 100:.1f} pp"
                        f"{tail}) and county-seat residents by {fmt_value('resident_population', ds, lang, signed=True)}.")
     # targets
     reached = card[card["n"] > 0]
