@@ -227,3 +227,72 @@ def test_prim_drops_restrictions_that_keep_almost_the_whole_range():
     # the statistics are those of the reported box (f0 only), not of PRIM's peeled one
     inside = (x["f0"] >= box["restricted"][0][1]) & (x["f0"] <= box["restricted"][0][2])
     assert box["density"] == pytest.approx(y[inside].mean())
+
+
+def _study(ranking_rows, outputs_rows, prim_rows=()):
+    from urban_sim.analysis.sensitivity.discovery import PRIM_COLUMNS
+    from urban_sim.analysis.sensitivity.levers import LeverStudy
+
+    ranking = pd.DataFrame(ranking_rows)
+    for col in RANKING_COLUMNS:
+        if col not in ranking:
+            ranking[col] = {"settled": True, "per": 0.1, "unit": "u"}.get(col, np.nan)
+    return LeverStudy(ranking, pd.DataFrame(), pd.DataFrame({"scenario": [0]}),
+                      pd.DataFrame(outputs_rows), pd.DataFrame(list(prim_rows), columns=PRIM_COLUMNS),
+                      pd.DataFrame(), None, None, {}, [], {"n_scenarios": 1})
+
+
+def test_report_names_trade_offs_hides_negligible_levers_and_boxes_without_levers():
+    from urban_sim.reports.lever_report import answer_table, conditions_table, tradeoffs
+
+    exp = load_experiment(ROOT / "experiments" / "levers_sobol.yaml")
+    land, hukou = "policy.levers.land_reform", "policy.levers.hukou_service_access"
+    outs = [{"name": f"{i}_2027", "indicator": i, "year": 2027, "stat": "value", "is_target": False,
+             "unit": "persons", "display_factor": 1.0, "label_en": i, "label_zh": i, "operator": "",
+             "target": np.nan, "target_high": np.nan, "varies": True}
+            for i in ("resident_population", "urbanization_rate")]
+    rows = [{"target": "resident_population", "lever": land, "rank": 1, "ST": 0.7,
+             "effect_per_unit": -850.0, "direction": "-", "robust_top3_share": 1.0},
+            {"target": "resident_population", "lever": hukou, "rank": 2, "ST": 0.001,
+             "effect_per_unit": 5.0, "direction": "?", "robust_top3_share": 1.0},
+            {"target": "urbanization_rate", "lever": land, "rank": 1, "ST": 0.6,
+             "effect_per_unit": 0.1, "direction": "+", "robust_top3_share": 1.0}]
+    prim = [{"outcome": "targets_met_2027_ge_3", "label": "x", "n_runs": 10, "base_rate": 0.3,
+             "coverage": 0.9, "density": 0.85, "mass": 0.3, "restricted": 1,
+             "box": "parameters.asc_seat in [1, 2]", "note": ""}]
+    study = _study(rows, outs, prim)
+    lines = tradeoffs(exp, study)
+    assert len(lines) == 1 and lines[0].startswith("land and homestead reform")
+    assert "-850" in lines[0] and "+0.1" in lines[0]
+    table = answer_table(exp, study)
+    assert table.iloc[0]["2nd lever"].startswith("— (other levers ST < 0.01)")
+    assert "no lever in the box" in conditions_table(study).iloc[0]["note"]
+
+
+def test_replicate_check_does_not_ask_replicates_for_a_constant_output():
+    from urban_sim.analysis.sensitivity.checks import choose_replicates
+    from urban_sim.analysis.sensitivity.outputs import ScalarOutput
+
+    exp = load_experiment(ROOT / "experiments" / "levers_sobol.yaml")
+    outs = [ScalarOutput("flat", "value", None, 2027, False)]
+
+    def run(base, values, outputs, reps):
+        n = len(values)
+        rng = np.random.default_rng(0)  # round-off differences only
+        return pd.DataFrame({"point": np.repeat(np.arange(n), reps),
+                             "flat": 0.98 + 1e-17 * rng.normal(size=n * reps)})
+
+    reps, table = choose_replicates(exp, None, outs, run)
+    assert reps == 1 and table["replicates_needed"].tolist() == [1]
+
+
+def test_scenarios_take_distinct_posterior_particles(tmp_path):
+    rows = "".join(f"{i},{5 + i / 10},1.0,{0.9 if i == 0 else 0.1 / 9},1,2010,x,derived\n"
+                   for i in range(10))
+    (tmp_path / "posterior.csv").write_text(
+        "sample,asc_outside,stay_kappa0,weight,distance,year,source,status\n" + rows,
+        encoding="utf-8")
+    text = TINY.format(scenario=CONFIGS / "plan.yaml").replace(
+        "scenarios: {n: 2, seed: 3}", "scenarios: {n: 4, seed: 3, posterior: posterior.csv}")
+    scen = sa.levers.draw_scenarios(load_experiment(write_yaml(tmp_path / "t.yaml", text)))
+    assert scen["posterior_sample"].nunique() == 4  # one particle has weight 0.9, yet no repeat

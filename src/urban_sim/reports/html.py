@@ -43,6 +43,7 @@ CSS = (
     "td,th{padding:3px 8px;border-bottom:1px solid #e4e4e4;text-align:right;vertical-align:top}"
     "td:first-child,th:first-child{text-align:left;white-space:normal}th{background:#f4f4f4}"
     "td{white-space:nowrap}"
+    "table.wrap td{white-space:normal;text-align:left;min-width:6em}"
     "img{max-width:100%}.summary{background:#f6f8fa;border-left:4px solid #2a9d8f;padding:.6em 1em}"
     ".note{color:#555;font-size:.92em}.met{background:#e3f4ef}.unmet{background:#fbe9e4}"
 )
@@ -146,14 +147,16 @@ class Document:
         return self
 
     def table(self, frame: pd.DataFrame, *, formats: dict[str, str] | None = None,
-              row_css: list[str] | None = None) -> Document:
+              row_css: list[str] | None = None, wrap: bool = False) -> Document:
         """Add a table: the frame's column names as header, cells through :func:`fmt`
         (``formats`` maps a column to a format spec such as ``"{:.1%}"``); ``row_css`` one class
-        per row (e.g. ``met``)."""
+        per row (e.g. ``met``); ``wrap``: cells of text wrap and align left (HTML), for tables
+        whose cells are sentences rather than numbers."""
         formats = formats or {}
         cells = pd.DataFrame({c: [fmt(v, formats.get(c), lang=self.lang) for v in frame[c]]
                               for c in frame.columns}, columns=frame.columns)
-        self.blocks.append(_Block("table", frame=cells, items=list(row_css or [])))
+        self.blocks.append(_Block("table", css="wrap" if wrap else "", frame=cells,
+                                  items=list(row_css or [])))
         return self
 
     def figure(self, name: str, figure, alt: str = "") -> Document:
@@ -193,7 +196,8 @@ class Document:
         for i, row in enumerate(frame.itertuples(index=False)):
             cls = f' class="{esc(b.items[i])}"' if i < len(b.items) and b.items[i] else ""
             rows.append(f"<tr{cls}>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>")
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        cls = f' class="{esc(b.css)}"' if b.css else ""
+        return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
     def markdown(self) -> str:
         """The whole report as Markdown (figures linked as ``figures/<name>.png``)."""

@@ -66,6 +66,9 @@ TEXT = {
     "not_varying": ("Outcomes that do not vary over the levers (not ranked): ",
                     "在抓手范围内不变化的指标（未排序）："),
     "not_settled": ("Top three not settled between N/2 and N: ", "N/2与N之间前三位尚未稳定："),
+    "tradeoffs": ("Trade-offs: levers that raise one headline outcome and lower another "
+                  "(ST ≥ 0.05, effect per step as above):",
+                  "权衡：提高一项主要结果却降低另一项的抓手（ST ≥ 0.05，每步长效应同上）："),
     "all_settled": ("Top three the same at N/2 and N for every ranked outcome.",
                     "所有已排序指标的前三位在N/2与N下一致。"),
 }
@@ -171,8 +174,14 @@ def _p_met_text(g: pd.DataFrame, lang: str) -> str:
     return f"{p:.0%}"
 
 
+MIN_ST = 0.01
+"""A 2nd or 3rd lever with mean ST below this is not shown as a top lever (it explains less than
+1 % of the outcome's variance over the levers)."""
+
+
 def answer_table(exp: Experiment, study: LeverStudy, lang: str = "en") -> pd.DataFrame:
-    """The first table: one row per ranked 2027 target and headline outcome, its top three."""
+    """The first table: one row per ranked 2027 target and headline outcome, its top three
+    (2nd and 3rd only with ST ≥ :data:`MIN_ST`)."""
     n_scen = int(study.meta.get("n_scenarios", len(study.scenarios)))
     outs = study.outputs.set_index("indicator")
     rows = []
@@ -183,7 +192,11 @@ def answer_table(exp: Experiment, study: LeverStudy, lang: str = "en") -> pd.Dat
         g = g.sort_values("rank")
         row = {c["target"]: label, c["goal"]: goal, c["p_met"]: _p_met_text(g, lang)}
         for k in range(3):
-            row[c[f"lever{k + 1}"]] = _lever_cell(g.iloc[k], o, exp, n_scen, lang) if k < len(g) else ""
+            if k < len(g) and (k == 0 or g.iloc[k].ST >= MIN_ST):
+                row[c[f"lever{k + 1}"]] = _lever_cell(g.iloc[k], o, exp, n_scen, lang)
+            else:
+                row[c[f"lever{k + 1}"]] = (f"—（其余抓手ST < {MIN_ST:g}）" if lang == "zh"
+                                           else f"— (other levers ST < {MIN_ST:g})") if k < len(g) else ""
         row[c["settled"]] = bool(g["settled"].iloc[0])
         rows.append(row)
     return pd.DataFrame(rows)
@@ -211,12 +224,41 @@ def conditions_table(study: LeverStudy, lang: str = "en") -> pd.DataFrame:
         else:
             k = r.outcome.rsplit("_ge_", 1)[-1]
             label = f"至少{k}项2027年目标达标" if lang == "zh" else f"at least {k} targets of 2027 met"
+        note = r.note if isinstance(r.note, str) else ""
+        box = r.box if isinstance(r.box, str) else ""
+        if box and not any(item.startswith("policy.") for item in box.split("; ")):
+            note = ("方框中没有抓手：能否达标取决于行为参数与外部不确定性，而非抓手设定" if lang == "zh" else
+                    "no lever in the box: success depends on behavioural parameters and external "
+                    "uncertainties, not on a lever setting") + (f"; {note}" if note else "")
         rows.append({c["outcome"]: label, c["base_rate"]: f"{r.base_rate:.0%}",
-                     c["box"]: _box_text(r.box, lang),
+                     c["box"]: _box_text(box, lang),
                      c["coverage"]: "" if math.isnan(r.coverage) else f"{r.coverage:.0%}",
                      c["density"]: "" if math.isnan(r.density) else f"{r.density:.0%}",
-                     c["note"]: r.note if isinstance(r.note, str) else ""})
+                     c["note"]: note})
     return pd.DataFrame(rows)
+
+
+def tradeoffs(exp: Experiment, study: LeverStudy, lang: str = "en", min_st: float = 0.05) -> list[str]:
+    """Levers that raise one headline outcome (residents, county-seat population, urbanization
+    rate, non-farm jobs: more is the plan's aim for each) and lower another, both with ST ≥
+    ``min_st`` and an effect interval that excludes 0."""
+    outs = study.outputs.set_index("indicator")
+    head = study.outputs[~study.outputs["is_target"].astype(bool)
+                         & (study.outputs["stat"] == "value")]["indicator"].tolist()
+    r = study.ranking[study.ranking["target"].isin(head) & (study.ranking["ST"] >= min_st)
+                      & study.ranking["direction"].isin(["+", "-"])]
+    lines = []
+    for lever, g in r.groupby("lever", sort=False):
+        if set(g["direction"]) != {"+", "-"}:
+            continue
+        parts = []
+        for row in g.itertuples():
+            o = outs.loc[row.target]
+            label = o.label_zh if lang == "zh" else o.label_en
+            parts.append(f"{label} {_num(row.effect_per_unit)} {_unit_text(o, row, exp, lang)}")
+        lines.append((f"{lever_label(lever, lang)}：" if lang == "zh" else f"{lever_label(lever)}: ")
+                     + "; ".join(parts))
+    return lines
 
 
 def _heatmap(study: LeverStudy, lang: str):
@@ -247,12 +289,13 @@ def lever_document(exp: Experiment, study: LeverStudy, lang: str = "en") -> Docu
         if zh else
         (f"{len(m['levers'])} levers, {m['n_scenarios']} uncertainty scenarios, N = {m['N']}, "
          f"scale {m['scale']}, {m['replicates']} replicate(s) per point, {m.get('n_runs_total', 0)} "
-         f"real model runs ({runs}), {m['wall_seconds'] / 60:.1f} min"
+         f"real model runs ({', '.join(f'{v} {k}' for k, v in runs.items())}), "
+         f"{m['wall_seconds'] / 60:.1f} min"
          + ("; Sobol sums carried by a Gaussian-process emulator." if m.get("emulator") else "."))
         , css="summary")
     doc.heading(_t("answer", lang))
     doc.paragraph(_t("answer_note", lang), css="note")
-    doc.table(answer_table(exp, study, lang))
+    doc.table(answer_table(exp, study, lang), wrap=True)
     unranked = study.outputs[~study.outputs["varies"].astype(bool)]
     if len(unranked):
         labels = [(r.label_zh if zh else r.label_en) for r in unranked.itertuples()]
@@ -260,9 +303,13 @@ def lever_document(exp: Experiment, study: LeverStudy, lang: str = "en") -> Docu
     not_settled = sorted(set(study.ranking.loc[~study.ranking["settled"].astype(bool), "target"]))
     doc.paragraph(_t("not_settled", lang) + ", ".join(not_settled) if not_settled
                   else _t("all_settled", lang), css="note")
+    trade = tradeoffs(exp, study, lang)
+    if trade:
+        doc.paragraph(_t("tradeoffs", lang), css="note")
+        doc.bullets(trade)
     doc.heading(_t("conditions", lang))
     doc.paragraph(_t("cond_note", lang).format(t=exp.prim.threshold), css="note")
-    doc.table(conditions_table(study, lang))
+    doc.table(conditions_table(study, lang), wrap=True)
     doc.heading(_t("details", lang))
     full = study.ranking.copy()
     full["lever"] = [lever_label(n, lang) for n in full["lever"]]

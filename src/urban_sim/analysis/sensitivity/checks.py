@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
+from urban_sim.analysis.sensitivity.indices import is_constant
 from urban_sim.analysis.sensitivity.outputs import ScalarOutput
 from urban_sim.config.experiment import Experiment
 from urban_sim.config.loader import with_overrides
@@ -79,7 +80,10 @@ def choose_replicates(exp: Experiment, base: Scenario, outputs: list[ScalarOutpu
         s2 = float(runs.groupby("point")[o.name].var(ddof=1).mean())
         v = float(runs.groupby("point")[o.name].mean().var(ddof=1)) - s2 / 2
         q = c.noise_share
-        need = 1 if s2 <= 0 else (0 if v <= 0 else math.ceil(s2 * (1 - q) / (q * v)))
+        if is_constant(runs[o.name].to_numpy(float)):
+            need = 1  # does not vary (e.g. 0.98 everywhere up to rounding): nothing to rank
+        else:
+            need = 1 if s2 <= 0 else (0 if v <= 0 else math.ceil(s2 * (1 - q) / (q * v)))
         rows.append({"output": o.name, "seed_variance": s2, "signal_variance": v,
                      "replicates_needed": need})
     table = pd.DataFrame(rows)

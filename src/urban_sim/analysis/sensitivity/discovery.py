@@ -112,7 +112,8 @@ def prim_box(x: pd.DataFrame, y: np.ndarray, *, threshold: float = 0.8, peel_alp
     if not restricted:
         notes.append(f"met with p ≥ {threshold:g} without any restriction: no condition"
                      if out["density"] >= threshold else
-                     f"no restriction cuts more than {min_cut:.0%} of a range: no condition")
+                     f"no restriction cuts more than {min_cut:.0%} of a range: no condition "
+                     f"(density without them {out['density']:.2f})")
     elif out["density"] < threshold:
         notes.append(f"density {out['density']:.2f} after dropping the trivial restrictions "
                      f"(below {threshold:g})")

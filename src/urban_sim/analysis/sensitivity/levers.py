@@ -91,7 +91,8 @@ def _display(o: ScalarOutput) -> tuple[float, str]:
 def draw_scenarios(exp: Experiment) -> pd.DataFrame:
     """Uncertainty scenarios: Latin hypercube (scipy.stats.qmc, seed ``scenarios.seed``) over
     the uncertainty factors, mapped through their inverse CDFs; with ``scenarios.posterior`` one
-    weighted draw of the posterior per scenario (columns ``parameters.<name>``).
+    weighted draw of the posterior per scenario (columns ``parameters.<name>``; distinct
+    particles, drawn without replacement, while the posterior has at least ``n`` of them).
 
     Returns
     -------
@@ -114,7 +115,10 @@ def draw_scenarios(exp: Experiment) -> pd.DataFrame:
     if s.posterior:
         names, particles, w = read_posterior_file(exp)
         rng = np.random.default_rng(s.seed)
-        pick = rng.choice(len(w), size=s.n, p=w)
+        # distinct particles (weighted, without replacement) while there are enough: a
+        # particle drawn twice would repeat a scenario's behavioural parameters
+        distinct = s.n <= int((w > 0).sum())
+        pick = rng.choice(len(w), size=s.n, p=w, replace=not distinct)
         frame["posterior_sample"] = pick
         for j, c in enumerate(names):
             frame[f"parameters.{c}"] = particles[pick, j]
