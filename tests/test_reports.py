@@ -163,3 +163,23 @@ def test_run_report_opens_with_summary_scorecard_and_assumptions(tmp_path):
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in page and page.count("data:image/png;base64,") == 4
     assert (folder / "summary.md").is_file() and (folder / "manifest.json").is_file()
+
+
+def test_findings_say_how_much_of_the_requested_investment_cannot_be_financed():
+    from urban_sim.reports.sections import findings
+    rows = []
+    for rep in (0, 1):
+        for year in (2025, 2026):
+            for sc in ("plan", "base"):
+                rows += [(sc, rep, year, "county", "resident_population", 1000.0 + rep),
+                         (sc, rep, year, "county_seat", "resident_population", 400.0 + rep),
+                         (sc, rep, year, "county", "urbanization_rate", 0.4 + rep / 100)]
+            rows += [("plan", rep, year, "county", "investment_total", 600.0),
+                     ("plan", rep, year, "county", "investment_unfinanced", 200.0),
+                     ("base", rep, year, "county", "investment_total", 500.0),
+                     ("base", rep, year, "county", "investment_unfinanced", 0.0)]
+    ts = pd.DataFrame(rows, columns=["scenario", "replicate", "year", "place", "indicator", "value"])
+    card = pd.DataFrame(columns=["scenario", "indicator", "year", "n", "p_met"])
+    text = " ".join(findings(ts, card, "base", "en"))
+    assert "25% of the investment plan asks for in 2025–2026 (400 of 1,600 million yuan)" in text
+    assert "base asks" not in text

@@ -137,6 +137,22 @@ def findings(ts: pd.DataFrame, card: pd.DataFrame, reference: str, lang: str,
                        f"{'paired seeds and parameter draws' if draws else 'paired seeds, seed noise only'}: "
                        f"±{half * 100:.1f} pp"
                        f"{tail}) and county-seat residents by {fmt_value('resident_population', ds, lang, signed=True)}.")
+    # financing: what a scenario asked for but could not pay (policy/financing.py)
+    money = ts[(ts["place"] == "county")
+               & ts["indicator"].isin(["investment_total", "investment_unfinanced"])]
+    if not money.empty:
+        tot = (money.groupby(["scenario", "indicator", "replicate"])["value"].sum()
+               .groupby(["scenario", "indicator"]).mean().unstack())
+        for sc in tot.index:
+            short = float(tot.loc[sc].get("investment_unfinanced", 0.0) or 0.0)
+            asked = short + float(tot.loc[sc].get("investment_total", 0.0) or 0.0)
+            if asked > 0 and short / asked >= 0.05:
+                y0, y1 = int(money["year"].min()), int(money["year"].max())
+                out.append(f"{y0}–{y1} 年 {sc} 申请的投资中有 {short / asked:.0%}（{short:,.0f} 百万元）因融资约束"
+                           "（自有财力、专项债额度、偿债）无法落实，结果反映实际支出的效果。" if zh else
+                           f"{short / asked:.0%} of the investment {sc} asks for in {y0}–{y1} ({short:,.0f} of "
+                           f"{asked:,.0f} million yuan) cannot be financed (own funds, bond quota, "
+                           "debt service): its effects are those of the money actually spent.")
     # targets
     reached = card[card["n"] > 0]
     if len(reached):
@@ -163,7 +179,7 @@ def findings(ts: pd.DataFrame, card: pd.DataFrame, reference: str, lang: str,
                            f"The largest change is {name} ({yr}, target {target_bound(row, lang)}): its "
                            f"probability rises from {piv.loc[(ind, yr), reference]:.0%} to "
                            f"{piv.loc[(ind, yr), who]:.0%} in {who}.")
-    return out[:5]
+    return out[:6]
 
 
 def scorecard_table(card: pd.DataFrame, plan: pd.DataFrame | None, lang: str) -> pd.DataFrame:
