@@ -307,14 +307,12 @@ class CountyModel(mesa.Model):
     def demography(self) -> None:
         """Ageing, deaths, births and household formation."""
         P = self.persons
-        np.add(P.age, P.alive, out=P.age, casting="unsafe")  # + 1 for the living
-        dead = demography.deaths(P, self.mortality, self.rng)
-        born = demography.births(P, self.fertility, self.rng)
-        self.flows["deaths"] = len(dead) * self.weight
-        abroad = P.loc[born] == LOC_OUTSIDE  # registered mothers living outside the county
+        ev = demography.vital_events(P, self.households, self.mortality, self.fertility,
+                                     self.params["household_formation_rate"], self.rng)
+        self.flows["deaths"] = len(ev.dead) * self.weight
+        abroad = P.loc[ev.born] == LOC_OUTSIDE  # registered mothers living outside the county
         self.flows["births"] = np.sum(~abroad) * self.weight
         self.flows["births_outside"] = np.sum(abroad) * self.weight
-        demography.form_households(P, self.households, self.params["household_formation_rate"], self.rng)
         repair_bases(self.persons, self.households)
 
     # 5 -----------------------------------------------------------------------------------

@@ -7,13 +7,15 @@ outside them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from urban_sim.population.kernels import living_with_older_generation
+from urban_sim.population import vital_kernels as vk
 from urban_sim.population.state import Table
 
-MAX_AGE = 110
+MAX_AGE = vk.MAX_AGE
 
 
 def rate_schedules(vital_rates: pd.DataFrame, rate: str) -> tuple[np.ndarray, np.ndarray]:
@@ -55,74 +57,97 @@ def rate_by_age(vital_rates: pd.DataFrame, rate: str, year: int) -> np.ndarray:
     return rate_in_year(*rate_schedules(vital_rates, rate), year)
 
 
-def deaths(persons: Table, q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Draw deaths among the living; returns the indices of persons who died.
+@dataclass
+class VitalEvents:
+    """What the demography rules did in one year.
+
+    Attributes
+    ----------
+    dead : numpy.ndarray of intp
+        Rows of the persons who died.
+    born : numpy.ndarray of int
+        Rows of the newborns.
+    new_households : numpy.ndarray of int
+        Rows of the households formed by leavers.
+    """
+
+    dead: np.ndarray
+    born: np.ndarray
+    new_households: np.ndarray
+
+
+def vital_events(persons: Table, households: Table, q: np.ndarray, f: np.ndarray,
+                 formation_rate: float, rng: np.random.Generator) -> VitalEvents:
+    """Ageing, deaths, births and household formation of one year, in this order.
+
+    The living age one year, then die with probability ``q`` by age; surviving women aged
+    15–49 give birth with probability ``f`` by age, the newborn (female with probability
+    100/211, sex ratio at birth 111, assumption, Shanxi-like) joining the mother's household
+    and location; then adults aged 22–35 living with a member at least 18 years older leave
+    with probability ``formation_rate`` to form their own household (:func:`form_households`).
+    The random draws are those of the former NumPy rules, in the same order: one uniform per
+    living person (row order), one per woman aged 15–49, one per newborn (sex), one per leaver
+    candidate (compiled loops of :mod:`urban_sim.population.vital_kernels`).
 
     Parameters
     ----------
     q : numpy.ndarray, shape (MAX_AGE + 1,)
         Probability of dying within the year by age (already scaled by the mortality multiplier).
-    """
-    alive = np.flatnonzero(persons.alive)
-    age = np.minimum(persons.age.take(alive), MAX_AGE)
-    dead = alive[rng.random(len(alive)) < q.take(age)]
-    persons.alive[dead] = False
-    return dead
-
-
-def births(persons: Table, f: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Draw births to living women; newborns join the mother's household and location.
-
-    Parameters
-    ----------
     f : numpy.ndarray, shape (MAX_AGE + 1,)
         Births per woman per year by age (already scaled by the fertility multiplier).
-
-    Returns
-    -------
-    numpy.ndarray
-        Row indices of the newborns.
+    formation_rate : float
+        Yearly probability that a candidate leaves.
     """
-    women = np.flatnonzero(persons.alive & persons.female & (persons.age >= 15) & (persons.age <= 49))
-    mothers = women[rng.random(len(women)) < f.take(persons.age.take(women))]
-    k = len(mothers)
-    return persons.append(
+    P = persons
+    dead, women, young, kids, oldest = vk.age_and_die(P.age, P.alive, P.female, P.hh, q,
+                                                      len(households), rng)
+    moms = vk.mothers(women, P.age, f, rng)
+    k = len(moms)
+    first_newborn = len(P)
+    born = P.append(
         age=np.zeros(k, np.int16),
         female=rng.random(k) < 100 / 211,  # sex ratio at birth 111 (assumption, Shanxi-like)
-        hh=persons.hh[mothers],
-        loc=persons.loc[mothers],
+        hh=P.hh.take(moms),
+        loc=P.loc.take(moms),
         alive=np.ones(k, bool),
-        mother=mothers.astype(np.int32),
+        mother=moms.astype(np.int32),
         trained=np.zeros(k, bool),
         sector=np.full(k, -1, np.int8),
     )
+    leaving = vk.leavers(young, P.hh, P.age, oldest, 18, formation_rate, rng)
+    new = form_households(P, households, leaving, kids, first_newborn)
+    return VitalEvents(dead, born, new)
 
 
-def form_households(
-    persons: Table, households: Table, rate: float, rng: np.random.Generator
-) -> np.ndarray:
-    """Adults aged 22–35 living with an older generation leave to form their own household.
+def form_households(persons: Table, households: Table, leavers: np.ndarray, kids: np.ndarray,
+                    first_newborn: int) -> np.ndarray:
+    """Leavers form their own household and take along their own children.
 
-    A leaver takes along their own children (persons whose ``mother`` is the leaver). The new
-    household keeps the home village and hukou type of the old one, holds no land of its own and
-    has its base where the leaver lives.
+    The new household keeps the home village and hukou type of the old one, holds no land of
+    its own and has its base where the leaver lives. A child (a row of ``kids`` or a newborn,
+    row ``first_newborn`` on) whose mother is a leaver moves with her.
+
+    Parameters
+    ----------
+    leavers : numpy.ndarray of intp
+        Ascending rows of the leavers.
+    kids : numpy.ndarray of intp
+        Rows of the living persons under 18 born before this year.
+    first_newborn : int
+        First row of this year's newborns.
 
     Returns
     -------
     numpy.ndarray
         Row indices of the new households.
     """
-    cand = living_with_older_generation(persons.hh, persons.alive, persons.age, len(households),
-                                        22, 35, 18)
-    leavers = cand[rng.random(len(cand)) < rate]
     if not len(leavers):
         return np.zeros(0, dtype=np.int64)
     old = persons.hh[leavers]
-    loc = persons.loc[leavers]
     new = households.append(
         village=households.village[old],
         township=households.township[old],
-        base=loc,
+        base=persons.loc[leavers],
         hukou_urban=households.hukou_urban[old],
         land_tie=np.zeros(len(leavers), bool),
         land_rented=np.zeros(len(leavers), bool),
@@ -130,12 +155,5 @@ def form_households(
         years_at_base=np.zeros(len(leavers), np.int16),
     )
     persons.hh[leavers] = new
-    leaving = np.zeros(len(persons) + 1, dtype=bool)  # the last cell stands for "no mother"
-    leaving[leavers] = True
-    kids = np.flatnonzero(persons.alive & (persons.age < 18))
-    mother = persons.mother[kids]
-    leaving_mother = leaving[mother]  # mother −1 reads the last cell
-    kids, mother = kids[leaving_mother], mother[leaving_mother]
-    persons.hh[kids] = new[np.searchsorted(leavers, mother)]  # leavers are sorted
+    vk.follow_mothers(kids, first_newborn, persons.mother, persons.hh, leavers, new)
     return new
-
