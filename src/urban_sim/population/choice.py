@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from urban_sim.population import choice_kernels as kc
+
 ALT_VILLAGE, ALT_TOWN, ALT_SEAT, ALT_OUTSIDE = 0, 1, 2, 3
 NESTS = (np.array([0]), np.array([1, 2]), np.array([3]))
 
@@ -300,14 +302,16 @@ def choose_locations(households: Deciders, places: PlaceInputs, params: Mapping[
     :func:`draw_choice`, with the same floating-point operations in the same order, so the
     result is identical to those functions applied to the ``(n, 4)`` utility matrix.
     The terms shared by households of the same village, base, number of workers and land
-    rental are computed once per such group (:func:`location_utilities`); the rest are
-    one-dimensional column operations (no Python loop). ``benchmarks/mesa_reference.py`` is the
-    same rule written one household at a time.
+    rental are computed once per such group (:func:`location_utilities`); the household terms,
+    the probabilities and the draw are compiled passes over the households
+    (:func:`urban_sim.population.choice_kernels.nested_logit_draw`) with NumPy's ``exp`` and
+    ``log`` between them (``tests/test_kernels_choice.py`` compares them with the NumPy column
+    passes they replaced). ``benchmarks/mesa_reference.py`` is the same rule written one
+    household at a time.
     """
     if len(u) == 0:
         return np.zeros(0, dtype=np.int8)
-    V = location_utilities(households, places, params)
-    return _nested_logit_draw(V, params["nest_lambda_urban"], u)
+    return kc.nested_logit_draw(_utility_args(households, places, params), params["nest_lambda_urban"], u)
 
 
 def location_utilities(households: Deciders, places: PlaceInputs,
@@ -324,14 +328,26 @@ def location_utilities(households: Deciders, places: PlaceInputs,
     -----
     The terms up to congestion depend only on (current, rented, n_workers, village): they are
     tabulated once per call (``3 · 2 · (max n_workers + 1) · n_villages`` entries per
-    alternative) and gathered. The later terms are added column by column; a term that is zero
-    for a household is added as ``+ 0.0`` (a mask multiplied in), which leaves every sum
+    alternative, :func:`_utility_args`). One compiled pass
+    (:func:`urban_sim.population.choice_kernels.utilities`) gathers them and adds the household
+    terms in the order of the utility; a term that is zero for a household is added as
+    ``+ 0.0`` (a mask multiplied in), as the column-by-column NumPy version did, so every sum is
     bit-identical to the ``(n, 4)`` formula.
+    """
+    return list(kc.utilities(_utility_args(households, places, params), len(households)))
+
+
+def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str, float]) -> tuple:
+    """Tables and household columns for the compiled utility pass of :func:`location_utilities`.
+
+    The group tables (terms up to congestion; shape (3 · 2 · nw_n · n_villages, 4)) and every
+    scalar or small table of the household terms, computed with NumPy (its ``log``/``log1p``)
+    exactly as before; the compiled pass only gathers and adds.
     """
     p, pl, h = params, places, households
     K = len(pl.township_seat_km)
     n_vil = len(pl.village_township)
-    nw_n = int(h.n_workers.max()) + 1
+    nw_n = int(h.n_workers.max()) + 1 if len(h) else 1
     b_y = p["beta_income"]
     # ---- table over (current, rented, n_workers, village) of the terms up to congestion
     vt = np.asarray(pl.village_township, dtype=np.int64)
@@ -345,104 +361,29 @@ def location_utilities(households: Deciders, places: PlaceInputs,
     place = (K + vt, vt, np.zeros_like(vt), np.full_like(vt, 2 * K))
     asc = (0.0, p["asc_town"], p["asc_seat"], p["asc_outside"])
     c_dist = p["distance_income_ratio"] * b_y
-    tables = []
-    for j in range(4):
-        t = asc[j] + b_y * np.log(nw * pl.income_yuan[place[j]] + other)
-        t = t - c_dist * np.log1p(dist[j])[:, None, None, :]
-        net = pl.network_share[:, j] if j else np.zeros(n_vil)
-        t = t + p["beta_network"] * net
-        t = t + p["beta_amenity"] * pl.amenity[place[j]]
-        t = t - p["beta_congestion"] * pl.congestion[place[j]]
-        if j == ALT_TOWN:  # township 0 has no town centre of its own
-            t[..., vt == 0] = -np.inf
-        tables.append(t.ravel())
-    key = np.multiply(h.current, 2, dtype=np.intp)
-    key += h.land_rented
-    key *= nw_n
-    key += h.n_workers
-    key *= n_vil
-    key += h.village
-    V = [np.take(t, key) for t in tables]
+    # by alternative j: income term (2, nw_n, n_vil), distance term (3, n_vil), then the
+    # network, amenity and congestion terms (n_vil,); the compiled pass subtracts and adds them
+    # in this order for every (current, rented, n_workers, village) as NumPy's broadcasting did
+    income = np.stack([asc[j] + b_y * np.log(nw * pl.income_yuan[place[j]] + other) for j in range(4)])
+    distance = np.stack([c_dist * np.log1p(dist[j]) for j in range(4)])
+    terms = np.stack([np.stack([p["beta_network"] * (pl.network_share[:, j] if j else np.zeros(n_vil)),
+                                p["beta_amenity"] * pl.amenity[place[j]],
+                                p["beta_congestion"] * pl.congestion[place[j]]]) for j in range(4)])
+    tables = kc.group_tables(income, distance, terms, vt == 0)  # the town: not in township 0
     # ---- household terms, in the order of the utility (see choose_locations)
-    trig = np.flatnonzero(h.school_trigger)
-    if len(trig):
-        school = p["beta_school"] * pl.school_quality
-        for j in range(4):
-            V[j][trig] += school[j]
+    school = p["beta_school"] * pl.school_quality
     b_sa = p["beta_service_access"]
-    V[0] += b_sa * 1.0
-    access = np.take(b_sa * np.array([pl.hukou_service_access, 1.0]), h.hukou_urban.view(np.int8))
-    V[1] += access
-    V[2] += access
-    V[3] += b_sa * p["service_access_outside"]
+    access = b_sa * np.array([pl.hukou_service_access, 1.0])
     # land tie β_L tie, tie = tied (1 − 0.5 rented)(1 − 0.5 land_reform), on moving to 1, 2, 3
     lt = p["beta_land"] * (np.array([True, True]) * (1 - 0.5 * np.array([False, True]))
                            * (1 - 0.5 * pl.land_reform))
-    lt = np.take(lt, h.land_rented.view(np.int8))
-    lt *= h.land_tied
-    away = [None, np.not_equal(h.current, ALT_TOWN, out=access),  # access is added: reuse
-            np.not_equal(h.current, ALT_SEAT, out=np.empty(len(key)))]
-    tmp = np.empty(len(key))
-    for j in (1, 2):
-        V[j] -= np.multiply(lt, away[j], out=tmp)
-    V[3] -= lt
     # price of a dwelling on moving to a town or the county seat
-    for j in (1, 2):
-        V[j] -= np.multiply(p["beta_price"] * np.log(pl.housing_price_yuan_m2[j - 1]), away[j], out=tmp)
+    price = np.array([p["beta_price"] * np.log(pl.housing_price_yuan_m2[j - 1]) for j in (1, 2)])
     # staying: stay(youngest adult) at the current alternative (+ offset at the county seat)
+    # (row j is added at alternative j when j is current; 0.0 is added at the others)
     stay = stay_utility_by_age(p)
-    idx = np.multiply(h.current, MAX_AGE_INDEX + 1, dtype=np.intp)
-    idx += h.youngest_adult_age
-    for j in range(3):
-        table = np.zeros((3, MAX_AGE_INDEX + 1))
-        table[j] = stay + (p["stay_seat_offset"] if j == ALT_SEAT else 0.0)
-        V[j] += np.take(table.ravel(), idx, out=tmp, mode="wrap")  # indices are valid: no wrap
-    return V
-
-
-def _nested_logit_draw(V: list[np.ndarray], lam: float, u: np.ndarray) -> np.ndarray:
-    """:func:`nested_logit_probabilities` + :func:`draw_choice` on four utility columns.
-
-    Nests {0}, {1, 2} (dissimilarity ``lam``), {3} with λ = 1 for the single-alternative nests;
-    ``-inf`` marks an unavailable alternative. Same operations in the same order. Overwrites
-    ``V``.
-    """
-    v0, v1, v2, v3 = V
-    # urban nest
-    s1 = np.divide(v1, lam, out=v1)
-    s2 = np.divide(v2, lam, out=v2)
-    top = np.maximum(s1, s2)
-    e1 = np.exp(np.subtract(s1, top, out=s1), out=s1)
-    e2 = np.exp(np.subtract(s2, top, out=s2), out=s2)
-    s = e1 + e2
-    e1 /= s
-    e2 /= s  # conditional probabilities of town and seat
-    iv1 = np.log(s, out=s)
-    iv1 += top
-    iv1 *= lam
-    # upper level: inclusive values v0, iv1, v3 (singleton nests with λ = 1)
-    top = np.maximum(v0, iv1, out=top)
-    np.maximum(top, v3, out=top)
-    g0 = np.exp(np.subtract(v0, top, out=v0), out=v0)
-    g1 = np.exp(np.subtract(iv1, top, out=iv1), out=iv1)
-    g2 = np.exp(np.subtract(v3, top, out=v3), out=v3)
-    tot = np.add(g0, g1, out=top)
-    tot += g2
-    p0 = np.divide(g0, tot, out=g0)
-    pg1 = np.divide(g1, tot, out=g1)
-    p1 = np.multiply(e1, pg1, out=e1)
-    p2 = np.multiply(e2, pg1, out=e2)
-    # inverse CDF
-    c1 = np.add(p0, p1, out=pg1)
-    choice = (u >= p0).view(np.int8)
-    choice += u >= c1
-    c1 += p2
-    choice += u >= c1
-    # an alternative of probability 0 can only be drawn as the last one (round-off); g2 ≥ 1e-300
-    # means p3 = g2 / tot > 0 (tot ≤ 3)
-    if g2.min() < 1e-300:
-        bad = np.flatnonzero(choice == ALT_OUTSIDE)
-        probs = np.stack([p0[bad], p1[bad], p2[bad], g2[bad] / tot[bad]], axis=1)
-        bad_rows = probs[:, ALT_OUTSIDE] <= 0
-        choice[bad[bad_rows]] = probs[bad_rows].argmax(axis=1)
-    return choice
+    stay_tab = np.stack([stay + (p["stay_seat_offset"] if j == ALT_SEAT else 0.0) for j in range(3)])
+    return (tables, nw_n, n_vil, h.village, h.current, h.n_workers, h.land_rented,
+            h.land_tied, h.hukou_urban, h.school_trigger, h.youngest_adult_age,
+            np.asarray(school, dtype=float), b_sa * 1.0, access, b_sa * p["service_access_outside"],
+            lt, price, stay_tab)

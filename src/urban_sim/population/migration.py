@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from urban_sim.population import choice as ch
+from urban_sim.population import choice_kernels as kc
 from urban_sim.population import kernels
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, Table
 
@@ -39,8 +40,8 @@ class Applicants:
         Members aged 16–59 at the base.
     school_trigger : numpy.ndarray of bool, shape (n,)
         A member at the base is 6 or 12.
-    at_base : numpy.ndarray of bool, shape (n_persons,)
-        Living persons at their household's base (all households).
+    at_base : numpy.ndarray of intp
+        Living persons at their household's base (all households), ascending row indices.
     """
 
     hh: np.ndarray
@@ -87,38 +88,20 @@ def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params
     """Nested-logit choice of every household with members at its in-county base
     (:func:`urban_sim.population.choice.choose_locations`); None if no household decides."""
     P, H = persons, households
-    base_of = H.base.take(P.hh)
-    at_base = P.loc == base_of
-    at_base &= P.alive
-    sel = np.flatnonzero(at_base & (base_of != LOC_OUTSIDE))
-    hb, agb = P.hh.take(sel).astype(np.intp), P.age.take(sel)
-    nH = len(H)
-    # members at the base by household and class: other, working age, aged 6 or 12
-    code = np.multiply(hb, 3)
-    code += CHOICE_AGE_CLASS.take(agb)
-    by_class = np.bincount(code, minlength=3 * nH).reshape(nH, 3)
-    n_work = by_class[:, 1]
-    n_at = by_class[:, 0] + n_work
-    n_at += by_class[:, 2]
-    trigger = by_class[:, 2] > 0
-    youngest = np.full(nH, 200, dtype=np.int16)
-    adult = np.flatnonzero(agb >= 18)
-    np.minimum.at(youngest, hb.take(adult), agb.take(adult))
-    dec = np.flatnonzero(n_at)
+    at_idx, dec, *cols = kc.members_at_base(P.hh, P.loc, P.alive, P.age, H.base, CHOICE_AGE_CLASS,
+                                            H.village, H.land_rented, H.land_tie,
+                                            H.homestead_withdrawn, H.hukou_urban)
     if not len(dec):
         return None
-    base = H.base[dec]
     n = len(dec)
-    deciders = ch.Deciders(
-        village=H.village[dec], current=base, n_workers=n_work[dec],
-        land_rented=H.land_rented[dec], land_tied=H.land_tie[dec] & ~H.homestead_withdrawn[dec],
-        hukou_urban=H.hukou_urban[dec], school_trigger=trigger[dec], youngest_adult_age=youngest[dec])
+    deciders = ch.Deciders(*cols)
+    base = deciders.current
     choice = ch.choose_locations(deciders, places, params, rng.random(n))
     cur = base.astype(np.int64)
     movers = choice != cur
     u2 = rng.random(n)
     return Applicants(dec[movers], choice[movers], cur[movers], u2[movers],
-                      deciders.n_workers[movers], deciders.school_trigger[movers], at_base)
+                      deciders.n_workers[movers], deciders.school_trigger[movers], at_idx)
 
 
 def allocate_and_move(persons: Table, households: Table, app: Applicants, vacancy: np.ndarray,
@@ -136,7 +119,7 @@ def allocate_and_move(persons: Table, households: Table, app: Applicants, vacanc
     K = len(vacancy)
     hhs, dest, cur, u2, n_work, trigger = (app.hh, app.dest, app.current, app.u2, app.n_workers,
                                            app.school_trigger)
-    at_base = np.flatnonzero(app.at_base)
+    at_base = app.at_base
     nH = len(H)
     hh_b = P.hh.take(at_base)
     applicant = np.zeros(nH, dtype=bool)

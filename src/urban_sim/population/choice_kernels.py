@@ -1,0 +1,310 @@
+"""Compiled passes of the location choice, capacity allocation and return migration (numba).
+
+Each rule of :mod:`urban_sim.population.choice` and :mod:`urban_sim.population.migration` was a
+sequence of NumPy passes, each writing a full-length temporary. Here one compiled loop reads
+every column once and does the gathers, additions, comparisons, compactions and scatter-adds of
+several of those passes. Bit-identity with the NumPy rules (``tests/test_kernels_choice.py``
+keeps them as the reference and compares):
+
+- every floating-point operation is the same, on the same operands, in the same order (a sum
+  ``((a + b) + c) ...`` is added up as NumPy did, column by column; a term NumPy added as
+  ``+ 0.0`` or multiplied by ``0.0`` is still added or multiplied here);
+- ``exp``, ``log`` and ``log1p`` stay NumPy calls on contiguous arrays between the compiled
+  passes: numba's ``math.exp``/``math.log`` differ from NumPy's vectorised ones in the last bit
+  for a few per cent of the values;
+- random numbers are still drawn by the caller in NumPy batches, in the same order (numba's
+  ``Generator.random()`` gives the same numbers but is about half as fast as a NumPy batch).
+
+No ``fastmath``. Compiled code is cached on disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+def _jit(fn):
+    # error_model="numpy": a division is IEEE's (inf/NaN, as NumPy's) without Python's
+    # ZeroDivisionError check, which would keep the loop from being vectorised
+    return numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+
+
+OUTSIDE = 3
+"""Location code of outside the county (``urban_sim.population.state.LOC_OUTSIDE``)."""
+
+
+# --------------------------------------------------------------------------- location choice
+def _at_base_loop(hh, loc, alive, base, at, deciding):
+    # branch-free masks (NumPy's flatnonzero then compacts them, faster than a loop)
+    for i in range(hh.shape[0]):
+        b = base[hh[i]]
+        a = alive[i] & (loc[i] == b)
+        at[i] = a
+        deciding[i] = a & (b != OUTSIDE)
+
+
+def _count_loop(idx, hh, age, age_class, n_households):
+    # by household: members at the base of class 0, 1, 2 and 200 − youngest adult's age
+    cnt = np.zeros((n_households, 4), dtype=np.int32)
+    for s in range(idx.shape[0]):
+        i = idx[s]
+        h = hh[i]
+        a = age[i]
+        cnt[h, age_class[a]] += 1
+        cnt[h, 3] = max(cnt[h, 3], 200 - (np.int32(a) if a >= 18 else np.int32(200)))
+    return cnt
+
+
+def _deciders_loop(cnt, village, base, rented, tie, withdrawn, hukou):
+    nH = base.shape[0]
+    dec = np.empty(nH, dtype=np.intp)
+    m = 0
+    for h in range(nH):  # compaction without a branch: every slot is written, kept or not
+        dec[m] = h
+        m += (cnt[h, 0] + cnt[h, 1] + cnt[h, 2]) > 0
+    dec = dec[:m].copy()
+    cols = (np.empty(m, village.dtype), np.empty(m, base.dtype), np.empty(m, np.int64),
+            np.empty(m, np.bool_), np.empty(m, np.bool_), np.empty(m, np.bool_),
+            np.empty(m, np.bool_), np.empty(m, np.int16))
+    for k in range(m):
+        h = dec[k]
+        cols[0][k] = village[h]
+        cols[1][k] = base[h]
+        cols[2][k] = cnt[h, 1]
+        cols[3][k] = rented[h]
+        cols[4][k] = tie[h] & (not withdrawn[h])
+        cols[5][k] = hukou[h]
+        cols[6][k] = cnt[h, 2] > 0
+        cols[7][k] = 200 - cnt[h, 3]
+    return (dec,) + cols
+
+
+def members_at_base(hh, loc, alive, age, base, age_class, village, rented, tie, withdrawn, hukou):
+    """Persons at their household's base and the deciding households' columns, one pass.
+
+    Parameters
+    ----------
+    hh, loc, alive, age : numpy.ndarray, shape (n_persons,)
+        Person columns (household, location code, alive, age in years).
+    base, village, rented, tie, withdrawn, hukou : numpy.ndarray, shape (n_households,)
+        Household columns: base location code, home village, land rented out, land tie held,
+        homestead withdrawn, urban hukou.
+    age_class : numpy.ndarray of int, indexed by age
+        0 other, 1 working age, 2 aged 6 or 12 (``migration.CHOICE_AGE_CLASS``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``at_idx`` (living persons at their household's base, any base, ascending), ``dec``
+        (households with a living member at an in-county base, ascending) and, by deciding
+        household (shape (len(dec),)): village, base, members of working age at the base
+        (int64), land rented, land tied (tie held and homestead not withdrawn), urban hukou,
+        a member at the base aged 6 or 12, age of the youngest member aged ≥ 18 at the base
+        (int16; 200 if none). Integer counts, so identical to the bincounts they replace.
+    """
+    at, deciding = np.empty(len(hh), dtype=bool), np.empty(len(hh), dtype=bool)
+    _at_base_jit(hh, loc, alive, base, at, deciding)
+    cnt = _count_jit(np.flatnonzero(deciding), hh, age, age_class, len(base))
+    return (np.flatnonzero(at), *_deciders_jit(cnt, village, base, rented, tie, withdrawn, hukou))
+
+
+def _group_tables_loop(income, distance, terms, no_town):
+    n_rent, nw_n, n_vil = income.shape[1], income.shape[2], income.shape[3]
+    out = np.empty((3 * n_rent * nw_n * n_vil, 4))
+    for c in range(3):
+        for r in range(n_rent):
+            for w in range(nw_n):
+                for v in range(n_vil):
+                    key = ((c * n_rent + r) * nw_n + w) * n_vil + v
+                    for j in range(4):
+                        t = income[j, r, w, v] - distance[j, c, v]
+                        t = t + terms[j, 0, v]
+                        t = t + terms[j, 1, v]
+                        t = t - terms[j, 2, v]
+                        out[key, j] = -np.inf if (j == 1) & no_town[v] else t
+    return out
+
+
+def group_tables(income, distance, terms, no_town):
+    """Utility terms up to congestion by (current, rented, n_workers, village) and alternative.
+
+    Parameters
+    ----------
+    income : numpy.ndarray, shape (4, 2, nw_n, n_vil)
+        ``ASC_j + β_y ln(n_workers · y + other)`` by alternative, land rented, workers, village.
+    distance : numpy.ndarray, shape (4, 3, n_vil)
+        ``r_d β_y ln(1 + d)`` by alternative, current alternative and village.
+    terms : numpy.ndarray, shape (4, 3, n_vil)
+        Network term (added), amenity term (added), congestion term (subtracted).
+    no_town : numpy.ndarray of bool, shape (n_vil,)
+        Villages without a town alternative (township 0): ``-inf``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (3 · 2 · nw_n · n_vil, 4)
+        Row ``((current · 2 + rented) · nw_n + n_workers) · n_vil + village``;
+        ``(((income − distance) + network) + amenity) − congestion``, as NumPy's broadcasting
+        of the same terms in that order.
+    """
+    return _group_tables_jit(income, distance, terms, no_town)
+
+
+def _gather_loop(tables, nw_n, n_vil, village, current, n_workers, rented, youngest, stay, out):
+    # the gathers: the group terms of the four alternatives and the stay term (rows 0-3, 4)
+    for i in range(village.shape[0]):
+        c = np.int64(current[i])
+        key = ((c * 2 + rented[i]) * nw_n + n_workers[i]) * n_vil + village[i]
+        out[0, i] = tables[key, 0]
+        out[1, i] = tables[key, 1]
+        out[2, i] = tables[key, 2]
+        out[3, i] = tables[key, 3]
+        out[4, i] = stay[c, youngest[i]]
+
+
+def _household_terms_loop(current, rented, tied, hukou, trigger, school, v0_add, access, v3_add,
+                          lt_by_rented, price, lam, out):
+    # no gather and no branch (selects): the loop is vectorised. lam <= 0 writes the
+    # utilities, else the lower level of the nested logit (V/λ of town and seat shifted by
+    # their maximum in rows 1-2, that maximum in row 4)
+    a0, a1 = access[0], access[1]
+    l0, l1 = lt_by_rented[0], lt_by_rented[1]
+    s0, s1, s2, s3 = school[0], school[1], school[2], school[3]
+    for i in range(current.shape[0]):
+        c = current[i]
+        tr = trigger[i]
+        x0, x1, x2, x3, st = out[0, i], out[1, i], out[2, i], out[3, i], out[4, i]
+        x0 = x0 + s0 if tr else x0  # school: only where triggered
+        x1 = x1 + s1 if tr else x1
+        x2 = x2 + s2 if tr else x2
+        x3 = x3 + s3 if tr else x3
+        x0 += v0_add  # service access
+        acc = a1 if hukou[i] else a0
+        x1 += acc
+        x2 += acc
+        x3 += v3_add
+        lt = (l1 if rented[i] else l0) * (1.0 if tied[i] else 0.0)  # land tie
+        away1 = 1.0 if c != 1 else 0.0
+        away2 = 1.0 if c != 2 else 0.0
+        x1 -= lt * away1
+        x2 -= lt * away2
+        x3 -= lt
+        x1 -= price[0] * away1  # dwelling price
+        x2 -= price[1] * away2
+        x0 += st if c == 0 else 0.0  # stay at the current alternative, + 0.0 at the others
+        x1 += st if c == 1 else 0.0
+        x2 += st if c == 2 else 0.0
+        if lam > 0:
+            x1 = x1 / lam
+            x2 = x2 / lam
+            top = x1 if (x1 >= x2) | (x1 != x1) else x2  # np.maximum: a NaN wins
+            x1 -= top
+            x2 -= top
+            out[4, i] = top
+        out[0, i] = x0
+        out[1, i] = x1
+        out[2, i] = x2
+        out[3, i] = x3
+
+
+def _utilities_into(args, lam, out):
+    (tables, nw_n, n_vil, village, current, n_workers, rented, tied, hukou, trigger, youngest,
+     school, v0_add, access, v3_add, lt_by_rented, price, stay) = args
+    _gather_jit(tables, nw_n, n_vil, village, current, n_workers, rented, youngest, stay, out)
+    _household_terms_jit(current, rented, tied, hukou, trigger, school, v0_add, access, v3_add,
+                         lt_by_rented, price, lam, out)
+
+
+def _nest_sum_loop(e, s):
+    for i in range(s.shape[0]):
+        t = e[0, i] + e[1, i]
+        s[i] = t
+        e[0, i] = e[0, i] / t  # conditional probabilities of town and seat
+        e[1, i] = e[1, i] / t
+
+
+def _upper_nest_loop(log_s, lam, lower, shifted):
+    for i in range(log_s.shape[0]):
+        iv1 = (log_s[i] + lower[4, i]) * lam
+        v0, v3 = lower[0, i], lower[3, i]
+        t = v0 if (v0 >= iv1) | (v0 != v0) else iv1  # np.maximum: a NaN wins
+        t = t if (t >= v3) | (t != t) else v3
+        shifted[0, i] = v0 - t
+        shifted[1, i] = iv1 - t
+        shifted[2, i] = v3 - t
+
+
+def _draw_loop(g, e, u, choice):
+    for i in range(u.shape[0]):
+        tot = g[0, i] + g[1, i]
+        tot += g[2, i]
+        p0 = g[0, i] / tot
+        pg1 = g[1, i] / tot
+        p1 = e[0, i] * pg1
+        p2 = e[1, i] * pg1
+        c1 = p0 + p1
+        ui = u[i]
+        choice[i] = np.int8(ui >= p0) + np.int8(ui >= c1) + np.int8(ui >= c1 + p2)
+
+
+def _zero_outside_loop(g, e, choice):
+    # an alternative of probability 0 can only be drawn as the last one (round-off)
+    for i in range(choice.shape[0]):
+        if choice[i] == 3:
+            tot = g[0, i] + g[1, i]
+            tot += g[2, i]
+            pg1 = g[1, i] / tot
+            probs = (g[0, i] / tot, e[0, i] * pg1, e[1, i] * pg1, g[2, i] / tot)
+            if probs[3] <= 0:
+                best = 0
+                for k in range(1, 4):  # np.argmax: the first maximum, a NaN first
+                    if probs[best] != probs[best]:
+                        break
+                    if (probs[k] > probs[best]) | (probs[k] != probs[k]):
+                        best = k
+                choice[i] = best
+
+
+_at_base_jit = _jit(_at_base_loop)
+_count_jit = _jit(_count_loop)
+_deciders_jit = _jit(_deciders_loop)
+_group_tables_jit = _jit(_group_tables_loop)
+_gather_jit = _jit(_gather_loop)
+_household_terms_jit = _jit(_household_terms_loop)
+_nest_sum_jit = _jit(_nest_sum_loop)
+_upper_nest_jit = _jit(_upper_nest_loop)
+_draw_jit = _jit(_draw_loop)
+_zero_outside_jit = _jit(_zero_outside_loop)
+
+
+def utilities(args: tuple, n: int) -> np.ndarray:
+    """The four utility columns, shape (4, n), from :func:`choice._utility_args`'s ``args``."""
+    out = np.empty((5, n))
+    _utilities_into(args, 0.0, out)
+    return out[:4]
+
+
+def nested_logit_draw(args: tuple, lam: float, u: np.ndarray) -> np.ndarray:
+    """Utilities, nested-logit probabilities and the inverse-CDF draw, int8 of shape (n,).
+
+    Four compiled passes with NumPy's ``exp``/``log`` between them: (1) utilities, the urban
+    nest's ``V/λ``, its maximum and the shifted values; ``exp``; (2) the nest sum; ``log``;
+    (3) the inclusive value, the upper level's maximum and shifted values; ``exp``; (4) the
+    probabilities and the draw from ``u``. The same operations in the same order as
+    ``nested_logit_probabilities`` + ``draw_choice`` on the ``(n, 4)`` utilities.
+    """
+    n = len(u)
+    lower = np.empty((5, n))  # v0, town and seat shifted by their maximum, v3, that maximum
+    _utilities_into(args, lam, lower)
+    e = np.exp(lower[1:3], out=lower[1:3])
+    s = np.empty(n)
+    _nest_sum_jit(e, s)
+    log_s = np.log(s, out=s)
+    g = np.empty((3, n))
+    _upper_nest_jit(log_s, lam, lower, g)
+    np.exp(g, out=g)
+    choice = np.empty(n, dtype=np.int8)
+    _draw_jit(g, e, u, choice)
+    if g[2].min() < 1e-300:  # else every p3 = g2 / tot > 0 (tot ≤ 3)
+        _zero_outside_jit(g, e, choice)
+    return choice

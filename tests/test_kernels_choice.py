@@ -1,0 +1,244 @@
+"""The compiled passes of the choice and migration rules give exactly what the NumPy rules gave.
+
+The NumPy versions below are the rules as they were before the compiled passes
+(``population/choice_kernels.py``); each test feeds both the same inputs and draws and requires
+identical outputs (bit for bit, NaN equal to NaN).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from urban_sim.population import choice as ch
+from urban_sim.population import choice_kernels as kc
+from urban_sim.population import migration as mg
+from urban_sim.population.state import LOC_OUTSIDE, Table
+
+from .test_choice import _choice_population  # 3 townships, 6 villages; no town in township 0
+
+
+# --------------------------------------------------------------------------- NumPy references
+def ref_location_utilities(h, pl, p):
+    """``choice.location_utilities`` as NumPy column passes (the rule before the kernels)."""
+    K = len(pl.township_seat_km)
+    n_vil = len(pl.village_township)
+    nw_n = int(h.n_workers.max()) + 1
+    b_y = p["beta_income"]
+    vt = np.asarray(pl.village_township, dtype=np.int64)
+    nw = np.arange(nw_n, dtype=np.int64)[:, None]
+    other = (p["household_other_income_yuan"] * (1 + 0.5 * np.array([False, True])))[:, None, None]
+    d_vc, d_vs, d_ts = pl.village_centre_km, pl.village_seat_km, pl.township_seat_km[vt]
+    zero = 0 * d_vc
+    d_out = np.full_like(d_vc, p["distance_outside_km"])
+    dist = (np.stack([zero, d_vc, d_vs]), np.stack([d_vc, zero, d_ts]), np.stack([d_vs, d_ts, zero]),
+            np.stack([d_out, d_out, d_out]))
+    place = (K + vt, vt, np.zeros_like(vt), np.full_like(vt, 2 * K))
+    asc = (0.0, p["asc_town"], p["asc_seat"], p["asc_outside"])
+    c_dist = p["distance_income_ratio"] * b_y
+    tables = []
+    for j in range(4):
+        t = asc[j] + b_y * np.log(nw * pl.income_yuan[place[j]] + other)
+        t = t - c_dist * np.log1p(dist[j])[:, None, None, :]
+        net = pl.network_share[:, j] if j else np.zeros(n_vil)
+        t = t + p["beta_network"] * net
+        t = t + p["beta_amenity"] * pl.amenity[place[j]]
+        t = t - p["beta_congestion"] * pl.congestion[place[j]]
+        if j == ch.ALT_TOWN:
+            t[..., vt == 0] = -np.inf
+        tables.append(t.ravel())
+    key = np.multiply(h.current, 2, dtype=np.intp)
+    key += h.land_rented
+    key *= nw_n
+    key += h.n_workers
+    key *= n_vil
+    key += h.village
+    V = [np.take(t, key) for t in tables]
+    trig = np.flatnonzero(h.school_trigger)
+    if len(trig):
+        school = p["beta_school"] * pl.school_quality
+        for j in range(4):
+            V[j][trig] += school[j]
+    b_sa = p["beta_service_access"]
+    V[0] += b_sa * 1.0
+    access = np.take(b_sa * np.array([pl.hukou_service_access, 1.0]), h.hukou_urban.view(np.int8))
+    V[1] += access
+    V[2] += access
+    V[3] += b_sa * p["service_access_outside"]
+    lt = p["beta_land"] * (np.array([True, True]) * (1 - 0.5 * np.array([False, True]))
+                           * (1 - 0.5 * pl.land_reform))
+    lt = np.take(lt, h.land_rented.view(np.int8))
+    lt *= h.land_tied
+    away = [None, np.not_equal(h.current, ch.ALT_TOWN, out=access),
+            np.not_equal(h.current, ch.ALT_SEAT, out=np.empty(len(key)))]
+    tmp = np.empty(len(key))
+    for j in (1, 2):
+        V[j] -= np.multiply(lt, away[j], out=tmp)
+    V[3] -= lt
+    for j in (1, 2):
+        V[j] -= np.multiply(p["beta_price"] * np.log(pl.housing_price_yuan_m2[j - 1]), away[j], out=tmp)
+    stay = ch.stay_utility_by_age(p)
+    idx = np.multiply(h.current, ch.MAX_AGE_INDEX + 1, dtype=np.intp)
+    idx += h.youngest_adult_age
+    for j in range(3):
+        table = np.zeros((3, ch.MAX_AGE_INDEX + 1))
+        table[j] = stay + (p["stay_seat_offset"] if j == ch.ALT_SEAT else 0.0)
+        V[j] += np.take(table.ravel(), idx, out=tmp, mode="wrap")
+    return V
+
+
+def ref_nested_logit_draw(V, lam, u):
+    """``choice._nested_logit_draw`` (NumPy passes over the four utility columns)."""
+    v0, v1, v2, v3 = V
+    s1 = np.divide(v1, lam, out=v1)
+    s2 = np.divide(v2, lam, out=v2)
+    top = np.maximum(s1, s2)
+    e1 = np.exp(np.subtract(s1, top, out=s1), out=s1)
+    e2 = np.exp(np.subtract(s2, top, out=s2), out=s2)
+    s = e1 + e2
+    e1 /= s
+    e2 /= s
+    iv1 = np.log(s, out=s)
+    iv1 += top
+    iv1 *= lam
+    top = np.maximum(v0, iv1, out=top)
+    np.maximum(top, v3, out=top)
+    g0 = np.exp(np.subtract(v0, top, out=v0), out=v0)
+    g1 = np.exp(np.subtract(iv1, top, out=iv1), out=iv1)
+    g2 = np.exp(np.subtract(v3, top, out=v3), out=v3)
+    tot = np.add(g0, g1, out=top)
+    tot += g2
+    p0 = np.divide(g0, tot, out=g0)
+    pg1 = np.divide(g1, tot, out=g1)
+    p1 = np.multiply(e1, pg1, out=e1)
+    p2 = np.multiply(e2, pg1, out=e2)
+    c1 = np.add(p0, p1, out=pg1)
+    choice = (u >= p0).view(np.int8)
+    choice += u >= c1
+    c1 += p2
+    choice += u >= c1
+    if g2.min() < 1e-300:
+        bad = np.flatnonzero(choice == ch.ALT_OUTSIDE)
+        probs = np.stack([p0[bad], p1[bad], p2[bad], g2[bad] / tot[bad]], axis=1)
+        bad_rows = probs[:, ch.ALT_OUTSIDE] <= 0
+        choice[bad[bad_rows]] = probs[bad_rows].argmax(axis=1)
+    return choice
+
+
+def ref_members_at_base(P, H):
+    """The start of ``migration.applicants`` (persons at the base, deciding households)."""
+    base_of = H.base.take(P.hh)
+    at_base = P.loc == base_of
+    at_base &= P.alive
+    sel = np.flatnonzero(at_base & (base_of != LOC_OUTSIDE))
+    hb, agb = P.hh.take(sel).astype(np.intp), P.age.take(sel)
+    nH = len(H)
+    code = np.multiply(hb, 3)
+    code += mg.CHOICE_AGE_CLASS.take(agb)
+    by_class = np.bincount(code, minlength=3 * nH).reshape(nH, 3)
+    n_work = by_class[:, 1]
+    n_at = by_class[:, 0] + n_work
+    n_at += by_class[:, 2]
+    trigger = by_class[:, 2] > 0
+    youngest = np.full(nH, 200, dtype=np.int16)
+    adult = np.flatnonzero(agb >= 18)
+    np.minimum.at(youngest, hb.take(adult), agb.take(adult))
+    dec = np.flatnonzero(n_at)
+    return (np.flatnonzero(at_base), dec, H.village[dec], H.base[dec], n_work[dec],
+            H.land_rented[dec], H.land_tie[dec] & ~H.homestead_withdrawn[dec], H.hukou_urban[dec],
+            trigger[dec], youngest[dec])
+
+
+# --------------------------------------------------------------------------- inputs
+def _same(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+
+
+# --------------------------------------------------------------------------- tests
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_utilities_equal_the_numpy_rule(lin_data, seed):
+    rng = np.random.default_rng(seed)
+    households, places = _choice_population(rng, n=300)
+    params = dict(lin_data.parameters)
+    ours = ch.location_utilities(households, places, params)
+    ref = ref_location_utilities(households, places, params)
+    for a, b in zip(ours, ref, strict=True):
+        _same(a, b)
+    town_off = places.village_township[households.village] == 0
+    assert np.isneginf(ours[1][town_off]).all() and np.isfinite(ours[1][~town_off]).all()
+
+
+@pytest.mark.parametrize("asc_outside", [None, -1e4, 50.0])
+def test_choice_equals_the_numpy_rule_on_edges(lin_data, asc_outside):
+    """Random draws, draws on the cumulative probabilities and next to them, outside's
+    probability underflowing (-1e4) or nearly certain (50)."""
+    rng = np.random.default_rng(7)
+    households, places = _choice_population(rng, n=500)
+    params = dict(lin_data.parameters)
+    if asc_outside is not None:
+        params["asc_outside"] = asc_outside
+    lam = params["nest_lambda_urban"]
+    V = np.stack(ref_location_utilities(households, places, params), axis=1)
+    avail = np.isfinite(V)
+    probs = ch.nested_logit_probabilities(np.where(avail, V, 0.0), avail, (1.0, lam, 1.0))
+    cum = np.cumsum(probs, axis=1)
+    for u in (rng.random(len(V)), cum[:, 0], cum[:, 1], np.nextafter(cum[:, 1], 0), cum[:, 2],
+              np.zeros(len(V)), np.full(len(V), np.nextafter(1.0, 0))):
+        u = np.minimum(u, np.nextafter(1.0, 0))
+        ref = ref_nested_logit_draw(ref_location_utilities(households, places, params), lam, u)
+        _same(ch.choose_locations(households, places, params, u), ref)
+    assert len(ch.choose_locations(households.subset(np.arange(0)), places, params, np.zeros(0))) == 0
+
+
+def test_choice_draws_never_an_alternative_of_probability_zero():
+    """The compiled draw and its fallback where outside's probability is 0 and round-off of
+    the other three leaves their sum below the draw; a NaN row (argmax: the NaN)."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    g = np.stack([rng.random(n), rng.random(n), np.zeros(n)])
+    g[2, :5] = rng.random(5)
+    g[0, 5] = np.nan
+    e = rng.random(n)
+    e = np.stack([e, 1 - e])
+    u = np.full(n, np.nextafter(1.0, 0))
+    choice = np.empty(n, dtype=np.int8)
+    kc._draw_jit(g, e, u, choice)
+    kc._zero_outside_jit(g, e, choice)
+    tot = g[0] + g[1]
+    tot += g[2]
+    pg1 = g[1] / tot
+    probs = np.stack([g[0] / tot, e[0] * pg1, e[1] * pg1, g[2] / tot], axis=1)
+    c = probs[:, 0] + probs[:, 1]
+    ref = (u >= probs[:, 0]).astype(np.int8) + (u >= c) + (u >= c + probs[:, 2])
+    bad = (ref == 3) & (probs[:, 3] <= 0)
+    ref[bad] = probs[bad].argmax(axis=1)
+    assert choice.tolist() == ref.tolist()
+    assert bad.sum() > 10 and choice[5] == 0
+    ok = np.isfinite(probs).all(axis=1)
+    assert (probs[ok, choice[ok]] > 0).all()
+
+
+def _tables(rng, n, n_hh, outside_share=0.2):
+    P = Table({"hh": np.sort(rng.integers(0, n_hh, n)).astype(np.int32),
+               "loc": rng.integers(0, 4, n).astype(np.int8), "alive": rng.random(n) < 0.9,
+               "age": rng.integers(0, 100, n).astype(np.int16)})
+    H = Table({"base": np.where(rng.random(n_hh) < outside_share, 3, rng.integers(0, 3, n_hh)).astype(np.int8),
+               "village": rng.integers(0, 6, n_hh).astype(np.int32),
+               "land_rented": rng.random(n_hh) < 0.3, "land_tie": rng.random(n_hh) < 0.7,
+               "homestead_withdrawn": rng.random(n_hh) < 0.2, "hukou_urban": rng.random(n_hh) < 0.2})
+    return P, H
+
+
+@pytest.mark.parametrize(("n", "n_hh", "seed", "outside"), [(0, 3, 0, 0.2), (1, 1, 1, 0.0), (800, 200, 2, 0.2),
+                                                             (3000, 900, 3, 0.5), (500, 100, 4, 1.0)])
+def test_members_at_base_equal_the_numpy_rule(n, n_hh, seed, outside):
+    P, H = _tables(np.random.default_rng(seed), n, n_hh, outside)
+    ours = kc.members_at_base(P.hh, P.loc, P.alive, P.age, H.base, mg.CHOICE_AGE_CLASS, H.village,
+                              H.land_rented, H.land_tie, H.homestead_withdrawn, H.hukou_urban)
+    ref = ref_members_at_base(P, H)
+    for a, b in zip(ours, ref, strict=True):
+        _same(a, b)
+    if outside == 1.0:  # everybody's base outside: nobody decides
+        assert len(ours[1]) == 0
