@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from urban_sim.population.state import SECTORS
+from urban_sim.economy.labour_kernels import assign_sectors
+from urban_sim.population.state import LOC_OUTSIDE, SECTORS, Table
 
 S_AGRI, S_IND, S_CONS, S_SERV, S_TOUR, S_PUB = range(len(SECTORS))
 FARMING, UNEMPLOYED = len(SECTORS), len(SECTORS) + 1
@@ -106,40 +107,41 @@ class LabourMarket:
         self.chance = np.minimum(1.0, self.nonfarm_jobs / np.maximum(seekers, 1e-9))
         return self.chance
 
-    def assign(self, place, trained, boost, rng) -> np.ndarray:
-        """Employment status of working-age residents, drawn individually.
+    def assign(self, persons: Table, township: np.ndarray, place_lut: np.ndarray, K: int,
+               working_age: tuple[int, int], boost: float, rng: np.random.Generator) -> None:
+        """Employment status of working-age residents, drawn individually, into
+        ``persons.sector`` (−1 for everyone else).
 
         Parameters
         ----------
-        place : numpy.ndarray of int, shape (n,)
-            Place of each working-age resident.
-        trained : numpy.ndarray of bool, shape (n,)
-            Vocational training raises the chance by the factor ``1 + boost``.
+        persons : urban_sim.population.state.Table
+            Uses ``alive``, ``loc``, ``age``, ``hh``, ``trained``; writes ``sector``.
+        township : numpy.ndarray, shape (n_households,)
+            Township of each household.
+        place_lut : numpy.ndarray of int, shape (4 K + 1,)
+            Place by ``location × K + township``.
+        K : int
+            Number of townships.
+        working_age : tuple of int
+            First and last working age (years, inclusive).
         boost : float
+            Vocational training raises the chance by the factor ``1 + boost``.
         rng : numpy.random.Generator
+            One uniform per working-age resident, in row order.
 
-        Returns
-        -------
-        numpy.ndarray of int8, shape (n,)
-            Sector code (0..5), ``FARMING`` (village areas) or ``UNEMPLOYED``.
+        Notes
+        -----
+        A worker at place ``j`` is employed if ``u < min(1, p_j (1 + boost·trained))``; the
+        employed get a sector in proportion to the place's wage jobs (the uniform reused:
+        ``u/p`` is uniform on [0, 1) given employment); the others farm (village areas) or
+        are unemployed. Sector codes 0..5, ``FARMING``, ``UNEMPLOYED``
+        (:func:`urban_sim.economy.labour_kernels.assign_sectors`).
         """
-        p = self.chance.take(place)
-        np.multiply(p, 1.0 + boost, out=p, where=trained)
-        np.minimum(p, 1.0, out=p)
-        u = rng.random(len(place))
-        employed = u < p
-        out = np.where(self.place_type == 2, FARMING, UNEMPLOYED).astype(np.int8).take(place)
-        cum = np.cumsum(self.jobs, axis=1)
-        tot = np.maximum(cum[:, -1], 1e-12)
-        # second uniform, reused from the first: u/p is uniform on [0,1) given employment
-        e = np.flatnonzero(employed)
-        pe = place[e]
-        v = u[e] / np.maximum(p[e], 1e-12) * tot.take(pe)
-        sector = np.zeros(len(e), dtype=np.int8)
-        for j in range(len(SECTORS) - 1):  # the last comparison is clipped away
-            sector += v >= cum[:, j].take(pe)
-        out[e] = sector
-        return out
+        P = persons
+        fallback = np.where(self.place_type == 2, FARMING, UNEMPLOYED).astype(np.int8)
+        assign_sectors(P.sector, P.alive, P.loc, P.age, P.hh, P.trained, township, place_lut, K,
+                       LOC_OUTSIDE, working_age, self.chance, boost,
+                       np.cumsum(self.jobs, axis=1), fallback, rng)
 
 
 def tourism_start(params: dict[str, float], year: int, residents: np.ndarray,

@@ -296,12 +296,8 @@ class CountyModel(mesa.Model):
                            trends=trends, params=p, tourism_growth=tourism_growth)
         self.labour.employment_chance(self.labour_force[: self.n_places])
         self.job_growth = self.labour.nonfarm_jobs.sum() / max(self._jobs_last, 1.0) - 1.0
-        P = self.persons
-        P.sector[:] = -1
-        idx = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= WORKING_AGE[0])
-                             & (P.age <= WORKING_AGE[1]))
-        P.sector[idx] = self.labour.assign(self.place_of(idx), P.trained.take(idx),
-                                           p["training_employability_boost"], self.rng)
+        self.labour.assign(self.persons, self.households.township, self._place_lut, self.K,
+                           WORKING_AGE, p["training_employability_boost"], self.rng)
 
     # 4 -----------------------------------------------------------------------------------
     def demography(self) -> None:

@@ -1,0 +1,88 @@
+"""Compiled loop of the labour market: each working-age resident's employment and sector.
+
+The NumPy rule made about ten passes (the masks selecting working-age residents, their place
+by a gather through the place lookup table, the chance, one batch of uniforms, the sector by
+five comparisons with the cumulative job shares); one compiled loop (numba, via
+:func:`urban_sim.population.kernels._jit`) reads each person column once and draws the uniform
+of each working-age resident inside the loop with ``rng.random()``, which gives the same values
+in the same order (row order) as NumPy's batched ``rng.random(n)``. The arithmetic is that of
+the NumPy rule, operation by operation (``p · (1 + boost)`` for the trained, ``min(p, 1)``,
+``u / max(p, 1e-12) · total``, comparisons), so results are bit-identical (the former rule is
+the reference in ``tests/test_kernels_labour.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from urban_sim.population.kernels import _jit
+
+
+def _assign_loop(sector, alive, loc, age, hh, trained, township, place_lut, K, outside, lo, hi,
+                 chance, factor, cum, tot, fallback, rng):
+    # branch-free throughout: branches on eligibility and on u < p mispredict often (a
+    # branching loop was slower than NumPy's masks)
+    n = alive.shape[0]
+    workers = np.empty(n, dtype=np.intp)
+    k = 0
+    for i in range(n):
+        a = age[i]
+        sector[i] = -1
+        workers[k] = i
+        k += alive[i] & (loc[i] != outside) & (a >= lo) & (a <= hi)
+    for w in range(k):
+        i = workers[w]
+        pl = place_lut[np.int64(loc[i]) * K + township[hh[i]]]
+        p = chance[pl]
+        pt = p * factor
+        p = pt if trained[i] else p
+        p = min(p, 1.0)
+        u = rng.random()
+        v = u / max(p, 1e-12) * tot[pl]
+        row = cum[pl]  # six sectors; the last comparison is clipped away
+        s = (v >= row[0]) + (v >= row[1]) + (v >= row[2]) + (v >= row[3]) + (v >= row[4])
+        f = fallback[pl]
+        sector[i] = f + np.int64(u < p) * (s - f)  # employed: s, else f (no branch)
+
+
+_assign_jit = _jit(_assign_loop)
+
+
+def assign_sectors(sector: np.ndarray, alive: np.ndarray, loc: np.ndarray, age: np.ndarray,
+                   hh: np.ndarray, trained: np.ndarray, township: np.ndarray,
+                   place_lut: np.ndarray, K: int, outside: int, working_age: tuple[int, int],
+                   chance: np.ndarray, boost: float, cum: np.ndarray, fallback: np.ndarray,
+                   rng: np.random.Generator) -> None:
+    """Sector of every person, written into ``sector`` in one pass over the rows.
+
+    A living person at a location other than ``outside`` aged within ``working_age``
+    (inclusive) is a worker at place ``place_lut[loc · K + township[hh]]``; everyone else gets
+    −1. A worker draws one uniform ``u`` (row order) and is employed if ``u < p``, ``p =
+    min(chance[place] · (1 + boost if trained else 1), 1)``; the employed get the sector ``s``
+    for which ``v = u / max(p, 1e-12) · total[place]`` falls between the cumulative jobs
+    ``cum[place, s − 1]`` and ``cum[place, s]`` (``u / p`` is uniform on [0, 1) given
+    employment), the others ``fallback[place]`` (farming or unemployed).
+
+    Parameters
+    ----------
+    sector : numpy.ndarray of int8, shape (n,)
+        Output, overwritten for every row.
+    alive, loc, age, hh, trained : numpy.ndarray, shape (n,)
+        Person columns.
+    township : numpy.ndarray, shape (n_households,)
+        Township of each household.
+    place_lut : numpy.ndarray of int, shape (4 K + 1,)
+        Place by ``location × K + township``.
+    chance : numpy.ndarray of float, shape (n_places,)
+        Employment chance by place.
+    cum : numpy.ndarray of float, shape (n_places, n_sectors)
+        Cumulative wage jobs by place over the sectors (``np.cumsum(jobs, axis=1)``).
+    fallback : numpy.ndarray of int8, shape (n_places,)
+        Code of a worker without a wage job by place.
+    """
+    if cum.shape[1] != 6:
+        raise ValueError(f"cum has {cum.shape[1]} sectors; the compiled loop is written for 6")
+    tot = np.maximum(cum[:, -1], 1e-12)
+    _assign_jit(sector, alive, loc, age, hh, trained, township, place_lut, K, outside,
+                working_age[0], working_age[1], chance, 1.0 + boost, np.ascontiguousarray(cum),
+                tot, fallback, rng)

@@ -1,0 +1,89 @@
+"""The compiled labour-market loop gives exactly what the former NumPy rule gave.
+
+The NumPy rule (the working-age residents selected by masks, their place through the place
+lookup table, ``LabourMarket.assign`` as it was) is kept here as the reference: same seed,
+same draws in the same order, same sector codes and generator state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from urban_sim.economy.labour import FARMING, UNEMPLOYED, LabourMarket
+from urban_sim.population.state import LOC_OUTSIDE, SECTORS, Table
+
+WORKING_AGE = (16, 59)
+
+
+def _ref_assign(labour, place, trained, boost, rng):
+    p = labour.chance.take(place)
+    np.multiply(p, 1.0 + boost, out=p, where=trained)
+    np.minimum(p, 1.0, out=p)
+    u = rng.random(len(place))
+    employed = u < p
+    out = np.where(labour.place_type == 2, FARMING, UNEMPLOYED).astype(np.int8).take(place)
+    cum = np.cumsum(labour.jobs, axis=1)
+    tot = np.maximum(cum[:, -1], 1e-12)
+    e = np.flatnonzero(employed)
+    pe = place[e]
+    v = u[e] / np.maximum(p[e], 1e-12) * tot.take(pe)
+    sector = np.zeros(len(e), dtype=np.int8)
+    for j in range(len(SECTORS) - 1):
+        sector += v >= cum[:, j].take(pe)
+    out[e] = sector
+    return out
+
+
+def _ref_labour(P, township, lut, K, labour, boost, rng):
+    P.sector[:] = -1
+    idx = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= WORKING_AGE[0])
+                         & (P.age <= WORKING_AGE[1]))
+    key = np.multiply(P.loc.take(idx), K, dtype=np.intp)
+    key += township.take(P.hh.take(idx))
+    P.sector[idx] = _ref_assign(labour, lut.take(key), P.trained.take(idx), boost, rng)
+
+
+def _case(n, n_hh, K, seed, chance_scale=1.0, empty_jobs=False):
+    rng = np.random.default_rng(seed)
+    persons = Table({
+        "age": rng.integers(0, 90, n).astype(np.int16), "alive": rng.random(n) < 0.9,
+        "loc": rng.integers(0, 4, n).astype(np.int8), "hh": rng.integers(0, n_hh, n).astype(np.int32),
+        "trained": rng.random(n) < 0.3, "sector": rng.integers(-1, 8, n).astype(np.int8)})
+    township = rng.integers(0, K, n_hh).astype(np.int16)
+    t = np.arange(K)
+    lut = np.concatenate([K + t, t, np.zeros(K, np.int64), np.full(K, 2 * K), [2 * K + 1]])
+    place_type = np.r_[0, np.ones(K - 1, int), np.full(K, 2)]
+    labour = LabourMarket(rng.random(2 * K) * 1000, rng.random(2 * K) * 2000, place_type,
+                          {"nonfarm_jobs_share_seat": 0.8, "nonfarm_jobs_share_town": 0.5,
+                           "nonfarm_jobs_share_village": 0.2, "services_jobs_per_resident": 0.1,
+                           "background_construction_jobs_per_1000": 5.0})
+    labour.chance = np.minimum(rng.random(2 * K) * chance_scale, 1.0)
+    labour.chance[0] = 1.0  # trained workers at the seat hit the cap
+    if empty_jobs:
+        labour.jobs[:] = 0.0
+    return persons, township, lut, labour
+
+
+@pytest.mark.parametrize(("n", "n_hh", "K", "seed", "kw"), [
+    (0, 1, 3, 0, {}), (1, 1, 2, 1, {}), (500, 80, 4, 2, {}), (20_000, 4000, 23, 3, {}),
+    (3000, 500, 5, 4, {"chance_scale": 0.0}),    # nobody employed
+    (3000, 500, 5, 5, {"chance_scale": 5.0}),    # nearly everybody employed
+    (3000, 500, 5, 6, {"empty_jobs": True}),     # places without wage jobs
+])
+def test_assign_equals_the_numpy_rule(n, n_hh, K, seed, kw):
+    boost = 0.35
+    results = []
+    for ours in (False, True):
+        P, township, lut, labour = _case(n, n_hh, K, seed, **kw)
+        rng = np.random.default_rng(seed + 50)
+        if ours:
+            labour.assign(P, township, lut, K, WORKING_AGE, boost, rng)
+        else:
+            _ref_labour(P, township, lut, K, labour, boost, rng)
+        results.append((P.sector.copy(), rng.random(3)))
+    (ref, next_ref), (got, next_got) = results
+    assert got.dtype == ref.dtype and np.array_equal(got, ref)
+    assert np.array_equal(next_got, next_ref)
+    if n >= 500 and not kw:
+        assert {-1, FARMING, UNEMPLOYED} <= set(got.tolist()) and (got >= 0).sum() > (got > 5).sum()
