@@ -125,8 +125,9 @@ class CountyModel(mesa.Model):
         self.is_urban_place[0] = True
         self.is_urban_place[1:K] = self.kind[1:] == "town"
         qikou = tw["qikou_scenic_area"].to_numpy(int) == 1
-        self.places = [Place(self, int(r.township_id), str(r.name_zh), str(r.kind), bool(q))
-                       for r, q in zip(tw.itertuples(), qikou, strict=True)]
+        self.places = [Place(self, int(i), str(n), str(k), bool(q)) for i, n, k, q in zip(
+            tw["township_id"].tolist(), tw["name_zh"].tolist(), self.kind.tolist(), qikou.tolist(),
+            strict=True)]
         self.qikou_place = np.zeros(2 * K, dtype=bool)
         self.qikou_place[1:K] = qikou[1:]
         vil = self.data.villages
@@ -166,7 +167,7 @@ class CountyModel(mesa.Model):
         self.labour = LabourMarket(self.labour_force[:2 * K], self.residents[:2 * K], self.place_type,
                                    self.params, tourism_start(self.params, self.year,
                                                               self.residents[:2 * K], self.qikou_place))
-        self.programmes = Programmes(self.data.programmes)
+        self.programmes = self.data.memo(("programmes",), lambda: Programmes(self.data.programmes))
         src = getattr(scenario, "_source", None) or "scenario"
         self.weights = {id(b): self.programmes.weights(b, src) for b in (scenario.history, scenario.policy)}
         self.government = Government(self, self.programmes, 2 * K)

@@ -48,6 +48,7 @@ def tally(self) -> None:
     resident = by_place[: self.OUT].sum(axis=0)  # persons in the county by age class
     # households with a living member at each (township, location)
     pres = presence(self.persons, len(self.households))
+    self.presence = pres  # read by relocation at the start of next year (nothing moves before)
     n_at = households_by_township_and_location(pres.ravel(), H.township, K).reshape(K, 4)
     self.occupied = np.zeros(nP)
     self.occupied[K:2 * K] += n_at[:, LOC_VILLAGE] * w

@@ -23,7 +23,7 @@ def programme_need(stocks_of_programmes: list[str], indicator_of_stock: dict[str
         by_indicator.setdefault(t.indicator, []).append(t)
     for i, stock in enumerate(stocks_of_programmes):
         if stock in use:
-            need[i] = float(np.clip(use[stock] / 0.9, 0.2, 2.0))
+            need[i] = min(max(use[stock] / 0.9, 0.2), 2.0)  # np.clip of a scalar, without its overhead
             continue
         ind = indicator_of_stock.get(stock)
         if ind is None:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from urban_sim.config.schema import TASK_AREAS, PolicyBlock
 from urban_sim.errors import ConfigError, did_you_mean
+from urban_sim.population.kernels import _jit
 from urban_sim.population.state import SECTORS
 
 LEVER_PROGRAMMES: dict[str, tuple[str, ...]] = {
@@ -63,6 +64,15 @@ class Programmes:
         self.available_from = (t["available_from"].to_numpy(float) if "available_from" in t
                                else np.zeros(len(t)))
         self.creates_jobs = np.array([s.startswith("jobs_") for s in self.stock])
+        self.job_sector = np.array([SECTORS.index(s[5:]) if s.startswith("jobs_") else -1
+                                    for s in self.stock])  # sector of a jobs_* unit
+        self.place_keys = sorted(set(self.place))
+        self.place_code = np.array([self.place_keys.index(k) for k in self.place])
+
+    def place_matrix(self, place_weights: dict[str, np.ndarray]) -> np.ndarray:
+        """Row ``i``: the distribution over places of programme ``i``'s ``place`` key, shape
+        (n_programmes, n_places)."""
+        return np.stack([place_weights[k] for k in self.place_keys]).take(self.place_code, axis=0)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -157,14 +167,8 @@ class Government(mesa.Agent):
         self.carried = self.unspent
         duration = np.maximum(lag, 1)
         jobs_per_year = spend * p.construction_jobs / duration
-        for d in range(MAX_LAG):
-            active = d < duration
-            if not active.any():
-                break
-            self.construction[d] += np.bincount(p.area, weights=np.where(active, jobs_per_year, 0),
-                                                minlength=len(TASK_AREAS))
-            for i in np.flatnonzero(active & (jobs_per_year > 0)):
-                self.construction_place[d] += jobs_per_year[i] * place_weights[p.place[i]]
+        _construction_jobs(self.construction, self.construction_place, jobs_per_year, duration,
+                           p.area, p.place_matrix(place_weights))
 
     def complete(self, attrition: float, place_weights: dict[str, np.ndarray],
                  n_places: int) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
@@ -183,14 +187,10 @@ class Government(mesa.Agent):
         units = self.pipeline[0].copy()
         additions: dict[str, float] = {}
         direct = np.zeros((n_places, len(SECTORS)))
-        for i in np.flatnonzero(units > 0):
-            if p.creates_jobs[i]:  # a jobs_* unit is itself the operating job
-                sector = SECTORS.index(p.stock[i][5:])
-                direct[:, sector] += units[i] * p.unit_size[i] * place_weights[p.place[i]]
-                continue
+        _operating_jobs(direct, units, p.unit_size, p.operating_jobs, p.job_sector, p.sector,
+                        p.place_matrix(place_weights))
+        for i in np.flatnonzero((units > 0) & ~p.creates_jobs).tolist():
             additions[p.stock[i]] = additions.get(p.stock[i], 0.0) + units[i] * p.unit_size[i]
-            if p.operating_jobs[i] > 0:
-                direct[:, p.sector[i]] += units[i] * p.operating_jobs[i] * place_weights[p.place[i]]
         op_jobs = units * np.where(p.creates_jobs, p.unit_size, p.operating_jobs)
         self.operating_jobs_by_area = self.operating_jobs_by_area * (1 - attrition) + np.bincount(
             p.area, weights=op_jobs, minlength=len(TASK_AREAS))
@@ -218,3 +218,45 @@ class Government(mesa.Agent):
             if name in room:
                 out[i] = (room[name] - queued[i]) / abs(p.unit_size[i])
         return out
+
+
+def _construction_loop(construction, construction_place, jobs_per_year, duration, area, pw):
+    # year d of the projects started this year: jobs by task area (in programme order, as a
+    # bincount adds them) and by place (programme by programme, jobs × place distribution)
+    by_area = np.empty(construction.shape[1])
+    for d in range(construction.shape[0]):
+        by_area[:] = 0.0
+        active = False
+        for i in range(jobs_per_year.shape[0]):
+            if d < duration[i]:
+                active = True
+                by_area[area[i]] += jobs_per_year[i]
+            else:
+                by_area[area[i]] += 0.0
+        if not active:
+            break
+        for a in range(by_area.shape[0]):
+            construction[d, a] += by_area[a]
+        for i in range(jobs_per_year.shape[0]):
+            if d < duration[i] and jobs_per_year[i] > 0:
+                for j in range(pw.shape[1]):
+                    construction_place[d, j] += jobs_per_year[i] * pw[i, j]
+
+
+def _operating_loop(direct, units, unit_size, operating_jobs, job_sector, sector, pw):
+    # operating jobs of completed units: a jobs_* unit is itself the job (units × unit size),
+    # other programmes units × operating jobs per unit, spread over places
+    for i in range(units.shape[0]):
+        if units[i] > 0:
+            if job_sector[i] >= 0:
+                n, s = units[i] * unit_size[i], job_sector[i]
+            elif operating_jobs[i] > 0:
+                n, s = units[i] * operating_jobs[i], sector[i]
+            else:
+                continue
+            for j in range(pw.shape[1]):
+                direct[j, s] += n * pw[i, j]
+
+
+_construction_jobs = _jit(_construction_loop)
+_operating_jobs = _jit(_operating_loop)

@@ -26,7 +26,7 @@ import pandas as pd
 from urban_sim.data.sources import check_sources
 from urban_sim.data.tables import read_csv
 from urban_sim.errors import DataError
-from urban_sim.population.migration import presence
+from urban_sim.population.kernels import _jit
 from urban_sim.population.state import LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
 ITEMS = ("eligible_households", "share_county_seat", "remoteness_exponent")
@@ -103,7 +103,9 @@ class Relocation:
 
         Writes persons' ``loc``, households' ``base``, ``years_at_base`` and
         ``homestead_withdrawn``; adds resettlement dwellings to ``model.housing``; adds to the
-        model's move flows. Draws from ``model.rng`` only when something moves.
+        model's move flows. Draws from ``model.rng`` only when something moves. Households at
+        their village are read from ``model.presence``, the flags of the last tally: nothing
+        moves between the tally (end of last year) and investment (tested).
         """
         self.persons = self.households = 0.0
         if not self.active or households <= 0:
@@ -111,7 +113,7 @@ class Relocation:
         P, H, rng, w = model.persons, model.households, model.rng, model.weight
         x = households / w
         k = int(x) + int(rng.random() < x - int(x))
-        at_village = presence(P, len(H))[:, LOC_VILLAGE] & (H.base == LOC_VILLAGE)
+        at_village = model.presence[:, LOC_VILLAGE] & (H.base == LOC_VILLAGE)
         cand = np.flatnonzero(at_village)
         if k == 0 or len(cand) == 0:
             return
@@ -124,9 +126,8 @@ class Relocation:
         dest = np.where(seat, LOC_SEAT, LOC_TOWN).astype(np.int8)
         to = np.full(len(H), -1, dtype=np.int8)
         to[chosen] = dest
-        to_p = to.take(P.hh)
-        who = np.flatnonzero(P.alive & (P.loc == LOC_VILLAGE) & (to_p >= 0))
-        dest_p = to_p.take(who)
+        who = _members_moving(P.hh, P.alive, P.loc, to, LOC_VILLAGE)
+        dest_p = to.take(P.hh.take(who))
         P.loc[who] = dest_p
         H.base[chosen] = dest
         H.years_at_base[chosen] = 0
@@ -143,3 +144,16 @@ class Relocation:
     def outputs(self) -> dict[str, float]:
         """This year's ``relocated_persons`` and ``relocated_households`` (flows)."""
         return {"relocated_persons": self.persons, "relocated_households": self.households}
+
+
+def _members_moving_loop(hh, alive, loc, to, home):
+    # living persons at location ``home`` whose household has a destination (to ≥ 0), ascending
+    out = np.empty(hh.shape[0], dtype=np.intp)
+    k = 0
+    for i in range(hh.shape[0]):
+        out[k] = i
+        k += alive[i] & (loc[i] == home) & (to[hh[i]] >= 0)
+    return out[:k].copy()
+
+
+_members_moving = _jit(_members_moving_loop)

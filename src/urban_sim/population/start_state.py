@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from urban_sim.errors import DataError
+from urban_sim.population.kernels import _jit
 
 
 def state_files(data_dir: str | Path, year: int) -> tuple[Path, Path]:
@@ -142,51 +143,101 @@ def draw_start_population(persons: dict, households: dict, weight: np.ndarray, s
     if strata is None:
         strata = household_strata(persons, len(ws))
     order = _order(strata + rng.random(len(ws)))  # distinct keys: a unique order
-    cum = np.cumsum(ws[order])
-    u = rng.random()
-    copies = np.empty(len(ws), np.int64)
-    copies[order] = np.floor(cum + u).astype(np.int64) - np.floor(cum - ws[order] + u).astype(
-        np.int64)
-    # only households (and their members) with at least one copy: at small scales most have none
-    hsel = np.flatnonzero(copies)
-    every = len(hsel) == len(ws)
-    pick = (lambda v, idx: v) if every else (lambda v, idx: v.take(idx))  # noqa: E731
-    h_new = {k: np.repeat(pick(v, hsel), copies.take(hsel)) for k, v in households.items()}
-    hh = persons["hh"]
-    c_p = copies.take(hh)
-    sel = np.flatnonzero(c_p)
-    every = len(sel) == len(hh)
-    c_s = pick(c_p, sel)
+    copies = _copies(ws, order, rng.random())
     first_h = np.cumsum(copies) - copies            # first new index of each household's copies
-    first_p = np.cumsum(c_s) - c_s                  # first new index of each (selected) person
-    k = np.arange(int(c_s.sum())) - np.repeat(first_p, c_s)  # which copy of the household
-    p_new = {key: np.repeat(pick(v, sel), c_s) for key, v in persons.items()}
-    h_of = p_new["hh"].astype(np.int64)
-    p_new["hh"] = (first_h.take(h_of) + k).astype(persons["hh"].dtype)
+    h_src = np.repeat(np.arange(len(ws)), copies)
+    h_new = {k: v.take(h_src) for k, v in households.items()}
+    hh = persons["hh"]
+    mother = persons.get("mother", np.full(len(hh), -1, np.int32))
+    src, new_hh, new_mother = _copy_persons(copies, first_h, hh, mother)
+    p_new = {key: v.take(src) for key, v in persons.items()}
+    p_new["hh"] = new_hh.astype(hh.dtype)
     if "mother" in persons:
-        m = p_new["mother"].astype(np.int64)
-        m0 = np.maximum(m, 0)
-        same = (m >= 0) & (hh.take(m0) == h_of)
-        pos = m0 if every else np.minimum(np.searchsorted(sel, m0), max(len(sel) - 1, 0))
-        p_new["mother"] = np.where(same, first_p.take(pos) + k, -1).astype(persons["mother"].dtype)
+        p_new["mother"] = new_mother.astype(persons["mother"].dtype)
     if "sector" in p_new:
         p_new["sector"][:] = -1
     return p_new, h_new
 
 
+def _radix_loop(bits):
+    # stable LSD radix sort on the four 16-bit digits (keys carried along, so every pass reads
+    # them in order): the order of np.argsort(kind="stable")
+    n = bits.shape[0]
+    order, spare = np.arange(n), np.empty(n, dtype=np.int64)
+    keys, spare_keys = bits.copy(), np.empty_like(bits)
+    count = np.empty(65537, dtype=np.int64)
+    for shift in (0, 16, 32, 48):
+        count[:] = 0
+        for i in range(n):
+            count[((keys[i] >> shift) & 0xFFFF) + 1] += 1
+        for d in range(65536):
+            count[d + 1] += count[d]
+        for i in range(n):
+            d = (keys[i] >> shift) & 0xFFFF
+            spare[count[d]] = order[i]
+            spare_keys[count[d]] = keys[i]
+            count[d] += 1
+        order, spare = spare, order
+        keys, spare_keys = spare_keys, keys
+    return order
+
+
 def _order(key: np.ndarray) -> np.ndarray:
     """``np.argsort(key)`` of non-negative float keys in linear time: a stable radix sort on the
-    four 16-bit digits of the keys' bits (their order for keys ≥ 0). With distinct keys the
-    order is unique, so both agree; keys that tie fall back to ``np.argsort``."""
-    bits = key.view(np.uint64)
-    order = np.argsort((bits & np.uint64(0xFFFF)).astype(np.uint16), kind="stable")
-    for shift in (16, 32, 48):
-        digit = (bits.take(order) >> np.uint64(shift)).astype(np.uint16)
-        order = order.take(np.argsort(digit, kind="stable"))
+    four 16-bit digits of the keys' bits (their order for keys ≥ 0; compiled). With distinct
+    keys the order is unique, so both agree; keys that tie fall back to ``np.argsort``."""
+    order = _radix_jit(key.view(np.uint64))
     s = key.take(order)
     if (key < 0).any() or (s[1:] == s[:-1]).any():
         return np.argsort(key)
     return order
+
+
+def _copies_loop(ws, order, u):
+    # copies of household order[i]: floor(cum_i + u) − floor(cum_i − w + u), cum the running
+    # sum of the weights in that order (the same additions as np.cumsum)
+    copies = np.empty(ws.shape[0], dtype=np.int64)
+    cum = 0.0
+    for i in range(order.shape[0]):
+        h = order[i]
+        w = ws[h]
+        cum += w
+        copies[h] = np.int64(np.floor(cum + u)) - np.int64(np.floor(cum - w + u))
+    return copies
+
+
+def _copy_persons_loop(copies, first_h, hh, mother):
+    # every member of a household with c copies, c times in row order (copy j in household
+    # first_h + j); a mother in the same household maps to her own copy j, otherwise −1
+    n = hh.shape[0]
+    total = 0
+    for i in range(n):
+        total += copies[hh[i]]
+    src = np.empty(total, dtype=np.int64)
+    new_hh = np.empty(total, dtype=np.int64)
+    first_p = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        first_p[i] = k
+        h = hh[i]
+        for j in range(copies[h]):
+            src[k] = i
+            new_hh[k] = first_h[h] + j
+            k += 1
+    new_mother = np.empty(total, dtype=np.int64)
+    for t in range(total):
+        i = src[t]
+        m = mother[i]
+        if m >= 0 and hh[m] == hh[i]:
+            new_mother[t] = first_p[m] + new_hh[t] - first_h[hh[i]]
+        else:
+            new_mother[t] = -1
+    return src, new_hh, new_mother
+
+
+_radix_jit = _jit(_radix_loop)
+_copies = _jit(_copies_loop)
+_copy_persons = _jit(_copy_persons_loop)
 
 
 def start_population(data_dir: str | Path, year: int, scale: float, n_townships: int,

@@ -159,15 +159,16 @@ class Stocks:
         self.overshoot = float(params.get("share_overshoot", 0.05))
         self.value: dict[str, float] = {}
         self.depreciation: dict[str, float] = {}
-        for name, row in table.iterrows():
-            v = float(row["value"])
-            if row["unit"] == "share_of_group":
+        deps = table["depreciation_rate_per_year"].to_numpy(float)
+        for name, v, unit, dep in zip(table.index.astype(str).tolist(),
+                                      table["value"].to_numpy(float).tolist(),
+                                      table["unit"].tolist(), deps.tolist(), strict=True):
+            if unit == "share_of_group":
                 if name not in GROUP_OF_STOCK:
                     raise DataError(f"stocks.csv: stock {name!r} has unit share_of_group but no group")
                 v *= groups[GROUP_OF_STOCK[name]]
-            self.value[str(name)] = v
-            dep = row["depreciation_rate_per_year"]
-            self.depreciation[str(name)] = 0.0 if pd.isna(dep) else float(dep)
+            self.value[name] = v
+            self.depreciation[name] = 0.0 if math.isnan(dep) else dep
 
     def __getitem__(self, name: str) -> float:
         try:
