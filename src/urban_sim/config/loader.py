@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import tomllib
 import typing
@@ -148,8 +149,7 @@ def read_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: file not found{_shipped_hint(path)}")
     try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if path.suffix == ".toml" else load_yaml(text, path)
+        data = copy.deepcopy(_parse(path.read_text(encoding="utf-8"), path))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except yaml.YAMLError as exc:
@@ -161,6 +161,14 @@ def read_mapping(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping of keys to values")
     return data
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(text: str, path: Path) -> Any:
+    """The parsed ``text`` of ``path``, once per process for the same text (a worker loads the
+    same scenario for each of thousands of runs; parsing YAML costs milliseconds, reading the
+    file microseconds). Callers get a deep copy."""
+    return tomllib.loads(text) if path.suffix == ".toml" else load_yaml(text, path)
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

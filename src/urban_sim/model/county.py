@@ -213,12 +213,13 @@ class CountyModel(mesa.Model):
         for phase in PHASES:
             getattr(self, phase)()
 
-    def run(self, end_year: int | None = None) -> pd.DataFrame:
-        """Step until ``end_year`` (default the scenario's) and return :meth:`timeseries`."""
+    def run(self, end_year: int | None = None, *, replicate: int = 0) -> pd.DataFrame:
+        """Step until ``end_year`` (default the scenario's) and return :meth:`timeseries`
+        (its ``replicate`` column set to ``replicate``)."""
         end = self.scenario.end_year if end_year is None else end_year
         while self.year < end:
             self.step()
-        return self.timeseries()
+        return self.timeseries(replicate=replicate)
 
     # 1 -----------------------------------------------------------------------------------
     def exogenous_inputs(self) -> None:
@@ -423,10 +424,12 @@ class CountyModel(mesa.Model):
             Columns ``scenario, replicate, year, place, indicator, value``; one row per year,
             place and indicator; NaN (never inf) where a denominator is empty.
         """
-        frame = pd.DataFrame(self.records, columns=["year", "place", "indicator", "value"])
-        frame.insert(0, "replicate", replicate)
-        frame.insert(0, "scenario", scenario or self.scenario.name)
-        return frame
+        year, place, indicator, value = zip(*self.records) if self.records else ((),) * 4
+        return pd.DataFrame({
+            "scenario": scenario or self.scenario.name, "replicate": replicate,
+            "year": np.array(year, dtype=np.int64), "place": list(place),
+            "indicator": list(indicator), "value": np.array(value, dtype=float)},
+            index=pd.RangeIndex(len(year)))
 
     def close(self) -> None:
         """Release the model from Mesa's class-level id registry (Mesa ≤ 3.3 keeps every model

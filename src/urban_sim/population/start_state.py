@@ -114,8 +114,18 @@ def household_strata(persons: dict, n_households: int) -> np.ndarray:
     return np.unique(key, axis=0, return_inverse=True)[1].ravel().astype(float)
 
 
+def household_members(hh: np.ndarray, n_households: int) -> tuple[np.ndarray, np.ndarray]:
+    """Members of each household: rows ``members[ptr[h]:ptr[h + 1]]`` of household ``h``
+    (ascending); ``ptr`` shape (n_households + 1,), ``members`` shape (n_persons,)."""
+    members = np.argsort(hh, kind="stable")
+    ptr = np.zeros(n_households + 1, dtype=np.int64)
+    np.cumsum(np.bincount(hh, minlength=n_households), out=ptr[1:])
+    return ptr, members
+
+
 def draw_start_population(persons: dict, households: dict, weight: np.ndarray, scale: float,
-                          rng: np.random.Generator, strata: np.ndarray | None = None
+                          rng: np.random.Generator, strata: np.ndarray | None = None,
+                          members: tuple[np.ndarray, np.ndarray] | None = None
                           ) -> tuple[dict, dict]:
     """Household copies for a model at ``scale`` (integerised weights, see module notes).
 
@@ -130,6 +140,8 @@ def draw_start_population(persons: dict, households: dict, weight: np.ndarray, s
     rng : numpy.random.Generator
     strata : numpy.ndarray, optional
         :func:`household_strata` (computed when not given).
+    members : (numpy.ndarray, numpy.ndarray), optional
+        :func:`household_members` (computed when not given).
 
     Returns
     -------
@@ -149,7 +161,9 @@ def draw_start_population(persons: dict, households: dict, weight: np.ndarray, s
     h_new = {k: v.take(h_src) for k, v in households.items()}
     hh = persons["hh"]
     mother = persons.get("mother", np.full(len(hh), -1, np.int32))
-    src, new_hh, new_mother = _copy_persons(copies, first_h, hh, mother)
+    if members is None:
+        members = household_members(hh, len(ws))
+    src, new_hh, new_mother = _copy_persons(copies, first_h, hh, mother, *members)
     p_new = {key: v.take(src) for key, v in persons.items()}
     p_new["hh"] = new_hh.astype(hh.dtype)
     if "mother" in persons:
@@ -206,18 +220,32 @@ def _copies_loop(ws, order, u):
     return copies
 
 
-def _copy_persons_loop(copies, first_h, hh, mother):
+def _copy_persons_loop(copies, first_h, hh, mother, ptr, members):
     # every member of a household with c copies, c times in row order (copy j in household
-    # first_h + j); a mother in the same household maps to her own copy j, otherwise −1
-    n = hh.shape[0]
+    # first_h + j); a mother in the same household maps to her own copy j, otherwise −1.
+    # The members of household h are members[ptr[h]:ptr[h + 1]]: only households with a copy
+    # are visited (at small scales most have none)
+    picked = np.zeros(hh.shape[0], dtype=np.bool_)
+    n_sel = 0
+    for h in range(copies.shape[0]):
+        if copies[h] > 0:
+            for j in range(ptr[h], ptr[h + 1]):
+                picked[members[j]] = True
+            n_sel += ptr[h + 1] - ptr[h]
+    sel = np.empty(n_sel, dtype=np.int64)  # in row order
+    k = 0
+    for i in range(hh.shape[0]):
+        if picked[i]:
+            sel[k] = i
+            k += 1
     total = 0
-    for i in range(n):
+    for i in sel:
         total += copies[hh[i]]
     src = np.empty(total, dtype=np.int64)
     new_hh = np.empty(total, dtype=np.int64)
-    first_p = np.empty(n, dtype=np.int64)
+    first_p = np.empty(hh.shape[0], dtype=np.int64)  # written for the selected rows only
     k = 0
-    for i in range(n):
+    for i in sel:
         first_p[i] = k
         h = hh[i]
         for j in range(copies[h]):
@@ -253,17 +281,19 @@ def start_population(data_dir: str | Path, year: int, scale: float, n_townships:
     persons, households, weight, places, _ = read_start_state(data_dir, year)
     check_against(data_dir, year, n_townships, n_villages, households)
     npz = state_files(data_dir, year)[0]
-    strata = _strata(str(npz), npz.stat().st_mtime_ns, persons["hh"], len(weight))
-    return (*draw_start_population(persons, households, weight, scale, rng, strata), places)
+    strata, members = _strata(str(npz), npz.stat().st_mtime_ns, len(weight))
+    return (*draw_start_population(persons, households, weight, scale, rng, strata, members),
+            places)
 
 
-_STRATA: dict[tuple[str, int], np.ndarray] = {}
+_STRATA: dict[tuple[str, int], tuple] = {}
 
 
-def _strata(path: str, mtime_ns: int, hh: np.ndarray, n: int) -> np.ndarray:
+def _strata(path: str, mtime_ns: int, n: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Strata and members of the households of a start-state file (once per process)."""
     key = (path, mtime_ns)
     if key not in _STRATA:
         persons = read_start_state(Path(path).parent, int(Path(path).stem.split("_")[1]))[0]
         _STRATA.clear()
-        _STRATA[key] = household_strata(persons, n)
+        _STRATA[key] = household_strata(persons, n), household_members(persons["hh"], n)
     return _STRATA[key]

@@ -21,7 +21,6 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replicate: int = 
     """
     model = CountyModel(scenario, data=data, seed=seed)
     try:
-        model.run()
-        return model.timeseries(scenario.name, replicate)
+        return model.run(replicate=replicate)  # the timeseries, named after model.scenario
     finally:
         model.close()
