@@ -119,5 +119,8 @@ def test_relocation_reads_presence_flags_that_are_current(lin_data):
         return original(model, households)
 
     m.relocation.move = move
-    m.run()
+    try:
+        m.run()
+    finally:
+        m.close()  # the wrapper makes a reference cycle: release the model from Mesa's registry
     assert len(checked) == 9 and max(checked) > 0
