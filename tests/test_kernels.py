@@ -28,8 +28,9 @@ def test_compiled_kernels_equal_numpy(n, n_hh, seed):
     village = rng.integers(0, n_vil, n_hh).astype(np.int32)
     calls = [
         (kn.presence_flags, (P["hh"], P["loc"], P["alive"], n_hh)),
-        (kn.counts_by_place_and_age, (P["loc"], P["hh"], township, P["alive"], P["age"], AGE_CLASS,
-                                      K, N_AGE_CLASSES)),
+        (kn.counts_and_presence, (P["loc"], P["hh"], township, P["alive"], P["age"], AGE_CLASS,
+                                  K, N_AGE_CLASSES, n_hh)),
+        (kn.counts_by_sector, (rng.integers(-1, 8, n).astype(np.int8), P["alive"], 8)),
         (kn.counts_away_by_village, (P["loc"], P["hh"], village, P["alive"], 0, n_vil)),
         (kn.living_with_older_generation, (P["hh"], P["alive"], P["age"], n_hh, 22, 35, 18)),
         (kn.households_absent_from_base,

@@ -10,6 +10,7 @@ import numpy as np
 from urban_sim.config.schema import TASK_AREAS
 from urban_sim.economy.labour import FARMING, UNEMPLOYED
 from urban_sim.model.outputs import FLOWS, investment_in, jobs_created_in, jobs_in
+from urban_sim.population.kernels import counts_by_sector
 from urban_sim.population.state import SECTORS
 from urban_sim.services.stocks import ENVIRONMENT_PARTS, environment_index
 from urban_sim.luliang import comparison, read_averages
@@ -54,15 +55,15 @@ def collect(model, collect_flows: bool) -> None:
     put("jobs_nonfarm", jobs.sum() - jobs[0])
     for i, sec in enumerate(SECTORS):
         put(jobs_in(sec), jobs[i])
-    sector = model.persons.sector[model.persons.alive]
-    put("farm_workers", np.sum(sector == FARMING) * model.weight)
-    seekers = np.sum((sector >= 0) & (sector != FARMING))
-    jobless = np.sum(sector == UNEMPLOYED)
+    by_sector = counts_by_sector(model.persons.sector, model.persons.alive, UNEMPLOYED + 1)
+    put("farm_workers", by_sector[FARMING + 1] * model.weight)  # [0]: no sector (code −1)
+    seekers = by_sector[1:].sum() - by_sector[FARMING + 1]
+    jobless = by_sector[UNEMPLOYED + 1]
     put("wage_job_shortfall_rate", per(jobless, seekers))
     # census definition: informal work counts as employment; only a share of those without a
     # wage job have no work at all (parameters.csv)
     put("unemployment_rate", per(model.params["census_unemployed_share_of_jobless"] * jobless,
-                                 np.sum(sector >= 0)))
+                                 by_sector[1:].sum()))
     spend = model.government.spend_by_area if collect_flows else np.full(len(TASK_AREAS), math.nan)
     for i, area in enumerate(TASK_AREAS):
         put(jobs_created_in(area), model.government.jobs_by_area[i])

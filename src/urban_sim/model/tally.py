@@ -7,9 +7,8 @@ import math
 import numpy as np
 
 from urban_sim.population.kernels import (
-    counts_by_place_and_age, households_by_township_and_location,
+    counts_and_presence, households_by_township_and_location,
 )
-from urban_sim.population.migration import presence
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
 N_AGE_CLASSES = 6
@@ -36,8 +35,9 @@ def tally(self) -> None:
     P, H, w, K = self.persons, self.households, self.weight, self.K
     nP = 2 * K + 1
     # one count of persons by (location × K + township, age class); the dead in a last row
-    by_key = counts_by_place_and_age(P.loc, P.hh, H.township, P.alive, P.age, AGE_CLASS, K,
-                                     N_AGE_CLASSES).reshape(4 * K + 1, -1)
+    by_key, flags = counts_and_presence(P.loc, P.hh, H.township, P.alive, P.age, AGE_CLASS, K,
+                                        N_AGE_CLASSES, len(H))
+    by_key = by_key.reshape(4 * K + 1, -1)
     by_place = np.zeros((nP + 1, N_AGE_CLASSES), dtype=np.int64)
     np.add.at(by_place, self._place_lut, by_key)
     by_place = by_place[:nP]  # without the dead
@@ -47,7 +47,7 @@ def tally(self) -> None:
     pupil_n[self.OUT] = 0
     resident = by_place[: self.OUT].sum(axis=0)  # persons in the county by age class
     # households with a living member at each (township, location)
-    pres = presence(self.persons, len(self.households))
+    pres = flags[:-1].reshape(-1, 4)  # as population.migration.presence
     self.presence = pres  # read by relocation at the start of next year (nothing moves before)
     n_at = households_by_township_and_location(pres.ravel(), H.township, K).reshape(K, 4)
     self.occupied = np.zeros(nP)

@@ -58,31 +58,56 @@ def presence_flags(hh: np.ndarray, loc: np.ndarray, alive: np.ndarray, n_househo
     return fn(hh, loc, alive, n_households)
 
 
-def _place_age_loop(loc, hh, township, alive, age, age_class, K, n_classes):
+def _place_age_loop(loc, hh, township, alive, age, age_class, K, n_classes, n_households):
     counts = np.zeros((4 * K + 1) * n_classes, dtype=np.int64)
-    dead = 4 * K
+    pres = np.zeros(4 * n_households + 1, dtype=np.bool_)
+    dead, spare = 4 * K, 4 * n_households
     for i in range(hh.shape[0]):
-        row = np.int64(loc[i]) * K + township[hh[i]] if alive[i] else dead
+        h = np.int64(hh[i])
+        row = np.int64(loc[i]) * K + township[h] if alive[i] else dead
         counts[row * n_classes + age_class[age[i]]] += 1
-    return counts
+        pres[h * 4 + loc[i] if alive[i] else spare] = True
+    return counts, pres
 
 
-def _place_age_numpy(loc, hh, township, alive, age, age_class, K, n_classes):
+def _place_age_numpy(loc, hh, township, alive, age, age_class, K, n_classes, n_households):
     key = np.multiply(loc, K, dtype=np.intp)
     key += township.take(hh)
     np.putmask(key, ~alive, 4 * K)
     key *= n_classes
     key += age_class.take(age)
-    return np.bincount(key, minlength=(4 * K + 1) * n_classes)
+    counts = np.bincount(key, minlength=(4 * K + 1) * n_classes)
+    return counts, _presence_numpy(hh, loc, alive, n_households)
 
 
-def counts_by_place_and_age(loc: np.ndarray, hh: np.ndarray, township: np.ndarray,
-                            alive: np.ndarray, age: np.ndarray, age_class: np.ndarray, K: int,
-                            n_classes: int, compiled: bool = COMPILED) -> np.ndarray:
+def counts_and_presence(loc: np.ndarray, hh: np.ndarray, township: np.ndarray,
+                        alive: np.ndarray, age: np.ndarray, age_class: np.ndarray, K: int,
+                        n_classes: int, n_households: int, compiled: bool = COMPILED
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Persons by ``(location × K + township of the household) × n_classes + age class``, the
-    dead in row ``4 K``; shape ((4 K + 1) · n_classes,) of int64."""
+    dead in row ``4 K``, shape ((4 K + 1) · n_classes,) of int64; and the presence flags of
+    :func:`presence_flags` (one pass over the person rows for both)."""
     fn = _place_age_jit if compiled else _place_age_numpy
-    return fn(loc, hh, township, alive, age, age_class, K, n_classes)
+    return fn(loc, hh, township, alive, age, age_class, K, n_classes, n_households)
+
+
+def _sector_loop(sector, alive, n_codes):
+    counts = np.zeros(n_codes + 2, dtype=np.int64)
+    spare = n_codes + 1
+    for i in range(sector.shape[0]):
+        counts[sector[i] + 1 if alive[i] else spare] += 1
+    return counts[:spare].copy()
+
+
+def _sector_numpy(sector, alive, n_codes):
+    return np.bincount(sector[alive].astype(np.intp) + 1, minlength=n_codes + 1)
+
+
+def counts_by_sector(sector: np.ndarray, alive: np.ndarray, n_codes: int,
+                     compiled: bool = COMPILED) -> np.ndarray:
+    """Living persons by ``sector + 1`` (codes −1 … n_codes − 1), shape (n_codes + 1,) of int64."""
+    fn = _sector_jit if compiled else _sector_numpy
+    return fn(sector, alive, n_codes)
 
 
 def _away_loop(loc, hh, village, alive, home, n_villages):
@@ -111,6 +136,7 @@ def counts_away_by_village(loc: np.ndarray, hh: np.ndarray, village: np.ndarray,
 
 _presence_jit = _jit(_presence_loop)
 _place_age_jit = _jit(_place_age_loop)
+_sector_jit = _jit(_sector_loop)
 _away_jit = _jit(_away_loop)
 
 
