@@ -158,7 +158,8 @@ class CountyModel(mesa.Model):
                        self.year)
         self.env_weights = {n: w[f"weight_{n}"] for n in ENVIRONMENT_PARTS} if w else {}
         self._tally()
-        self.stocks = Stocks(self.data.stock_values(self.year), self.groups, self.params)
+        table = self.data.memo(("stock_table", self.year), lambda: self.data.stock_values(self.year))
+        self.stocks = Stocks(table, self.groups, self.params)  # Stocks does not modify the table
         self.housing = self.occupied[:K] * (1 + self.params["housing_vacancy_target"])
         self._housing_last = self.housing.sum()
         self.outside_last = math.nan  # registered members outside at the last collection

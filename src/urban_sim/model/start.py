@@ -52,7 +52,7 @@ def restore_places(model, state: dict[str, np.ndarray]) -> None:
             k = model.groups[GROUP_OF_STOCK[name]] if unit == "share_of_group" else 1.0
             lo = low * k if np.isfinite(low) else -np.inf
             hi = high * k if np.isfinite(high) else np.inf
-        model.stocks.value[name] = float(np.clip(value, lo, hi))
+        model.stocks.value[name] = float(min(max(value, lo), hi))  # np.clip of a scalar
     if s["jobs"].shape == model.labour.jobs.shape:
         model.labour.jobs = s["jobs"].copy()
         model.labour.chance = s["chance"].copy()
