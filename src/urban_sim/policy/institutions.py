@@ -10,7 +10,12 @@ import math
 
 import numpy as np
 
+from urban_sim.policy import institution_kernels as ik
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_VILLAGE, Table
+
+
+TRAINING_AGE = (16, 45)
+"""Ages (years, inclusive) of the candidates for vocational training places."""
 
 
 def n_agents(expected: float, rng: np.random.Generator) -> int:
@@ -40,26 +45,35 @@ def land_and_institutions(persons: Table, households: Table, params: dict[str, f
         Annual training places (stock ``training_places``, full scale).
     weight : float
         Persons per agent.
+
+    Notes
+    -----
+    Households with a land tie and no working-age member (16–64) farming in the village rent
+    their land out; ``homesteads`` households with a land tie and a base outside the village
+    withdraw their homestead (chosen without replacement); rural-hukou households at the
+    county seat for 2 years or more convert; training lapses; untrained residents aged 16–45
+    take the training places. The draws are in this order, each selection in row order
+    (compiled loops of :mod:`urban_sim.policy.institution_kernels`; ``rng.choice`` in NumPy).
     """
     p, P, H, lv = params, persons, households, levers
-    alive = np.flatnonzero(P.alive & (P.loc == LOC_VILLAGE) & (P.age >= 16) & (P.age <= 64))
-    farming = np.bincount(P.hh.take(alive), minlength=len(H)) > 0
-    cand = np.flatnonzero(H.land_tie & ~H.land_rented & ~farming)
+    farming, was_trained, untrained = ik.person_selections(
+        P.alive, P.loc, P.age, P.hh, P.trained, len(H), LOC_VILLAGE, LOC_OUTSIDE, (16, 64),
+        TRAINING_AGE)
     rate = p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform)
-    H.land_rented[cand[rng.random(len(cand)) < rate]] = True
+    cand, hukou = ik.household_institutions(H.land_tie, H.land_rented, H.homestead_withdrawn,
+                                            H.base, H.hukou_urban, H.years_at_base, farming,
+                                            LOC_VILLAGE, LOC_SEAT, rate, rng)
     k = n_agents(homesteads / weight, rng)
-    cand = np.flatnonzero(H.land_tie & ~H.homestead_withdrawn & (H.base != LOC_VILLAGE))
     if k and len(cand):
         chosen = rng.choice(cand, size=min(k, len(cand)), replace=False)
         H.homestead_withdrawn[chosen] = True
         H.land_tie[chosen] = False
-    cand = np.flatnonzero((H.base == LOC_SEAT) & ~H.hukou_urban & (H.years_at_base >= 2))
-    conv = rng.random(len(cand)) < p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access)
-    H.hukou_urban[cand[conv]] = True
-    H.years_at_base[:] = np.minimum(H.years_at_base + 1, 1000)
-    trained = np.flatnonzero(P.trained)  # skills and certificates lapse (training expires)
-    P.trained[trained[rng.random(len(trained)) < p["training_expiry_rate"]]] = False
+    conv = rng.random(len(hukou)) < p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access)
+    H.hukou_urban[hukou[conv]] = True
+    lapsed = ik.expire_training(was_trained, P.trained, p["training_expiry_rate"], P.alive,
+                                P.loc, P.age, LOC_OUTSIDE, TRAINING_AGE, rng)  # skills lapse
     k = n_agents(training_places * (0.5 + lv.vocational_training_intensity) / weight, rng)
-    cand = np.flatnonzero(P.alive & ~P.trained & (P.loc != LOC_OUTSIDE) & (P.age >= 16) & (P.age <= 45))
-    if k and len(cand):
-        P.trained[rng.choice(cand, size=min(k, len(cand)), replace=False)] = True
+    if k:  # the untrained before this year's lapses and those whose training lapsed
+        cand = ik.merge(untrained, lapsed)
+        if len(cand):
+            P.trained[rng.choice(cand, size=min(k, len(cand)), replace=False)] = True

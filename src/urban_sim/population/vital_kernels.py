@@ -11,9 +11,12 @@ stream and every result are bit-identical to the former NumPy rules (kept as the
 ``tests/test_kernels_vital.py``). Comparisons and integer arithmetic only: no floating-point
 operation is reordered.
 
-The first loop also collects what the later rules select from (women aged 15–49, persons aged
-22–35, persons under 18, the oldest living member per household), so births and
-household formation do not pass over all rows again.
+The deaths loop also finds the oldest living member per household, and the survivors that
+the later rules select from (women aged 15–49, persons aged 22–35, persons under 18) are
+listed once, so births and household formation do not pass over all rows again. Tests on
+columns are done in a separate loop without dependence between rows, which LLVM vectorises:
+ageing, deaths and the lists took 4.4 ms at full scale with the tests inside the deaths loop,
+3.6 ms this way.
 """
 
 from __future__ import annotations
@@ -26,14 +29,11 @@ MAX_AGE = 110
 """Last age of the rate schedules (older persons get the rate of ``MAX_AGE``)."""
 
 
-def _age_and_die_loop(age, alive, female, hh, q, rng, n_households):
+def _deaths_loop(age, alive, hh, q, rng, n_households):
     n = age.shape[0]
     dead = np.empty(n, dtype=np.intp)
-    women = np.empty(n, dtype=np.intp)
-    young = np.empty(n, dtype=np.intp)
-    kids = np.empty(n, dtype=np.intp)
     oldest = np.zeros(n_households, dtype=age.dtype)
-    nd = nw = ny = nk = 0
+    nd = 0
     for i in range(n):
         if not alive[i]:
             continue
@@ -47,14 +47,34 @@ def _age_and_die_loop(age, alive, female, hh, q, rng, n_households):
         h = hh[i]
         o = oldest[h]
         oldest[h] = a if a > o else o  # branch-free (a branch here cost 3 ms at full scale)
-        # branch-free appends: the row is written and kept only if it qualifies
+    return dead[:nd], oldest
+
+
+def _groups_loop(alive, female, age, code):
+    # no dependence between rows: LLVM vectorises this loop (the same tests inside the loop
+    # above made it ~1 ms slower at full scale)
+    for i in range(alive.shape[0]):
+        a = age[i]
+        c = ((female[i] & (np.uint16(a - 15) <= 34)) | ((np.uint16(a - 22) <= 13) << 1)
+             | ((a < 18) << 2))
+        code[i] = c if alive[i] else 0
+
+
+def _split_loop(code):
+    n = code.shape[0]
+    women = np.empty(n, dtype=np.intp)
+    young = np.empty(n, dtype=np.intp)
+    kids = np.empty(n, dtype=np.intp)
+    nw = ny = nk = 0
+    for i in range(n):  # branch-free appends: the row is written, kept if it qualifies
+        c = code[i]
         women[nw] = i
-        nw += female[i] & (a >= 15) & (a <= 49)
+        nw += c & 1
         young[ny] = i
-        ny += (a >= 22) & (a <= 35)
+        ny += (c >> 1) & 1
         kids[nk] = i
-        nk += a < 18
-    return dead[:nd], women[:nw], young[:ny], kids[:nk], oldest
+        nk += c >> 2
+    return women[:nw], young[:ny], kids[:nk]
 
 
 def _mothers_loop(women, age, f, rng):
@@ -93,7 +113,9 @@ def _follow_mother_loop(kids, first_newborn, mother, hh, leavers, new):
             hh[i] = new[np.searchsorted(leavers, m)]
 
 
-_age_and_die_jit = _jit(_age_and_die_loop)
+_deaths_jit = _jit(_deaths_loop)
+_groups_jit = _jit(_groups_loop)
+_split_jit = _jit(_split_loop)
 _mothers_jit = _jit(_mothers_loop)
 _leavers_jit = _jit(_leavers_loop)
 _follow_mother_jit = _jit(_follow_mother_loop)
@@ -105,7 +127,8 @@ def age_and_die(age: np.ndarray, alive: np.ndarray, female: np.ndarray, hh: np.n
     """Ageing and deaths in one pass over the person rows, updating ``age`` and ``alive``.
 
     Every living person ages one year, then dies with probability ``q[min(age, MAX_AGE)]``:
-    one uniform per living person in row order (as NumPy's ``rng.random(n_living)``).
+    one uniform per living person in row order (as NumPy's ``rng.random(n_living)``). A
+    second, vectorised loop codes the groups of the survivors, a third lists them.
 
     Parameters
     ----------
@@ -124,7 +147,11 @@ def age_and_die(age: np.ndarray, alive: np.ndarray, female: np.ndarray, hh: np.n
     oldest : numpy.ndarray, shape (n_households,), dtype of ``age``
         Age of the oldest surviving member per household (0 if none).
     """
-    return _age_and_die_jit(age, alive, female, hh, q, rng, n_households)
+    dead, oldest = _deaths_jit(age, alive, hh, q, rng, n_households)
+    code = np.empty(len(age), dtype=np.uint8)
+    _groups_jit(alive, female, age, code)
+    women, young, kids = _split_jit(code)
+    return dead, women, young, kids, oldest
 
 
 def mothers(women: np.ndarray, age: np.ndarray, f: np.ndarray,
