@@ -1,14 +1,15 @@
-"""Compiled loops of the land and institutions phase (phase 9).
+"""Compiled passes of the land and institutions phase (phase 9): who is selected.
 
-The NumPy rule built each selection by several full-length masks; these loops (numba, via
-:func:`urban_sim.population.kernels._jit`) read each column once and draw each uniform inside
-the loop with ``rng.random()``, which gives the same values in the same order as NumPy's
-batched ``rng.random(n)`` over the same selection in row order. The loops are ordered so that
-the draws stay in the order of the NumPy rule (land renting, then homestead withdrawal and
-hukou conversion in NumPy, then training expiry, then training in NumPy); the former rule is
-the reference in ``tests/test_kernels_institutions.py``. Selections are appended branch-free
-(a row is written and kept only if it qualifies); a uniform is drawn only for a selected row,
-in a second loop over the selection.
+The NumPy rule built each selection by several full-length masks and ``flatnonzero``; here
+one pass over the person rows gives the households with a working-age member farming, the
+trained and the untrained candidates for training, and one pass over the households gives
+the candidates for land renting, homestead withdrawal and hukou conversion (and advances the
+years at the base). The tests on columns run in loops without dependence between rows, which
+LLVM vectorises, and the rows are then listed branch-free (a row is written and kept only if
+it qualifies): the same tests inside the listing loop were slower than NumPy's masks. The
+draws stay in NumPy, over the same selections in the same order (these selections are small,
+and a Generator passed to a compiled function costs ~20 µs per call). Results are
+bit-identical; the former rule is the reference in ``tests/test_kernels_institutions.py``.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _household_codes(land_tie, rented, withdrawn, base, hukou_urban, years, farm
 
 
 def _households_loop(land_tie, rented, withdrawn, base, hukou_urban, years, farming, village,
-                     seat, rate, rng):
+                     seat):
     n = land_tie.shape[0]
     code = np.empty(n, dtype=np.uint8)
     _household_codes(land_tie, rented, withdrawn, base, hukou_urban, years, farming, village,
@@ -79,23 +80,7 @@ def _households_loop(land_tie, rented, withdrawn, base, hukou_urban, years, farm
         nh += (c >> 1) & 1
         hukou[nk] = h
         nk += c >> 2
-    for j in range(nr):
-        if rng.random() < rate:
-            rented[rent[j]] = True
-    return home[:nh], hukou[:nk]
-
-
-def _expire_loop(was_trained, trained, rate, alive, loc, age, outside, lo, hi, rng):
-    lapsed = np.empty(was_trained.shape[0], dtype=np.intp)
-    k = 0
-    for j in range(was_trained.shape[0]):
-        if rng.random() < rate:
-            i = was_trained[j]
-            trained[i] = False
-            a = age[i]
-            lapsed[k] = i
-            k += alive[i] & (loc[i] != outside) & (a >= lo) & (a <= hi)
-    return lapsed[:k]
+    return rent[:nr], home[:nh], hukou[:nk]
 
 
 def _merge_loop(a, b):
@@ -115,7 +100,6 @@ _person_codes = _jit(_person_codes)  # called from the compiled loops below
 _household_codes = _jit(_household_codes)
 _persons_jit = _jit(_persons_loop)
 _households_jit = _jit(_households_loop)
-_expire_jit = _jit(_expire_loop)
 _merge_jit = _jit(_merge_loop)
 
 
@@ -138,38 +122,23 @@ def person_selections(alive: np.ndarray, loc: np.ndarray, age: np.ndarray, hh: n
                         working_age[0], working_age[1], training_age[0], training_age[1])
 
 
-def household_institutions(land_tie: np.ndarray, land_rented: np.ndarray,
-                           homestead_withdrawn: np.ndarray, base: np.ndarray,
-                           hukou_urban: np.ndarray, years_at_base: np.ndarray,
-                           farming: np.ndarray, village: int, seat: int, rent_rate: float,
-                           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Land renting, and the households eligible for homestead withdrawal and hukou conversion.
-
-    A household with a land tie, not renting out, without a working-age member farming
-    (``farming``) rents its land out if its uniform ``u < rent_rate`` (one uniform per such
-    household in row order, updating ``land_rented``). ``years_at_base`` ← ``min(years + 1,
-    1000)``.
+def household_selections(land_tie: np.ndarray, land_rented: np.ndarray,
+                         homestead_withdrawn: np.ndarray, base: np.ndarray,
+                         hukou_urban: np.ndarray, years_at_base: np.ndarray,
+                         farming: np.ndarray, village: int, seat: int):
+    """The household selections of the phase, in one pass; ``years_at_base`` ←
+    ``min(years + 1, 1000)`` in the same pass.
 
     Returns
     -------
-    homestead, hukou : numpy.ndarray of intp
-        Ascending rows of the households with a land tie, homestead not withdrawn and base not
+    rent, homestead, hukou : numpy.ndarray of intp
+        Ascending rows of the households with a land tie, not renting out, without a member
+        farming (``farming``); of those with a land tie, homestead not withdrawn and base not
         ``village``; and of those based at ``seat`` with a rural hukou and at least 2 years
-        there (years before this year's increment).
+        there (years before the increment).
     """
     return _households_jit(land_tie, land_rented, homestead_withdrawn, base, hukou_urban,
-                           years_at_base, farming, village, seat, rent_rate, rng)
-
-
-def expire_training(was_trained: np.ndarray, trained: np.ndarray, rate: float,
-                    alive: np.ndarray, loc: np.ndarray, age: np.ndarray, outside: int,
-                    training_age: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Training lapses: one uniform per row of ``was_trained`` in order; ``trained`` of the
-    row is cleared if ``u < rate``. Returns the ascending rows (intp) whose training lapsed
-    and who are now candidates for training (living, not at ``outside``, aged within
-    ``training_age``, inclusive)."""
-    return _expire_jit(was_trained, trained, rate, alive, loc, age, outside, training_age[0],
-                       training_age[1], rng)
+                           years_at_base, farming, village, seat)
 
 
 def merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -53,16 +53,18 @@ def land_and_institutions(persons: Table, households: Table, params: dict[str, f
     withdraw their homestead (chosen without replacement); rural-hukou households at the
     county seat for 2 years or more convert; training lapses; untrained residents aged 16–45
     take the training places. The draws are in this order, each selection in row order
-    (compiled loops of :mod:`urban_sim.policy.institution_kernels`; ``rng.choice`` in NumPy).
+    (the selections by compiled passes, :mod:`urban_sim.policy.institution_kernels`; the
+    draws over them in NumPy).
     """
     p, P, H, lv = params, persons, households, levers
     farming, was_trained, untrained = ik.person_selections(
         P.alive, P.loc, P.age, P.hh, P.trained, len(H), LOC_VILLAGE, LOC_OUTSIDE, (16, 64),
         TRAINING_AGE)
+    rent, cand, hukou = ik.household_selections(H.land_tie, H.land_rented, H.homestead_withdrawn,
+                                                H.base, H.hukou_urban, H.years_at_base, farming,
+                                                LOC_VILLAGE, LOC_SEAT)
     rate = p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform)
-    cand, hukou = ik.household_institutions(H.land_tie, H.land_rented, H.homestead_withdrawn,
-                                            H.base, H.hukou_urban, H.years_at_base, farming,
-                                            LOC_VILLAGE, LOC_SEAT, rate, rng)
+    H.land_rented[rent[rng.random(len(rent)) < rate]] = True
     k = n_agents(homesteads / weight, rng)
     if k and len(cand):
         chosen = rng.choice(cand, size=min(k, len(cand)), replace=False)
@@ -70,10 +72,13 @@ def land_and_institutions(persons: Table, households: Table, params: dict[str, f
         H.land_tie[chosen] = False
     conv = rng.random(len(hukou)) < p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access)
     H.hukou_urban[hukou[conv]] = True
-    lapsed = ik.expire_training(was_trained, P.trained, p["training_expiry_rate"], P.alive,
-                                P.loc, P.age, LOC_OUTSIDE, TRAINING_AGE, rng)  # skills lapse
+    lapsed = was_trained[rng.random(len(was_trained)) < p["training_expiry_rate"]]
+    P.trained[lapsed] = False  # skills and certificates lapse (training expires)
     k = n_agents(training_places * (0.5 + lv.vocational_training_intensity) / weight, rng)
     if k:  # the untrained before this year's lapses and those whose training lapsed
+        a = P.age.take(lapsed)
+        lapsed = lapsed[P.alive.take(lapsed) & (P.loc.take(lapsed) != LOC_OUTSIDE)
+                        & (a >= TRAINING_AGE[0]) & (a <= TRAINING_AGE[1])]
         cand = ik.merge(untrained, lapsed)
         if len(cand):
             P.trained[rng.choice(cand, size=min(k, len(cand)), replace=False)] = True

@@ -87,7 +87,7 @@ def vital_events(persons: Table, households: Table, q: np.ndarray, f: np.ndarray
     with probability ``formation_rate`` to form their own household (:func:`form_households`).
     The random draws are those of the former NumPy rules, in the same order: one uniform per
     living person (row order), one per woman aged 15–49, one per newborn (sex), one per leaver
-    candidate (compiled loops of :mod:`urban_sim.population.vital_kernels`).
+    candidate (one compiled call, :func:`urban_sim.population.vital_kernels.vital_draws`).
 
     Parameters
     ----------
@@ -99,14 +99,14 @@ def vital_events(persons: Table, households: Table, q: np.ndarray, f: np.ndarray
         Yearly probability that a candidate leaves.
     """
     P = persons
-    dead, women, young, kids, oldest = vk.age_and_die(P.age, P.alive, P.female, P.hh, q,
-                                                      len(households), rng)
-    moms = vk.mothers(women, P.age, f, rng)
+    dead, moms, girls, leaving, kids = vk.vital_draws(
+        P.age, P.alive, P.female, P.hh, q, f, 100 / 211,  # sex ratio at birth 111 (assumption)
+        len(households), 18, formation_rate, rng)
     k = len(moms)
     first_newborn = len(P)
     born = P.append(
         age=np.zeros(k, np.int16),
-        female=rng.random(k) < 100 / 211,  # sex ratio at birth 111 (assumption, Shanxi-like)
+        female=girls,
         hh=P.hh.take(moms),
         loc=P.loc.take(moms),
         alive=np.ones(k, bool),
@@ -114,7 +114,6 @@ def vital_events(persons: Table, households: Table, q: np.ndarray, f: np.ndarray
         trained=np.zeros(k, bool),
         sector=np.full(k, -1, np.int8),
     )
-    leaving = vk.leavers(young, P.hh, P.age, oldest, 18, formation_rate, rng)
     new = form_households(P, households, leaving, kids, first_newborn)
     return VitalEvents(dead, born, new)
 

@@ -113,60 +113,75 @@ def _follow_mother_loop(kids, first_newborn, mother, hh, leavers, new):
             hh[i] = new[np.searchsorted(leavers, m)]
 
 
-_deaths_jit = _jit(_deaths_loop)
-_groups_jit = _jit(_groups_loop)
-_split_jit = _jit(_split_loop)
-_mothers_jit = _jit(_mothers_loop)
-_leavers_jit = _jit(_leavers_loop)
+def _sexes_loop(k, p_female, rng):
+    out = np.empty(k, dtype=np.bool_)
+    for j in range(k):
+        out[j] = rng.random() < p_female
+    return out
+
+
+_deaths_loop = _jit(_deaths_loop)  # the loops above are called from the one below
+_groups_loop = _jit(_groups_loop)
+_split_loop = _jit(_split_loop)
+_mothers_loop = _jit(_mothers_loop)
+_sexes_loop = _jit(_sexes_loop)
+_leavers_loop = _jit(_leavers_loop)
+
+
+def _vital_loop(age, alive, female, hh, q, f, p_female, n_households, gap, rate, rng):
+    dead, oldest = _deaths_loop(age, alive, hh, q, rng, n_households)
+    code = np.empty(age.shape[0], dtype=np.uint8)
+    _groups_loop(alive, female, age, code)
+    women, young, kids = _split_loop(code)
+    mothers = _mothers_loop(women, age, f, rng)
+    girls = _sexes_loop(mothers.shape[0], p_female, rng)
+    leavers = _leavers_loop(young, hh, age, oldest, gap, rate, rng)
+    return dead, mothers, girls, leavers, kids
+
+
+_vital_jit = _jit(_vital_loop)
 _follow_mother_jit = _jit(_follow_mother_loop)
 
 
-def age_and_die(age: np.ndarray, alive: np.ndarray, female: np.ndarray, hh: np.ndarray,
-                q: np.ndarray, n_households: int,
-                rng: np.random.Generator):
-    """Ageing and deaths in one pass over the person rows, updating ``age`` and ``alive``.
+def vital_draws(age: np.ndarray, alive: np.ndarray, female: np.ndarray, hh: np.ndarray,
+                q: np.ndarray, f: np.ndarray, p_female: float, n_households: int, gap: int,
+                rate: float, rng: np.random.Generator):
+    """Ageing, deaths and the draws of births and household formation, in one compiled call.
 
-    Every living person ages one year, then dies with probability ``q[min(age, MAX_AGE)]``:
-    one uniform per living person in row order (as NumPy's ``rng.random(n_living)``). A
-    second, vectorised loop codes the groups of the survivors, a third lists them.
+    In this order: every living person ages one year, then dies with probability
+    ``q[min(age, MAX_AGE)]`` (one uniform per living person in row order, as NumPy's
+    ``rng.random(n_living)``); each surviving woman aged 15–49 gives birth with probability
+    ``f[age]`` (one uniform per woman in row order); each newborn is a girl with probability
+    ``p_female`` (one uniform per newborn, in the order of the mothers); each surviving person
+    aged 22–35 whose household's oldest surviving member is at least ``gap`` years older
+    leaves with probability ``rate`` (one uniform per such candidate in row order). ``age``
+    and ``alive`` are updated in place; nothing else is written.
 
     Parameters
     ----------
     age, alive, female, hh : numpy.ndarray, shape (n,)
-        Person columns (int16, bool, bool, int32); ``age`` and ``alive`` are updated in place.
-    q : numpy.ndarray of float, shape (MAX_AGE + 1,)
-        Probability of dying within the year by age.
+        Person columns (int16, bool, bool, int32).
+    q, f : numpy.ndarray of float, shape (MAX_AGE + 1,)
+        Probability of dying within the year and births per woman per year, by age.
+    p_female : float
+        Probability that a newborn is a girl.
     n_households : int
+    gap : int
+        Years (at least) between a leaver and the oldest member of the household.
+    rate : float
+        Probability that a candidate leaves.
     rng : numpy.random.Generator
 
     Returns
     -------
-    dead, women, young, kids : numpy.ndarray of intp
-        Ascending rows of those who died; of the surviving women aged 15–49, persons aged
-        22–35, and persons under 18 (ages after ageing).
-    oldest : numpy.ndarray, shape (n_households,), dtype of ``age``
-        Age of the oldest surviving member per household (0 if none).
+    dead, mothers, leavers : numpy.ndarray of intp
+        Ascending rows of those who died, of the mothers and of the leavers.
+    girls : numpy.ndarray of bool, shape (len(mothers),)
+        Sex of each mother's newborn.
+    kids : numpy.ndarray of intp
+        Ascending rows of the surviving persons under 18 (after ageing).
     """
-    dead, oldest = _deaths_jit(age, alive, hh, q, rng, n_households)
-    code = np.empty(len(age), dtype=np.uint8)
-    _groups_jit(alive, female, age, code)
-    women, young, kids = _split_jit(code)
-    return dead, women, young, kids, oldest
-
-
-def mothers(women: np.ndarray, age: np.ndarray, f: np.ndarray,
-            rng: np.random.Generator) -> np.ndarray:
-    """Women who give birth: one uniform per row of ``women`` in order, birth if ``u <
-    f[age]`` (as ``women[rng.random(len(women)) < f.take(age.take(women))]``); intp rows."""
-    return _mothers_jit(women, age, f, rng)
-
-
-def leavers(young: np.ndarray, hh: np.ndarray, age: np.ndarray, oldest: np.ndarray, gap: int,
-            rate: float, rng: np.random.Generator) -> np.ndarray:
-    """Rows of ``young`` whose household's oldest member (``oldest``, by household) is at least
-    ``gap`` years older are candidates; one uniform per candidate in order, leaving if ``u <
-    rate``. Ascending intp rows of the leavers."""
-    return _leavers_jit(young, hh, age, oldest, gap, rate, rng)
+    return _vital_jit(age, alive, female, hh, q, f, p_female, n_households, gap, rate, rng)
 
 
 def follow_mothers(kids: np.ndarray, first_newborn: int, mother: np.ndarray, hh: np.ndarray,
