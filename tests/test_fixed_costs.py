@@ -124,3 +124,24 @@ def test_relocation_reads_presence_flags_that_are_current(lin_data):
     finally:
         m.close()  # the wrapper makes a reference cycle: release the model from Mesa's registry
     assert len(checked) == 9 and max(checked) > 0
+
+
+def test_weighted_sample_is_numpys_choice_without_replacement():
+    from urban_sim.policy.relocation import weighted_sample
+
+    checked = 0
+    for t in range(300):
+        r = np.random.default_rng(t)
+        n = int(r.integers(1, 2000))
+        k = int(r.integers(1, n + 1))
+        w = r.random(n) ** 3 * (r.random(n) < (0.6 if t % 3 else 1.0))
+        if np.count_nonzero(w) < k:
+            continue
+        a, b = np.random.default_rng(t + 1), np.random.default_rng(t + 1)
+        assert np.array_equal(weighted_sample(a, w / w.sum(), k),
+                              b.choice(n, size=k, replace=False, p=w / w.sum())), t
+        assert a.random() == b.random()  # the generators are in the same state
+        checked += 1
+    assert checked > 150
+    with pytest.raises(ValueError, match="non-zero"):
+        weighted_sample(np.random.default_rng(0), np.array([0.0, 1.0]), 2)

@@ -120,7 +120,7 @@ class Relocation:
         if self._remote is None or len(self._remote) != len(model.v_dist_seat):  # per village
             self._remote = model.v_dist_seat ** self.items["remoteness_exponent"]
         p = self._remote.take(H.village.take(cand))
-        chosen = rng.choice(cand, size=min(k, len(cand)), replace=False, p=p / p.sum())
+        chosen = cand.take(weighted_sample(rng, p / p.sum(), min(k, len(cand))))
         town_ok = model.kind[H.township[chosen]] == "town"
         seat = (rng.random(len(chosen)) < self.items["share_county_seat"]) | ~town_ok
         dest = np.where(seat, LOC_SEAT, LOC_TOWN).astype(np.int8)
@@ -157,3 +157,56 @@ def _members_moving_loop(hh, alive, loc, to, home):
 
 
 _members_moving = _jit(_members_moving_loop)
+
+
+def _weighted_sample_loop(rng, p, size):
+    # NumPy's Generator.choice(n, size, replace=False, p=p), step by step: draw the missing
+    # uniforms, zero the weights of those found, cumulative sum divided by its last value,
+    # search (right side), keep new indices in order of first occurrence; until ``size`` found
+    n = p.shape[0]
+    p = p.copy()
+    found = np.empty(size, dtype=np.int64)
+    seen = np.zeros(n, dtype=np.bool_)
+    cdf = np.empty(n)
+    n_uniq = 0
+    while n_uniq < size:
+        m = size - n_uniq
+        x = np.empty(m)
+        for j in range(m):
+            x[j] = rng.random()
+        for j in range(n_uniq):
+            p[found[j]] = 0.0
+        c = 0.0
+        for i in range(n):
+            c += p[i]
+            cdf[i] = c
+        last = cdf[n - 1]
+        for i in range(n):
+            cdf[i] /= last
+        new = np.searchsorted(cdf, x, side="right")
+        start = n_uniq
+        for j in range(m):
+            if not seen[new[j]]:
+                seen[new[j]] = True
+                found[n_uniq] = new[j]
+                n_uniq += 1
+        for j in range(start, n_uniq):
+            seen[found[j]] = False
+    return found
+
+
+_weighted_sample_jit = _jit(_weighted_sample_loop)
+
+
+def weighted_sample(rng: np.random.Generator, p: np.ndarray, size: int) -> np.ndarray:
+    """``rng.choice(len(p), size, replace=False, p=p)``: the same indices and the same draws
+    from ``rng`` (NumPy's algorithm, compiled; tested against it), shape (size,) of int64.
+
+    Raises
+    ------
+    ValueError
+        Fewer than ``size`` positive weights (as NumPy).
+    """
+    if np.count_nonzero(p > 0) < size:
+        raise ValueError("Fewer non-zero entries in p than size")
+    return _weighted_sample_jit(rng, p, size)
