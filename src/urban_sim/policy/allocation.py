@@ -21,6 +21,7 @@ def programme_need(stocks_of_programmes: list[str], indicator_of_stock: dict[str
     by_indicator: dict[str, list] = {}  # the targets of each indicator, in table order
     for t in targets:
         by_indicator.setdefault(t.indicator, []).append(t)
+    met: dict[str, bool] = {}  # indicator → every target still ahead is met (once per call)
     for i, stock in enumerate(stocks_of_programmes):
         if stock in use:
             need[i] = min(max(use[stock] / 0.9, 0.2), 2.0)  # np.clip of a scalar, without its overhead
@@ -28,9 +29,11 @@ def programme_need(stocks_of_programmes: list[str], indicator_of_stock: dict[str
         ind = indicator_of_stock.get(stock)
         if ind is None:
             continue
-        mine = by_indicator.get(ind, [])
-        ahead = [t for t in mine if t.year >= year] or mine[-1:]
-        if ahead and all(t.met(values[ind]) for t in ahead):
+        if ind not in met:
+            mine = by_indicator.get(ind, [])
+            ahead = [t for t in mine if t.year >= year] or mine[-1:]
+            met[ind] = bool(ahead) and all(t.met(values[ind]) for t in ahead)
+        if met[ind]:
             need[i] = 0.1
     return need
 
