@@ -147,12 +147,15 @@ class Relocation:
 
 
 def _members_moving_loop(hh, alive, loc, to, home):
-    # living persons at location ``home`` whose household has a destination (to ≥ 0), ascending
+    # living persons at location ``home`` whose household has a destination (to ≥ 0), ascending;
+    # few households move, so the branch on ``to`` is predictable (0.33 ms against 0.93 ms
+    # branch-free at full scale)
     out = np.empty(hh.shape[0], dtype=np.intp)
     k = 0
     for i in range(hh.shape[0]):
-        out[k] = i
-        k += alive[i] & (loc[i] == home) & (to[hh[i]] >= 0)
+        if to[hh[i]] >= 0 and alive[i] and loc[i] == home:
+            out[k] = i
+            k += 1
     return out[:k].copy()
 
 
