@@ -240,8 +240,8 @@ def queued_by_stock(stock_of_programme: list[str], queued_units: np.ndarray) -> 
         Units in the pipeline times unit size.
     """
     out: dict[str, float] = {}
-    for name, q in zip(stock_of_programme, queued_units, strict=True):
-        out[name] = out.get(name, 0.0) + float(q)
+    for name, q in zip(stock_of_programme, np.asarray(queued_units, float).tolist(), strict=True):
+        out[name] = out.get(name, 0.0) + q
     return out
 
 
