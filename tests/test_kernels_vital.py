@@ -12,8 +12,21 @@ import pytest
 
 from urban_sim.population import demography
 from urban_sim.population.demography import MAX_AGE
-from urban_sim.population.kernels import _leaver_numpy as _ref_candidates  # the NumPy leavers rule
 from urban_sim.population.state import Table
+
+
+# the NumPy rule of the leavers' candidates (population/kernels.py before it was compiled)
+def _leaver_numpy(hh, alive, age, n_households, lo, hi, gap):
+    living = np.flatnonzero(alive)
+    a = age.take(living)
+    h = hh.take(living).astype(np.intp)
+    oldest = np.zeros(n_households, dtype=age.dtype)
+    np.maximum.at(oldest, h, a)
+    young = np.flatnonzero((a >= lo) & (a <= hi))
+    return living[young[oldest.take(h.take(young)) >= a.take(young) + gap]]
+
+
+_ref_candidates = _leaver_numpy
 
 
 # ------------------------------------------------------------------ the NumPy reference

@@ -4,8 +4,8 @@ Each year the model makes a few dozen passes over all person rows; several of th
 integer key per living person and scatter it (flags of households present at a location, counts
 of persons by place and age class). NumPy needs three to five full-length temporaries for each;
 one compiled loop (numba) reads every column once. Every kernel here is integer arithmetic on
-the same keys as its NumPy version, so the results are identical (``tests/test_kernels.py``
-compares both). Without numba the NumPy version runs (``COMPILED`` is False). Loops are kept
+the same keys as the NumPy rule it replaced, so the results are identical (``tests/test_kernels.py``
+keeps those rules and compares). Loops are kept
 free of data-dependent branches where they scatter (a spare cell takes what is not counted)
 unless most rows would hit that one cell (absent members: a branch is faster there):
 a loop that branches on ``alive`` and ``loc`` ran slower than NumPy's masks (measured: members
@@ -20,17 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # numba is a dependency (pyproject.toml); the fallback keeps a checkout without it working
-    import numba
-except ImportError:  # pragma: no cover - exercised by the equivalence test's NumPy branch
-    numba = None
-
-COMPILED = numba is not None
-"""Whether the compiled kernels are used."""
+import numba
 
 
 def _jit(fn):
-    return numba.njit(cache=True, nogil=True)(fn) if COMPILED else None
+    """``fn`` compiled by numba (cached on disk, no GIL); every compiled pass of the model uses it."""
+    return numba.njit(cache=True, nogil=True)(fn)
 
 
 def _presence_loop(hh, loc, alive, n_households):
@@ -41,21 +36,10 @@ def _presence_loop(hh, loc, alive, n_households):
     return pres
 
 
-def _presence_numpy(hh, loc, alive, n_households):
-    key = np.multiply(hh, 4, dtype=np.intp)
-    key += loc
-    np.putmask(key, ~alive, 4 * n_households)  # the dead mark a spare last cell
-    pres = np.zeros(4 * n_households + 1, dtype=bool)
-    pres[key] = True
-    return pres
-
-
-def presence_flags(hh: np.ndarray, loc: np.ndarray, alive: np.ndarray, n_households: int,
-                   compiled: bool = COMPILED) -> np.ndarray:
+def presence_flags(hh: np.ndarray, loc: np.ndarray, alive: np.ndarray, n_households: int) -> np.ndarray:
     """Flags ``household × 4 + location`` of every living person's household and location,
     shape (4 · n_households + 1,) of bool; the last cell is a spare (set when anyone is dead)."""
-    fn = _presence_jit if compiled else _presence_numpy
-    return fn(hh, loc, alive, n_households)
+    return _presence_jit(hh, loc, alive, n_households)
 
 
 def _place_age_loop(loc, hh, township, alive, age, age_class, K, n_classes, n_households):
@@ -70,25 +54,14 @@ def _place_age_loop(loc, hh, township, alive, age, age_class, K, n_classes, n_ho
     return counts, pres
 
 
-def _place_age_numpy(loc, hh, township, alive, age, age_class, K, n_classes, n_households):
-    key = np.multiply(loc, K, dtype=np.intp)
-    key += township.take(hh)
-    np.putmask(key, ~alive, 4 * K)
-    key *= n_classes
-    key += age_class.take(age)
-    counts = np.bincount(key, minlength=(4 * K + 1) * n_classes)
-    return counts, _presence_numpy(hh, loc, alive, n_households)
-
-
 def counts_and_presence(loc: np.ndarray, hh: np.ndarray, township: np.ndarray,
                         alive: np.ndarray, age: np.ndarray, age_class: np.ndarray, K: int,
-                        n_classes: int, n_households: int, compiled: bool = COMPILED
+                        n_classes: int, n_households: int
                         ) -> tuple[np.ndarray, np.ndarray]:
     """Persons by ``(location × K + township of the household) × n_classes + age class``, the
     dead in row ``4 K``, shape ((4 K + 1) · n_classes,) of int64; and the presence flags of
     :func:`presence_flags` (one pass over the person rows for both)."""
-    fn = _place_age_jit if compiled else _place_age_numpy
-    return fn(loc, hh, township, alive, age, age_class, K, n_classes, n_households)
+    return _place_age_jit(loc, hh, township, alive, age, age_class, K, n_classes, n_households)
 
 
 def _sector_loop(sector, alive, n_codes):
@@ -99,15 +72,9 @@ def _sector_loop(sector, alive, n_codes):
     return counts[:spare].copy()
 
 
-def _sector_numpy(sector, alive, n_codes):
-    return np.bincount(sector[alive].astype(np.intp) + 1, minlength=n_codes + 1)
-
-
-def counts_by_sector(sector: np.ndarray, alive: np.ndarray, n_codes: int,
-                     compiled: bool = COMPILED) -> np.ndarray:
+def counts_by_sector(sector: np.ndarray, alive: np.ndarray, n_codes: int) -> np.ndarray:
     """Living persons by ``sector + 1`` (codes −1 … n_codes − 1), shape (n_codes + 1,) of int64."""
-    fn = _sector_jit if compiled else _sector_numpy
-    return fn(sector, alive, n_codes)
+    return _sector_jit(sector, alive, n_codes)
 
 
 def _away_loop(loc, hh, village, alive, home, n_villages):
@@ -125,20 +92,11 @@ def _away_loop(loc, hh, village, alive, home, n_villages):
     return counts
 
 
-def _away_numpy(loc, hh, village, alive, home, n_villages):
-    away = np.flatnonzero(alive & (loc != home))
-    key = np.multiply(village.take(hh.take(away)), 4, dtype=np.intp)
-    key += loc.take(away)
-    return np.bincount(key, minlength=4 * n_villages)
-
-
 def counts_away_by_village(loc: np.ndarray, hh: np.ndarray, village: np.ndarray,
-                           alive: np.ndarray, home: int, n_villages: int,
-                           compiled: bool = COMPILED) -> np.ndarray:
+                           alive: np.ndarray, home: int, n_villages: int) -> np.ndarray:
     """Living persons not at location ``home`` by ``village of the household × 4 + location``,
     shape (4 · n_villages,) of int64."""
-    fn = _away_jit if compiled else _away_numpy
-    return fn(loc, hh, village, alive, home, n_villages)
+    return _away_jit(loc, hh, village, alive, home, n_villages)
 
 
 _presence_jit = _jit(_presence_loop)
@@ -156,20 +114,11 @@ def _households_at_loop(flags, township, K):
     return counts
 
 
-def _households_at_numpy(flags, township, K):
-    present = np.flatnonzero(flags)
-    code = np.multiply(township.take(present >> 2), 4, dtype=np.intp)
-    code += present & 3
-    return np.bincount(code, minlength=4 * K)
-
-
-def households_by_township_and_location(flags: np.ndarray, township: np.ndarray, K: int,
-                                        compiled: bool = COMPILED) -> np.ndarray:
+def households_by_township_and_location(flags: np.ndarray, township: np.ndarray, K: int) -> np.ndarray:
     """Households with a living member at each location, by ``township × 4 + location``, from
     the presence flags (:func:`presence_flags` without its spare cell, shape (4 · n_households,));
     shape (4 K,) of int64."""
-    fn = _households_at_jit if compiled else _households_at_numpy
-    return fn(flags, township, K)
+    return _households_at_jit(flags, township, K)
 
 
 def _base_empty_loop(flags, base):
@@ -182,56 +131,11 @@ def _base_empty_loop(flags, base):
     return out[:k].copy()
 
 
-def _base_empty_numpy(flags, base):
-    at = np.multiply(np.arange(len(base)), 4)
-    at += base
-    return np.flatnonzero(~flags[at])
-
-
-def households_absent_from_base(flags: np.ndarray, base: np.ndarray,
-                                compiled: bool = COMPILED) -> np.ndarray:
+def households_absent_from_base(flags: np.ndarray, base: np.ndarray) -> np.ndarray:
     """Households without a living member at their base location, ascending (intp), from the
     presence flags (shape (4 · n_households,)) and the base codes."""
-    fn = _base_empty_jit if compiled else _base_empty_numpy
-    return fn(flags, base)
+    return _base_empty_jit(flags, base)
 
 
-def _leaver_loop(hh, alive, age, n_households, lo, hi, gap):
-    # branch-free: the dead update a spare cell, every row is written and kept or overwritten
-    n = hh.shape[0]
-    oldest = np.zeros(n_households + 1, dtype=age.dtype)
-    for i in range(n):
-        h = hh[i] if alive[i] else n_households
-        a, o = age[i], oldest[h]
-        oldest[h] = a if a > o else o
-    out = np.empty(n, dtype=np.intp)
-    k = 0
-    for i in range(n):
-        a = age[i]
-        out[k] = i
-        k += alive[i] & (a >= lo) & (a <= hi) & (oldest[hh[i]] >= a + gap)
-    return out[:k].copy()
-
-
-def _leaver_numpy(hh, alive, age, n_households, lo, hi, gap):
-    living = np.flatnonzero(alive)
-    a = age.take(living)
-    h = hh.take(living).astype(np.intp)
-    oldest = np.zeros(n_households, dtype=age.dtype)
-    np.maximum.at(oldest, h, a)
-    young = np.flatnonzero((a >= lo) & (a <= hi))
-    return living[young[oldest.take(h.take(young)) >= a.take(young) + gap]]
-
-
-def living_with_older_generation(hh: np.ndarray, alive: np.ndarray, age: np.ndarray,
-                                 n_households: int, lo: int, hi: int, gap: int,
-                                 compiled: bool = COMPILED) -> np.ndarray:
-    """Living persons aged ``lo``–``hi`` whose household's oldest living member is at least
-    ``gap`` years older, ascending row indices (intp)."""
-    fn = _leaver_jit if compiled else _leaver_numpy
-    return fn(hh, alive, age, n_households, lo, hi, gap)
-
-
-_leaver_jit = _jit(_leaver_loop)
 _households_at_jit = _jit(_households_at_loop)
 _base_empty_jit = _jit(_base_empty_loop)
