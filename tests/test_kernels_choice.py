@@ -13,8 +13,12 @@ import pytest
 from urban_sim.population import choice as ch
 from urban_sim.population import choice_kernels as kc
 from urban_sim.population import migration as mg
-from urban_sim.population.state import LOC_OUTSIDE, Table
+from urban_sim.model import county
+from urban_sim.model.county import FLOWS, PHASES, CountyModel
+from urban_sim.population.sparse_draws import uniforms_at
+from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, Table
 
+from .conftest import scenario
 from .test_choice import _choice_population  # 3 townships, 6 villages; no town in township 0
 
 
@@ -149,6 +153,114 @@ def ref_members_at_base(P, H):
             trigger[dec], youngest[dec])
 
 
+def ref_applicants(P, H, places, params, rng):
+    """``migration.applicants`` before the compiled passes (``at_base`` a mask)."""
+    at_idx, dec, *cols = ref_members_at_base(P, H)
+    if not len(dec):
+        return None
+    n = len(dec)
+    deciders = ch.Deciders(*cols)
+    V = ref_location_utilities(deciders, places, params)
+    choice = ref_nested_logit_draw(V, params["nest_lambda_urban"], rng.random(n))
+    cur = deciders.current.astype(np.int64)
+    movers = choice != cur
+    u2 = rng.random(n)
+    at_base = np.zeros(len(P), dtype=bool)
+    at_base[at_idx] = True
+    return mg.Applicants(dec[movers], choice[movers], cur[movers], u2[movers],
+                         deciders.n_workers[movers], deciders.school_trigger[movers], at_base)
+
+
+def ref_allocate_and_move(persons: Table, households: Table, app: mg.Applicants, vacancy: np.ndarray,
+                      weight: float, params: dict[str, float], rng: np.random.Generator) -> mg.MoveResult:
+    """The rule before the compiled passes."""
+    p, P, H = params, persons, households
+    K = len(vacancy)
+    hhs, dest, cur, u2, n_work, trigger = (app.hh, app.dest, app.current, app.u2, app.n_workers,
+                                           app.school_trigger)
+    at_base = np.flatnonzero(app.at_base)  # a mask here
+    nH = len(H)
+    hh_b = P.hh.take(at_base)
+    applicant = np.zeros(nH, dtype=bool)
+    applicant[hhs] = True
+    ia = np.flatnonzero(applicant.take(hh_b))  # members at the base of applying households
+    pa, ha = at_base[ia], hh_b[ia].astype(np.intp)
+    age_a = P.age[pa]
+    mother_ok = np.bincount(ha[P.female[pa] & (age_a >= 20) & (age_a <= 55)], minlength=nH) > 0
+    pupils = np.bincount(ha[(age_a >= mg.PUPIL_AGE[0]) & (age_a <= mg.PUPIL_AGE[1])], minlength=nH)
+    to_urban = (dest == ch.ALT_TOWN) | (dest == ch.ALT_SEAT)
+    mother_pupil = to_urban & trigger & mother_ok[hhs] & (pupils[hhs] > 0) & (u2 < p["p_mother_with_pupil"])
+    labour_only = (dest == ch.ALT_OUTSIDE) & (n_work > 0) & (u2 < p["p_labour_only_outside"])
+    # lottery for those moving into the county seat or a town centre
+    tw = H.township[hhs].astype(np.int64)
+    place = np.where(dest == ch.ALT_SEAT, 0, tw)
+    urban_idx = np.flatnonzero(to_urban)
+    need = np.stack([np.ones(len(urban_idx)), pupils[hhs[urban_idx]].astype(float)], axis=1)
+    ok = np.ones(len(hhs), dtype=bool)
+    ok[urban_idx] = ch.capacity_lottery(place[urban_idx], need, vacancy, weight, rng)
+    refused = urban_idx[~ok[urban_idx]]
+    refused_by_place = np.bincount(place[refused], minlength=K) * weight
+    hhs, dest, cur, mother_pupil, labour_only = (a[ok] for a in (hhs, dest, cur, mother_pupil, labour_only))
+    # who moves
+    flag = np.zeros(nH, dtype=np.int8)  # 1 whole, 2 mother+pupil, 3 labour only
+    flag[hhs] = np.where(mother_pupil, 2, np.where(labour_only, 3, 1))
+    to = np.full(nH, -1, dtype=np.int8)
+    to[hhs] = np.array([LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE])[dest]
+    u_elder = rng.random(len(at_base))
+    sub = np.flatnonzero(flag[ha])  # members at the base of moving households
+    hh_s = ha[sub]
+    f, age_s, at_s = flag[hh_s], age_a[sub], pa[sub]
+    stay_elder = (age_s >= 65) & (u_elder[ia[sub]] < p["urban_share_stay_elderly"])
+    first_mother = np.zeros(len(sub), dtype=bool)
+    cand = np.flatnonzero((f == 2) & P.female[at_s] & (age_s >= 20) & (age_s <= 55))
+    first_mother[cand[np.unique(hh_s[cand], return_index=True)[1]]] = True
+    move = (((f == 1) & ~stay_elder)
+            | ((f == 2) & (((age_s >= mg.PUPIL_AGE[0]) & (age_s <= mg.PUPIL_AGE[1])) | first_mother))
+            | ((f == 3) & (age_s >= mg.WORKING_AGE[0]) & (age_s <= 49)))
+    who = at_s[move]
+    dest_loc = to[P.hh[who]]
+    from_loc = P.loc[who]
+    w = weight
+    result = mg.MoveResult(
+        refused_by_place,
+        np.sum((from_loc == LOC_VILLAGE) & (dest_loc == LOC_SEAT)) * w,
+        np.sum((from_loc == LOC_VILLAGE) & (dest_loc == LOC_TOWN)) * w,
+        np.sum(dest_loc == LOC_OUTSIDE) * w, np.sum(dest_loc == LOC_SEAT) * w)
+    P.loc[who] = dest_loc
+    whole = hhs[flag[hhs] == 1]
+    H.base[whole] = to[whole]
+    H.years_at_base[whole] = 0
+    mg.repair_bases(P, H)
+    return result
+
+
+def ref_return_migration(persons: Table, households: Table, params: dict[str, float],
+                     talent_return_support: float, job_growth: float,
+                     rng: np.random.Generator) -> tuple[int, int]:
+    """The rule before the compiled passes."""
+    p, P, H = params, persons, households
+    out = np.flatnonzero(P.alive & (P.loc == LOC_OUTSIDE))
+    alive = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= 75))
+    care = np.bincount(P.hh[alive], minlength=len(H)) > 0
+    hh = P.hh.take(out)
+    hazard = p["return_hazard_base"] * (
+        1 + p["talent_return_hazard_effect"] * talent_return_support) * np.exp(
+        p["return_gamma_age"] * (P.age.take(out) >= 45) + p["return_gamma_care"] * care.take(hh)
+        + p["return_gamma_job"] * job_growth)
+    back = rng.random(len(out)) < np.minimum(hazard, 1.0)
+    who, hh = out[back], hh[back]
+    base = H.base[hh]
+    u = rng.random(len(H))[hh]  # one draw per household: members return together
+    s_v, s_t = p["returnee_share_village"], p["returnee_share_town"]
+    pick = np.where(u < s_v, LOC_VILLAGE, np.where(u < s_v + s_t, LOC_TOWN, LOC_SEAT))
+    pick = np.where((pick == LOC_TOWN) & (H.township[hh] == 0), LOC_SEAT, pick)
+    dest = np.where(base != LOC_OUTSIDE, base, pick).astype(np.int8)
+    P.loc[who] = dest
+    newbase = hh[base == LOC_OUTSIDE]
+    H.base[newbase] = dest[base == LOC_OUTSIDE]
+    H.years_at_base[newbase] = 0
+    return len(who), int(np.sum(dest == LOC_SEAT))
+
 # --------------------------------------------------------------------------- inputs
 def _same(a, b):
     a, b = np.asarray(a), np.asarray(b)
@@ -242,3 +354,101 @@ def test_members_at_base_equal_the_numpy_rule(n, n_hh, seed, outside):
         _same(a, b)
     if outside == 1.0:  # everybody's base outside: nobody decides
         assert len(ours[1]) == 0
+
+
+# --------------------------------------------------------------------------- the phases
+def _copy(table):
+    return Table(table.columns())
+
+
+def _rng_copy(rng):
+    other = np.random.Generator(np.random.PCG64())
+    other.bit_generator.state = rng.bit_generator.state
+    return other
+
+
+def _same_tables(a, b):
+    for name in a._cols:
+        _same(getattr(a, name), getattr(b, name))
+
+
+@pytest.mark.parametrize(("seed", "vacancy"), [(3, 40.0), (4, 1e9)])
+def test_migration_phases_equal_the_numpy_rules(lin_data, monkeypatch, seed, vacancy):
+    """Applicants, the capacity allocation (scarce and ample vacancies) and return migration of
+    a small model, year 2021: the same tables, results and generator state as the NumPy rules."""
+    m = CountyModel(scenario("baseline", scale=0.03, end_year=2022), data=lin_data, seed=seed)
+    seen = {}
+    monkeypatch.setattr(county, "applicants", lambda *args: seen.setdefault("args", args) and None)
+    m.year += 1
+    m.flows = dict.fromkeys(FLOWS, 0.0)
+    for phase in PHASES[:PHASES.index("location_choice") + 1]:
+        getattr(m, phase)()
+    m.close()  # no model left in Mesa's registry
+    P, H, places, params, rng = seen["args"]
+    K = m.K
+    vac = np.stack([np.full(K, vacancy), np.where(np.arange(K) == 0, vacancy / 2, np.inf)], axis=1)
+    ours, ref = (_copy(P), _copy(H), _rng_copy(rng)), (_copy(P), _copy(H), _rng_copy(rng))
+    app = mg.applicants(ours[0], ours[1], places, params, ours[2])
+    app_ref = ref_applicants(ref[0], ref[1], places, params, ref[2])
+    for name in ("hh", "dest", "current", "u2", "n_workers", "school_trigger"):
+        _same(getattr(app, name), getattr(app_ref, name))
+    _same(app.at_base, np.flatnonzero(app_ref.at_base))
+    assert len(app.hh) > 10
+    moved = mg.allocate_and_move(ours[0], ours[1], app, vac, m.weight, params, ours[2])
+    moved_ref = ref_allocate_and_move(ref[0], ref[1], app_ref, vac, m.weight, params, ref[2])
+    _same(moved.refused_by_place, moved_ref.refused_by_place)
+    assert (moved.refused_by_place.sum() > 0) == (vacancy < 1e3)
+    for name in ("village_to_seat", "village_to_town", "to_outside", "to_seat"):
+        assert getattr(moved, name) == getattr(moved_ref, name)
+    back = mg.return_migration(ours[0], ours[1], params, 0.5, 0.02, ours[2])
+    assert back == ref_return_migration(ref[0], ref[1], params, 0.5, 0.02, ref[2]) and back[0] > 0
+    for a, b in zip(ours, ref, strict=True):
+        if isinstance(a, Table):
+            _same_tables(a, b)
+    assert ours[2].bit_generator.state == ref[2].bit_generator.state
+
+
+def test_return_migration_with_nobody_or_everybody_outside(lin_data):
+    rng = np.random.default_rng(0)
+    P, H = _tables(rng, 400, 120)
+    H = Table({**H.columns(), "township": rng.integers(0, 3, 120).astype(np.int16),
+               "years_at_base": np.zeros(120, np.int16)})
+    params = dict(lin_data.parameters)
+    for loc in (0, LOC_OUTSIDE):
+        P.loc[:] = loc
+        ours, ref = (_copy(P), _copy(H), np.random.default_rng(1)), (_copy(P), _copy(H), np.random.default_rng(1))
+        assert (mg.return_migration(*ours[:2], params, 2.0, 0.3, ours[2])
+                == ref_return_migration(*ref[:2], params, 2.0, 0.3, ref[2]))
+        _same_tables(ours[0], ref[0])
+        _same_tables(ours[1], ref[1])
+        assert ours[2].random() == ref[2].random()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_uniforms_at_equal_the_batch(seed):
+    """Selected values of ``rng.random(n)`` (sorted, unsorted, repeated, none) and the
+    generator state after, also with a buffered 32-bit value; another bit generator."""
+    a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+    for r in (a, b):
+        r.integers(0, 10, 3, dtype=np.uint32)
+        r.random(seed * 7)
+    pick = np.random.default_rng(100 + seed)
+    for n in (1, 63, 1000, 250_000):
+        for pos in (np.sort(pick.choice(n, size=max(n // 50, 1), replace=False)),
+                    pick.integers(0, n, 30), np.zeros(0, np.int64), np.array([n - 1, 0, n - 1])):
+            _same(uniforms_at(a, n, pos), b.random(n)[pos])
+    assert a.bit_generator.state == b.bit_generator.state
+    _same(a.integers(0, 100, 10, dtype=np.uint32), b.integers(0, 100, 10, dtype=np.uint32))
+    c, d = np.random.Generator(np.random.Philox(seed)), np.random.Generator(np.random.Philox(seed))
+    _same(uniforms_at(c, 500, [3, 7]), d.random(500)[[3, 7]])
+    with pytest.raises(IndexError):
+        uniforms_at(a, 10, [10])
+
+
+def test_members_of_chosen_households():
+    rng = np.random.default_rng(2)
+    hh = rng.integers(0, 50, 1000).astype(np.int32)
+    idx = np.sort(rng.choice(1000, 600, replace=False))
+    chosen = rng.random(50) < 0.1
+    _same(kc.members_of(idx, hh, chosen), np.flatnonzero(chosen[hh[idx]]))
+    _same(kc.members_of(idx[:0], hh, chosen), np.zeros(0, np.intp))

@@ -265,6 +265,80 @@ def _zero_outside_loop(g, e, choice):
                 choice[i] = best
 
 
+def _members_of_loop(idx, hh, chosen):
+    out = np.empty(idx.shape[0], dtype=np.intp)
+    m = 0
+    for k in range(idx.shape[0]):
+        if chosen[hh[idx[k]]]:  # rare: a branch is cheap
+            out[m] = k
+            m += 1
+    return out[:m].copy()
+
+
+def members_of(idx: np.ndarray, hh: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Positions ``k`` (ascending, intp) in the person rows ``idx`` whose household is
+    ``chosen`` (bool by household): ``flatnonzero(chosen[hh[idx]])`` in one pass."""
+    return _members_of_jit(idx, hh, chosen)
+
+
+_members_of_jit = _jit(_members_of_loop)
+
+
+# --------------------------------------------------------------------------- return migration
+def _care_loop(hh, loc, alive, age, care_age, n_households):
+    care = np.zeros(n_households, dtype=np.bool_)
+    for i in range(hh.shape[0]):
+        if (age[i] >= care_age) and alive[i] and (loc[i] != OUTSIDE):  # rare: a branch is cheap
+            care[hh[i]] = True
+    return care
+
+
+def _return_exponent_loop(out, hh, age, care, g_age, age_from, g_care, g_job, hh_out, x):
+    for k in range(out.shape[0]):
+        i = out[k]
+        h = hh[i]
+        hh_out[k] = h
+        x[k] = (g_age * (1.0 if age[i] >= age_from else 0.0)
+                + g_care * (1.0 if care[h] else 0.0)) + g_job
+
+
+def _returning_loop(e, coef, u):
+    back = np.empty(u.shape[0], dtype=np.intp)
+    m = 0
+    for k in range(u.shape[0]):
+        hz = coef * e[k]
+        back[m] = k
+        m += u[k] < (hz if (hz <= 1.0) | (hz != hz) else 1.0)  # np.minimum: a NaN wins
+    return back[:m].copy()
+
+
+def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng):
+    """Persons living outside who return this year and their households (return migration).
+
+    The rule (``migration.return_migration``): for every living person outside (ascending
+    rows) ``hazard = coef · exp((g_age 1[age ≥ 45] + g_care care_h) + g_job)``, with
+    ``care_h`` a living member aged ≥ 75 in the county; the person returns if one uniform of
+    ``rng.random(n_outside)`` is below ``min(hazard, 1)``. Two compiled passes and NumPy's
+    ``exp`` between them; the same operations in the same order as the NumPy rule
+    (``g · 1.0`` or ``g · 0.0`` for the indicators, ``coef`` multiplied first), the same draws.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Returning persons (row indices, ascending) and their households.
+    """
+    out = np.flatnonzero(alive & (loc == OUTSIDE))  # NumPy's mask and compaction: faster here
+    care = _care_jit(hh, loc, alive, age, 75, n_households)
+    hh_out, x = np.empty(len(out), dtype=hh.dtype), np.empty(len(out))
+    _return_exponent_jit(out, hh, age, care, g_age, 45, g_care, g_job, hh_out, x)
+    e = np.exp(x, out=x)
+    back = _returning_jit(e, coef, rng.random(len(out)))
+    return out[back], hh_out[back]
+
+
+_care_jit = _jit(_care_loop)
+_return_exponent_jit = _jit(_return_exponent_loop)
+_returning_jit = _jit(_returning_loop)
 _at_base_jit = _jit(_at_base_loop)
 _count_jit = _jit(_count_loop)
 _deciders_jit = _jit(_deciders_loop)

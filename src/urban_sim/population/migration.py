@@ -15,6 +15,7 @@ import numpy as np
 from urban_sim.population import choice as ch
 from urban_sim.population import choice_kernels as kc
 from urban_sim.population import kernels
+from urban_sim.population.sparse_draws import uniforms_at
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, Table
 
 WORKING_AGE = (16, 59)
@@ -98,9 +99,9 @@ def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params
     base = deciders.current
     choice = ch.choose_locations(deciders, places, params, rng.random(n))
     cur = base.astype(np.int64)
-    movers = choice != cur
-    u2 = rng.random(n)
-    return Applicants(dec[movers], choice[movers], cur[movers], u2[movers],
+    movers = np.flatnonzero(choice != cur)
+    u2 = uniforms_at(rng, n, movers)  # = rng.random(n)[movers]: only the movers' are used
+    return Applicants(dec[movers], choice[movers], cur[movers], u2,
                       deciders.n_workers[movers], deciders.school_trigger[movers], at_idx)
 
 
@@ -121,11 +122,11 @@ def allocate_and_move(persons: Table, households: Table, app: Applicants, vacanc
                                            app.school_trigger)
     at_base = app.at_base
     nH = len(H)
-    hh_b = P.hh.take(at_base)
     applicant = np.zeros(nH, dtype=bool)
     applicant[hhs] = True
-    ia = np.flatnonzero(applicant.take(hh_b))  # members at the base of applying households
-    pa, ha = at_base[ia], hh_b[ia].astype(np.intp)
+    ia = kc.members_of(at_base, P.hh, applicant)  # members at the base of applying households
+    pa = at_base[ia]
+    ha = P.hh[pa].astype(np.intp)
     age_a = P.age[pa]
     mother_ok = np.bincount(ha[P.female[pa] & (age_a >= 20) & (age_a <= 55)], minlength=nH) > 0
     pupils = np.bincount(ha[(age_a >= PUPIL_AGE[0]) & (age_a <= PUPIL_AGE[1])], minlength=nH)
@@ -147,11 +148,14 @@ def allocate_and_move(persons: Table, households: Table, app: Applicants, vacanc
     flag[hhs] = np.where(mother_pupil, 2, np.where(labour_only, 3, 1))
     to = np.full(nH, -1, dtype=np.int8)
     to[hhs] = np.array([LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE])[dest]
-    u_elder = rng.random(len(at_base))
     sub = np.flatnonzero(flag[ha])  # members at the base of moving households
     hh_s = ha[sub]
     f, age_s, at_s = flag[hh_s], age_a[sub], pa[sub]
-    stay_elder = (age_s >= 65) & (u_elder[ia[sub]] < p["urban_share_stay_elderly"])
+    # one uniform per person at a base (rng.random(len(at_base))); only the old members of
+    # moving households use theirs
+    old = np.flatnonzero(age_s >= 65)
+    stay_elder = np.zeros(len(sub), dtype=bool)
+    stay_elder[old] = uniforms_at(rng, len(at_base), ia[sub[old]]) < p["urban_share_stay_elderly"]
     first_mother = np.zeros(len(sub), dtype=bool)
     cand = np.flatnonzero((f == 2) & P.female[at_s] & (age_s >= 20) & (age_s <= 55))
     first_mother[cand[np.unique(hh_s[cand], return_index=True)[1]]] = True
@@ -181,18 +185,12 @@ def return_migration(persons: Table, households: Table, params: dict[str, float]
     """Members living outside return with an age-, care- and job-dependent hazard
     (docs/ODD.md §7.9). Returns the number of returning agents and of those going to the seat."""
     p, P, H = params, persons, households
-    out = np.flatnonzero(P.alive & (P.loc == LOC_OUTSIDE))
-    alive = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= 75))
-    care = np.bincount(P.hh[alive], minlength=len(H)) > 0
-    hh = P.hh.take(out)
-    hazard = p["return_hazard_base"] * (
-        1 + p["talent_return_hazard_effect"] * talent_return_support) * np.exp(
-        p["return_gamma_age"] * (P.age.take(out) >= 45) + p["return_gamma_care"] * care.take(hh)
-        + p["return_gamma_job"] * job_growth)
-    back = rng.random(len(out)) < np.minimum(hazard, 1.0)
-    who, hh = out[back], hh[back]
+    coef = p["return_hazard_base"] * (1 + p["talent_return_hazard_effect"] * talent_return_support)
+    who, hh = kc.returning(P.hh, P.loc, P.alive, P.age, len(H), coef, p["return_gamma_age"],
+                           p["return_gamma_care"], p["return_gamma_job"] * job_growth, rng)
     base = H.base[hh]
-    u = rng.random(len(H))[hh]  # one draw per household: members return together
+    # one draw per household, rng.random(len(H))[hh]: members return together
+    u = uniforms_at(rng, len(H), hh)
     s_v, s_t = p["returnee_share_village"], p["returnee_share_town"]
     pick = np.where(u < s_v, LOC_VILLAGE, np.where(u < s_v + s_t, LOC_TOWN, LOC_SEAT))
     pick = np.where((pick == LOC_TOWN) & (H.township[hh] == 0), LOC_SEAT, pick)

@@ -1,0 +1,125 @@
+"""Selected uniforms of a batch without drawing the whole batch (PCG64 jump-ahead, numba).
+
+Some rules draw one uniform per person or household of a large batch (``rng.random(n)``) and
+use only a few of them: the elderly-stay draw of the capacity allocation (one per person at a
+base, used for the old members of moving households), the member-level draw of the location
+choice (one per deciding household, used for the movers), the destination draw of return
+migration (one per household, used for the returning ones). :func:`uniforms_at` gives exactly
+``rng.random(n)[positions]`` and leaves the generator exactly where ``rng.random(n)`` leaves it,
+computing only the values asked for.
+
+NumPy's default bit generator, PCG64, is a 128-bit linear congruential generator
+``s ← a s + c (mod 2¹²⁸)`` with the XSL-RR output function; ``random()`` takes one 64-bit
+output per double, ``(x >> 11) · 2⁻⁵³``, from the state after the step (O'Neill 2014; NumPy's
+``pcg64.h``). Jumping ``d`` steps applies the affine map ``s ↦ a s + c`` ``d`` times, composed
+from its powers of two (Brown 1994, "Random number generation with arbitrary strides"), which
+takes a few dozen 64-bit multiplications instead of ``d`` draws. For another bit generator the
+batch is drawn (same result, no saving). ``tests/test_sparse_draws.py`` compares with
+``rng.random(n)`` on many states.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645
+"""PCG64's 128-bit LCG multiplier (``PCG_DEFAULT_MULTIPLIER_128``)."""
+_MASK64 = (1 << 64) - 1
+_MASK128 = (1 << 128) - 1
+_U32 = np.uint64(0xFFFFFFFF)
+_S32, _S11, _S58, _S63 = np.uint64(32), np.uint64(11), np.uint64(58), np.uint64(63)
+_ZERO, _ONE = np.uint64(0), np.uint64(1)
+
+
+def _jump_table(inc: int) -> np.ndarray:
+    """(64, 4) uint64: hi/lo of ``a^(2^k)`` and of the matching increment, k = 0..63."""
+    table = np.zeros((64, 4), dtype=np.uint64)
+    a, c = MULTIPLIER, inc
+    for k in range(64):
+        table[k] = (a >> 64, a & _MASK64, c >> 64, c & _MASK64)
+        a, c = (a * a) & _MASK128, (c * (a + 1)) & _MASK128
+    return table
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mulhi(x, y):
+    x0, x1, y0, y1 = x & _U32, x >> _S32, y & _U32, y >> _S32
+    p00, p01, p10, p11 = x0 * y0, x0 * y1, x1 * y0, x1 * y1
+    mid = (p00 >> _S32) + (p01 & _U32) + (p10 & _U32)
+    return p11 + (p01 >> _S32) + (p10 >> _S32) + (mid >> _S32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _jump(hi, lo, d, table):
+    # apply s -> a s + c  d times (d < 2^63)
+    k = 0
+    while d:
+        if d & 1:
+            a_hi, a_lo, c_hi, c_lo = table[k, 0], table[k, 1], table[k, 2], table[k, 3]
+            n_hi = _mulhi(a_lo, lo) + a_hi * lo + a_lo * hi  # a · s mod 2^128
+            n_lo = a_lo * lo
+            lo = n_lo + c_lo
+            hi = n_hi + c_hi + (_ONE if lo < n_lo else _ZERO)
+        d >>= 1
+        k += 1
+    return hi, lo
+
+
+@numba.njit(cache=True, nogil=True)
+def _uniforms_at_loop(hi, lo, positions, table):
+    out = np.empty(positions.shape[0])
+    done = 0  # steps taken from the starting state
+    for j in range(positions.shape[0]):
+        p = positions[j] + 1  # the value at position p is the output after p + 1 steps
+        hi, lo = _jump(hi, lo, p - done, table)
+        done = p
+        x = hi ^ lo  # XSL-RR output
+        rot = hi >> _S58
+        x = (x >> rot) | (x << ((_ZERO - rot) & _S63))
+        out[j] = np.float64(x >> _S11) * (1.0 / 9007199254740992.0)
+    return out
+
+
+def uniforms_at(rng: np.random.Generator, n: int, positions: np.ndarray) -> np.ndarray:
+    """``rng.random(n)[positions]``, drawing only those values.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Advanced exactly as by ``rng.random(n)``.
+    n : int
+        Size of the batch the rule draws.
+    positions : numpy.ndarray of int, shape (m,)
+        Positions in ``[0, n)``, in any order, repeats allowed.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (m,)
+        Identical to ``rng.random(n)[positions]``.
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    if len(positions) and (positions.min() < 0 or positions.max() >= n):
+        raise IndexError(f"positions must lie in [0, {n})")
+    bg = rng.bit_generator
+    if type(bg) is not np.random.PCG64 or n < 64 or len(positions) * 8 > n:
+        return rng.random(n)[positions]  # few savings (or another generator): the batch
+    state = bg.state
+    s, inc = state["state"]["state"], state["state"]["inc"]
+    table = _jump_table(inc)
+    hi, lo = np.uint64(s >> 64), np.uint64(s & _MASK64)
+    if np.all(positions[1:] >= positions[:-1]):
+        values = _uniforms_at_loop(hi, lo, positions, table)
+    else:
+        uniq, back = np.unique(positions, return_inverse=True)
+        values = _uniforms_at_loop(hi, lo, uniq, table)[back]
+    a, c = 1, 0  # the state after n steps: s ← a^n s + c_n, composed in Python integers
+    step_a, step_c, d = MULTIPLIER, inc, n
+    while d:
+        if d & 1:
+            a, c = (a * step_a) & _MASK128, (c * step_a + step_c) & _MASK128
+        step_a, step_c = (step_a * step_a) & _MASK128, (step_c * (step_a + 1)) & _MASK128
+        d >>= 1
+    state["state"]["state"] = (a * s + c) & _MASK128
+    bg.state = state
+    return values
