@@ -11,11 +11,16 @@ keeps them as the reference and compares):
   ``+ 0.0`` or multiplied by ``0.0`` is still added or multiplied here);
 - ``exp``, ``log`` and ``log1p`` stay NumPy calls on contiguous arrays between the compiled
   passes: numba's ``math.exp``/``math.log`` differ from NumPy's vectorised ones in the last bit
-  for a few per cent of the values;
-- random numbers are still drawn by the caller in NumPy batches, in the same order (numba's
-  ``Generator.random()`` gives the same numbers but is about half as fast as a NumPy batch).
+  for a few per cent of the values. Where a column takes only a few values (return
+  migration's hazard exponent: four), NumPy computes the ``exp`` of those values (NumPy's
+  ``exp`` of a value is the same in an array of any length; checked on 10⁶ values);
+- random numbers are drawn in NumPy batches, in the same order (numba's
+  ``Generator.random()`` gives the same numbers but is about half as fast as a NumPy batch),
+  or, where only a few values of a batch are used, by :mod:`urban_sim.population.sparse_draws`.
 
-No ``fastmath``. Compiled code is cached on disk (``cache=True``).
+No ``fastmath``; ``error_model="numpy"`` (IEEE division without Python's zero check, so that
+loops vectorise). Compiled code is cached on disk (``cache=True``). Loops that would branch on
+random data compact without a branch; a branch is kept where it is rarely taken.
 """
 
 from __future__ import annotations
@@ -293,23 +298,17 @@ def _care_loop(hh, loc, alive, age, care_age, n_households):
     return care
 
 
-def _return_exponent_loop(out, hh, age, care, g_age, age_from, g_care, g_job, hh_out, x):
+def _returning_loop(out, hh, age, care, age_from, threshold, u):
+    back = np.empty(out.shape[0], dtype=np.intp)
+    hh_back = np.empty(out.shape[0], dtype=hh.dtype)
+    m = 0
     for k in range(out.shape[0]):
         i = out[k]
         h = hh[i]
-        hh_out[k] = h
-        x[k] = (g_age * (1.0 if age[i] >= age_from else 0.0)
-                + g_care * (1.0 if care[h] else 0.0)) + g_job
-
-
-def _returning_loop(e, coef, u):
-    back = np.empty(u.shape[0], dtype=np.intp)
-    m = 0
-    for k in range(u.shape[0]):
-        hz = coef * e[k]
-        back[m] = k
-        m += u[k] < (hz if (hz <= 1.0) | (hz != hz) else 1.0)  # np.minimum: a NaN wins
-    return back[:m].copy()
+        back[m] = i
+        hh_back[m] = h
+        m += u[k] < threshold[2 * (age[i] >= age_from) + care[h]]
+    return back[:m].copy(), hh_back[:m].copy()
 
 
 def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng):
@@ -317,10 +316,11 @@ def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng
 
     The rule (``migration.return_migration``): for every living person outside (ascending
     rows) ``hazard = coef · exp((g_age 1[age ≥ 45] + g_care care_h) + g_job)``, with
-    ``care_h`` a living member aged ≥ 75 in the county; the person returns if one uniform of
-    ``rng.random(n_outside)`` is below ``min(hazard, 1)``. Two compiled passes and NumPy's
-    ``exp`` between them; the same operations in the same order as the NumPy rule
-    (``g · 1.0`` or ``g · 0.0`` for the indicators, ``coef`` multiplied first), the same draws.
+    ``care_h`` a living member aged ≥ 75 in the county; the person returns if its uniform of
+    ``rng.random(n_outside)`` is below ``min(hazard, 1)``. The exponent takes four values
+    (age ≥ 45 or not, care or not): NumPy computes them and their ``exp`` (the same values
+    as NumPy's ``exp`` of the full column, elementwise), hazards and thresholds with the same
+    operations in the same order; one compiled pass compares the draws.
 
     Returns
     -------
@@ -329,15 +329,13 @@ def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng
     """
     out = np.flatnonzero(alive & (loc == OUTSIDE))  # NumPy's mask and compaction: faster here
     care = _care_jit(hh, loc, alive, age, 75, n_households)
-    hh_out, x = np.empty(len(out), dtype=hh.dtype), np.empty(len(out))
-    _return_exponent_jit(out, hh, age, care, g_age, 45, g_care, g_job, hh_out, x)
-    e = np.exp(x, out=x)
-    back = _returning_jit(e, coef, rng.random(len(out)))
-    return out[back], hh_out[back]
+    old, cared = np.array([False, False, True, True]), np.array([False, True, False, True])
+    hazard = coef * np.exp(g_age * old + g_care * cared + g_job)
+    threshold = np.minimum(hazard, 1.0)  # by 2 · (age ≥ 45) + care
+    return _returning_jit(out, hh, age, care, 45, threshold, rng.random(len(out)))
 
 
 _care_jit = _jit(_care_loop)
-_return_exponent_jit = _jit(_return_exponent_loop)
 _returning_jit = _jit(_returning_loop)
 _at_base_jit = _jit(_at_base_loop)
 _count_jit = _jit(_count_loop)

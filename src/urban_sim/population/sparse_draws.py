@@ -20,6 +20,8 @@ batch is drawn (same result, no saving). ``tests/test_sparse_draws.py`` compares
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 
@@ -32,8 +34,10 @@ _S32, _S11, _S58, _S63 = np.uint64(32), np.uint64(11), np.uint64(58), np.uint64(
 _ZERO, _ONE = np.uint64(0), np.uint64(1)
 
 
+@functools.lru_cache(maxsize=8)
 def _jump_table(inc: int) -> np.ndarray:
-    """(64, 4) uint64: hi/lo of ``a^(2^k)`` and of the matching increment, k = 0..63."""
+    """(64, 4) uint64: hi/lo of ``a^(2^k)`` and of the matching increment, k = 0..63 (one
+    table per generator stream: ``inc`` is fixed when the generator is seeded)."""
     table = np.zeros((64, 4), dtype=np.uint64)
     a, c = MULTIPLIER, inc
     for k in range(64):
@@ -67,11 +71,14 @@ def _jump(hi, lo, d, table):
 
 
 @numba.njit(cache=True, nogil=True)
-def _uniforms_at_loop(hi, lo, positions, table):
+def _uniforms_at_loop(hi0, lo0, positions, table):
     out = np.empty(positions.shape[0])
+    hi, lo = hi0, lo0
     done = 0  # steps taken from the starting state
     for j in range(positions.shape[0]):
         p = positions[j] + 1  # the value at position p is the output after p + 1 steps
+        if p < done:  # a position before the last one: jump again from the start
+            hi, lo, done = hi0, lo0, 0
         hi, lo = _jump(hi, lo, p - done, table)
         done = p
         x = hi ^ lo  # XSL-RR output
@@ -107,12 +114,7 @@ def uniforms_at(rng: np.random.Generator, n: int, positions: np.ndarray) -> np.n
     state = bg.state
     s, inc = state["state"]["state"], state["state"]["inc"]
     table = _jump_table(inc)
-    hi, lo = np.uint64(s >> 64), np.uint64(s & _MASK64)
-    if np.all(positions[1:] >= positions[:-1]):
-        values = _uniforms_at_loop(hi, lo, positions, table)
-    else:
-        uniq, back = np.unique(positions, return_inverse=True)
-        values = _uniforms_at_loop(hi, lo, uniq, table)[back]
+    values = _uniforms_at_loop(np.uint64(s >> 64), np.uint64(s & _MASK64), positions, table)
     a, c = 1, 0  # the state after n steps: s ← a^n s + c_n, composed in Python integers
     step_a, step_c, d = MULTIPLIER, inc, n
     while d:
