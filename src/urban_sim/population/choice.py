@@ -337,6 +337,37 @@ def location_utilities(households: Deciders, places: PlaceInputs,
     return list(kc.utilities(_utility_args(households, places, params), len(households)))
 
 
+_MEMO: dict = {}
+_STAY_KEYS = ("rc_mu2", "rc_lambda2", "rc_alpha2", "stay_kappa0", "stay_kappa1", "stay_seat_offset")
+
+
+def _memo(key: tuple, compute) -> np.ndarray:
+    """``compute()`` once per ``key`` (a tuple of its inputs' values; read-only result)."""
+    value = _MEMO.get(key)
+    if value is None:
+        if len(_MEMO) > 16:
+            _MEMO.clear()
+        value = _MEMO[key] = compute()
+        value.setflags(write=False)
+    return value
+
+
+def _distance_terms(pl: PlaceInputs, vt: np.ndarray, c_dist: float, d_out_km: float) -> np.ndarray:
+    """``c_dist · ln(1 + d)`` by alternative, current alternative and village, shape
+    (4, 3, n_vil); the same in every year of a run, so computed once per inputs."""
+    def compute():
+        d_vc, d_vs, d_ts = pl.village_centre_km, pl.village_seat_km, pl.township_seat_km[vt]
+        zero = 0 * d_vc
+        d_out = np.full_like(d_vc, d_out_km)
+        dist = (np.stack([zero, d_vc, d_vs]), np.stack([d_vc, zero, d_ts]),
+                np.stack([d_vs, d_ts, zero]), np.stack([d_out, d_out, d_out]))
+        return np.stack([c_dist * np.log1p(dist[j]) for j in range(4)])
+
+    arrays = (pl.village_centre_km, pl.village_seat_km, pl.township_seat_km, vt)
+    key = ("distance", c_dist, d_out_km, *((a.dtype.str, a.tobytes()) for a in map(np.asarray, arrays)))
+    return _memo(key, compute)
+
+
 def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str, float]) -> tuple:
     """Tables and household columns for the compiled utility pass of :func:`location_utilities`.
 
@@ -353,11 +384,6 @@ def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str
     vt = np.asarray(pl.village_township, dtype=np.int64)
     nw = np.arange(nw_n, dtype=np.int64)[:, None]
     other = (p["household_other_income_yuan"] * (1 + 0.5 * np.array([False, True])))[:, None, None]
-    d_vc, d_vs, d_ts = pl.village_centre_km, pl.village_seat_km, pl.township_seat_km[vt]
-    zero = 0 * d_vc
-    d_out = np.full_like(d_vc, p["distance_outside_km"])
-    dist = (np.stack([zero, d_vc, d_vs]), np.stack([d_vc, zero, d_ts]), np.stack([d_vs, d_ts, zero]),
-            np.stack([d_out, d_out, d_out]))
     place = (K + vt, vt, np.zeros_like(vt), np.full_like(vt, 2 * K))
     asc = (0.0, p["asc_town"], p["asc_seat"], p["asc_outside"])
     c_dist = p["distance_income_ratio"] * b_y
@@ -365,7 +391,7 @@ def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str
     # network, amenity and congestion terms (n_vil,); the compiled pass subtracts and adds them
     # in this order for every (current, rented, n_workers, village) as NumPy's broadcasting did
     income = np.stack([asc[j] + b_y * np.log(nw * pl.income_yuan[place[j]] + other) for j in range(4)])
-    distance = np.stack([c_dist * np.log1p(dist[j]) for j in range(4)])
+    distance = _distance_terms(pl, vt, c_dist, p["distance_outside_km"])
     terms = np.stack([np.stack([p["beta_network"] * (pl.network_share[:, j] if j else np.zeros(n_vil)),
                                 p["beta_amenity"] * pl.amenity[place[j]],
                                 p["beta_congestion"] * pl.congestion[place[j]]]) for j in range(4)])
@@ -381,8 +407,8 @@ def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str
     price = np.array([p["beta_price"] * np.log(pl.housing_price_yuan_m2[j - 1]) for j in (1, 2)])
     # staying: stay(youngest adult) at the current alternative (+ offset at the county seat)
     # (row j is added at alternative j when j is current; 0.0 is added at the others)
-    stay = stay_utility_by_age(p)
-    stay_tab = np.stack([stay + (p["stay_seat_offset"] if j == ALT_SEAT else 0.0) for j in range(3)])
+    stay_tab = _memo(("stay", *(p[k] for k in _STAY_KEYS)), lambda: np.stack(
+        [stay_utility_by_age(p) + (p["stay_seat_offset"] if j == ALT_SEAT else 0.0) for j in range(3)]))
     return (tables, nw_n, n_vil, h.village, h.current, h.n_workers, h.land_rented,
             h.land_tied, h.hukou_urban, h.school_trigger, h.youngest_adult_age,
             np.asarray(school, dtype=float), b_sa * 1.0, access, b_sa * p["service_access_outside"],
