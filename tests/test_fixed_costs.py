@@ -145,3 +145,9 @@ def test_weighted_sample_is_numpys_choice_without_replacement():
     assert checked > 150
     with pytest.raises(ValueError, match="non-zero"):
         weighted_sample(np.random.default_rng(0), np.array([0.0, 1.0]), 2)
+    for bad, message in (([np.nan, 1.0], "not finite"), ([-0.5, 1.5], "non-negative"),
+                         ([0.5, 0.6], "sum to 1")):
+        with pytest.raises(ValueError, match=message):  # NumPy's choice refuses these too
+            weighted_sample(np.random.default_rng(0), np.array(bad), 1)
+        with pytest.raises(ValueError):
+            np.random.default_rng(0).choice(2, size=1, replace=False, p=np.array(bad))

@@ -105,3 +105,22 @@ def test_radix_order_of_the_start_state_draw_is_argsort():
     key[10] = key[20]  # a tie: NumPy's own order
     assert np.array_equal(_order(key), np.argsort(key))
     assert _order(np.zeros(0)).tolist() == []
+
+
+def _probe_loop(x):
+    return x + 1
+
+
+def test_uncached_kernels_lists_a_kernel_until_it_is_compiled_and_cached():
+    import os
+
+    kernel = kn._jit(_probe_loop)
+    try:
+        index = kernel._cache._cache_file._index_path
+        if os.path.exists(index):
+            os.remove(index)
+        assert "_probe_loop" in kn.uncached_kernels()
+        assert kernel(1) == 2
+        assert "_probe_loop" not in kn.uncached_kernels()
+    finally:
+        kn.COMPILED_KERNELS.remove(kernel)

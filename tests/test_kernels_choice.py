@@ -443,6 +443,24 @@ def test_uniforms_at_equal_the_batch(seed):
     _same(uniforms_at(c, 500, [3, 7]), d.random(500)[[3, 7]])
     with pytest.raises(IndexError):
         uniforms_at(a, 10, [10])
+    with pytest.raises(TypeError):  # a boolean mask is not a list of positions
+        uniforms_at(a, 10, np.ones(10, bool))
+
+
+def test_uniforms_at_far_positions_agree_with_numpys_advance():
+    """Every entry of the jump table (positions up to 2^40): the value at position p is the
+    next draw after advancing p steps, and the state after is that of advancing n steps."""
+    rng = np.random.default_rng(9)
+    n = 2**40
+    pos = np.array([5, 300_000, 2**20 + 7, 2**33 + 1, n - 1])
+    got = uniforms_at(rng, n, pos)
+    for p, value in zip(pos.tolist(), got.tolist(), strict=True):
+        ref = np.random.default_rng(9)
+        ref.bit_generator.advance(p)
+        assert ref.random() == value, p
+    ref = np.random.default_rng(9)
+    ref.bit_generator.advance(n)
+    assert rng.bit_generator.state == ref.bit_generator.state
 
 
 def test_members_of_chosen_households():

@@ -47,7 +47,7 @@ LEVERS = SimpleNamespace(land_reform=1.0, hukou_service_access=0.4,
                          vocational_training_intensity=0.7)
 
 
-def _state(n, n_hh, seed, years_max=1000):
+def _state(n, n_hh, seed, years_max=5):  # small: rules that test years ≥ 2 see their boundary
     rng = np.random.default_rng(seed)
     persons = Table({
         "age": rng.integers(0, 90, n).astype(np.int16), "alive": rng.random(n) < 0.9,

@@ -81,6 +81,7 @@ def prepare(files: list[Path], lang: str, engine: str, scheduler: str | None,
     """Check options, load scenarios (``--set`` then named options applied) and their data."""
     from urban_sim.config import load_scenario
     from urban_sim.model.county import check_scenario
+    from urban_sim.population.kernels import uncached_kernels
     from urban_sim.runs.executors import check_engine
 
     check_lang(lang)
@@ -89,6 +90,9 @@ def prepare(files: list[Path], lang: str, engine: str, scheduler: str | None,
     scenarios = [load_scenario(f, over) for f in files]
     for sc in scenarios:
         check_scenario(sc)
+    if uncached_kernels():  # check_scenario imported the model, and with it its kernels
+        typer.echo("first run after installing: compiling the model's numerical kernels (numba, "
+                   "about 15 s, once; later runs load them from the cache)", err=True)
     return scenarios
 
 

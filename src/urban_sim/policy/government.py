@@ -68,6 +68,9 @@ class Programmes:
                                     for s in self.stock])  # sector of a jobs_* unit
         self.place_keys = sorted(set(self.place))
         self.place_code = np.array([self.place_keys.index(k) for k in self.place])
+        for value in vars(self).values():  # one table serves every model of a CountyData
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
 
     def place_matrix(self, place_weights: dict[str, np.ndarray]) -> np.ndarray:
         """Row ``i``: the distribution over places of programme ``i``'s ``place`` key, shape

@@ -208,8 +208,16 @@ def weighted_sample(rng: np.random.Generator, p: np.ndarray, size: int) -> np.nd
     Raises
     ------
     ValueError
-        Fewer than ``size`` positive weights (as NumPy).
+        As NumPy: weights not finite, negative or not summing to 1 (within √eps), or fewer than
+        ``size`` positive weights.
     """
+    p = np.asarray(p, dtype=float)
+    if not np.isfinite(p).all():
+        raise ValueError("probabilities are not finite")
+    if (p < 0).any():
+        raise ValueError("probabilities are not non-negative")
+    if abs(p.sum() - 1.0) > np.sqrt(np.finfo(np.float64).eps):
+        raise ValueError("probabilities do not sum to 1")
     if np.count_nonzero(p > 0) < size:
         raise ValueError("Fewer non-zero entries in p than size")
     return _weighted_sample_jit(rng, p, size)

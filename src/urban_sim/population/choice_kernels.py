@@ -28,6 +28,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from urban_sim.population.state import LOC_OUTSIDE
+
 
 def _jit(fn):
     # error_model="numpy": a division is IEEE's (inf/NaN, as NumPy's) without Python's
@@ -35,8 +37,8 @@ def _jit(fn):
     return numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
 
 
-OUTSIDE = 3
-"""Location code of outside the county (``urban_sim.population.state.LOC_OUTSIDE``)."""
+OUTSIDE = LOC_OUTSIDE
+"""Location code of outside the county (a compile-time constant of the kernels)."""
 
 
 # --------------------------------------------------------------------------- location choice

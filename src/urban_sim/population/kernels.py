@@ -18,14 +18,36 @@ Compiled code is cached on disk (numba's ``cache=True``: ``__pycache__`` beside 
 
 from __future__ import annotations
 
-import numpy as np
+import os
 
 import numba
+import numpy as np
+
+
+COMPILED_KERNELS: list = []
+"""Every kernel made by :func:`_jit` (numba dispatchers), for :func:`uncached_kernels`."""
 
 
 def _jit(fn):
     """``fn`` compiled by numba (cached on disk, no GIL); every compiled pass of the model uses it."""
-    return numba.njit(cache=True, nogil=True)(fn)
+    kernel = numba.njit(cache=True, nogil=True)(fn)
+    COMPILED_KERNELS.append(kernel)
+    return kernel
+
+
+def uncached_kernels() -> list[str]:
+    """Names of the imported kernels that numba's disk cache does not hold yet: the first run
+    after installing compiles them (≈ 15 s for all). Empty when the cache cannot be inspected
+    (numba's cache object is internal; a newer numba may name it differently)."""
+    missing = []
+    for kernel in COMPILED_KERNELS:
+        try:
+            index = kernel._cache._cache_file._index_path
+        except AttributeError:
+            return []
+        if not os.path.exists(index):
+            missing.append(kernel.py_func.__qualname__)
+    return missing
 
 
 def _presence_loop(hh, loc, alive, n_households):

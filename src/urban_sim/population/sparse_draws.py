@@ -14,8 +14,8 @@ output per double, ``(x >> 11) · 2⁻⁵³``, from the state after the step (O'
 ``pcg64.h``). Jumping ``d`` steps applies the affine map ``s ↦ a s + c`` ``d`` times, composed
 from its powers of two (Brown 1994, "Random number generation with arbitrary strides"), which
 takes a few dozen 64-bit multiplications instead of ``d`` draws. For another bit generator the
-batch is drawn (same result, no saving). ``tests/test_sparse_draws.py`` compares with
-``rng.random(n)`` on many states.
+batch is drawn (same result, no saving). ``tests/test_kernels_choice.py`` compares with
+``rng.random(n)`` on many states and with ``bit_generator.advance`` for batches of 2⁴⁰.
 """
 
 from __future__ import annotations
@@ -105,7 +105,10 @@ def uniforms_at(rng: np.random.Generator, n: int, positions: np.ndarray) -> np.n
     numpy.ndarray of float64, shape (m,)
         Identical to ``rng.random(n)[positions]``.
     """
-    positions = np.asarray(positions, dtype=np.int64)
+    positions = np.asarray(positions)
+    if positions.size and positions.dtype.kind not in "iu":  # a mask would read as indices 0/1
+        raise TypeError(f"positions must be integer indices, not {positions.dtype}")
+    positions = positions.astype(np.int64, copy=False)
     if len(positions) and (positions.min() < 0 or positions.max() >= n):
         raise IndexError(f"positions must lie in [0, {n})")
     bg = rng.bit_generator
