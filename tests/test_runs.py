@@ -165,9 +165,11 @@ def test_killed_experiment_resumes_with_the_same_command(tmp_path):
     finished = {p.stem for p in (out / "runs").glob("*.parquet")}
     assert 3 <= len(finished) < 10, "kill came too late to test resuming"
     assert not (out / "report.html").exists()
-    assert not list((out / "runs").glob("*.tmp"))  # no half-written results visible
+    for done in (out / "runs").glob("*.parquet"):  # no half-written result under a result's name
+        assert len(pd.read_parquet(done)) > 0
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
+    assert not list((out / "runs").glob("*.tmp"))  # a temporary file the kill left is cleared
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["n_resumed"] >= len(finished) and manifest["n_runs"] == 10
     assert len(list((out / "runs").glob("*.parquet"))) == 10
@@ -282,3 +284,15 @@ def test_compare_with_posterior_draws_says_so_and_pairs_the_draws(tmp_path):
     a, b = (first[first["scenario"] == s].sort_values(["replicate", "indicator"])["value"].to_numpy()
             for s in ("baseline", "plan"))
     np.testing.assert_array_equal(a, b)
+
+
+def test_store_clears_temporary_files_a_killed_writer_left(tmp_path):
+    from urban_sim.runs.store import ResultsStore
+
+    (tmp_path / "runs").mkdir()
+    stale = tmp_path / "runs" / ".abc.parquet.x1y2.tmp"
+    stale.write_bytes(b"half a parquet file")
+    kept = tmp_path / "runs" / "abc.parquet"
+    pd.DataFrame({"value": [1.0]}).to_parquet(kept)
+    store = ResultsStore(tmp_path)
+    assert not stale.exists() and kept.exists() and store.done() == {"abc"}

@@ -20,8 +20,12 @@ class ResultsStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        (self.root / "runs").mkdir(parents=True, exist_ok=True)
-        (self.root / "failed").mkdir(parents=True, exist_ok=True)
+        for sub in ("runs", "failed"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+            # a process killed (SIGKILL) while writing leaves its hidden temporary file; the
+            # result itself was never renamed into place, so the run is redone
+            for stale in (self.root / sub).glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
 
     def path(self, run_id: str) -> Path:
         return self.root / "runs" / f"{run_id}.parquet"
