@@ -25,16 +25,16 @@ random data compact without a branch; a branch is kept where it is rarely taken.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from urban_sim.population import kernels
 from urban_sim.population.state import LOC_OUTSIDE
 
 
 def _jit(fn):
     # error_model="numpy": a division is IEEE's (inf/NaN, as NumPy's) without Python's
     # ZeroDivisionError check, which would keep the loop from being vectorised
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+    return kernels._jit(fn, error_model="numpy")
 
 
 OUTSIDE = LOC_OUTSIDE

@@ -28,9 +28,10 @@ COMPILED_KERNELS: list = []
 """Every kernel made by :func:`_jit` (numba dispatchers), for :func:`uncached_kernels`."""
 
 
-def _jit(fn):
-    """``fn`` compiled by numba (cached on disk, no GIL); every compiled pass of the model uses it."""
-    kernel = numba.njit(cache=True, nogil=True)(fn)
+def _jit(fn, **options):
+    """``fn`` compiled by numba (cached on disk, no GIL, and ``options``); every compiled pass of
+    the model uses it."""
+    kernel = numba.njit(cache=True, nogil=True, **options)(fn)
     COMPILED_KERNELS.append(kernel)
     return kernel
 
