@@ -87,3 +87,49 @@ def test_assign_equals_the_numpy_rule(n, n_hh, K, seed, kw):
     assert np.array_equal(next_got, next_ref)
     if n >= 500 and not kw:
         assert {-1, FARMING, UNEMPLOYED} <= set(got.tolist()) and (got >= 0).sum() > (got > 5).sum()
+
+
+def test_assign_sees_a_one_ulp_change_of_the_sector_draw():
+    """Cumulative jobs set exactly on the reference's ``v = u / p · total`` of one employed
+    worker per place: a kernel that computed ``v`` in another order (``u · total / p``, one ulp
+    off) would put some of them in another sector."""
+    n, n_hh, K, seed, boost = 4000, 700, 4, 11, 0.35
+    P, township, lut, labour = _case(n, n_hh, K, seed)
+    labour.chance = np.full(2 * K, 0.37)  # not a power of two: u / p is rounded
+    idx = np.flatnonzero(P.alive & (P.loc != LOC_OUTSIDE) & (P.age >= WORKING_AGE[0])
+                         & (P.age <= WORKING_AGE[1]))
+    key = np.multiply(P.loc.take(idx), K, dtype=np.intp)
+    key += township.take(P.hh.take(idx))
+    place = lut.take(key)
+    p = labour.chance.take(place)
+    np.multiply(p, 1.0 + boost, out=p, where=P.trained.take(idx))
+    np.minimum(p, 1.0, out=p)
+    u = np.random.default_rng(seed + 50).random(len(idx))  # the draws both rules will make
+    tot = np.maximum(np.cumsum(labour.jobs, axis=1)[:, -1], 1e-12)
+    live = 0
+    for pl in np.unique(place):
+        T = tot[pl]
+        hit = np.flatnonzero((place == pl) & (u < p))
+        v_all = u[hit] / np.maximum(p[hit], 1e-12) * T
+        other = u[hit] * T / np.maximum(p[hit], 1e-12)
+        below = hit[other < v_all]  # workers whose v the other order would round down
+        if not len(below):
+            continue
+        w = below[0]
+        v = u[w] / max(p[w], 1e-12) * T
+        rest = max(0.75 * T - v, 0.0)
+        cum4 = v + rest  # in [T/2, T]: T − cum4 is exact, so the total stays T
+        labour.jobs[pl] = [v, 0.0, 0.0, 0.0, rest, T - cum4]
+        assert np.cumsum(labour.jobs[pl])[-1] == T and np.cumsum(labour.jobs[pl])[0] == v
+        live += u[w] * T / max(p[w], 1e-12) < v  # the other order would fall below the boundary
+    assert live >= 1
+    results = []
+    for ours in (False, True):
+        Q = Table(P.columns())
+        rng = np.random.default_rng(seed + 50)
+        if ours:
+            labour.assign(Q, township, lut, K, WORKING_AGE, boost, rng)
+        else:
+            _ref_labour(Q, township, lut, K, labour, boost, rng)
+        results.append(Q.sector.copy())
+    assert np.array_equal(results[0], results[1])
