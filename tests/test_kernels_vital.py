@@ -109,15 +109,16 @@ def _rates(seed, scale=1.0):
     return q, f
 
 
-def _run_both(n, n_hh, seed, rate=0.5, rate_scale=1.0, **state):
+def _run_both(n, n_hh, seed, rate=0.5, rate_scale=1.0, make_rng=np.random.default_rng, **state):
     q, f = _rates(seed, rate_scale)
     out = []
     for fn in (_ref_year, lambda P, H, q, f, r, g: tuple(vars(
             demography.vital_events(P, H, q, f, r, g)).values())):
         P, H = _state(n, n_hh, seed, **state)
-        rng = np.random.default_rng(seed + 100)
+        rng = make_rng(seed + 100)
+        rng.integers(0, 10, 3, dtype=np.uint32)  # a buffered 32-bit value: kept
         events = fn(P, H, q, f, rate, rng)
-        out.append((events, P.columns(), H.columns(), rng.random(3)))
+        out.append((events, P.columns(), H.columns(), rng.bit_generator.state))
     return out
 
 
@@ -129,7 +130,7 @@ def _assert_same(ref, ours):
         assert cols_r.keys() == cols_o.keys()
         for k in cols_r:
             assert cols_r[k].dtype == cols_o[k].dtype and np.array_equal(cols_r[k], cols_o[k]), k
-    assert np.array_equal(next_r, next_o)  # the same number of draws was consumed
+    np.testing.assert_equal(next_r, next_o)  # the same draws consumed, the rest of the state kept
 
 
 @pytest.mark.parametrize(("n", "n_hh", "seed"), [(0, 1, 0), (1, 1, 1), (300, 40, 2),
@@ -165,3 +166,12 @@ def test_no_events_when_rates_are_zero():
     ref, ours = _run_both(3000, 500, 12, rate=0.0, rate_scale=0.0)
     _assert_same(ref, ours)
     assert len(ours[0][2]) == 0 and len(ours[0][1]) == 0
+
+
+@pytest.mark.parametrize("bits", [np.random.PCG64, np.random.Philox, np.random.MT19937])
+@pytest.mark.parametrize("seed", [21, 22])
+def test_vital_events_with_any_bit_generator(bits, seed):
+    """PCG64's stream is stepped inline in two lanes (odd and even numbers of draws end
+    in either lane); another bit generator is drawn through its own interface."""
+    ref, ours = _run_both(3000 + seed, 500, seed, make_rng=lambda s: np.random.Generator(bits(s)))
+    _assert_same(ref, ours)

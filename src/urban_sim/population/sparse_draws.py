@@ -88,6 +88,40 @@ def _uniforms_at_loop(hi0, lo0, positions, table):
     return out
 
 
+def pcg64_lanes(bg: np.random.PCG64) -> tuple[np.ndarray, tuple]:
+    """A PCG64 stream as two interleaved lanes for compiled draws.
+
+    Returns
+    -------
+    lanes : numpy.ndarray of uint64, shape (4,)
+        High and low words of the 128-bit states after one and after two steps from the
+        current state (the next two outputs are theirs).
+    step : tuple of numpy.uint64
+        ``(a_hi, a_lo, c_hi, c_lo)`` of the affine map of two steps, ``s ↦ a² s + c (a + 1)``:
+        a lane steps by it after each draw it gives.
+    """
+    st = bg.state["state"]
+    s, inc = st["state"], st["inc"]
+    s1 = (MULTIPLIER * s + inc) & _MASK128
+    s2 = (MULTIPLIER * s1 + inc) & _MASK128
+    a2, c2 = (MULTIPLIER * MULTIPLIER) & _MASK128, (inc * (MULTIPLIER + 1)) & _MASK128
+    lanes = np.array([s1 >> 64, s1 & _MASK64, s2 >> 64, s2 & _MASK64], dtype=np.uint64)
+    return lanes, tuple(np.uint64(w) for w in (a2 >> 64, a2 & _MASK64, c2 >> 64, c2 & _MASK64))
+
+
+_INVERSE = pow(MULTIPLIER, -1, 1 << 128)
+"""``a⁻¹ mod 2¹²⁸`` (the multiplier is odd): one step back is ``s ↦ a⁻¹ (s − c)``."""
+
+
+def set_pcg64_lanes(bg: np.random.PCG64, lanes: np.ndarray) -> None:
+    """Set ``bg`` to where it is after the draws the lanes gave: one step before the first
+    lane's state (the rest of ``bg``'s state unchanged)."""
+    full = bg.state
+    s1 = (int(lanes[0]) << 64) | int(lanes[1])
+    full["state"]["state"] = (_INVERSE * (s1 - full["state"]["inc"])) & _MASK128
+    bg.state = full
+
+
 def uniforms_at(rng: np.random.Generator, n: int, positions: np.ndarray) -> np.ndarray:
     """``rng.random(n)[positions]``, drawing only those values.
 
