@@ -151,3 +151,91 @@ def test_weighted_sample_is_numpys_choice_without_replacement():
             weighted_sample(np.random.default_rng(0), np.array(bad), 1)
         with pytest.raises(ValueError):
             np.random.default_rng(0).choice(2, size=1, replace=False, p=np.array(bad))
+
+
+def _allocate_reference(area_budget, w, headroom, cost, area, pipeline, lag, early):
+    """Government.invest's allocation before it was compiled (main df6315f)."""
+    spend = np.zeros(len(w))
+    with np.errstate(invalid="ignore"):  # inf headroom × zero cost, discarded by the where
+        cap_spend = np.where(np.isfinite(headroom), np.maximum(headroom, 0) * cost, np.inf)
+    for _ in range(3):
+        left = area_budget - np.bincount(area, weights=spend, minlength=len(area_budget))
+        open_ = (spend < cap_spend - 1e-9) & (w > 0)
+        wsum = np.bincount(area, weights=np.where(open_, w, 0.0), minlength=len(area_budget))
+        add = np.where(open_, left[area] * w / np.where(wsum[area] > 0, wsum[area], 1.0), 0.0)
+        spend = np.minimum(spend + add, cap_spend)
+    units = spend / np.where(cost > 0, cost, np.inf)
+    idx = np.arange(len(w))
+    np.add.at(pipeline, (lag, idx), units * (1.0 - early))
+    np.add.at(pipeline, (np.maximum(lag - 1, 0), idx), units * early)
+    return spend, np.bincount(area, weights=spend, minlength=len(area_budget))
+
+
+def test_allocation_kernel_equals_the_numpy_rule():
+    checked = 0
+    for t in range(200):
+        rng = np.random.default_rng(t)
+        n = int(rng.integers(1, 70))
+        area = rng.integers(0, 8, n)
+        w = rng.random(n) * (rng.random(n) < 0.8)
+        headroom = np.where(rng.random(n) < 0.5, np.inf, rng.normal(5, 5, n))
+        cost = rng.random(n) * 3 * (rng.random(n) < 0.95)
+        budget = rng.random(8) * 50
+        lag = rng.integers(0, 8, n)
+        early = float(rng.random() * (t % 2))
+        p1 = rng.random((8, n)) * (t % 3 == 0)
+        p2 = p1.copy()
+        got = gov._allocate(budget, w, headroom, cost, area, p1, lag, np.maximum(lag - 1, 0), early)
+        ref = _allocate_reference(budget, w, headroom, cost, area, p2, lag, early)
+        assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1]), t
+        assert np.array_equal(p1, p2), t
+        checked += bool(np.isfinite(headroom).any() and (ref[0] > 0).any())
+    assert checked > 100  # capped and funded programmes in most cases
+
+
+def _need_reference(stocks_of_programmes, indicator_of_stock, targets, values, year, use):
+    """The need rule before it was prepared once per target list (main df6315f)."""
+    need = np.ones(len(stocks_of_programmes))
+    by_indicator = {}
+    for t in targets:
+        by_indicator.setdefault(t.indicator, []).append(t)
+    met = {}
+    for i, stock in enumerate(stocks_of_programmes):
+        if stock in use:
+            need[i] = min(max(use[stock] / 0.9, 0.2), 2.0)
+            continue
+        ind = indicator_of_stock.get(stock)
+        if ind is None:
+            continue
+        if ind not in met:
+            mine = by_indicator.get(ind, [])
+            ahead = [t for t in mine if t.year >= year] or mine[-1:]
+            met[ind] = bool(ahead) and all(t.met(values[ind]) for t in ahead)
+        if met[ind]:
+            need[i] = 0.1
+    return need
+
+
+def test_need_rule_equals_the_python_loop(lin_data):
+    from urban_sim.policy.allocation import USE_STOCKS, Need
+    from urban_sim.targets import INDICATOR_OF_STOCK, load_targets
+
+    stocks = gov.Programmes(lin_data.programmes).stock
+    targets = load_targets(lin_data.plan_targets)
+    rule = Need(stocks, INDICATOR_OF_STOCK, targets)
+    rng = np.random.default_rng(5)
+    seen = set()
+    for k in range(300):
+        values = {}
+        for t in targets:  # values near each target: some met, some not, some NaN
+            v = (t.target_high if t.operator == "between" and rng.random() < 0.5 else t.target)
+            values[t.indicator] = (np.nan if rng.random() < 0.03 else
+                                   v + rng.choice([-1e-9, -1e-10, 0.0, 1e-10, 1e-9, 0.5, -0.5]))
+        use = rng.random(len(USE_STOCKS)) * 3
+        year = int(rng.integers(2015, 2040))
+        got = rule(values, year, use.tolist())
+        ref = _need_reference(stocks, INDICATOR_OF_STOCK, targets, values, year,
+                              dict(zip(USE_STOCKS, use.tolist())))
+        assert np.array_equal(got, ref), k
+        seen.update(np.unique(ref).round(6).tolist())
+    assert {0.1, 1.0} <= seen and len(seen) > 3  # maintenance, unmet and capacity needs

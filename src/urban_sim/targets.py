@@ -9,6 +9,7 @@ so fast in-migration lowers them unless investment keeps up.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from dataclasses import dataclass
@@ -206,18 +207,28 @@ COUNT_INDICATORS = ("commercial_streets", "good_hospitals", "good_high_schools",
 """Indicators that count whole facilities or units (fractions of a unit do not count)."""
 
 
-def sites(targets: list[Target], groups: dict[str, float], n_big_towns: int) -> dict[str, float]:
+def target_tops(targets: list[Target]) -> dict[str, float]:
+    """Highest target value of each indicator (``target_high`` of a ``between`` target)."""
+    top: dict[str, float] = {}
+    for t in targets:
+        top[t.indicator] = max(top.get(t.indicator, 0.0),
+                               t.target_high if t.operator == "between" else t.target)
+    return top
+
+
+def sites(top: dict[str, float], groups: dict[str, float], n_big_towns: int) -> dict[str, float]:
     """Number of sites of each counted-facility stock: programmes stop buying there.
 
     Town sewage plants: the larger of the towns of 2000+ residents and the number the plan
     starts (nine towns, ``town_sewage_started``); township commerce centres: one per non-seat
     township-level unit; pilot townships: the plan's upper bound (2); otherwise the target
     value plus one (a second good hospital or high school is allowed but not sought).
+
+    Parameters
+    ----------
+    top : dict[str, float]
+        Highest target of each indicator (:func:`target_tops`).
     """
-    top = {}
-    for t in targets:
-        top[t.indicator] = max(top.get(t.indicator, 0.0),
-                               t.target_high if t.operator == "between" else t.target)
     return {
         "town_sewage_facilities": float(max(n_big_towns, top.get("town_sewage_started", 1), 1)),
         "grade3_road_townships": groups["n_other_townships"],
@@ -239,10 +250,18 @@ def queued_by_stock(stock_of_programme: list[str], queued_units: np.ndarray) -> 
     queued_units : numpy.ndarray, shape (n_programmes,)
         Units in the pipeline times unit size.
     """
-    out: dict[str, float] = {}
-    for name, q in zip(stock_of_programme, np.asarray(queued_units, float).tolist(), strict=True):
-        out[name] = out.get(name, 0.0) + q
-    return out
+    names, code = _stock_codes(tuple(stock_of_programme))
+    sums = np.bincount(code, weights=np.asarray(queued_units, float), minlength=len(names))
+    return dict(zip(names, sums.tolist(), strict=True))
+
+
+@functools.lru_cache(maxsize=16)
+def _stock_codes(stocks: tuple[str, ...]) -> tuple[tuple[str, ...], np.ndarray]:
+    names = tuple(dict.fromkeys(stocks))  # each stock once, in order of first appearance
+    index = {name: i for i, name in enumerate(names)}
+    code = np.array([index[s] for s in stocks], dtype=np.intp)
+    code.flags.writeable = False  # shared by every call
+    return names, code
 
 
 def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int,

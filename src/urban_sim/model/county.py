@@ -26,7 +26,7 @@ from urban_sim.model.outputs import FLOWS
 from urban_sim.model.collect import collect
 from urban_sim.model.tally import tally
 from urban_sim.model.start import restore_perceived, restore_places
-from urban_sim.policy.allocation import place_weights, programme_need, programme_room
+from urban_sim.policy.allocation import place_weights, programme_room
 from urban_sim.policy.institutions import land_and_institutions
 from urban_sim.population import choice as ch
 from urban_sim.population import demography
@@ -44,8 +44,7 @@ from urban_sim.services.stocks import (
     ENVIRONMENT_PARTS, NEW_BUILDING_SHARES, Stocks, amenity_and_congestion, building_standards, new_building_share,
 )
 from urban_sim.targets import (
-    INDICATOR_OF_STOCK, RatioDecomposition, indicator_values, queued_by_stock, scenario_targets,
-    sites,
+    RatioDecomposition, indicator_values, queued_by_stock, scenario_targets, sites,
 )
 
 PHASES = (
@@ -234,9 +233,10 @@ class CountyModel(mesa.Model):
         fallback = np.array([p["informal_income_yuan"], p["informal_income_yuan"], p["farm_income_yuan"]])
         self.wage = np.append(wage[self.place_type] * local, p["wage_outside_yuan"] * outside)
         self.fallback = np.append(fallback[self.place_type] * local, p["outside_fallback_income_yuan"] * outside)
-        self.mortality = np.minimum(demography.rate_in_year(*self._vital["mortality"], t)
-                                    * u.mortality_multiplier, 1.0)
-        self.fertility = demography.rate_in_year(*self._vital["fertility"], t) * u.fertility_multiplier
+        rates = {r: self.data.memo(("vital", r, t), lambda r=r: demography.rate_in_year(
+                     *self._vital[r], t)) for r in ("mortality", "fertility")}  # shared: not modified
+        self.mortality = np.minimum(rates["mortality"] * u.mortality_multiplier, 1.0)
+        self.fertility = rates["fertility"] * u.fertility_multiplier
         start = sc.policy.start_year if self.block is sc.policy else sc.start_year
         inv = self.block.investment
         self.budget = (inv.total_million_yuan * (1 + inv.growth_rate_per_year) ** (t - start)
@@ -245,26 +245,27 @@ class CountyModel(mesa.Model):
     # 2 -----------------------------------------------------------------------------------
     def government_investment(self) -> None:
         """Fund programmes, start projects, complete those whose lag has passed."""
-        p, t, st = self.params, self.year, self.stocks
-        values = indicator_values(st, self.groups, self.n_big_towns, self.queued_additions())
-        use = {"school_seats_seat": self.school_use, "housing_units_seat": self.housing_use[0],
-               "housing_units_towns": float(np.mean(self.housing_use[1:])),
-               "hospital_beds": 6.0 / max(self.groups["beds_per_1000"], 1e-9)}
-        need = programme_need(self.programmes.stock, INDICATOR_OF_STOCK, self.targets, values, t, use)
+        p, t, st, g, prog = self.params, self.year, self.stocks, self.government, self.programmes
+        need_of, tops = g.rules(self.targets)
+        queued = g.queued()
+        values = indicator_values(st, self.groups, self.n_big_towns, queued_by_stock(prog.stock, queued))
+        use = [self.school_use, self.housing_use[0], float(np.mean(self.housing_use[1:])),
+               6.0 / max(self.groups["beds_per_1000"], 1e-9)]  # allocation.USE_STOCKS
         new_m2 = self.new_dwellings * p["floor_area_per_new_dwelling_m2"]
         standard = building_standards(p, t)
-        room = programme_room(st, self.programmes.stock, self.groups,
-                              self.relocation.sites(sites(self.targets, self.groups, self.n_big_towns)), standard, new_m2)
+        room = programme_room(st, prog.stock_index, self.groups,
+                              self.relocation.sites(sites(tops, self.groups, self.n_big_towns)), standard, new_m2)
         gov_eff = st["governance_efficiency"]
         shares = np.array([getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
         pw = place_weights(self.residents[: self.n_places], self.place_type, self.qikou_place)
-        self.government.invest(
+        pm = prog.place_matrix(pw)
+        g.invest(
             self.finance.fund(t, self.budget, float(self.housing[0])), shares,
-            self.weights[id(self.block)], need, self.government.headroom(room),
+            self.weights[id(self.block)], need_of(values, t, use), g.headroom(room, queued),
             self.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
-            p["governance_early_completion"] * gov_eff, pw, t)
-        additions, self._direct_jobs, self._construction_jobs = self.government.complete(
-            p["job_attrition_rate"], pw, self.n_places)
+            p["governance_early_completion"] * gov_eff, pm, t)
+        additions, self._direct_jobs, self._construction_jobs = g.complete(
+            p["job_attrition_rate"], pm, self.n_places)
         st.depreciate()
         for stock, amount in additions.items():
             if stock not in NEW_BUILDING_SHARES:

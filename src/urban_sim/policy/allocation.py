@@ -3,51 +3,111 @@ distribution of a programme's jobs over places (docs/ODD.md §7.2)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from urban_sim.services.stocks import NEW_BUILDING_SHARES, Stocks
 
 
-def programme_need(stocks_of_programmes: list[str], indicator_of_stock: dict[str, str],
-                   targets: list, values: dict[str, float], year: int,
-                   use: dict[str, float]) -> np.ndarray:
-    """Need factor of every programme, shape (n_programmes,).
+USE_STOCKS = ("school_seats_seat", "housing_units_seat", "housing_units_towns", "hospital_beds")
+"""Stocks of the capacity programmes, whose need follows the utilisation of the capacity (the
+``use`` argument of :meth:`Need.__call__`, in this order)."""
+
+
+class Need:
+    """Need factor of every programme (docs/ODD.md §7.2), prepared once for a target list.
 
     0.1 (maintenance) when every target of the programme's indicator still ahead is met (after
-    the last target year: the last one), else 1; capacity programmes ``clip(use / 0.9, 0.2, 2)``
-    with ``use`` their utilisation.
+    the last target year: the last one, in table order), else 1; capacity programmes
+    (:data:`USE_STOCKS`) ``clip(use / 0.9, 0.2, 2)`` with ``use`` their utilisation.
+
+    Parameters
+    ----------
+    stocks_of_programmes : list of str
+        Stock of each programme.
+    indicator_of_stock : dict[str, str]
+        Target indicator that each stock moves.
+    targets : list of urban_sim.targets.Target
     """
-    need = np.ones(len(stocks_of_programmes))
-    by_indicator: dict[str, list] = {}  # the targets of each indicator, in table order
-    for t in targets:
-        by_indicator.setdefault(t.indicator, []).append(t)
-    met: dict[str, bool] = {}  # indicator → every target still ahead is met (once per call)
-    for i, stock in enumerate(stocks_of_programmes):
-        if stock in use:
-            need[i] = min(max(use[stock] / 0.9, 0.2), 2.0)  # np.clip of a scalar, without its overhead
-            continue
-        ind = indicator_of_stock.get(stock)
-        if ind is None:
-            continue
-        if ind not in met:
-            mine = by_indicator.get(ind, [])
-            ahead = [t for t in mine if t.year >= year] or mine[-1:]
-            met[ind] = bool(ahead) and all(t.met(values[ind]) for t in ahead)
-        if met[ind]:
-            need[i] = 0.1
-    return need
+
+    def __init__(self, stocks_of_programmes: list[str], indicator_of_stock: dict[str, str],
+                 targets: list) -> None:
+        has_targets = {t.indicator for t in targets}
+        ind = [None if s in USE_STOCKS else indicator_of_stock.get(s) for s in stocks_of_programmes]
+        self.indicators = list(dict.fromkeys(i for i in ind if i in has_targets))
+        pos = {name: j for j, name in enumerate(self.indicators)}
+        # position of each programme's indicator; the extra last position (programmes without
+        # an indicator with targets) is never met
+        self.programme_indicator = np.array([pos.get(i, len(pos)) for i in ind], dtype=np.intp)
+        self.use = [(i, USE_STOCKS.index(s)) for i, s in enumerate(stocks_of_programmes)
+                    if s in USE_STOCKS]
+        mine = [t for t in targets if t.indicator in pos]
+        last = {t.indicator: k for k, t in enumerate(mine)}  # last in table order
+        final = {i: max(t.year for t in mine if t.indicator == i) for i in pos}
+        self.target_indicator = np.array([pos[t.indicator] for t in mine], dtype=np.intp)
+        self.target_year = np.array([t.year for t in mine])
+        # the last target of an indicator counts after its last target year
+        self.stays = np.array([last[t.indicator] == k for k, t in enumerate(mine)])
+        self.final_year = np.array([final[t.indicator] for t in mine])
+        # Target.met as low ≤ value + shift_low and value + shift_high ≤ high: ``>=`` adds
+        # 1e-9 to the value, ``<=`` subtracts it, ``between`` compares the value with
+        # [target − 1e-9, target_high + 1e-9]; NaN is never met
+        self.shift_low = np.array([1e-9 if t.operator == ">=" else 0.0 for t in mine])
+        self.shift_high = np.array([-1e-9 if t.operator == "<=" else 0.0 for t in mine])
+        self.low = np.array([t.target if t.operator == ">=" else
+                             (-np.inf if t.operator == "<=" else t.target - 1e-9) for t in mine])
+        self.high = np.array([t.target if t.operator == "<=" else
+                              (np.inf if t.operator == ">=" else t.target_high + 1e-9)
+                              for t in mine])
+        self._ahead: dict[int, np.ndarray] = {}  # year → targets still ahead
+
+    def __call__(self, values: dict[str, float], year: int, use: list[float]) -> np.ndarray:
+        """Need factor of every programme, shape (n_programmes,).
+
+        Parameters
+        ----------
+        values : dict[str, float]
+            Indicator values (:func:`urban_sim.targets.indicator_values`).
+        year : int
+        use : list of float
+            Utilisation of each capacity of :data:`USE_STOCKS`, in that order.
+        """
+        ahead = self._ahead.get(year)
+        if ahead is None:
+            ahead = self._ahead[year] = (self.target_year >= year) | (self.stays & (self.final_year < year))
+        v = np.array([values[i] for i in self.indicators], dtype=float).take(self.target_indicator)
+        ok = (self.low <= v + self.shift_low) & (v + self.shift_high <= self.high)
+        failed = np.bincount(self.target_indicator[ahead & ~ok], minlength=len(self.indicators) + 1)
+        failed[-1] = 1
+        need = np.where(failed.take(self.programme_indicator) > 0, 1.0, 0.1)
+        for i, k in self.use:
+            need[i] = min(max(use[k] / 0.9, 0.2), 2.0)  # np.clip of a scalar, without its overhead
+        return need
 
 
-def programme_room(stocks: Stocks, programme_stocks: list[str], groups: dict[str, float],
+def programme_room(stocks: Stocks, index: dict[str, int], groups: dict[str, float],
                    site_counts: dict[str, float], standard: dict[str, float],
-                   new_m2: float) -> dict[str, float]:
-    """Nominal amount each programme stock can still usefully take (:meth:`Stocks.room`; sites
-    left for counted facilities; thousand m² of new floor area not yet meeting the standard)."""
-    room = {name: stocks.room(name, groups) for name in set(programme_stocks) if name in stocks.value}
-    room.update({name: max(n - stocks[name], 0.0) for name, n in site_counts.items()})
+                   new_m2: float) -> np.ndarray:
+    """Nominal amount each programme stock can still usefully take, shape (len(index),):
+    :meth:`Stocks.room` (inf for unbounded stocks and stocks not in the table), sites left for
+    counted facilities, thousand m² of new floor area not yet meeting the standard.
+
+    Parameters
+    ----------
+    index : dict[str, int]
+        Position of each programme stock (:attr:`Programmes.stock_index`, in that order).
+    """
+    value = stocks.value
+    room = [stocks.room(name, groups) if name in value else math.inf for name in index]
+    for name, n in site_counts.items():
+        left = max(n - stocks[name], 0.0)
+        if name in index:
+            room[index[name]] = left
     for name in NEW_BUILDING_SHARES:  # programme units are 1000 m² of funded floor area
-        room[name] = (1.0 - standard[name]) * new_m2 / 1000.0
-    return room
+        if name in index:
+            room[index[name]] = (1.0 - standard[name]) * new_m2 / 1000.0
+    return np.array(room, dtype=float)
 
 
 def place_weights(residents: np.ndarray, place_type: np.ndarray,

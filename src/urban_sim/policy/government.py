@@ -23,8 +23,10 @@ import pandas as pd
 
 from urban_sim.config.schema import TASK_AREAS, PolicyBlock
 from urban_sim.errors import ConfigError, did_you_mean
+from urban_sim.policy.allocation import Need
 from urban_sim.population.kernels import _jit
 from urban_sim.population.state import SECTORS
+from urban_sim.targets import INDICATOR_OF_STOCK, target_tops
 
 LEVER_PROGRAMMES: dict[str, tuple[str, ...]] = {
     "school_expansion_priority": ("school_expansion", "special_education"),
@@ -68,6 +70,13 @@ class Programmes:
                                     for s in self.stock])  # sector of a jobs_* unit
         self.place_keys = sorted(set(self.place))
         self.place_code = np.array([self.place_keys.index(k) for k in self.place])
+        self.stock_names = list(dict.fromkeys(self.stock))  # each stock once, in table order
+        self.stock_index = {name: i for i, name in enumerate(self.stock_names)}
+        self.stock_code = np.array([self.stock_index[s] for s in self.stock], dtype=np.intp)
+        self.abs_unit_size = np.abs(self.unit_size)
+        self.duration = np.maximum(self.lag, 1)  # years of construction jobs
+        self.early_lag = np.maximum(self.lag - 1, 0)  # lag of the units completed a year early
+        self.jobs_per_unit = np.where(self.creates_jobs, self.unit_size, self.operating_jobs)
         for value in vars(self).values():  # one table serves every model of a CountyData
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
@@ -121,10 +130,11 @@ class Government(mesa.Agent):
         self.jobs_by_area = np.zeros(len(TASK_AREAS))
         self.carried = 0.0  # budget not spent last year, million yuan
         self.unspent = 0.0  # budget not spent this year (carried to the next)
+        self._rules: tuple | None = None  # (targets, need rule, target tops), see rules()
 
     def invest(self, budget: float, shares: np.ndarray, weights: np.ndarray, need: np.ndarray,
                headroom: np.ndarray, cost_factor: float, early_share: float,
-               place_weights: dict[str, np.ndarray], year: int) -> None:
+               place_matrix: np.ndarray, year: int) -> None:
         """Fund programmes for one year and start their projects.
 
         Parameters
@@ -142,45 +152,39 @@ class Government(mesa.Agent):
             Multiplier on unit costs (construction cost × governance overruns).
         early_share : float
             Share (0–1) of this year's units completed one year before their lag (governance).
-        place_weights : dict[str, numpy.ndarray]
-            Distribution over places of each programme ``place`` key (sums to 1).
+        place_matrix : numpy.ndarray, shape (n_programmes, n_places)
+            Distribution over places of each programme (:meth:`Programmes.place_matrix`).
         year : int
             Calendar year: programmes with ``available_from`` after it get nothing.
         """
         p = self.programmes
         area_budget = (budget + self.carried) * shares
         w = weights * need * (p.available_from <= year)
-        cost = p.unit_cost * cost_factor
-        spend = np.zeros(len(p))
-        cap_spend = np.where(np.isfinite(headroom), np.maximum(headroom, 0) * cost, np.inf)
-        for _ in range(3):  # redistribute what capped programmes cannot use
-            left = area_budget - np.bincount(p.area, weights=spend, minlength=len(TASK_AREAS))
-            open_ = (spend < cap_spend - 1e-9) & (w > 0)
-            wsum = np.bincount(p.area, weights=np.where(open_, w, 0.0), minlength=len(TASK_AREAS))
-            add = np.where(open_, left[p.area] * w / np.where(wsum[p.area] > 0, wsum[p.area], 1.0), 0.0)
-            spend = np.minimum(spend + add, cap_spend)
-        units = spend / np.where(cost > 0, cost, np.inf)
-        lag = p.lag
-        e = min(max(early_share, 0.0), 1.0)
-        idx = np.arange(len(p))
-        np.add.at(self.pipeline, (lag, idx), units * (1.0 - e))
-        np.add.at(self.pipeline, (np.maximum(lag - 1, 0), idx), units * e)
-        self.spend_by_area = np.bincount(p.area, weights=spend, minlength=len(TASK_AREAS))
+        spend, self.spend_by_area = _allocate(
+            area_budget, w, headroom, p.unit_cost * cost_factor, p.area, self.pipeline, p.lag,
+            p.early_lag, min(max(early_share, 0.0), 1.0))
         self.unspent = max(float(area_budget.sum() - spend.sum()), 0.0)
         self.carried = self.unspent
-        duration = np.maximum(lag, 1)
-        jobs_per_year = spend * p.construction_jobs / duration
-        _construction_jobs(self.construction, self.construction_place, jobs_per_year, duration,
-                           p.area, p.place_matrix(place_weights))
+        jobs_per_year = spend * p.construction_jobs / p.duration
+        _construction_jobs(self.construction, self.construction_place, jobs_per_year, p.duration,
+                           p.area, place_matrix)
 
-    def complete(self, attrition: float, place_weights: dict[str, np.ndarray],
+    def complete(self, attrition: float, place_matrix: np.ndarray,
                  n_places: int) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
         """Complete this year's projects and advance the pipeline by one year.
+
+        Parameters
+        ----------
+        attrition : float
+            Share of operating jobs lost per year.
+        place_matrix : numpy.ndarray, shape (n_programmes, n_places)
+            Distribution over places of each programme (:meth:`Programmes.place_matrix`).
+        n_places : int
 
         Returns
         -------
         additions : dict[str, float]
-            Amount added to each stock.
+            Amount added to each stock (stocks with completed units only).
         direct_jobs : numpy.ndarray, shape (n_places, n_sectors)
             Operating jobs created by completed projects.
         construction_jobs : numpy.ndarray, shape (n_places,)
@@ -188,15 +192,17 @@ class Government(mesa.Agent):
         """
         p = self.programmes
         units = self.pipeline[0].copy()
-        additions: dict[str, float] = {}
         direct = np.zeros((n_places, len(SECTORS)))
         _operating_jobs(direct, units, p.unit_size, p.operating_jobs, p.job_sector, p.sector,
-                        p.place_matrix(place_weights))
-        for i in np.flatnonzero((units > 0) & ~p.creates_jobs).tolist():
-            additions[p.stock[i]] = additions.get(p.stock[i], 0.0) + units[i] * p.unit_size[i]
-        op_jobs = units * np.where(p.creates_jobs, p.unit_size, p.operating_jobs)
+                        place_matrix)
+        built = (units > 0) & ~p.creates_jobs
+        code = p.stock_code[built]
+        amount = np.bincount(code, weights=(units * p.unit_size)[built],
+                             minlength=len(p.stock_names)).tolist()
+        built_stocks = np.flatnonzero(np.bincount(code, minlength=len(p.stock_names))).tolist()
+        additions = {p.stock_names[c]: amount[c] for c in built_stocks}
         self.operating_jobs_by_area = self.operating_jobs_by_area * (1 - attrition) + np.bincount(
-            p.area, weights=op_jobs, minlength=len(TASK_AREAS))
+            p.area, weights=units * p.jobs_per_unit, minlength=len(TASK_AREAS))
         construction_jobs = self.construction_place[0].copy()
         self.jobs_by_area = self.construction[0] + self.operating_jobs_by_area
         for arr in (self.pipeline, self.construction, self.construction_place):
@@ -204,23 +210,83 @@ class Government(mesa.Agent):
             arr[-1] = 0
         return additions, direct, construction_jobs
 
-    def headroom(self, room: dict[str, float]) -> np.ndarray:
+    def queued(self) -> np.ndarray:
+        """Stock additions funded and under construction (units × unit size) by programme,
+        shape (n_programmes,)."""
+        return self.pipeline.sum(axis=0) * self.programmes.unit_size
+
+    def headroom(self, room: np.ndarray, queued: np.ndarray) -> np.ndarray:
         """Units each programme may still usefully buy, shape (n_programmes,).
 
         Parameters
         ----------
-        room : dict[str, float]
-            Nominal amount (stock units, ≥ 0) that can still be added to each bounded stock
-            (:meth:`urban_sim.services.stocks.Stocks.room`, sites left for counted facilities,
-            floor area left for new-building shares); stocks not named are unbounded.
+        room : numpy.ndarray, shape (n_stocks,)
+            Nominal amount (stock units, ≥ 0) that can still be added to each stock of
+            :attr:`Programmes.stock_names`, inf for unbounded stocks
+            (:func:`urban_sim.policy.allocation.programme_room`).
+        queued : numpy.ndarray, shape (n_programmes,)
+            Additions under construction (:meth:`queued`).
         """
         p = self.programmes
-        queued = np.abs(self.pipeline.sum(axis=0) * p.unit_size)
-        out = np.full(len(p), np.inf)
-        for i, name in enumerate(p.stock):
-            if name in room:
-                out[i] = (room[name] - queued[i]) / abs(p.unit_size[i])
-        return out
+        return (room.take(p.stock_code) - np.abs(queued)) / p.abs_unit_size
+
+    def rules(self, targets: list) -> tuple[Need, dict[str, float]]:
+        """The need rule of ``targets`` (:class:`urban_sim.policy.allocation.Need`) and their
+        highest target values (:func:`urban_sim.targets.target_tops`), built once per programme
+        table and target list and shared by the models that use them."""
+        if self._rules is None or self._rules[0] is not targets:
+            key = (id(self.programmes), *map(id, targets))
+            entry = _RULES.get(key)
+            if entry is None:
+                if len(_RULES) > 16:
+                    _RULES.clear()
+                # the entry holds the programmes and targets, so their ids stay theirs
+                entry = _RULES[key] = (self.programmes, tuple(targets),
+                                       Need(self.programmes.stock, INDICATOR_OF_STOCK, targets),
+                                       target_tops(targets))
+            self._rules = (targets, entry[2], entry[3])
+        return self._rules[1], self._rules[2]
+
+
+_RULES: dict[tuple, tuple] = {}
+
+
+def _allocate_loop(area_budget, w, headroom, cost, area, pipeline, lag, early_lag, early):
+    # three passes over the programmes, each as the NumPy rule it replaced: what is left of each
+    # area's budget goes to its open programmes (below their cap, weight > 0) in proportion to
+    # weight, capped; then units = spend / cost enter the pipeline at their lag, a share
+    # ``early`` a year earlier. Sums by area in programme order (as a bincount adds them).
+    n, n_areas = w.shape[0], area_budget.shape[0]
+    cap = np.empty(n)
+    for i in range(n):
+        h = headroom[i]
+        cap[i] = (h if h >= 0.0 else 0.0) * cost[i] if np.isfinite(h) else np.inf
+    spend = np.zeros(n)
+    by_area = np.zeros(n_areas)
+    wsum = np.zeros(n_areas)
+    open_ = np.zeros(n, dtype=np.bool_)
+    for _ in range(3):
+        by_area[:] = 0.0
+        wsum[:] = 0.0
+        for i in range(n):
+            by_area[area[i]] += spend[i]
+            open_[i] = spend[i] < cap[i] - 1e-9 and w[i] > 0
+            wsum[area[i]] += w[i] if open_[i] else 0.0
+        for i in range(n):
+            add = 0.0
+            if open_[i]:
+                a = area[i]
+                add = (area_budget[a] - by_area[a]) * w[i] / (wsum[a] if wsum[a] > 0 else 1.0)
+            s = spend[i] + add
+            spend[i] = s if (s <= cap[i] or np.isnan(s)) else cap[i]
+    by_area[:] = 0.0
+    for i in range(n):
+        by_area[area[i]] += spend[i]
+        units = spend[i] / (cost[i] if cost[i] > 0 else np.inf)
+        pipeline[lag[i], i] += units * (1.0 - early)
+    for i in range(n):
+        pipeline[early_lag[i], i] += spend[i] / (cost[i] if cost[i] > 0 else np.inf) * early
+    return spend, by_area
 
 
 def _construction_loop(construction, construction_place, jobs_per_year, duration, area, pw):
@@ -261,5 +327,6 @@ def _operating_loop(direct, units, unit_size, operating_jobs, job_sector, sector
                 direct[j, s] += n * pw[i, j]
 
 
+_allocate = _jit(_allocate_loop)
 _construction_jobs = _jit(_construction_loop)
 _operating_jobs = _jit(_operating_loop)

@@ -89,6 +89,7 @@ class Relocation:
         self.items = read_items(data_dir, "relocation", ITEMS, start_year)
         self.persons = self.households = 0.0
         self._remote: np.ndarray | None = None  # distance to the seat ** exponent, by village
+        self._town: np.ndarray | None = None  # township has a designated town
 
     @property
     def active(self) -> bool:
@@ -119,9 +120,10 @@ class Relocation:
             return
         if self._remote is None or len(self._remote) != len(model.v_dist_seat):  # per village
             self._remote = model.v_dist_seat ** self.items["remoteness_exponent"]
+            self._town = model.kind == "town"  # by township
         p = self._remote.take(H.village.take(cand))
         chosen = cand.take(weighted_sample(rng, p / p.sum(), min(k, len(cand))))
-        town_ok = model.kind[H.township[chosen]] == "town"
+        town_ok = self._town[H.township[chosen]]
         seat = (rng.random(len(chosen)) < self.items["share_county_seat"]) | ~town_ok
         dest = np.where(seat, LOC_SEAT, LOC_TOWN).astype(np.int8)
         to = np.full(len(H), -1, dtype=np.int8)
@@ -162,43 +164,35 @@ def _members_moving_loop(hh, alive, loc, to, home):
 _members_moving = _jit(_members_moving_loop)
 
 
-def _weighted_sample_loop(rng, p, size):
-    # NumPy's Generator.choice(n, size, replace=False, p=p), step by step: draw the missing
-    # uniforms, zero the weights of those found, cumulative sum divided by its last value,
-    # search (right side), keep new indices in order of first occurrence; until ``size`` found
+def _sample_round_loop(p, x, found, n_uniq):
+    # one round of NumPy's Generator.choice(n, size, replace=False, p=p) with the round's
+    # uniforms ``x``: zero the weights of those found, cumulative sum divided by its last value,
+    # search (right side), keep new indices in order of first occurrence; returns the number found
     n = p.shape[0]
-    p = p.copy()
-    found = np.empty(size, dtype=np.int64)
-    seen = np.zeros(n, dtype=np.bool_)
+    for j in range(n_uniq):
+        p[found[j]] = 0.0
     cdf = np.empty(n)
-    n_uniq = 0
-    while n_uniq < size:
-        m = size - n_uniq
-        x = np.empty(m)
-        for j in range(m):
-            x[j] = rng.random()
-        for j in range(n_uniq):
-            p[found[j]] = 0.0
-        c = 0.0
-        for i in range(n):
-            c += p[i]
-            cdf[i] = c
-        last = cdf[n - 1]
-        for i in range(n):
-            cdf[i] /= last
-        new = np.searchsorted(cdf, x, side="right")
-        start = n_uniq
-        for j in range(m):
-            if not seen[new[j]]:
-                seen[new[j]] = True
-                found[n_uniq] = new[j]
-                n_uniq += 1
-        for j in range(start, n_uniq):
-            seen[found[j]] = False
-    return found
+    c = 0.0
+    for i in range(n):
+        c += p[i]
+        cdf[i] = c
+    last = cdf[n - 1]
+    for i in range(n):
+        cdf[i] /= last
+    new = np.searchsorted(cdf, x, side="right")
+    seen = np.zeros(n, dtype=np.bool_)
+    for j in range(x.shape[0]):
+        if not seen[new[j]]:
+            seen[new[j]] = True
+            found[n_uniq] = new[j]
+            n_uniq += 1
+    return n_uniq
 
 
-_weighted_sample_jit = _jit(_weighted_sample_loop)
+_sample_round = _jit(_sample_round_loop)
+
+
+_SUM_TOLERANCE = float(np.sqrt(np.finfo(np.float64).eps))  # NumPy's, for p summing to 1
 
 
 def weighted_sample(rng: np.random.Generator, p: np.ndarray, size: int) -> np.ndarray:
@@ -216,8 +210,13 @@ def weighted_sample(rng: np.random.Generator, p: np.ndarray, size: int) -> np.nd
         raise ValueError("probabilities are not finite")
     if (p < 0).any():
         raise ValueError("probabilities are not non-negative")
-    if abs(p.sum() - 1.0) > np.sqrt(np.finfo(np.float64).eps):
+    if abs(p.sum() - 1.0) > _SUM_TOLERANCE:
         raise ValueError("probabilities do not sum to 1")
     if np.count_nonzero(p > 0) < size:
         raise ValueError("Fewer non-zero entries in p than size")
-    return _weighted_sample_jit(rng, p, size)
+    p = p.copy()  # the rounds zero the weights of those found
+    found = np.empty(size, dtype=np.int64)
+    n_uniq = 0
+    while n_uniq < size:  # NumPy's rounds: a uniform for each index still missing
+        n_uniq = _sample_round(p, rng.random(size - n_uniq), found, n_uniq)
+    return found

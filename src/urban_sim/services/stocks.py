@@ -158,7 +158,7 @@ class Stocks:
         self.bounds = bounds_from(params)
         self.overshoot = float(params.get("share_overshoot", 0.05))
         self.value: dict[str, float] = {}
-        self.depreciation: dict[str, float] = {}
+        self.depreciation: list[tuple[str, float, bool]] = []  # (stock, rate, lower is better)
         deps = table["depreciation_rate_per_year"].to_numpy(float)
         for name, v, unit, dep in zip(table.index.astype(str).tolist(),
                                       table["value"].to_numpy(float).tolist(),
@@ -168,7 +168,8 @@ class Stocks:
                     raise DataError(f"stocks.csv: stock {name!r} has unit share_of_group but no group")
                 v *= groups[GROUP_OF_STOCK[name]]
             self.value[name] = v
-            self.depreciation[name] = 0.0 if math.isnan(dep) else dep
+            if dep and not math.isnan(dep):
+                self.depreciation.append((name, dep, name in LOWER_IS_BETTER))
 
     def __getitem__(self, name: str) -> float:
         try:
@@ -179,34 +180,37 @@ class Stocks:
     def __setitem__(self, name: str, value: float) -> None:
         self.value[name] = float(value)
 
-    def _group(self, name: str, groups: dict[str, float] | None) -> float:
-        if name in GROUP_OF_STOCK and groups is not None:
-            return max(groups[GROUP_OF_STOCK[name]], 1e-9)
-        return 1.0
-
     def add(self, name: str, amount: float, groups: dict[str, float] | None = None) -> None:
         """Add a nominal ``amount`` to a stock: bounded stocks (shares, and served capacities
         when ``groups`` is given) with diminishing returns (:func:`approach`), counts ≥ 0."""
         v = self[name]
-        if name in SHARE_STOCKS or (name in REMOTE_SERVED and groups is not None):
-            g = self._group(name, groups)
+        share, remote, group = _KIND.get(name, _COUNT)
+        if group is not None and groups is not None:
+            g = max(groups[group], 1e-9)
+            if remote:
+                lo, hi = self.bounds[name]
+                self.value[name] = approach(v / g, amount / g, lo, hi, self.overshoot) * g
+            else:  # built to demand, no further
+                self.value[name] = max(min(v + amount, max(v, self.bounds[name][1] * g)), 0.0)
+        elif share:
             lo, hi = self.bounds[name]
-            self.value[name] = approach(v / g, amount / g, lo, hi, self.overshoot) * g
-        elif name in GROUP_OF_STOCK and groups is not None:  # built to demand, no further
-            cap = self.bounds[name][1] * self._group(name, groups)
-            self.value[name] = max(min(v + amount, max(v, cap)), 0.0)
+            self.value[name] = approach(v, amount, lo, hi, self.overshoot)
         else:
             self.value[name] = max(v + amount, 0.0)
 
     def room(self, name: str, groups: dict[str, float] | None = None) -> float:
         """Nominal amount (≥ 0, stock units) that can still usefully be added: up to the ceiling
         (down to the floor for :data:`LOWER_IS_BETTER`), ``inf`` for unbounded stocks."""
-        if not (name in SHARE_STOCKS or (name in GROUP_OF_STOCK and groups is not None)):
+        share, remote, group = _KIND.get(name, _COUNT)
+        if group is not None and groups is not None:
+            g = max(groups[group], 1e-9)
+            if not remote:
+                return max(self.bounds[name][1] * g - self[name], 0.0)
+        elif share:
+            g = 1.0
+        else:
             return math.inf
-        g = self._group(name, groups)
         lo, hi = self.bounds[name]
-        if name not in SHARE_STOCKS and name not in REMOTE_SERVED:
-            return max(hi * g - self[name], 0.0)
         goal = lo if name in LOWER_IS_BETTER else hi
         return nominal_to_reach(self[name] / g, goal, lo, hi, self.overshoot) * g
 
@@ -220,12 +224,21 @@ class Stocks:
     def depreciate(self) -> None:
         """Apply one year of depreciation: counts and shares decay toward 0, shares that
         programmes lower drift up toward 1 (:data:`LOWER_IS_BETTER`)."""
-        for name, rate in self.depreciation.items():
-            if rate:
-                if name in LOWER_IS_BETTER:
-                    self.value[name] += rate * (1.0 - self.value[name])
-                else:
-                    self.value[name] *= 1.0 - rate
+        value = self.value
+        for name, rate, lower in self.depreciation:
+            if lower:
+                value[name] += rate * (1.0 - value[name])
+            else:
+                value[name] *= 1.0 - rate
+
+
+_COUNT = (False, False, None)
+_KIND: dict[str, tuple[bool, bool, str | None]] = {
+    **{name: (True, False, None) for name in SHARE_STOCKS},
+    **{name: (False, name in REMOTE_SERVED, group) for name, group in GROUP_OF_STOCK.items()},
+}
+"""Kind of each bounded stock: (share, served with diminishing returns, population group);
+other stocks are counts (:data:`_COUNT`)."""
 
 
 def environment_index(stocks: Stocks, weights: dict[str, float], seat: bool) -> float:
