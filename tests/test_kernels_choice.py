@@ -356,6 +356,19 @@ def test_members_at_base_equal_the_numpy_rule(n, n_hh, seed, outside):
         assert len(ours[1]) == 0
 
 
+@pytest.mark.parametrize(("n", "n_hh", "seed"), [(0, 3, 0), (1, 1, 1), (800, 200, 2), (3000, 900, 3)])
+def test_presence_of_equals_the_presence_rows(n, n_hh, seed):
+    """The flags of some households (any order, none, all) are the rows of the full table
+    (``migration.presence``: a NumPy scatter of every living person's household and location)."""
+    rng = np.random.default_rng(seed)
+    P, _ = _tables(rng, n, n_hh)
+    full = np.zeros((n_hh, 4), dtype=bool)
+    full[P.hh[P.alive], P.loc[P.alive]] = True
+    for some in (rng.permutation(n_hh)[: n_hh // 3], np.arange(0), np.arange(n_hh)):
+        _same(kc.presence_of(P.hh, P.loc, P.alive, some, n_hh), full[some])
+    assert n < 800 or (full.any(axis=1) & ~full.all(axis=1)).any()
+
+
 # --------------------------------------------------------------------------- the phases
 def _copy(table):
     return Table(table.columns())

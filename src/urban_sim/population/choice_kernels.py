@@ -291,6 +291,28 @@ def members_of(idx: np.ndarray, hh: np.ndarray, chosen: np.ndarray) -> np.ndarra
 _members_of_jit = _jit(_members_of_loop)
 
 
+def _presence_of_loop(hh, loc, alive, slot, flags):
+    for i in range(hh.shape[0]):
+        s = slot[hh[i]]
+        if s >= 0:  # rare: a branch is cheap
+            flags[s, loc[i]] |= alive[i]
+
+
+def presence_of(hh: np.ndarray, loc: np.ndarray, alive: np.ndarray, households: np.ndarray,
+                n_households: int) -> np.ndarray:
+    """Whether each of ``households`` (distinct) has a living member at each location code,
+    shape (len(households), 4) of bool: the rows ``households`` of ``migration.presence``,
+    in one pass over the persons that looks at their members only."""
+    slot = np.full(n_households, -1, dtype=np.int32)
+    slot[households] = np.arange(len(households), dtype=np.int32)
+    flags = np.zeros((len(households), 4), dtype=np.bool_)
+    _presence_of_jit(hh, loc, alive, slot, flags)
+    return flags
+
+
+_presence_of_jit = _jit(_presence_of_loop)
+
+
 # --------------------------------------------------------------------------- return migration
 def _care_loop(hh, loc, alive, age, care_age, n_households):
     care = np.zeros(n_households, dtype=np.bool_)

@@ -77,11 +77,26 @@ def repair_bases(persons: Table, households: Table) -> None:
     H = households
     pres = presence(persons, len(H))
     fix = kernels.households_absent_from_base(pres.ravel(), H.base)
+    _rebase(H, fix, pres[fix])
+
+
+def _rebase(H: Table, fix: np.ndarray, pf: np.ndarray) -> None:
+    """Bases of the households ``fix`` (without a living member at their base) from their
+    presence flags ``pf`` (shape (len(fix), 4)), as :func:`repair_bases`."""
     if len(fix):
-        pf = pres[fix]
         H.base[fix] = np.select([pf[:, LOC_SEAT], pf[:, LOC_TOWN], pf[:, LOC_VILLAGE]],
                                 [LOC_SEAT, LOC_TOWN, LOC_VILLAGE], LOC_OUTSIDE)
         H.years_at_base[fix] = 0
+
+
+def _repair(persons: Table, households: Table, check: np.ndarray) -> None:
+    """:func:`repair_bases` for the households ``check`` (ascending) only."""
+    if not len(check):
+        return
+    H = households
+    pf = kc.presence_of(persons.hh, persons.loc, persons.alive, check, len(H))
+    broken = ~pf[np.arange(len(check)), H.base[check]]
+    _rebase(H, check[broken], pf[broken])
 
 
 def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params: dict[str, float],
@@ -108,6 +123,13 @@ def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params
 def allocate_and_move(persons: Table, households: Table, app: Applicants, vacancy: np.ndarray,
                       weight: float, params: dict[str, float], rng: np.random.Generator) -> MoveResult:
     """Capacity lottery over dwellings and county-seat school seats, then the accepted moves.
+
+    Ends with the bases repaired as by :func:`repair_bases`, looking only at the households
+    these moves can have left without a member at their base (a partly moving household whose
+    members at the base all left; a whole household none of whose members at the base moved):
+    the tables must have their bases repaired before :func:`applicants`, with nothing moved
+    since, as the model's step does (demography repairs them); ``tests/test_kernels_choice.py``
+    compares with the full repair.
 
     Parameters
     ----------
@@ -175,7 +197,15 @@ def allocate_and_move(persons: Table, households: Table, app: Applicants, vacanc
     whole = hhs[flag[hhs] == 1]
     H.base[whole] = to[whole]
     H.years_at_base[whole] = 0
-    repair_bases(P, H)
+    # repair_bases(P, H), looking only where a base can have lost its members: the bases were
+    # repaired before the choice (demography) and only these moves happened since, so every
+    # other household still has a living member at its base or none alive (base outside,
+    # 0 years, already so)
+    gone = np.bincount(hh_s[move], minlength=nH)
+    stay = np.bincount(hh_s[~move], minlength=nH)
+    left = flag[hhs] != 1
+    check = hhs[np.where(left, (gone[hhs] > 0) & (stay[hhs] == 0), gone[hhs] == 0)]
+    _repair(P, H, np.sort(check))
     return result
 
 
