@@ -265,6 +265,20 @@ def test_malloc_tuned_once_per_process_on_linux():
     assert tune_malloc() is tune_malloc()
 
 
+def test_long_lived_objects_frozen_once_before_the_second_run_of_a_process():
+    # issue 12: gc.freeze before a worker's second run (after one collection), never again
+    code = ("import gc; from urban_sim.runs.executors import make_executor\n"
+            "with make_executor('sequential') as ex:\n"
+            "    frozen = []\n"
+            "    for i, _ in ex.imap(len, ['a', 'bb', 'ccc']):\n"
+            "        frozen.append(gc.get_freeze_count())\n"
+            "from urban_sim.model.malloc import freeze_long_lived\n"
+            "print(frozen[0], frozen[1] > 0, frozen[2] == frozen[1], freeze_long_lived())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
+    assert out.stdout.split() == ["0", "True", "True", "False"]
+
+
 def test_compare_with_posterior_draws_says_so_and_pairs_the_draws(tmp_path):
     """--set parameters_from=posterior: the manifest counts the draws, the summary says the
     intervals include them, and the two scenarios of a replicate use the same particle."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from urban_sim.errors import ExperimentError, WorkerDied
+from urban_sim.model.malloc import freeze_long_lived
 
 ENGINES = ("sequential", "processes", "dask")
 
@@ -36,6 +37,7 @@ class Failed:
 
 
 def _guarded(fn: Callable[[Any], Any], item: Any) -> Any:
+    freeze_long_lived()  # cheaper full garbage collections from the second run on
     try:
         return fn(item)
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, not fatal
