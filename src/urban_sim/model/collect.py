@@ -18,7 +18,8 @@ from urban_sim.targets import indicator_values
 
 
 def collect(model, collect_flows: bool) -> None:
-    """Append this year's outputs to ``model.records`` as ``(year, place, indicator, value)``.
+    """Append this year's outputs to ``model.records``: the year and the number of its rows,
+    then each row's place, indicator and value (columns, so no tuple is made per row).
 
     Parameters
     ----------
@@ -29,8 +30,12 @@ def collect(model, collect_flows: bool) -> None:
     """
     g, y, rec = model.groups, model.year, model.records
     s = model.stocks
+    places, names, values = rec["place"], rec["indicator"], rec["value"]
+    n0 = len(values)
     def put(ind, val, place="county"):
-        rec.append((y, place, ind, float(val)))
+        places.append(place)
+        names.append(ind)
+        values.append(float(val))
     total = g["residents"]
     def per(num, den, k=1.0):
         return num / den * k if den > 0 else math.nan
@@ -99,10 +104,17 @@ def collect(model, collect_flows: bool) -> None:
     hh_by_place = model.occupied[K:2 * K] + np.append(0.0, model.occupied[1:K])
     old = model.old_by_place * model.weight
     old_t = old[K:2 * K] + np.append(0.0, old[1:K])
-    for t, pl in enumerate(model.places):
-        name = pl.name
-        put("resident_population", town_pop[t], name)
-        empty = town_pop[t] <= 0
-        put("empty", float(empty), name)
-        put("mean_household_size", math.nan if empty else town_pop[t] / hh_by_place[t], name)
-        put("share_age_60_plus", math.nan if empty else old_t[t] / town_pop[t], name)
+    # the townships: four rows each, in this order
+    empty = town_pop <= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        size = np.where(empty, math.nan, town_pop / hh_by_place)
+        old_share = np.where(empty, math.nan, old_t / town_pop)
+    values.extend(np.column_stack([town_pop, empty, size, old_share]).ravel().tolist())
+    names.extend(TOWNSHIP_OUTPUTS * len(model.places))
+    places.extend(name for pl in model.places for name in (pl.name,) * len(TOWNSHIP_OUTPUTS))
+    rec["year"].append(y)
+    rec["rows"].append(len(values) - n0)
+
+
+TOWNSHIP_OUTPUTS = ["resident_population", "empty", "mean_household_size", "share_age_60_plus"]
+"""Outputs of every township, in the order of their rows."""

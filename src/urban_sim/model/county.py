@@ -114,26 +114,23 @@ class CountyModel(mesa.Model):
             self.params.update({k: v for k, v in draw.items() if k not in scenario.parameters})
         self.year = scenario.start_year
         self.weight = 1.0 / scenario.scale
-        tw = self.data.townships
-        self.K = K = len(tw)
+        c = self.data.memo(("place_columns",), lambda: _place_columns(self.data))  # shared
+        self.K = K = len(c["kind"])
         self.n_places = 2 * K
         self.OUT = 2 * K
         self.place_type = np.concatenate([[0], np.ones(K - 1, int), np.full(K, 2)])
-        self.kind = tw["kind"].to_numpy()
+        self.kind = c["kind"].copy()
         self.is_urban_place = np.zeros(2 * K + 1, dtype=bool)
         self.is_urban_place[0] = True
         self.is_urban_place[1:K] = self.kind[1:] == "town"
-        qikou = tw["qikou_scenic_area"].to_numpy(int) == 1
-        self.places = [Place(self, int(i), str(n), str(k), bool(q)) for i, n, k, q in zip(
-            tw["township_id"].tolist(), tw["name_zh"].tolist(), self.kind.tolist(), qikou.tolist(),
-            strict=True)]
+        qikou = c["qikou"]
+        self.places = [Place(self, i, n, k, q) for i, n, k, q in c["place_args"]]
         self.qikou_place = np.zeros(2 * K, dtype=bool)
         self.qikou_place[1:K] = qikou[1:]
-        vil = self.data.villages
-        self.v_dist_centre = vil["distance_to_centre_km"].to_numpy(float)
-        self.v_dist_seat = vil["distance_to_seat_km"].to_numpy(float)
-        self.t_dist_seat = tw["distance_to_seat_km"].to_numpy(float)
-        self.v_township = self.data.villages["township_id"].to_numpy(np.int64)
+        self.v_dist_centre = c["v_dist_centre"].copy()
+        self.v_dist_seat = c["v_dist_seat"].copy()
+        self.t_dist_seat = c["t_dist_seat"].copy()
+        self.v_township = c["v_township"].copy()
         t = np.arange(K)
         # place of a person by location code × K + township; the extra last entry (2K + 1) is
         # where _tally counts the dead
@@ -151,7 +148,7 @@ class CountyModel(mesa.Model):
         self.targets = scenario_targets(scenario, self.data)
         self.ratios = RatioDecomposition(max(scenario.policy.start_year - 1, scenario.start_year))
         self.flows: dict[str, float] = {}
-        self.records: list[tuple[int, str, str, float]] = []
+        self.records: dict[str, list] = {k: [] for k in ("year", "rows", "place", "indicator", "value")}
         self.childcare = Childcare(self.data.data_dir)
         w = read_items(self.data.data_dir, "environment", tuple(f"weight_{n}" for n in ENVIRONMENT_PARTS),
                        self.year)
@@ -426,12 +423,12 @@ class CountyModel(mesa.Model):
             Columns ``scenario, replicate, year, place, indicator, value``; one row per year,
             place and indicator; NaN (never inf) where a denominator is empty.
         """
-        year, place, indicator, value = zip(*self.records) if self.records else ((),) * 4
+        r = self.records
         return pd.DataFrame({
             "scenario": scenario or self.scenario.name, "replicate": replicate,
-            "year": np.array(year, dtype=np.int64), "place": list(place),
-            "indicator": list(indicator), "value": np.array(value, dtype=float)},
-            index=pd.RangeIndex(len(year)))
+            "year": np.repeat(np.array(r["year"], dtype=np.int64), r["rows"]), "place": r["place"],
+            "indicator": r["indicator"], "value": np.array(r["value"], dtype=float)},
+            index=pd.RangeIndex(len(r["value"])))
 
     def close(self) -> None:
         """Release the model from Mesa's class-level id registry (Mesa ≤ 3.3 keeps every model
@@ -440,6 +437,22 @@ class CountyModel(mesa.Model):
         if isinstance(ids, dict):
             ids.pop(self, None)
         self.remove_all_agents()
+
+
+def _place_columns(data: CountyData) -> dict:
+    """Columns of the township and village tables a model copies at set-up (once per
+    :class:`CountyData`, see :meth:`CountyData.memo`)."""
+    tw, vil = data.townships, data.villages
+    kind = tw["kind"].to_numpy()
+    qikou = tw["qikou_scenic_area"].to_numpy(int) == 1
+    return {"kind": kind, "qikou": qikou,
+            "place_args": [(int(i), str(n), str(k), bool(q)) for i, n, k, q in zip(
+                tw["township_id"].tolist(), tw["name_zh"].tolist(), kind.tolist(), qikou.tolist(),
+                strict=True)],
+            "v_dist_centre": vil["distance_to_centre_km"].to_numpy(float),
+            "v_dist_seat": vil["distance_to_seat_km"].to_numpy(float),
+            "t_dist_seat": tw["distance_to_seat_km"].to_numpy(float),
+            "v_township": vil["township_id"].to_numpy(np.int64)}
 
 
 def check_scenario(scenario: Scenario, data: CountyData | None = None) -> None:
