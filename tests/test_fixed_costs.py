@@ -3,6 +3,8 @@ and Python code they replaced (kept here as the reference; docs/performance.md, 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,11 @@ from urban_sim.config import load_scenario
 from urban_sim.model import CountyModel
 from urban_sim.policy import government as gov
 from urban_sim.population import start_state as ss
+from urban_sim.errors import DataError
 from urban_sim.population.migration import presence
+from urban_sim.services.stocks import (
+    GROUP_OF_STOCK, LOWER_IS_BETTER, REMOTE_SERVED, SHARE_STOCKS, Stocks,
+)
 
 
 def _draw_reference(persons, households, weight, scale, rng, strata):
@@ -239,3 +245,86 @@ def test_need_rule_equals_the_python_loop(lin_data):
         assert np.array_equal(got, ref), k
         seen.update(np.unique(ref).round(6).tolist())
     assert {0.1, 1.0} <= seen and len(seen) > 3  # maintenance, unmet and capacity needs
+
+
+def _approach_reference(x, d, lo, hi, overshoot):
+    w = (hi - lo) * (1.0 + overshoot)
+    if d >= 0:
+        if x >= hi:
+            return x
+        h = lo + w
+        return min(hi, h - (h - x) * math.exp(-d / w))
+    if x <= lo:
+        return x
+    h = hi - w
+    return max(lo, h + (x - h) * math.exp(d / w))
+
+
+def _nominal_reference(x, goal, lo, hi, overshoot):
+    w = (hi - lo) * (1.0 + overshoot)
+    if goal >= x:
+        h = lo + w
+        return w * math.log((h - x) / max(h - goal, 1e-12)) if x < hi else 0.0
+    h = hi - w
+    return w * math.log((x - h) / max(goal - h, 1e-12)) if x > lo else 0.0
+
+
+def _add_reference(st, name, amount, groups):
+    """Stocks.add before it was compiled (main df6315f)."""
+    def group(name):
+        return max(groups[GROUP_OF_STOCK[name]], 1e-9) if name in GROUP_OF_STOCK and groups else 1.0
+    v = st.value[name]
+    if name in SHARE_STOCKS or (name in REMOTE_SERVED and groups is not None):
+        g = group(name)
+        lo, hi = st.bounds[name]
+        st.value[name] = _approach_reference(v / g, amount / g, lo, hi, st.overshoot) * g
+    elif name in GROUP_OF_STOCK and groups is not None:
+        cap = st.bounds[name][1] * group(name)
+        st.value[name] = max(min(v + amount, max(v, cap)), 0.0)
+    else:
+        st.value[name] = max(v + amount, 0.0)
+
+
+def _room_reference(st, name, groups):
+    """Stocks.room before it was compiled (main df6315f)."""
+    if not (name in SHARE_STOCKS or (name in GROUP_OF_STOCK and groups is not None)):
+        return math.inf
+    g = max(groups[GROUP_OF_STOCK[name]], 1e-9) if name in GROUP_OF_STOCK and groups else 1.0
+    lo, hi = st.bounds[name]
+    if name not in SHARE_STOCKS and name not in REMOTE_SERVED:
+        return max(hi * g - st.value[name], 0.0)
+    goal = lo if name in LOWER_IS_BETTER else hi
+    return _nominal_reference(st.value[name] / g, goal, lo, hi, st.overshoot) * g
+
+
+def test_stock_additions_and_room_equal_the_python_rules(lin_data):
+    names = tuple(sorted(SHARE_STOCKS)) + tuple(GROUP_OF_STOCK) + ("hospital_beds", "seat_road_km")
+    table = lin_data.stock_values(2020)
+    kinds = set()
+    for t in range(60):
+        rng = np.random.default_rng(t)
+        groups = {g: float(rng.choice([0.0, 50.0, 3000.0, 1e5])) for g in set(GROUP_OF_STOCK.values())}
+        params = {"share_overshoot": float(rng.random() * 0.2)}
+        params.update({f"floor_{n}": 0.1 for n in names[::7]})
+        params.update({f"ceiling_{n}": 0.9 for n in names[::5]})
+        a, b = Stocks(table, groups, params), Stocks(table, groups, params)
+        for st in (a, b):  # the same random state in both: values inside, at and past the bounds
+            r = np.random.default_rng(t + 100)
+            for n in names:
+                st.value[n] = float(r.choice([0.0, 0.1, 0.5, 0.9, 1.0, 1.3, 1e3, 5e4, r.random()]))
+        g = None if t % 5 == 0 else groups
+        room = a.rooms(names, g)
+        ref = [_room_reference(b, n, g) for n in names]
+        assert np.array_equal(room, ref), t
+        amounts = rng.choice([0.0, 1e-3, 0.2, 3.0, 1e3, 1e5, -0.3, -50.0], len(names))
+        mask = rng.random(len(names)) < 0.8
+        a.add_all(names, amounts, mask, g)
+        for n, x, m in zip(names, amounts.tolist(), mask.tolist()):
+            if m:
+                _add_reference(b, n, x, g)
+        assert a.value == b.value, t
+        kinds.update(np.sign(np.array(ref) - 1e-300).tolist())
+    assert {-1.0, 1.0} <= kinds  # zero and positive room both seen
+    with pytest.raises(DataError, match="no stock named 'nowhere'"):
+        a.add_all(("hospital_beds", "nowhere"), np.ones(2), np.ones(2, bool), groups)
+    assert np.isinf(a.rooms(("nowhere",), groups)).all()

@@ -261,12 +261,11 @@ class CountyModel(mesa.Model):
             self.weights[id(self.block)], need_of(values, t, use), g.headroom(room, queued),
             self.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
             p["governance_early_completion"] * gov_eff, pm, t)
-        additions, self._direct_jobs, self._construction_jobs = g.complete(
+        amounts, built, self._direct_jobs, self._construction_jobs = g.complete(
             p["job_attrition_rate"], pm, self.n_places)
         st.depreciate()
-        for stock, amount in additions.items():
-            if stock not in NEW_BUILDING_SHARES:
-                st.add(stock, amount, self.groups)
+        st.add_all(prog.stock_names, amounts, built & ~prog.new_building, self.groups)
+        additions = dict(zip(prog.stock_names, amounts.tolist()))
         for name in NEW_BUILDING_SHARES:
             st[name] = new_building_share(standard[name], additions.get(name, 0.0) * 1000.0, new_m2)
         self.childcare.private_supply(st, self.groups["childcare_demand"])

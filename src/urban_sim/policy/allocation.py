@@ -3,8 +3,6 @@ distribution of a programme's jobs over places (docs/ODD.md §7.2)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from urban_sim.services.stocks import NEW_BUILDING_SHARES, Stocks
@@ -90,7 +88,7 @@ def programme_room(stocks: Stocks, index: dict[str, int], groups: dict[str, floa
                    site_counts: dict[str, float], standard: dict[str, float],
                    new_m2: float) -> np.ndarray:
     """Nominal amount each programme stock can still usefully take, shape (len(index),):
-    :meth:`Stocks.room` (inf for unbounded stocks and stocks not in the table), sites left for
+    :meth:`Stocks.rooms` (inf for unbounded stocks and stocks not in the table), sites left for
     counted facilities, thousand m² of new floor area not yet meeting the standard.
 
     Parameters
@@ -98,8 +96,7 @@ def programme_room(stocks: Stocks, index: dict[str, int], groups: dict[str, floa
     index : dict[str, int]
         Position of each programme stock (:attr:`Programmes.stock_index`, in that order).
     """
-    value = stocks.value
-    room = [stocks.room(name, groups) if name in value else math.inf for name in index]
+    room = stocks.rooms(tuple(index), groups)
     for name, n in site_counts.items():
         left = max(n - stocks[name], 0.0)
         if name in index:
@@ -107,7 +104,7 @@ def programme_room(stocks: Stocks, index: dict[str, int], groups: dict[str, floa
     for name in NEW_BUILDING_SHARES:  # programme units are 1000 m² of funded floor area
         if name in index:
             room[index[name]] = (1.0 - standard[name]) * new_m2 / 1000.0
-    return np.array(room, dtype=float)
+    return room
 
 
 def place_weights(residents: np.ndarray, place_type: np.ndarray,

@@ -26,6 +26,7 @@ from urban_sim.errors import ConfigError, did_you_mean
 from urban_sim.policy.allocation import Need
 from urban_sim.population.kernels import _jit
 from urban_sim.population.state import SECTORS
+from urban_sim.services.stocks import NEW_BUILDING_SHARES
 from urban_sim.targets import INDICATOR_OF_STOCK, target_tops
 
 LEVER_PROGRAMMES: dict[str, tuple[str, ...]] = {
@@ -70,9 +71,10 @@ class Programmes:
                                     for s in self.stock])  # sector of a jobs_* unit
         self.place_keys = sorted(set(self.place))
         self.place_code = np.array([self.place_keys.index(k) for k in self.place])
-        self.stock_names = list(dict.fromkeys(self.stock))  # each stock once, in table order
-        self.stock_index = {name: i for i, name in enumerate(self.stock_names)}
+        self.stock_index = {name: i for i, name in enumerate(dict.fromkeys(self.stock))}
+        self.stock_names = tuple(self.stock_index)  # each stock once, in table order
         self.stock_code = np.array([self.stock_index[s] for s in self.stock], dtype=np.intp)
+        self.new_building = np.array([s in NEW_BUILDING_SHARES for s in self.stock_names])
         self.abs_unit_size = np.abs(self.unit_size)
         self.duration = np.maximum(self.lag, 1)  # years of construction jobs
         self.early_lag = np.maximum(self.lag - 1, 0)  # lag of the units completed a year early
@@ -169,8 +171,8 @@ class Government(mesa.Agent):
         _construction_jobs(self.construction, self.construction_place, jobs_per_year, p.duration,
                            p.area, place_matrix)
 
-    def complete(self, attrition: float, place_matrix: np.ndarray,
-                 n_places: int) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    def complete(self, attrition: float, place_matrix: np.ndarray, n_places: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Complete this year's projects and advance the pipeline by one year.
 
         Parameters
@@ -183,8 +185,11 @@ class Government(mesa.Agent):
 
         Returns
         -------
-        additions : dict[str, float]
-            Amount added to each stock (stocks with completed units only).
+        additions : numpy.ndarray, shape (n_stocks,)
+            Amount added to each stock of :attr:`Programmes.stock_names` (units × unit size
+            summed over its programmes in table order; 0 where nothing was completed).
+        built : numpy.ndarray of bool, shape (n_stocks,)
+            Stocks with completed units (jobs_* programmes excepted: their units are jobs).
         direct_jobs : numpy.ndarray, shape (n_places, n_sectors)
             Operating jobs created by completed projects.
         construction_jobs : numpy.ndarray, shape (n_places,)
@@ -195,12 +200,11 @@ class Government(mesa.Agent):
         direct = np.zeros((n_places, len(SECTORS)))
         _operating_jobs(direct, units, p.unit_size, p.operating_jobs, p.job_sector, p.sector,
                         place_matrix)
-        built = (units > 0) & ~p.creates_jobs
-        code = p.stock_code[built]
-        amount = np.bincount(code, weights=(units * p.unit_size)[built],
-                             minlength=len(p.stock_names)).tolist()
-        built_stocks = np.flatnonzero(np.bincount(code, minlength=len(p.stock_names))).tolist()
-        additions = {p.stock_names[c]: amount[c] for c in built_stocks}
+        done = (units > 0) & ~p.creates_jobs
+        code = p.stock_code[done]
+        additions = np.bincount(code, weights=(units * p.unit_size)[done],
+                                minlength=len(p.stock_names))
+        built = np.bincount(code, minlength=len(p.stock_names)) > 0
         self.operating_jobs_by_area = self.operating_jobs_by_area * (1 - attrition) + np.bincount(
             p.area, weights=units * p.jobs_per_unit, minlength=len(TASK_AREAS))
         construction_jobs = self.construction_place[0].copy()
@@ -208,7 +212,7 @@ class Government(mesa.Agent):
         for arr in (self.pipeline, self.construction, self.construction_place):
             arr[:-1] = arr[1:]
             arr[-1] = 0
-        return additions, direct, construction_jobs
+        return additions, built, direct, construction_jobs
 
     def queued(self) -> np.ndarray:
         """Stock additions funded and under construction (units × unit size) by programme,

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from urban_sim.errors import DataError
+from urban_sim.population.kernels import _jit
 
 GROUP_OF_STOCK: dict[str, str] = {
     "rural_scale_water_served": "rural_residents",
@@ -95,29 +96,91 @@ def bounds_from(params: dict[str, float]) -> dict[str, tuple[float, float]]:
     return out
 
 
-def approach(x: float, d: float, lo: float, hi: float, overshoot: float) -> float:
-    """Share after a nominal increment ``d`` with diminishing returns (module docstring)."""
+def _approach(x, d, lo, hi, overshoot):
+    # share after a nominal increment d with diminishing returns (module docstring); the
+    # comparisons pick as Python's min(hi, y) and max(lo, y) do
     w = (hi - lo) * (1.0 + overshoot)
     if d >= 0:
         if x >= hi:
             return x
         h = lo + w
-        return min(hi, h - (h - x) * math.exp(-d / w))
+        y = h - (h - x) * math.exp(-d / w)
+        return y if y < hi else hi
     if x <= lo:
         return x
     h = hi - w
-    return max(lo, h + (x - h) * math.exp(d / w))
+    y = h + (x - h) * math.exp(d / w)
+    return y if y > lo else lo
 
 
-def nominal_to_reach(x: float, goal: float, lo: float, hi: float, overshoot: float) -> float:
-    """Nominal increment (≥ 0, in share units; sign of the move dropped) that takes ``x`` to
-    ``goal`` under :func:`approach`; 0 if ``x`` is already past it."""
+def _nominal_to_reach(x, goal, lo, hi, overshoot):
+    # nominal increment (≥ 0, in share units; sign of the move dropped) that takes x to goal
+    # under _approach; 0 if x is already past it
     w = (hi - lo) * (1.0 + overshoot)
     if goal >= x:
+        if not x < hi:
+            return 0.0
         h = lo + w
-        return w * math.log((h - x) / max(h - goal, 1e-12)) if x < hi else 0.0
+        b = h - goal
+        return w * math.log((h - x) / (1e-12 if 1e-12 > b else b))
+    if not x > lo:
+        return 0.0
     h = hi - w
-    return w * math.log((x - h) / max(goal - h, 1e-12)) if x > lo else 0.0
+    b = goal - h
+    return w * math.log((x - h) / (1e-12 if 1e-12 > b else b))
+
+
+_COUNT, _SHARE, _REMOTE, _SERVED = 0, 1, 2, 3
+"""Kinds of stock: count (≥ 0, unbounded), bounded share, served capacity with diminishing
+returns (:data:`REMOTE_SERVED`), served capacity built to demand (other :data:`GROUP_OF_STOCK`)."""
+
+
+def _add_loop(value, amount, mask, kind, group, g_value, lo, hi, overshoot):
+    # Stocks.add_all: the new value of each masked stock (math.exp is the C library's, as in
+    # Python; the comparisons pick as Python's min and max do)
+    out = value.copy()
+    for i in range(value.shape[0]):
+        if not mask[i]:
+            continue
+        v, a, k = value[i], amount[i], kind[i]
+        if k == _SHARE:
+            out[i] = _approach(v, a, lo[i], hi[i], overshoot)
+        elif k == _REMOTE:
+            g = g_value[group[i]]
+            out[i] = _approach(v / g, a / g, lo[i], hi[i], overshoot) * g
+        elif k == _SERVED:  # built to demand, no further
+            cap = hi[i] * g_value[group[i]]
+            top = cap if cap > v else v
+            y = v + a
+            y = top if top < y else y
+            out[i] = 0.0 if 0.0 > y else y
+        else:
+            y = v + a
+            out[i] = 0.0 if 0.0 > y else y
+    return out
+
+
+def _room_loop(value, kind, group, g_value, lo, hi, lower, overshoot):
+    # Stocks.rooms: nominal amount each stock can still usefully take
+    out = np.empty(value.shape[0])
+    for i in range(value.shape[0]):
+        k = kind[i]
+        if k == _COUNT:
+            out[i] = np.inf
+        elif k == _SERVED:
+            y = hi[i] * g_value[group[i]] - value[i]
+            out[i] = 0.0 if 0.0 > y else y
+        else:
+            g = 1.0 if k == _SHARE else g_value[group[i]]
+            goal = lo[i] if lower[i] else hi[i]
+            out[i] = _nominal_to_reach(value[i] / g, goal, lo[i], hi[i], overshoot) * g
+    return out
+
+
+_approach = _jit(_approach)  # called by the loops below
+_nominal_to_reach = _jit(_nominal_to_reach)
+_add = _jit(_add_loop)
+_room = _jit(_room_loop)
 
 
 def new_building_share(standard: float, funded_m2: float, new_m2: float) -> float:
@@ -158,6 +221,7 @@ class Stocks:
         self.bounds = bounds_from(params)
         self.overshoot = float(params.get("share_overshoot", 0.05))
         self.value: dict[str, float] = {}
+        self._layouts: dict[tuple, tuple] = {}
         self.depreciation: list[tuple[str, float, bool]] = []  # (stock, rate, lower is better)
         deps = table["depreciation_rate_per_year"].to_numpy(float)
         for name, v, unit, dep in zip(table.index.astype(str).tolist(),
@@ -180,39 +244,58 @@ class Stocks:
     def __setitem__(self, name: str, value: float) -> None:
         self.value[name] = float(value)
 
-    def add(self, name: str, amount: float, groups: dict[str, float] | None = None) -> None:
-        """Add a nominal ``amount`` to a stock: bounded stocks (shares, and served capacities
-        when ``groups`` is given) with diminishing returns (:func:`approach`), counts ≥ 0."""
-        v = self[name]
-        share, remote, group = _KIND.get(name, _COUNT)
-        if group is not None and groups is not None:
-            g = max(groups[group], 1e-9)
-            if remote:
-                lo, hi = self.bounds[name]
-                self.value[name] = approach(v / g, amount / g, lo, hi, self.overshoot) * g
-            else:  # built to demand, no further
-                self.value[name] = max(min(v + amount, max(v, self.bounds[name][1] * g)), 0.0)
-        elif share:
-            lo, hi = self.bounds[name]
-            self.value[name] = approach(v, amount, lo, hi, self.overshoot)
-        else:
-            self.value[name] = max(v + amount, 0.0)
+    def add_all(self, names: tuple[str, ...], amounts: np.ndarray, mask: np.ndarray,
+                groups: dict[str, float] | None = None) -> None:
+        """Add nominal ``amounts`` to the stocks ``names`` where ``mask``: bounded stocks
+        (shares, and served capacities when ``groups`` is given) with diminishing returns
+        (module docstring), served capacities measured against a group up to the group (times
+        the ceiling), counts ≥ 0.
 
-    def room(self, name: str, groups: dict[str, float] | None = None) -> float:
-        """Nominal amount (≥ 0, stock units) that can still usefully be added: up to the ceiling
-        (down to the floor for :data:`LOWER_IS_BETTER`), ``inf`` for unbounded stocks."""
-        share, remote, group = _KIND.get(name, _COUNT)
-        if group is not None and groups is not None:
-            g = max(groups[group], 1e-9)
-            if not remote:
-                return max(self.bounds[name][1] * g - self[name], 0.0)
-        elif share:
-            g = 1.0
-        else:
-            return math.inf
-        lo, hi = self.bounds[name]
-        goal = lo if name in LOWER_IS_BETTER else hi
-        return nominal_to_reach(self[name] / g, goal, lo, hi, self.overshoot) * g
+        Raises
+        ------
+        DataError
+            If a stock to add to is not in the table.
+        """
+        kind, group, group_names, lo, hi, _, present = self._layout(names, groups is not None)
+        missing = mask & ~present
+        if missing.any():
+            raise DataError(f"stocks.csv: no stock named {names[int(np.argmax(missing))]!r}")
+        value = self.value
+        g = [max(groups[n], 1e-9) for n in group_names] if groups is not None else [1.0]
+        new = _add(np.array([value.get(n, 0.0) for n in names]), amounts, mask, kind, group,
+                   np.array(g), lo, hi, self.overshoot).tolist()
+        for i in np.flatnonzero(mask).tolist():
+            value[names[i]] = new[i]
+
+    def rooms(self, names: tuple[str, ...], groups: dict[str, float] | None = None) -> np.ndarray:
+        """Nominal amount (≥ 0, stock units) that can still usefully be added to each stock,
+        shape (len(names),): up to the ceiling (down to the floor for
+        :data:`LOWER_IS_BETTER`), ``inf`` for unbounded stocks and stocks not in the table."""
+        kind, group, group_names, lo, hi, lower, _ = self._layout(names, groups is not None)
+        value = self.value
+        g = [max(groups[n], 1e-9) for n in group_names] if groups is not None else [1.0]
+        return _room(np.array([value.get(n, 0.0) for n in names]), kind, group, np.array(g),
+                     lo, hi, lower, self.overshoot)
+
+    def _layout(self, names: tuple[str, ...], with_groups: bool) -> tuple:
+        """Kind, group index, group names, floor, ceiling, lower-is-better and presence of
+        ``names`` (cached while no stock is added to the table)."""
+        key = (names, with_groups, len(self.value))
+        out = self._layouts.get(key)
+        if out is None:
+            present = np.array([n in self.value for n in names])
+            kind = np.array([_kind(n, with_groups) if ok else _COUNT
+                             for n, ok in zip(names, present.tolist())], dtype=np.int64)
+            group_names = list(dict.fromkeys(GROUP_OF_STOCK[n] for n, k in zip(names, kind)
+                                             if k in (_REMOTE, _SERVED)))
+            group = np.array([group_names.index(GROUP_OF_STOCK[n]) if k in (_REMOTE, _SERVED)
+                              else 0 for n, k in zip(names, kind)], dtype=np.int64)
+            bounds = [self.bounds.get(n, (0.0, 1.0)) for n in names]
+            out = self._layouts[key] = (
+                kind, group, group_names, np.array([b[0] for b in bounds], dtype=float),
+                np.array([b[1] for b in bounds], dtype=float),
+                np.array([n in LOWER_IS_BETTER for n in names]), present)
+        return out
 
     def cap_served(self, groups: dict[str, float]) -> None:
         """Persons served cannot exceed the persons there are (times the ceiling)."""
@@ -232,13 +315,13 @@ class Stocks:
                 value[name] *= 1.0 - rate
 
 
-_COUNT = (False, False, None)
-_KIND: dict[str, tuple[bool, bool, str | None]] = {
-    **{name: (True, False, None) for name in SHARE_STOCKS},
-    **{name: (False, name in REMOTE_SERVED, group) for name, group in GROUP_OF_STOCK.items()},
-}
-"""Kind of each bounded stock: (share, served with diminishing returns, population group);
-other stocks are counts (:data:`_COUNT`)."""
+def _kind(name: str, with_groups: bool) -> int:
+    """Kind of a stock (:data:`_COUNT` …); served capacities are counts without groups."""
+    if name in SHARE_STOCKS:
+        return _SHARE
+    if name in GROUP_OF_STOCK and with_groups:
+        return _REMOTE if name in REMOTE_SERVED else _SERVED
+    return _COUNT
 
 
 def environment_index(stocks: Stocks, weights: dict[str, float], seat: bool) -> float:
