@@ -328,3 +328,79 @@ def test_stock_additions_and_room_equal_the_python_rules(lin_data):
     with pytest.raises(DataError, match="no stock named 'nowhere'"):
         a.add_all(("hospital_beds", "nowhere"), np.ones(2), np.ones(2, bool), groups)
     assert np.isinf(a.rooms(("nowhere",), groups)).all()
+
+
+def _relocate_reference(chosen, u, share, town, township, hh, alive, loc, base, years, withdrawn,
+                        housing, w, home, seat_code, town_code):
+    """Relocation.move's moves before they were compiled (main df6315f)."""
+    seat = (u < share) | ~town[township[chosen]]
+    dest = np.where(seat, seat_code, town_code).astype(np.int8)
+    to = np.full(len(base), -1, dtype=np.int8)
+    to[chosen] = dest
+    who = np.flatnonzero((to[hh] >= 0) & alive & (loc == home))
+    dest_p = to.take(hh.take(who))
+    loc[who] = dest_p
+    base[chosen] = dest
+    years[chosen] = 0
+    withdrawn[chosen] = True
+    housing[0] += np.sum(seat) * w
+    np.add.at(housing, township[chosen[~seat]].astype(np.intp), w)
+    return len(who), int(np.sum(dest_p == seat_code))
+
+
+def test_relocation_kernel_equals_the_numpy_moves():
+    from urban_sim.policy.relocation import _relocate
+
+    moved = np.zeros(2)
+    for t in range(50):
+        rng = np.random.default_rng(t)
+        n_h, n_p, K = int(rng.integers(5, 300)), int(rng.integers(5, 900)), 6
+        township = rng.integers(0, K, n_h).astype(np.int16)
+        town = rng.random(K) < 0.6
+        hh = np.sort(rng.integers(0, n_h, n_p)).astype(np.int32)
+        chosen = rng.choice(n_h, int(rng.integers(0, min(n_h, 20) + 1)), replace=False)
+        u = rng.random(len(chosen))
+        cols = [rng.random(n_p) < 0.9, rng.integers(0, 4, n_p).astype(np.int8),
+                rng.integers(0, 4, n_h).astype(np.int8), rng.integers(0, 9, n_h).astype(np.int16),
+                rng.random(n_h) < 0.2, rng.random(K) * 100]
+        mine, ref = [c.copy() for c in cols], [c.copy() for c in cols]
+        got = _relocate(chosen, u, 0.4, town, township, hh, mine[0], mine[1], mine[2], mine[3],
+                        mine[4], mine[5], 2.5, 0, 2, 1)
+        want = _relocate_reference(chosen, u, 0.4, town, township, hh, ref[0], ref[1], ref[2],
+                                   ref[3], ref[4], ref[5], 2.5, 0, 2, 1)
+        assert tuple(got) == want, t
+        for a, b in zip(mine, ref, strict=True):
+            assert np.array_equal(a, b), t
+        moved += want
+    assert moved[0] > moved[1] > 0  # persons moved, to the seat and to towns
+
+
+def _place_weights_reference(residents, place_type, qikou_place):
+    """place_weights row by row (main df6315f)."""
+    def norm(mask):
+        w = np.where(mask, residents, 0.0)
+        if w.sum() <= 0:
+            w = mask.astype(float)
+        return w / w.sum()
+    towns = norm(place_type == 1)
+    return {"county": norm(np.ones(len(residents), bool)), "towns": towns,
+            "villages": norm(place_type == 2),
+            "qikou_towns": norm(qikou_place) if qikou_place.any() else towns}
+
+
+@pytest.mark.filterwarnings("ignore:invalid value")  # 0/0 where a small case has no towns
+def test_place_weights_equal_the_row_by_row_rule():
+    from urban_sim.policy.allocation import place_weights
+
+    for t in range(300):
+        rng = np.random.default_rng(t)
+        n = int(rng.integers(3, 120))
+        place_type = np.concatenate([[0], rng.integers(1, 3, n - 1)])
+        residents = rng.random(n) * 10.0 ** rng.integers(0, 6, n) * (rng.random(n) < 0.9)
+        if t % 7 == 0:
+            residents[place_type == 1] = 0.0  # empty towns: evenly over them
+        qikou = (place_type == 1) & (rng.random(n) < 0.3 * (t % 3 > 0))
+        got = place_weights(residents, place_type, qikou)
+        for key, ref in _place_weights_reference(residents, place_type, qikou).items():
+            assert np.array_equal(got[key], ref, equal_nan=True), (t, key)  # NaN: no towns
+        assert got["county_seat"][0] == 1.0 == got["county_seat"].sum()

@@ -287,7 +287,9 @@ def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int,
     dict[str, float]
         Shares as fractions 0–1; NaN where the denominator group is empty (never inf).
     """
-    s = stocks
+    s = stocks.value
+    if not s.keys() >= _STOCKS_NEEDED:
+        stocks[next(n for n in _STOCKS_READ if n not in s)]  # raises DataError
     share = {k: s[k] for k in SHARE_INDICATORS}
     count = {k: math.floor(s[STOCK_OF_INDICATOR[k]] + 1e-9) for k in COUNT_INDICATORS}
     rural = groups["rural_residents"]
@@ -315,6 +317,16 @@ def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int,
             s["childcare_places_inclusive"] + s["childcare_places_other"],
         ),
     }
+
+
+_STOCKS_READ = tuple(dict.fromkeys((
+    *SHARE_INDICATORS, *(STOCK_OF_INDICATOR[k] for k in COUNT_INDICATORS), "town_sewage_facilities",
+    "township_commerce_centres", "rural_scale_water_served", "rural_tap_water_served",
+    "seat_water_served", "rural_sewage_served", "special_ed_seats", "grade3_road_townships",
+    "seat_road_km", "parking_spaces", "care_beds_nursing", "care_beds_other",
+    "village_elderly_facilities", "childcare_places_inclusive", "childcare_places_other")))
+"""Stocks :func:`indicator_values` reads, in the order it reads them."""
+_STOCKS_NEEDED = frozenset(_STOCKS_READ)
 
 
 RATIO_PARTS: dict[str, tuple[str, str]] = {

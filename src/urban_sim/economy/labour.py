@@ -60,6 +60,7 @@ class LabourMarket:
         jobs[:, S_AGRI] = np.where(place_type == 2, 0.7, 0.0) * rest
         self.jobs = jobs
         self.place_type = place_type
+        self._fallback = np.where(place_type == 2, FARMING, UNEMPLOYED).astype(np.int8)
         self.chance = np.minimum(1.0, total / np.maximum(labour_force, 1.0))
 
     @property
@@ -138,10 +139,9 @@ class LabourMarket:
         (:func:`urban_sim.economy.labour_kernels.assign_sectors`).
         """
         P = persons
-        fallback = np.where(self.place_type == 2, FARMING, UNEMPLOYED).astype(np.int8)
         assign_sectors(P.sector, P.alive, P.loc, P.age, P.hh, P.trained, township, place_lut, K,
                        LOC_OUTSIDE, working_age, self.chance, boost,
-                       np.cumsum(self.jobs, axis=1), fallback, rng)
+                       np.cumsum(self.jobs, axis=1), self._fallback, rng)
 
 
 def tourism_start(params: dict[str, float], year: int, residents: np.ndarray,

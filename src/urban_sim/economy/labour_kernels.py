@@ -2,10 +2,12 @@
 
 The NumPy rule made about ten passes (the masks selecting working-age residents, their place
 by a gather through the place lookup table, the chance, one batch of uniforms, the sector by
-five comparisons with the cumulative job shares); one compiled loop (numba, via
-:func:`urban_sim.population.kernels._jit`) reads each person column once and draws the uniform
-of each working-age resident inside the loop with ``rng.random()``, which gives the same values
-in the same order (row order) as NumPy's batched ``rng.random(n)``. The arithmetic is that of
+five comparisons with the cumulative job shares); two compiled loops (numba, via
+:func:`urban_sim.population.kernels._jit`) read each person column once: the first lists the
+working-age residents, then NumPy draws their uniforms in one batch ``rng.random(n)`` (row
+order, as the NumPy rule; a ``Generator`` passed to a compiled function costs ≈ 17 µs a call to
+unbox, and NumPy's batch is faster than numba's draws through its interface), the second gives
+each its employment and sector. The arithmetic is that of
 the NumPy rule, operation by operation (``p · (1 + boost)`` for the trained, ``min(p, 1)``,
 ``u / max(p, 1e-12) · total``, comparisons), so results are bit-identical (the former rule is
 the reference in ``tests/test_kernels_labour.py``).
@@ -26,11 +28,9 @@ def _workers_loop(sector, alive, loc, age, outside, lo, hi, mask):
         mask[i] = alive[i] & (loc[i] != outside) & (np.uint16(age[i] - lo) <= width)
 
 
-def _assign_loop(sector, alive, loc, age, hh, trained, township, place_lut, K, outside, lo, hi,
-                 chance, factor, cum, tot, fallback, rng):
+def _list_workers_loop(sector, alive, loc, age, outside, lo, hi):
     # the tests first, vectorised (inside the loop below they cost 0.6 ms more at full scale),
-    # then the rows listed and every worker's draw and sector without a branch (branches on
-    # u < p mispredict often)
+    # then the rows of the workers listed in row order
     n = alive.shape[0]
     mask = np.empty(n, dtype=np.bool_)
     _workers_loop(sector, alive, loc, age, outside, lo, hi, mask)
@@ -39,23 +39,30 @@ def _assign_loop(sector, alive, loc, age, hh, trained, township, place_lut, K, o
     for i in range(n):
         workers[k] = i
         k += mask[i]
-    for w in range(k):
+    return workers[:k]
+
+
+def _sectors_loop(sector, workers, u, loc, hh, trained, township, place_lut, K, chance, factor,
+                  cum, tot, fallback):
+    # every worker's employment and sector from its uniform, without a branch (branches on
+    # u < p mispredict often)
+    for w in range(workers.shape[0]):
         i = workers[w]
         pl = place_lut[np.int64(loc[i]) * K + township[hh[i]]]
         p = chance[pl]
         pt = p * factor
         p = pt if trained[i] else p
         p = min(p, 1.0)
-        u = rng.random()
-        v = u / max(p, 1e-12) * tot[pl]
+        v = u[w] / max(p, 1e-12) * tot[pl]
         row = cum[pl]  # six sectors; the last comparison is clipped away
         s = (v >= row[0]) + (v >= row[1]) + (v >= row[2]) + (v >= row[3]) + (v >= row[4])
         f = fallback[pl]
-        sector[i] = f + np.int64(u < p) * (s - f)  # employed: s, else f (no branch)
+        sector[i] = f + np.int64(u[w] < p) * (s - f)  # employed: s, else f (no branch)
 
 
 _workers_loop = _jit(_workers_loop)  # called from the compiled loop below
-_assign_jit = _jit(_assign_loop)
+_list_workers = _jit(_list_workers_loop)
+_sectors = _jit(_sectors_loop)
 
 
 def assign_sectors(sector: np.ndarray, alive: np.ndarray, loc: np.ndarray, age: np.ndarray,
@@ -63,7 +70,8 @@ def assign_sectors(sector: np.ndarray, alive: np.ndarray, loc: np.ndarray, age: 
                    place_lut: np.ndarray, K: int, outside: int, working_age: tuple[int, int],
                    chance: np.ndarray, boost: float, cum: np.ndarray, fallback: np.ndarray,
                    rng: np.random.Generator) -> None:
-    """Sector of every person, written into ``sector`` in one pass over the rows.
+    """Sector of every person, written into ``sector`` (a pass over the rows, then one over
+    the workers).
 
     A living person at a location other than ``outside`` aged within ``working_age``
     (inclusive) is a worker at place ``place_lut[loc · K + township[hh]]``; everyone else gets
@@ -89,10 +97,12 @@ def assign_sectors(sector: np.ndarray, alive: np.ndarray, loc: np.ndarray, age: 
         Cumulative wage jobs by place over the sectors (``np.cumsum(jobs, axis=1)``).
     fallback : numpy.ndarray of int8, shape (n_places,)
         Code of a worker without a wage job by place.
+    rng : numpy.random.Generator
+        One uniform per worker in row order, as one batch ``rng.random(n_workers)``.
     """
     if cum.shape[1] != 6:
         raise ValueError(f"cum has {cum.shape[1]} sectors; the compiled loop is written for 6")
     tot = np.maximum(cum[:, -1], 1e-12)
-    _assign_jit(sector, alive, loc, age, hh, trained, township, place_lut, K, outside,
-                working_age[0], working_age[1], chance, 1.0 + boost, np.ascontiguousarray(cum),
-                tot, fallback, rng)
+    workers = _list_workers(sector, alive, loc, age, outside, working_age[0], working_age[1])
+    _sectors(sector, workers, rng.random(len(workers)), loc, hh, trained, township, place_lut, K,
+             chance, 1.0 + boost, np.ascontiguousarray(cum), tot, fallback)

@@ -119,15 +119,16 @@ def place_weights(residents: np.ndarray, place_type: np.ndarray,
     qikou_place : numpy.ndarray of bool, shape (n_places,)
     """
     n = len(residents)
-
-    def norm(mask):
-        w = np.where(mask, residents, 0.0)
-        if w.sum() <= 0:
-            w = mask.astype(float)
-        return w / w.sum()
+    towns = place_type == 1
+    masks = np.stack([np.ones(n, bool), towns, place_type == 2,
+                      qikou_place if qikou_place.any() else towns])
+    w = np.where(masks, residents, 0.0)
+    total = w.sum(axis=1)  # each row summed as a 1-d array would be
+    for r in np.flatnonzero(total <= 0).tolist():  # nobody there: evenly over the places
+        w[r] = masks[r]
+        total[r] = w[r].sum()
+    w /= total[:, None]
     seat = np.zeros(n)
     seat[0] = 1.0
-    towns = norm(place_type == 1)
-    return {"county_seat": seat, "county": norm(np.ones(n, bool)), "towns": towns,
-            "villages": norm(place_type == 2),
-            "qikou_towns": norm(qikou_place) if qikou_place.any() else towns}
+    return {"county_seat": seat, "county": w[0], "towns": w[1], "villages": w[2],
+            "qikou_towns": w[3]}

@@ -123,45 +123,56 @@ class Relocation:
             self._town = model.kind == "town"  # by township
         p = self._remote.take(H.village.take(cand))
         chosen = cand.take(weighted_sample(rng, p / p.sum(), min(k, len(cand))))
-        town_ok = self._town[H.township[chosen]]
-        seat = (rng.random(len(chosen)) < self.items["share_county_seat"]) | ~town_ok
-        dest = np.where(seat, LOC_SEAT, LOC_TOWN).astype(np.int8)
-        to = np.full(len(H), -1, dtype=np.int8)
-        to[chosen] = dest
-        who = _members_moving(P.hh, P.alive, P.loc, to, LOC_VILLAGE)
-        dest_p = to.take(P.hh.take(who))
-        P.loc[who] = dest_p
-        H.base[chosen] = dest
-        H.years_at_base[chosen] = 0
-        H.homestead_withdrawn[chosen] = True
-        model.housing[0] += np.sum(seat) * w
-        np.add.at(model.housing, H.township[chosen[~seat]].astype(np.intp), w)
-        n_seat = np.sum(dest_p == LOC_SEAT) * w
+        n_moved, n_seat = _relocate(chosen, rng.random(len(chosen)), self.items["share_county_seat"],
+                                    self._town, H.township, P.hh, P.alive, P.loc, H.base,
+                                    H.years_at_base, H.homestead_withdrawn, model.housing, w,
+                                    LOC_VILLAGE, LOC_SEAT, LOC_TOWN)
+        n_seat *= w
         f = model.flows
         f["moves_village_to_seat"] = f.get("moves_village_to_seat", 0.0) + n_seat
-        f["moves_village_to_town"] = f.get("moves_village_to_town", 0.0) + len(who) * w - n_seat
+        f["moves_village_to_town"] = f.get("moves_village_to_town", 0.0) + n_moved * w - n_seat
         f["new_county_seat_residents"] = f.get("new_county_seat_residents", 0.0) + n_seat
-        self.persons, self.households = len(who) * w, len(chosen) * w
+        self.persons, self.households = n_moved * w, len(chosen) * w
 
     def outputs(self) -> dict[str, float]:
         """This year's ``relocated_persons`` and ``relocated_households`` (flows)."""
         return {"relocated_persons": self.persons, "relocated_households": self.households}
 
 
-def _members_moving_loop(hh, alive, loc, to, home):
-    # living persons at location ``home`` whose household has a destination (to ≥ 0), ascending;
-    # few households move, so the branch on ``to`` is predictable (0.33 ms against 0.93 ms
-    # branch-free at full scale)
-    out = np.empty(hh.shape[0], dtype=np.intp)
-    k = 0
+def _relocate_loop(chosen, u, share_seat, town, township, hh, alive, loc, base, years_at_base,
+                   withdrawn, housing, w, home, seat, town_centre):
+    # each chosen household goes to the county seat if u < share_seat or its township has no
+    # designated town, else to its town centre: its base, years at base and homestead flag are
+    # written, a dwelling is added at the destination (the seat's first, then the towns' in the
+    # order chosen), and its living members at ``home`` move; returns the persons moved and
+    # those of them who moved to the seat. Few households move, so the branch on ``to`` in the
+    # pass over the persons is predictable.
+    to = np.full(base.shape[0], -1, dtype=np.int8)
+    n_seat = 0
+    for j in range(chosen.shape[0]):
+        h = chosen[j]
+        to_seat = u[j] < share_seat or not town[township[h]]
+        to[h] = seat if to_seat else town_centre
+        n_seat += to_seat
+    housing[0] += n_seat * w
+    for j in range(chosen.shape[0]):
+        h = chosen[j]
+        if to[h] != seat:
+            housing[township[h]] += w
+        base[h] = to[h]
+        years_at_base[h] = 0
+        withdrawn[h] = True
+    moved = moved_seat = 0
     for i in range(hh.shape[0]):
-        if to[hh[i]] >= 0 and alive[i] and loc[i] == home:
-            out[k] = i
-            k += 1
-    return out[:k].copy()
+        d = to[hh[i]]
+        if d >= 0 and alive[i] and loc[i] == home:
+            loc[i] = d
+            moved += 1
+            moved_seat += d == seat
+    return moved, moved_seat
 
 
-_members_moving = _jit(_members_moving_loop)
+_relocate = _jit(_relocate_loop)
 
 
 def _sample_round_loop(p, x, found, n_uniq):

@@ -19,6 +19,7 @@ form, the overshoot ``m``, floors and ceilings; the sensitivity analysis varies 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -335,9 +336,19 @@ def environment_index(stocks: Stocks, weights: dict[str, float], seat: bool) -> 
     seat : bool
         County seat (True) or towns and villages.
     """
-    parts = [n for n in ENVIRONMENT_PARTS if seat or n not in SEAT_ONLY_PARTS]
-    w = np.array([weights.get(n, 1.0) if weights else 1.0 for n in parts])
-    return float(np.dot(w, [stocks[n] for n in parts]) / w.sum())
+    parts, w, total = _environment_weights(tuple(weights.items()), seat)
+    return float(np.dot(w, [stocks[n] for n in parts]) / total)
+
+
+@functools.lru_cache(maxsize=16)
+def _environment_weights(weights: tuple[tuple[str, float], ...], seat: bool
+                         ) -> tuple[tuple[str, ...], np.ndarray, float]:
+    """Parts, their weights and the sum of the weights (:func:`environment_index`)."""
+    parts = tuple(n for n in ENVIRONMENT_PARTS if seat or n not in SEAT_ONLY_PARTS)
+    given = dict(weights)
+    w = np.array([given.get(n, 1.0) if given else 1.0 for n in parts])
+    w.flags.writeable = False  # shared by every call
+    return parts, w, w.sum()
 
 
 def amenity_and_congestion(
@@ -374,12 +385,12 @@ def amenity_and_congestion(
     rural = max(groups["rural_residents"], 1.0)
     beds = min(1.0, stocks["hospital_beds"] / max(groups["residents"], 1.0) * 1000 / 6.0)
     school_use = groups["pupils_seat"] / max(stocks["school_seats_seat"], 1.0)
-    seat = np.mean([
+    seat = _mean([
         env, stocks["public_space_quality"], stocks["culture_quality"], stocks["flood_safety"],
         beds, min(1.0, 1.0 / max(school_use, 1e-9)),
     ])
-    town = np.mean([env_rest, 0.5 * stocks["public_space_quality"], stocks["flood_safety"]])
-    village = np.mean([
+    town = _mean([env_rest, 0.5 * stocks["public_space_quality"], stocks["flood_safety"]])
+    village = _mean([
         env_rest, min(1.0, stocks["rural_tap_water_served"] / rural),
         min(1.0, stocks["rural_sewage_served"] / rural),
         min(1.0, stocks["village_elderly_facilities"] / max(groups["n_villages"], 1.0)),
@@ -389,6 +400,12 @@ def amenity_and_congestion(
     use = np.where(place_type == 0, np.maximum(use, school_use), use)
     congestion = np.maximum(0.0, use - params["congestion_threshold"]) ** params["congestion_curvature"]
     return amenity, congestion
+
+
+def _mean(values: list[float]) -> float:
+    """``np.mean(values)`` without its dispatch: the same sum (``np.add.reduce``), divided by
+    the count."""
+    return np.add.reduce(np.array(values)) / len(values)
 
 
 def compare_with_table(stocks: Stocks, groups: dict[str, float], table: pd.DataFrame) -> pd.DataFrame:
