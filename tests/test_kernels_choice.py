@@ -280,6 +280,10 @@ def test_utilities_equal_the_numpy_rule(lin_data, seed):
         _same(a, b)
     town_off = places.village_township[households.village] == 0
     assert np.isneginf(ours[1][town_off]).all() and np.isfinite(ours[1][~town_off]).all()
+    # a few households use a few of the groups (the others are not computed): the same values
+    few = rng.choice(len(households), 7, replace=False)
+    for a, b in zip(ch.location_utilities(households.subset(few), places, params), ref, strict=True):
+        _same(a, b[few])
 
 
 @pytest.mark.parametrize("asc_outside", [None, -1e4, 50.0])

@@ -327,12 +327,13 @@ def location_utilities(households: Deciders, places: PlaceInputs,
     Notes
     -----
     The terms up to congestion depend only on (current, rented, n_workers, village): they are
-    tabulated once per call (``3 · 2 · (max n_workers + 1) · n_villages`` entries per
-    alternative, :func:`_utility_args`). One compiled pass
-    (:func:`urban_sim.population.choice_kernels.utilities`) gathers them and adds the household
-    terms in the order of the utility; a term that is zero for a household is added as
-    ``+ 0.0`` (a mask multiplied in), as the column-by-column NumPy version did, so every sum is
-    bit-identical to the ``(n, 4)`` formula.
+    computed once per such group that occurs (of ``3 · 2 · (max n_workers + 1) · n_villages``),
+    from the income terms by place (NumPy's ``log`` of ``2 · (max n_workers + 1) · (2K + 1)``
+    values) and the distance terms by village (:func:`_utility_args`). One compiled pass
+    (:func:`urban_sim.population.choice_kernels.utilities`) computes and gathers them and adds
+    the household terms in the order of the utility; a term that is zero for a household is
+    added as ``+ 0.0`` (a mask multiplied in), as the column-by-column NumPy version did, so
+    every sum is bit-identical to the ``(n, 4)`` formula.
     """
     return list(kc.utilities(_utility_args(households, places, params), len(households)))
 
@@ -371,31 +372,31 @@ def _distance_terms(pl: PlaceInputs, vt: np.ndarray, c_dist: float, d_out_km: fl
 def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str, float]) -> tuple:
     """Tables and household columns for the compiled utility pass of :func:`location_utilities`.
 
-    The group tables (terms up to congestion; shape (3 · 2 · nw_n · n_villages, 4)) and every
-    scalar or small table of the household terms, computed with NumPy (its ``log``/``log1p``)
-    exactly as before; the compiled pass only gathers and adds.
+    The inputs of the group terms (terms up to congestion: income terms by alternative, rented,
+    workers and place; distance terms; the place terms and their coefficients) and every scalar
+    or small table of the household terms, computed with NumPy (its ``log``/``log1p``) exactly
+    as before: the compiled pass only multiplies by coefficients, gathers, adds and subtracts,
+    the same operations in the same order as NumPy's broadcasting over all groups did (a
+    village's term is that of its place, so ``log`` by place gives the same values).
     """
     p, pl, h = params, places, households
     K = len(pl.township_seat_km)
-    n_vil = len(pl.village_township)
     nw_n = int(h.n_workers.max()) + 1 if len(h) else 1
     b_y = p["beta_income"]
-    # ---- table over (current, rented, n_workers, village) of the terms up to congestion
+    # ---- terms up to congestion by (current, rented, n_workers, village), computed in the
+    # compiled pass for the groups that occur: income term ASC_j + β_y ln(n_workers · y + other)
+    # by alternative, rented, n_workers and place (the place of alternative j of a village:
+    # its village area, its township's centre, the county seat, outside), distance term
+    # (alternative, current, village); then the network, amenity and congestion terms are
+    # added and subtracted in this order, as NumPy's broadcasting did
     vt = np.asarray(pl.village_township, dtype=np.int64)
     nw = np.arange(nw_n, dtype=np.int64)[:, None]
     other = (p["household_other_income_yuan"] * (1 + 0.5 * np.array([False, True])))[:, None, None]
-    place = (K + vt, vt, np.zeros_like(vt), np.full_like(vt, 2 * K))
-    asc = (0.0, p["asc_town"], p["asc_seat"], p["asc_outside"])
-    c_dist = p["distance_income_ratio"] * b_y
-    # by alternative j: income term (2, nw_n, n_vil), distance term (3, n_vil), then the
-    # network, amenity and congestion terms (n_vil,); the compiled pass subtracts and adds them
-    # in this order for every (current, rented, n_workers, village) as NumPy's broadcasting did
-    income = np.stack([asc[j] + b_y * np.log(nw * pl.income_yuan[place[j]] + other) for j in range(4)])
-    distance = _distance_terms(pl, vt, c_dist, p["distance_outside_km"])
-    terms = np.stack([np.stack([p["beta_network"] * (pl.network_share[:, j] if j else np.zeros(n_vil)),
-                                p["beta_amenity"] * pl.amenity[place[j]],
-                                p["beta_congestion"] * pl.congestion[place[j]]]) for j in range(4)])
-    tables = kc.group_tables(income, distance, terms, vt == 0)  # the town: not in township 0
+    asc = np.array([0.0, p["asc_town"], p["asc_seat"], p["asc_outside"]])[:, None, None, None]
+    income = asc + b_y * np.log(nw * pl.income_yuan + other)
+    distance = _distance_terms(pl, vt, p["distance_income_ratio"] * b_y, p["distance_outside_km"])
+    groups = (income, distance, vt, K, np.asarray(pl.network_share, dtype=float), p["beta_network"],
+              pl.amenity, p["beta_amenity"], pl.congestion, p["beta_congestion"], nw_n)
     # ---- household terms, in the order of the utility (see choose_locations)
     school = p["beta_school"] * pl.school_quality
     b_sa = p["beta_service_access"]
@@ -409,7 +410,7 @@ def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str
     # (row j is added at alternative j when j is current; 0.0 is added at the others)
     stay_tab = _memo(("stay", *(p[k] for k in _STAY_KEYS)), lambda: np.stack(
         [stay_utility_by_age(p) + (p["stay_seat_offset"] if j == ALT_SEAT else 0.0) for j in range(3)]))
-    return (tables, nw_n, n_vil, h.village, h.current, h.n_workers, h.land_rented,
+    return (groups, h.village, h.current, h.n_workers, h.land_rented,
             h.land_tied, h.hukou_urban, h.school_trigger, h.youngest_adult_age,
             np.asarray(school, dtype=float), b_sa * 1.0, access, b_sa * p["service_access_outside"],
             lt, price, stay_tab)

@@ -116,57 +116,40 @@ def members_at_base(hh, loc, alive, age, base, age_class, village, rented, tie, 
     return (np.flatnonzero(at), *_deciders_jit(cnt, village, base, rented, tie, withdrawn, hukou))
 
 
-def _group_tables_loop(income, distance, terms, no_town):
-    n_rent, nw_n, n_vil = income.shape[1], income.shape[2], income.shape[3]
-    out = np.empty((3 * n_rent * nw_n * n_vil, 4))
+def _gather_loop(income, distance, vt, K, network, b_net, amenity, b_a, congestion, b_c, nw_n,
+                 village, current, n_workers, rented, youngest, stay, out):
+    # the group terms of the four alternatives (rows 0-3) and the stay term (row 4). A group
+    # term depends on (current, rented, n_workers, village) only: each is computed once, all
+    # of them for a large run, else the groups that occur (a small run needs few of them)
+    n_vil = vt.shape[0]
+    n = village.shape[0]
+    n_keys = 3 * 2 * nw_n * n_vil
+    used = np.ones(n_keys, dtype=np.bool_) if n >= n_keys else np.zeros(n_keys, dtype=np.bool_)
+    for i in range(n if n < n_keys else 0):
+        used[((np.int64(current[i]) * 2 + rented[i]) * nw_n + n_workers[i]) * n_vil + village[i]] = True
+    table = np.empty((3 * 2 * nw_n * n_vil, 4))
     for c in range(3):
-        for r in range(n_rent):
+        for r in range(2):
             for w in range(nw_n):
                 for v in range(n_vil):
-                    key = ((c * n_rent + r) * nw_n + w) * n_vil + v
+                    key = ((c * 2 + r) * nw_n + w) * n_vil + v
+                    if not used[key]:
+                        continue
+                    t_v = np.int64(vt[v])
                     for j in range(4):
-                        t = income[j, r, w, v] - distance[j, c, v]
-                        t = t + terms[j, 0, v]
-                        t = t + terms[j, 1, v]
-                        t = t - terms[j, 2, v]
-                        out[key, j] = -np.inf if (j == 1) & no_town[v] else t
-    return out
-
-
-def group_tables(income, distance, terms, no_town):
-    """Utility terms up to congestion by (current, rented, n_workers, village) and alternative.
-
-    Parameters
-    ----------
-    income : numpy.ndarray, shape (4, 2, nw_n, n_vil)
-        ``ASC_j + β_y ln(n_workers · y + other)`` by alternative, land rented, workers, village.
-    distance : numpy.ndarray, shape (4, 3, n_vil)
-        ``r_d β_y ln(1 + d)`` by alternative, current alternative and village.
-    terms : numpy.ndarray, shape (4, 3, n_vil)
-        Network term (added), amenity term (added), congestion term (subtracted).
-    no_town : numpy.ndarray of bool, shape (n_vil,)
-        Villages without a town alternative (township 0): ``-inf``.
-
-    Returns
-    -------
-    numpy.ndarray, shape (3 · 2 · nw_n · n_vil, 4)
-        Row ``((current · 2 + rented) · nw_n + n_workers) · n_vil + village``;
-        ``(((income − distance) + network) + amenity) − congestion``, as NumPy's broadcasting
-        of the same terms in that order.
-    """
-    return _group_tables_jit(income, distance, terms, no_town)
-
-
-def _gather_loop(tables, nw_n, n_vil, village, current, n_workers, rented, youngest, stay, out):
-    # the gathers: the group terms of the four alternatives and the stay term (rows 0-3, 4)
-    for i in range(village.shape[0]):
-        c = np.int64(current[i])
-        key = ((c * 2 + rented[i]) * nw_n + n_workers[i]) * n_vil + village[i]
-        out[0, i] = tables[key, 0]
-        out[1, i] = tables[key, 1]
-        out[2, i] = tables[key, 2]
-        out[3, i] = tables[key, 3]
-        out[4, i] = stay[c, youngest[i]]
+                        p = K + t_v if j == 0 else (t_v if j == 1 else (0 if j == 2 else 2 * K))
+                        t = income[j, r, w, p] - distance[j, c, v]
+                        t = t + b_net * (network[v, j] if j > 0 else 0.0)
+                        t = t + b_a * amenity[p]
+                        t = t - b_c * congestion[p]
+                        table[key, j] = -np.inf if (j == 1) & (t_v == 0) else t
+    for i in range(n):
+        key = ((np.int64(current[i]) * 2 + rented[i]) * nw_n + n_workers[i]) * n_vil + village[i]
+        out[0, i] = table[key, 0]
+        out[1, i] = table[key, 1]
+        out[2, i] = table[key, 2]
+        out[3, i] = table[key, 3]
+        out[4, i] = stay[np.int64(current[i]), youngest[i]]
 
 
 def _household_terms_loop(current, rented, tied, hukou, trigger, school, v0_add, access, v3_add,
@@ -215,9 +198,9 @@ def _household_terms_loop(current, rented, tied, hukou, trigger, school, v0_add,
 
 
 def _utilities_into(args, lam, out):
-    (tables, nw_n, n_vil, village, current, n_workers, rented, tied, hukou, trigger, youngest,
+    (groups, village, current, n_workers, rented, tied, hukou, trigger, youngest,
      school, v0_add, access, v3_add, lt_by_rented, price, stay) = args
-    _gather_jit(tables, nw_n, n_vil, village, current, n_workers, rented, youngest, stay, out)
+    _gather_jit(*groups, village, current, n_workers, rented, youngest, stay, out)
     _household_terms_jit(current, rented, tied, hukou, trigger, school, v0_add, access, v3_add,
                          lt_by_rented, price, lam, out)
 
@@ -364,7 +347,6 @@ _returning_jit = _jit(_returning_loop)
 _at_base_jit = _jit(_at_base_loop)
 _count_jit = _jit(_count_loop)
 _deciders_jit = _jit(_deciders_loop)
-_group_tables_jit = _jit(_group_tables_loop)
 _gather_jit = _jit(_gather_loop)
 _household_terms_jit = _jit(_household_terms_loop)
 _nest_sum_jit = _jit(_nest_sum_loop)
