@@ -225,7 +225,7 @@ class Stocks:
         self._layouts: dict[tuple, tuple] = {}
         self.depreciation: list[tuple[str, float, bool]] = []  # (stock, rate, lower is better)
         deps = table["depreciation_rate_per_year"].to_numpy(float)
-        for name, v, unit, dep in zip(table.index.astype(str).tolist(),
+        for name, v, unit, dep in zip([str(n) for n in table.index.tolist()],
                                       table["value"].to_numpy(float).tolist(),
                                       table["unit"].tolist(), deps.tolist(), strict=True):
             if unit == "share_of_group":
@@ -284,18 +284,13 @@ class Stocks:
         key = (names, with_groups, len(self.value))
         out = self._layouts.get(key)
         if out is None:
-            present = np.array([n in self.value for n in names])
-            kind = np.array([_kind(n, with_groups) if ok else _COUNT
-                             for n, ok in zip(names, present.tolist())], dtype=np.int64)
-            group_names = list(dict.fromkeys(GROUP_OF_STOCK[n] for n, k in zip(names, kind)
-                                             if k in (_REMOTE, _SERVED)))
-            group = np.array([group_names.index(GROUP_OF_STOCK[n]) if k in (_REMOTE, _SERVED)
-                              else 0 for n, k in zip(names, kind)], dtype=np.int64)
+            kind, group, group_names, lower = _kinds(names, with_groups)
+            present = np.array([n in self.value for n in names], dtype=bool)
             bounds = [self.bounds.get(n, (0.0, 1.0)) for n in names]
             out = self._layouts[key] = (
-                kind, group, group_names, np.array([b[0] for b in bounds], dtype=float),
-                np.array([b[1] for b in bounds], dtype=float),
-                np.array([n in LOWER_IS_BETTER for n in names]), present)
+                np.where(present, kind, _COUNT), group, group_names,
+                np.array([b[0] for b in bounds], dtype=float),
+                np.array([b[1] for b in bounds], dtype=float), lower, present)
         return out
 
     def cap_served(self, groups: dict[str, float]) -> None:
@@ -323,6 +318,21 @@ def _kind(name: str, with_groups: bool) -> int:
     if name in GROUP_OF_STOCK and with_groups:
         return _REMOTE if name in REMOTE_SERVED else _SERVED
     return _COUNT
+
+
+@functools.lru_cache(maxsize=32)
+def _kinds(names: tuple[str, ...], with_groups: bool
+           ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Kind, population-group index, population groups and lower-is-better of ``names``."""
+    kind = np.array([_kind(n, with_groups) for n in names], dtype=np.int64)
+    served = [k in (_REMOTE, _SERVED) for k in kind.tolist()]
+    group_names = list(dict.fromkeys(GROUP_OF_STOCK[n] for n, s in zip(names, served) if s))
+    group = np.array([group_names.index(GROUP_OF_STOCK[n]) if s else 0
+                      for n, s in zip(names, served)], dtype=np.int64)
+    lower = np.array([n in LOWER_IS_BETTER for n in names], dtype=bool)
+    for a in (kind, group, lower):
+        a.flags.writeable = False  # shared by every Stocks
+    return kind, group, tuple(group_names), lower
 
 
 def environment_index(stocks: Stocks, weights: dict[str, float], seat: bool) -> float:
