@@ -404,3 +404,20 @@ def test_place_weights_equal_the_row_by_row_rule():
         for key, ref in _place_weights_reference(residents, place_type, qikou).items():
             assert np.array_equal(got[key], ref, equal_nan=True), (t, key)  # NaN: no towns
         assert got["county_seat"][0] == 1.0 == got["county_seat"].sum()
+
+
+def test_completed_units_kernel_equals_the_bincounts():
+    for t in range(100):
+        rng = np.random.default_rng(t)
+        n, n_stocks = int(rng.integers(1, 70)), 12
+        units = rng.random(n) * (rng.random(n) < 0.6)
+        size, per_unit = rng.normal(1, 2, n), rng.random(n) * (rng.random(n) < 0.5)
+        creates, code, area = rng.random(n) < 0.3, rng.integers(0, n_stocks, n), rng.integers(0, 8, n)
+        got = gov._completed(units, size, creates, code, area, per_unit, n_stocks, 8)
+        done = (units > 0) & ~creates  # Government.complete before it was compiled (main 62285f6)
+        ref = (np.bincount(code[done], weights=(units * size)[done], minlength=n_stocks),
+               np.bincount(code[done], minlength=n_stocks) > 0,
+               np.bincount(area, weights=units * per_unit, minlength=8))
+        for a, b in zip(got, ref, strict=True):
+            assert np.array_equal(a, b), t
+    assert ref[1].any() and not ref[1].all()

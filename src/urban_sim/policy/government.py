@@ -196,17 +196,14 @@ class Government(mesa.Agent):
             Construction jobs of projects under way this year.
         """
         p = self.programmes
-        units = self.pipeline[0].copy()
+        units = self.pipeline[0]  # read before the pipeline advances below
         direct = np.zeros((n_places, len(SECTORS)))
         _operating_jobs(direct, units, p.unit_size, p.operating_jobs, p.job_sector, p.sector,
                         place_matrix)
-        done = (units > 0) & ~p.creates_jobs
-        code = p.stock_code[done]
-        additions = np.bincount(code, weights=(units * p.unit_size)[done],
-                                minlength=len(p.stock_names))
-        built = np.bincount(code, minlength=len(p.stock_names)) > 0
-        self.operating_jobs_by_area = self.operating_jobs_by_area * (1 - attrition) + np.bincount(
-            p.area, weights=units * p.jobs_per_unit, minlength=len(TASK_AREAS))
+        additions, built, operating = _completed(units, p.unit_size, p.creates_jobs, p.stock_code,
+                                                 p.area, p.jobs_per_unit, len(p.stock_names),
+                                                 len(TASK_AREAS))
+        self.operating_jobs_by_area = self.operating_jobs_by_area * (1 - attrition) + operating
         construction_jobs = self.construction_place[0].copy()
         self.jobs_by_area = self.construction[0] + self.operating_jobs_by_area
         for arr in (self.pipeline, self.construction, self.construction_place):
@@ -316,6 +313,22 @@ def _construction_loop(construction, construction_place, jobs_per_year, duration
                     construction_place[d, j] += jobs_per_year[i] * pw[i, j]
 
 
+def _completed_loop(units, unit_size, creates_jobs, stock_code, area, jobs_per_unit, n_stocks,
+                    n_areas):
+    # additions by stock (units × unit size of the programmes with units, jobs_* excepted, in
+    # programme order as a bincount adds them), the stocks with additions, operating jobs by
+    # task area (every programme in order, as a bincount)
+    additions = np.zeros(n_stocks)
+    built = np.zeros(n_stocks, dtype=np.bool_)
+    operating = np.zeros(n_areas)
+    for i in range(units.shape[0]):
+        if units[i] > 0 and not creates_jobs[i]:
+            additions[stock_code[i]] += units[i] * unit_size[i]
+            built[stock_code[i]] = True
+        operating[area[i]] += units[i] * jobs_per_unit[i]
+    return additions, built, operating
+
+
 def _operating_loop(direct, units, unit_size, operating_jobs, job_sector, sector, pw):
     # operating jobs of completed units: a jobs_* unit is itself the job (units × unit size),
     # other programmes units × operating jobs per unit, spread over places
@@ -332,5 +345,6 @@ def _operating_loop(direct, units, unit_size, operating_jobs, job_sector, sector
 
 
 _allocate = _jit(_allocate_loop)
+_completed = _jit(_completed_loop)
 _construction_jobs = _jit(_construction_loop)
 _operating_jobs = _jit(_operating_loop)
