@@ -421,3 +421,19 @@ def test_completed_units_kernel_equals_the_bincounts():
         for a, b in zip(got, ref, strict=True):
             assert np.array_equal(a, b), t
     assert ref[1].any() and not ref[1].all()
+
+
+def test_relocation_candidates_equal_the_numpy_selection():
+    from urban_sim.policy.relocation import _candidates
+
+    for t in range(30):
+        rng = np.random.default_rng(t)
+        n_h, n_v = int(rng.integers(0, 500)), 40
+        flags = rng.random(4 * n_h + 1) < 0.5
+        presence = flags[:-1].reshape(-1, 4)  # as the tally leaves them
+        base, village = rng.integers(0, 3, n_h).astype(np.int8), rng.integers(0, n_v, n_h)
+        remote = rng.random(n_v)
+        cand, p = _candidates(presence, base, village, remote, 0)
+        ref = np.flatnonzero(presence[:, 0] & (base == 0))  # Relocation.move before (main 8303fd5)
+        assert np.array_equal(cand, ref) and np.array_equal(p, remote.take(village.take(ref))), t
+    assert 0 < len(ref) < n_h

@@ -114,14 +114,12 @@ class Relocation:
         P, H, rng, w = model.persons, model.households, model.rng, model.weight
         x = households / w
         k = int(x) + int(rng.random() < x - int(x))
-        at_village = model.presence[:, LOC_VILLAGE] & (H.base == LOC_VILLAGE)
-        cand = np.flatnonzero(at_village)
-        if k == 0 or len(cand) == 0:
-            return
         if self._remote is None or len(self._remote) != len(model.v_dist_seat):  # per village
             self._remote = model.v_dist_seat ** self.items["remoteness_exponent"]
             self._town = model.kind == "town"  # by township
-        p = self._remote.take(H.village.take(cand))
+        cand, p = _candidates(model.presence, H.base, H.village, self._remote, LOC_VILLAGE)
+        if k == 0 or len(cand) == 0:
+            return
         chosen = cand.take(weighted_sample(rng, p / p.sum(), min(k, len(cand))))
         n_moved, n_seat = _relocate(chosen, rng.random(len(chosen)), self.items["share_county_seat"],
                                     self._town, H.township, P.hh, P.alive, P.loc, H.base,
@@ -137,6 +135,24 @@ class Relocation:
     def outputs(self) -> dict[str, float]:
         """This year's ``relocated_persons`` and ``relocated_households`` (flows)."""
         return {"relocated_persons": self.persons, "relocated_households": self.households}
+
+
+def _candidates_loop(presence, base, village, remote, home):
+    # households based at ``home`` with a member there (presence flags of the last tally), in
+    # row order, and the remoteness weight of each one's village
+    cand = np.empty(base.shape[0], dtype=np.intp)
+    k = 0
+    for h in range(base.shape[0]):
+        cand[k] = h
+        k += presence[h, home] & (base[h] == home)
+    cand = cand[:k]
+    p = np.empty(k)
+    for j in range(k):
+        p[j] = remote[village[cand[j]]]
+    return cand, p
+
+
+_candidates = _jit(_candidates_loop)
 
 
 def _relocate_loop(chosen, u, share_seat, town, township, hh, alive, loc, base, years_at_base,
