@@ -276,8 +276,7 @@ class CountyModel(mesa.Model):
 
     def queued_additions(self) -> dict[str, float]:
         """Stock additions funded and under construction, by stock."""
-        g = self.government
-        return queued_by_stock(self.programmes.stock, g.pipeline.sum(axis=0) * self.programmes.unit_size)
+        return queued_by_stock(self.programmes.stock, self.government.queued())
 
     # 3 -----------------------------------------------------------------------------------
     def labour_market(self) -> None:
