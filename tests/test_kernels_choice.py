@@ -354,7 +354,8 @@ def test_members_at_base_equal_the_numpy_rule(n, n_hh, seed, outside):
     ours = kc.members_at_base(P.hh, P.loc, P.alive, P.age, H.base, mg.CHOICE_AGE_CLASS, H.village,
                               H.land_rented, H.land_tie, H.homestead_withdrawn, H.hukou_urban)
     ref = ref_members_at_base(P, H)
-    for a, b in zip(ours, ref, strict=True):
+    _same(np.flatnonzero(ours[0]), ref[0])
+    for a, b in zip(ours[1:], ref[1:], strict=True):
         _same(a, b)
     if outside == 1.0:  # everybody's base outside: nobody decides
         assert len(ours[1]) == 0
@@ -409,7 +410,7 @@ def test_migration_phases_equal_the_numpy_rules(lin_data, monkeypatch, seed, vac
     app_ref = ref_applicants(ref[0], ref[1], places, params, ref[2])
     for name in ("hh", "dest", "current", "u2", "n_workers", "school_trigger"):
         _same(getattr(app, name), getattr(app_ref, name))
-    _same(app.at_base, np.flatnonzero(app_ref.at_base))
+    _same(app.at_base, app_ref.at_base)
     assert len(app.hh) > 10
     moved = mg.allocate_and_move(ours[0], ours[1], app, vac, m.weight, params, ours[2])
     moved_ref = ref_allocate_and_move(ref[0], ref[1], app_ref, vac, m.weight, params, ref[2])
@@ -423,6 +424,50 @@ def test_migration_phases_equal_the_numpy_rules(lin_data, monkeypatch, seed, vac
         if isinstance(a, Table):
             _same_tables(a, b)
     assert ours[2].bit_generator.state == ref[2].bit_generator.state
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_allocation_on_random_tables_equals_the_numpy_rule(lin_data, seed):
+    """The capacity allocation's compiled passes (members by applicant, moving members, the
+    moves) on random tables with large households, all kinds of moves and old members
+    staying: the same moves, flows, repaired bases and generator state as the NumPy rule."""
+    rng = np.random.default_rng(seed)
+    n, n_hh, K = 4000, 700, 4
+    P = Table({"hh": np.sort(rng.integers(0, n_hh, n)).astype(np.int32),
+               "loc": rng.choice(4, n, p=[0.5, 0.15, 0.15, 0.2]).astype(np.int8),
+               "alive": rng.random(n) < 0.95, "age": rng.integers(0, 95, n).astype(np.int16),
+               "female": rng.random(n) < 0.5})
+    H = Table({"base": rng.integers(0, 4, n_hh).astype(np.int8),
+               "township": rng.integers(0, K, n_hh).astype(np.int16),
+               "years_at_base": rng.integers(0, 5, n_hh).astype(np.int16)})
+    mg.repair_bases(P, H)  # as before every choice
+    at = P.alive & (P.loc == H.base[P.hh])
+    dec = np.unique(P.hh[at & (H.base[P.hh] != LOC_OUTSIDE)])
+    hhs = np.sort(rng.choice(dec, len(dec) // 2, replace=False))
+    cur = H.base[hhs].astype(np.int64)
+    dest = ((cur + rng.integers(1, 4, len(hhs))) % 4).astype(np.int8)
+    n_work = np.bincount(P.hh[at & (P.age >= 16) & (P.age <= 59)], minlength=n_hh)[hhs]
+    trigger = rng.random(len(hhs)) < 0.9
+    params = {**lin_data.parameters, "p_mother_with_pupil": 0.9, "p_labour_only_outside": 0.6,
+              "urban_share_stay_elderly": 0.5}
+    vac = np.stack([np.full(K, 400.0), np.where(np.arange(K) == 0, 300.0, np.inf)], axis=1)
+    u2 = rng.random(len(hhs))
+    out = []
+    for fn in (mg.allocate_and_move, ref_allocate_and_move):
+        tables, r = (_copy(P), _copy(H)), np.random.default_rng(seed + 10)
+        app = mg.Applicants(hhs, dest, cur, u2, n_work, trigger, at)
+        out.append((fn(*tables, app, vac, 10.0, params, r), tables, r.bit_generator.state))
+    (ours, t_ours, s_ours), (ref, t_ref, s_ref) = out
+    for name in ("village_to_seat", "village_to_town", "to_outside", "to_seat"):
+        assert getattr(ours, name) == getattr(ref, name)
+    _same(ours.refused_by_place, ref.refused_by_place)
+    for a, b in zip(t_ours, t_ref, strict=True):
+        _same_tables(a, b)
+    assert s_ours == s_ref
+    moved = t_ours[0].loc != P.loc
+    assert moved.sum() > 50 and ref.to_outside > 0 and ref.to_seat > 0
+    assert ref.refused_by_place.sum() > 0  # some refused
+    assert (t_ours[1].base != H.base).sum() > 20  # whole households moved, bases repaired
 
 
 def test_return_migration_with_nobody_or_everybody_outside(lin_data):
@@ -480,12 +525,18 @@ def test_uniforms_at_far_positions_agree_with_numpys_advance():
     assert rng.bit_generator.state == ref.bit_generator.state
 
 
-def test_members_of_chosen_households():
+def test_members_at_base_of_chosen_households():
+    """The rule it replaced: ``ia = flatnonzero(chosen[hh[at_idx]])``, rows ``at_idx[ia]``."""
     rng = np.random.default_rng(2)
     hh = rng.integers(0, 50, 1000).astype(np.int32)
-    idx = np.sort(rng.choice(1000, 600, replace=False))
+    at = rng.random(1000) < 0.6
     chosen = rng.random(50) < 0.1
-    members = kc.members_of(idx, hh, chosen)
-    assert 0 < len(members) < len(idx)  # a case where some, not all, are members
-    _same(members, np.flatnonzero(chosen[hh[idx]]))
-    _same(kc.members_of(idx[:0], hh, chosen), np.zeros(0, np.intp))
+    at_idx = np.flatnonzero(at)
+    ia = np.flatnonzero(chosen[hh[at_idx]])
+    rows, ranks, n_at = kc.members_at_base_of(at, hh, chosen)
+    assert 0 < len(rows) < len(at_idx)  # a case where some, not all, are members
+    _same(rows, at_idx[ia])
+    _same(ranks, ia)
+    assert n_at == len(at_idx)
+    rows, ranks, n_at = kc.members_at_base_of(at[:0], hh, chosen)
+    assert len(rows) == len(ranks) == n_at == 0

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from urban_sim.population import kernels
-from urban_sim.population.state import LOC_OUTSIDE
+from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
 
 def _jit(fn):
@@ -37,8 +37,8 @@ def _jit(fn):
     return kernels._jit(fn, error_model="numpy")
 
 
-OUTSIDE = LOC_OUTSIDE
-"""Location code of outside the county (a compile-time constant of the kernels)."""
+OUTSIDE, SEAT, TOWN, VILLAGE = LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE
+"""Location codes (compile-time constants of the kernels)."""
 
 
 # --------------------------------------------------------------------------- location choice
@@ -103,7 +103,7 @@ def members_at_base(hh, loc, alive, age, base, age_class, village, rented, tie, 
     Returns
     -------
     tuple of numpy.ndarray
-        ``at_idx`` (living persons at their household's base, any base, ascending), ``dec``
+        ``at`` (bool by person: living and at the household's base, any base), ``dec``
         (households with a living member at an in-county base, ascending) and, by deciding
         household (shape (len(dec),)): village, base, members of working age at the base
         (int64), land rented, land tied (tie held and homestead not withdrawn), urban hukou,
@@ -113,7 +113,7 @@ def members_at_base(hh, loc, alive, age, base, age_class, village, rented, tie, 
     at, deciding = np.empty(len(hh), dtype=bool), np.empty(len(hh), dtype=bool)
     _at_base_jit(hh, loc, alive, base, at, deciding)
     cnt = _count_jit(np.flatnonzero(deciding), hh, age, age_class, len(base))
-    return (np.flatnonzero(at), *_deciders_jit(cnt, village, base, rented, tie, withdrawn, hukou))
+    return (at, *_deciders_jit(cnt, village, base, rented, tie, withdrawn, hukou))
 
 
 def _gather_loop(income, distance, vt, K, network, b_net, amenity, b_a, congestion, b_c, nw_n,
@@ -255,23 +255,125 @@ def _zero_outside_loop(g, e, choice):
                 choice[i] = best
 
 
-def _members_of_loop(idx, hh, chosen):
-    out = np.empty(idx.shape[0], dtype=np.intp)
-    m = 0
-    for k in range(idx.shape[0]):
-        if chosen[hh[idx[k]]]:  # rare: a branch is cheap
-            out[m] = k
+def _members_at_base_of_loop(at, hh, chosen):
+    n = at.shape[0]
+    rows = np.empty(n, dtype=np.intp)
+    ranks = np.empty(n, dtype=np.intp)
+    m = r = 0
+    for i in range(n):
+        a = at[i]
+        if a & chosen[hh[i]]:  # rare: a branch is cheap
+            rows[m] = i
+            ranks[m] = r
             m += 1
-    return out[:m].copy()
+        r += a
+    return rows[:m].copy(), ranks[:m].copy(), r
 
 
-def members_of(idx: np.ndarray, hh: np.ndarray, chosen: np.ndarray) -> np.ndarray:
-    """Positions ``k`` (ascending, intp) in the person rows ``idx`` whose household is
-    ``chosen`` (bool by household): ``flatnonzero(chosen[hh[idx]])`` in one pass."""
-    return _members_of_jit(idx, hh, chosen)
+def members_at_base_of(at: np.ndarray, hh: np.ndarray, chosen: np.ndarray):
+    """Persons at their household's base (``at``, bool by person) whose household is ``chosen``
+    (bool by household), in one pass: their rows (ascending, intp), their positions among all
+    the persons at a base (``flatnonzero(at)``) and the number of persons at a base."""
+    return _members_at_base_of_jit(at, hh, chosen)
 
 
-_members_of_jit = _jit(_members_of_loop)
+_members_at_base_of_jit = _jit(_members_at_base_of_loop)
+
+
+# --------------------------------------------------------------------------- capacity allocation
+def _applicant_members_loop(k_a, age_a, female_a, n_app, pupil_lo, pupil_hi):
+    pupils = np.zeros(n_app, dtype=np.int64)
+    mother = np.zeros(n_app, dtype=np.bool_)
+    for s in range(k_a.shape[0]):
+        k, a = k_a[s], age_a[s]
+        pupils[k] += (a >= pupil_lo) & (a <= pupil_hi)
+        mother[k] |= female_a[s] & (a >= 20) & (a <= 55)
+    return pupils, mother
+
+
+def applicant_members(k_a, age_a, female_a, n_app, pupil_age):
+    """By applicant (``k_a``: the applicant of each member at the base, ages, female): pupils
+    (members aged within ``pupil_age``, int64) and whether a woman aged 20–55 is a member."""
+    return _applicant_members_jit(k_a, age_a, female_a, n_app, pupil_age[0], pupil_age[1])
+
+
+def _moving_members_loop(k_a, kind, age_a, ia, old_age):
+    sub = np.empty(k_a.shape[0], dtype=np.intp)
+    old = np.empty(k_a.shape[0], dtype=np.intp)
+    m = o = 0
+    for s in range(k_a.shape[0]):
+        if kind[k_a[s]] > 0:  # rare: a branch is cheap
+            sub[m] = s
+            m += 1
+            if age_a[s] >= old_age:
+                old[o] = ia[s]
+                o += 1
+    return sub[:m].copy(), old[:o].copy()
+
+
+def moving_members(k_a, kind, age_a, ia, old_age):
+    """Members (positions ``s``, ascending) of the moving households (``kind[k_a[s]] > 0``), and
+    the positions ``ia[s]`` (among the persons at a base) of those aged ``old_age`` or more."""
+    return _moving_members_jit(k_a, kind, age_a, ia, old_age)
+
+
+def _moves_loop(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_lo, pupil_hi,
+                work_lo, work_hi):
+    n_app = kind.shape[0]
+    first = np.zeros(n_app, dtype=np.bool_)  # the household's first mother candidate is taken
+    gone = np.zeros(n_app, dtype=np.int64)
+    stay = np.zeros(n_app, dtype=np.int64)
+    counts = np.zeros(4, dtype=np.int64)
+    o = 0
+    for j in range(sub.shape[0]):
+        s = sub[j]
+        k, a = k_a[s], age_a[s]
+        old_stays = False
+        if a >= 65:
+            old_stays = stay_elder[o]
+            o += 1
+        f = kind[k]
+        if f == 1:
+            move = not old_stays
+        elif f == 2:
+            mother = female_a[s] and (a >= 20) and (a <= 55) and not first[k]
+            if mother:
+                first[k] = True
+            move = ((a >= pupil_lo) and (a <= pupil_hi)) or mother
+        else:
+            move = (a >= work_lo) and (a <= work_hi)
+        if move:
+            i = rows[s]
+            d, fr = to[k], loc[i]
+            counts[0] += (fr == VILLAGE) & (d == SEAT)
+            counts[1] += (fr == VILLAGE) & (d == TOWN)
+            counts[2] += d == OUTSIDE
+            counts[3] += d == SEAT
+            loc[i] = d
+            gone[k] += 1
+        else:
+            stay[k] += 1
+    return counts, gone, stay
+
+
+def moves(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_age, labour_age):
+    """The members of moving households who move, moved (``loc`` written).
+
+    For each member ``s`` of ``sub`` (ascending; its applicant ``k = k_a[s]``, of kind 1 whole
+    household, 2 mother and pupils, 3 labour only, moving to location ``to[k]``): kind 1 moves
+    unless aged 65+ and staying (``stay_elder``, in the order of those members); kind 2 moves
+    pupils (``pupil_age``) and the household's first woman aged 20–55 in row order; kind 3
+    moves the ``labour_age`` members. Returns the moves village → seat, village → town,
+    → outside and → seat (int64, shape (4,)) and, by applicant, members moved and members
+    staying at the base (int64).
+    """
+    return _moves_jit(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_age[0],
+                      pupil_age[1], labour_age[0], labour_age[1])
+
+
+_applicant_members_jit = _jit(_applicant_members_loop)
+_moving_members_jit = _jit(_moving_members_loop)
+_moves_jit = _jit(_moves_loop)
 
 
 def _presence_of_loop(hh, loc, alive, slot, flags):

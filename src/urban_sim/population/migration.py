@@ -41,8 +41,8 @@ class Applicants:
         Members aged 16–59 at the base.
     school_trigger : numpy.ndarray of bool, shape (n,)
         A member at the base is 6 or 12.
-    at_base : numpy.ndarray of intp
-        Living persons at their household's base (all households), ascending row indices.
+    at_base : numpy.ndarray of bool, shape (n_persons,)
+        Living persons at their household's base (all households).
     """
 
     hh: np.ndarray
@@ -90,7 +90,7 @@ def _rebase(H: Table, fix: np.ndarray, pf: np.ndarray) -> None:
 
 
 def _repair(persons: Table, households: Table, check: np.ndarray) -> None:
-    """:func:`repair_bases` for the households ``check`` (ascending) only."""
+    """:func:`repair_bases` for the households ``check`` (distinct) only."""
     if not len(check):
         return
     H = households
@@ -104,7 +104,7 @@ def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params
     """Nested-logit choice of every household with members at its in-county base
     (:func:`urban_sim.population.choice.choose_locations`); None if no household decides."""
     P, H = persons, households
-    at_idx, dec, *cols = kc.members_at_base(P.hh, P.loc, P.alive, P.age, H.base, CHOICE_AGE_CLASS,
+    at, dec, *cols = kc.members_at_base(P.hh, P.loc, P.alive, P.age, H.base, CHOICE_AGE_CLASS,
                                             H.village, H.land_rented, H.land_tie,
                                             H.homestead_withdrawn, H.hukou_urban)
     if not len(dec):
@@ -117,7 +117,7 @@ def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params
     movers = np.flatnonzero(choice != cur)
     u2 = uniforms_at(rng, n, movers)  # = rng.random(n)[movers]: only the movers' are used
     return Applicants(dec[movers], choice[movers], cur[movers], u2,
-                      deciders.n_workers[movers], deciders.school_trigger[movers], at_idx)
+                      deciders.n_workers[movers], deciders.school_trigger[movers], at)
 
 
 def allocate_and_move(persons: Table, households: Table, app: Applicants, vacancy: np.ndarray,
@@ -146,66 +146,47 @@ def allocate_and_move(persons: Table, households: Table, app: Applicants, vacanc
     nH = len(H)
     applicant = np.zeros(nH, dtype=bool)
     applicant[hhs] = True
-    ia = kc.members_of(at_base, P.hh, applicant)  # members at the base of applying households
-    pa = at_base[ia]
-    ha = P.hh[pa].astype(np.intp)
-    age_a = P.age[pa]
-    mother_ok = np.bincount(ha[P.female[pa] & (age_a >= 20) & (age_a <= 55)], minlength=nH) > 0
-    pupils = np.bincount(ha[(age_a >= PUPIL_AGE[0]) & (age_a <= PUPIL_AGE[1])], minlength=nH)
+    # members at the base of applying households: rows, positions among all at a base, number
+    pa, ia, n_at = kc.members_at_base_of(at_base, P.hh, applicant)
+    n_app = len(hhs)
+    slot = np.empty(nH, dtype=np.intp)  # position among the applicants (read at their rows only)
+    slot[hhs] = np.arange(n_app)
+    k_a = slot[P.hh[pa]]  # the applicant of each member
+    age_a, female_a = P.age[pa], P.female[pa]
+    pupils, mother_ok = kc.applicant_members(k_a, age_a, female_a, n_app, PUPIL_AGE)
     to_urban = (dest == ch.ALT_TOWN) | (dest == ch.ALT_SEAT)
-    mother_pupil = to_urban & trigger & mother_ok[hhs] & (pupils[hhs] > 0) & (u2 < p["p_mother_with_pupil"])
+    mother_pupil = to_urban & trigger & mother_ok & (pupils > 0) & (u2 < p["p_mother_with_pupil"])
     labour_only = (dest == ch.ALT_OUTSIDE) & (n_work > 0) & (u2 < p["p_labour_only_outside"])
     # lottery for those moving into the county seat or a town centre
     tw = H.township[hhs].astype(np.int64)
     place = np.where(dest == ch.ALT_SEAT, 0, tw)
     urban_idx = np.flatnonzero(to_urban)
-    need = np.stack([np.ones(len(urban_idx)), pupils[hhs[urban_idx]].astype(float)], axis=1)
+    need = np.stack([np.ones(len(urban_idx)), pupils[urban_idx].astype(float)], axis=1)
     ok = np.ones(len(hhs), dtype=bool)
     ok[urban_idx] = ch.capacity_lottery(place[urban_idx], need, vacancy, weight, rng)
     refused = urban_idx[~ok[urban_idx]]
     refused_by_place = np.bincount(place[refused], minlength=K) * weight
-    hhs, dest, cur, mother_pupil, labour_only = (a[ok] for a in (hhs, dest, cur, mother_pupil, labour_only))
-    # who moves
-    flag = np.zeros(nH, dtype=np.int8)  # 1 whole, 2 mother+pupil, 3 labour only
-    flag[hhs] = np.where(mother_pupil, 2, np.where(labour_only, 3, 1))
-    to = np.full(nH, -1, dtype=np.int8)
-    to[hhs] = np.array([LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE])[dest]
-    sub = np.flatnonzero(flag[ha])  # members at the base of moving households
-    hh_s = ha[sub]
-    f, age_s, at_s = flag[hh_s], age_a[sub], pa[sub]
-    # one uniform per person at a base (rng.random(len(at_base))); only the old members of
+    # who moves: by applicant 0 refused, 1 whole household, 2 mother and pupils, 3 labour only
+    kind = np.where(mother_pupil, 2, np.where(labour_only, 3, 1)).astype(np.int8)
+    kind[~ok] = 0
+    to = np.array([LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE], dtype=np.int8)[dest]
+    sub, old = kc.moving_members(k_a, kind, age_a, ia, 65)
+    # one uniform per person at a base (rng.random(n_at)); only the old members of
     # moving households use theirs
-    old = np.flatnonzero(age_s >= 65)
-    stay_elder = np.zeros(len(sub), dtype=bool)
-    stay_elder[old] = uniforms_at(rng, len(at_base), ia[sub[old]]) < p["urban_share_stay_elderly"]
-    first_mother = np.zeros(len(sub), dtype=bool)
-    cand = np.flatnonzero((f == 2) & P.female[at_s] & (age_s >= 20) & (age_s <= 55))
-    first_mother[cand[np.unique(hh_s[cand], return_index=True)[1]]] = True
-    move = (((f == 1) & ~stay_elder)
-            | ((f == 2) & (((age_s >= PUPIL_AGE[0]) & (age_s <= PUPIL_AGE[1])) | first_mother))
-            | ((f == 3) & (age_s >= WORKING_AGE[0]) & (age_s <= 49)))
-    who = at_s[move]
-    dest_loc = to[P.hh[who]]
-    from_loc = P.loc[who]
+    stay_elder = uniforms_at(rng, n_at, old) < p["urban_share_stay_elderly"]
+    counts, gone, stay = kc.moves(sub, k_a, kind, to, age_a, female_a, pa, stay_elder, P.loc,
+                                  PUPIL_AGE, (WORKING_AGE[0], 49))
     w = weight
-    result = MoveResult(
-        refused_by_place,
-        np.sum((from_loc == LOC_VILLAGE) & (dest_loc == LOC_SEAT)) * w,
-        np.sum((from_loc == LOC_VILLAGE) & (dest_loc == LOC_TOWN)) * w,
-        np.sum(dest_loc == LOC_OUTSIDE) * w, np.sum(dest_loc == LOC_SEAT) * w)
-    P.loc[who] = dest_loc
-    whole = hhs[flag[hhs] == 1]
-    H.base[whole] = to[whole]
+    result = MoveResult(refused_by_place, counts[0] * w, counts[1] * w, counts[2] * w, counts[3] * w)
+    whole = hhs[kind == 1]
+    H.base[whole] = to[kind == 1]
     H.years_at_base[whole] = 0
     # repair_bases(P, H), looking only where a base can have lost its members: the bases were
     # repaired before the choice (demography) and only these moves happened since, so every
     # other household still has a living member at its base or none alive (base outside,
     # 0 years, already so)
-    gone = np.bincount(hh_s[move], minlength=nH)
-    stay = np.bincount(hh_s[~move], minlength=nH)
-    left = flag[hhs] != 1
-    check = hhs[np.where(left, (gone[hhs] > 0) & (stay[hhs] == 0), gone[hhs] == 0)]
-    _repair(P, H, np.sort(check))
+    check = hhs[np.where(kind == 1, gone == 0, (kind > 1) & (gone > 0) & (stay == 0))]
+    _repair(P, H, check)
     return result
 
 
