@@ -7,7 +7,7 @@ import pytest
 
 from urban_sim.model import CountyModel
 from urban_sim.population.start_state import has_start_state, read_start_state
-from urban_sim.population.state import LOC_OUTSIDE
+from urban_sim.population.state import LOC_OUTSIDE, Table
 from urban_sim.population.synthesis import quota, synthesize
 
 from .conftest import scenario
@@ -80,3 +80,28 @@ def test_vital_rates_interpolate_between_table_years_and_hold_outside(lin_data):
     assert q20[100] == q20[90] > 0  # the open-ended last group extends to the oldest age
     f = rate_by_age(lin_data.vital_rates, "fertility", 2020)
     assert f[:15].sum() == 0 and f[50:].sum() == 0 and 1.0 < f.sum() < 1.6  # TFR about 1.2
+
+
+def test_table_columns_are_views_of_the_current_rows():
+    """Column attributes read the first n rows of the current arrays, after appends that grow
+    the arrays too; assigning writes into the column; copies and pickles read their own."""
+    import copy
+    import pickle
+
+    t = Table({"a": np.arange(3.0), "b": np.zeros(3, bool)})
+    a_before = t.a
+    rows = t.append(a=np.ones(2))  # grows the arrays
+    assert rows.tolist() == [3, 4] and len(t.a) == len(t.b) == len(t) == 5
+    assert t.a.tolist() == [0, 1, 2, 1, 1] and not np.shares_memory(t.a, a_before)
+    t.append(a=np.full(1, 7.0))  # within the capacity
+    assert t.a.tolist() == [0, 1, 2, 1, 1, 7] and t.b.tolist() == [False] * 6
+    t.a = t.a * 2
+    t.b[1] = True
+    assert t.columns()["a"].tolist() == [0, 2, 4, 2, 2, 14] and t.columns()["b"][1]
+    for other in (copy.deepcopy(t), pickle.loads(pickle.dumps(t))):
+        other.a[0] = -1.0
+        other.append(b=np.ones(1, bool))
+        assert other.columns()["a"][0] == -1.0 and len(other.a) == 7 and other.b[-1]
+    assert t.a[0] == 0 and len(t) == 6
+    with pytest.raises(AttributeError):
+        t.missing

@@ -16,6 +16,11 @@ from urban_sim.vocabulary import (  # noqa: F401 (re-exported)
 class Table:
     """Growable set of equal-length numpy columns.
 
+    A column is read as an attribute (``persons.age``): a view of its first ``n`` rows, kept
+    as an instance attribute and renewed when rows are appended (a plain attribute read,
+    ≈ 25 ns, instead of ``__getattr__``'s ≈ 1.2 µs; the model reads columns ≈ 100 times a
+    year). Assigning to a column attribute writes into the column.
+
     Parameters
     ----------
     columns : dict[str, numpy.ndarray]
@@ -29,12 +34,13 @@ class Table:
         self.n = lengths.pop()
         self._cols = {k: np.ascontiguousarray(v) for k, v in columns.items()}
         self._cap = self.n
+        self._views()
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        cols = self.__dict__.get("_cols")
-        if cols is None or name not in cols:
-            raise AttributeError(name)
-        return cols[name][: self.n]
+    def _views(self) -> None:
+        """The column attributes: views of the first ``n`` rows of the current arrays."""
+        d = self.__dict__
+        for name, col in self._cols.items():
+            d[name] = col[: self.n]
 
     def __setattr__(self, name: str, value) -> None:
         cols = self.__dict__.get("_cols")
@@ -42,6 +48,14 @@ class Table:
             cols[name][: self.n] = value
         else:
             object.__setattr__(self, name, value)
+
+    def __getstate__(self) -> dict:
+        # the views are not pickled (a copy would not share memory with its column)
+        return {k: v for k, v in self.__dict__.items() if k not in self._cols}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._views()
 
     def __len__(self) -> int:
         return self.n
@@ -59,6 +73,7 @@ class Table:
             col[self.n : self.n + k] = values[name] if name in values else 0
         rows = np.arange(self.n, self.n + k)
         self.n += k
+        self._views()
         return rows
 
     def columns(self) -> dict[str, np.ndarray]:
