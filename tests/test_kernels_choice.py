@@ -495,7 +495,7 @@ def test_uniforms_at_equal_the_batch(seed):
         r.integers(0, 10, 3, dtype=np.uint32)
         r.random(seed * 7)
     pick = np.random.default_rng(100 + seed)
-    for n in (1, 63, 1000, 250_000):
+    for n in (1, 63, 1000, 5000, 250_000):
         for pos in (np.sort(pick.choice(n, size=max(n // 50, 1), replace=False)),
                     pick.integers(0, n, 30), np.zeros(0, np.int64), np.array([n - 1, 0, n - 1])):
             _same(uniforms_at(a, n, pos), b.random(n)[pos])

@@ -175,3 +175,18 @@ def test_vital_events_with_any_bit_generator(bits, seed):
     in either lane); another bit generator is drawn through its own interface."""
     ref, ours = _run_both(3000 + seed, 500, seed, make_rng=lambda s: np.random.Generator(bits(s)))
     _assert_same(ref, ours)
+
+
+@pytest.mark.parametrize("bits", [np.random.PCG64, np.random.Philox])
+def test_uniforms_equal_numpys_batch(bits):
+    """``vital_kernels.uniforms(rng, n)`` is ``rng.random(n)``: values and state after (odd
+    and even n, below and above the size where the inline draws take over)."""
+    from urban_sim.population.vital_kernels import uniforms
+
+    a, b = np.random.Generator(bits(5)), np.random.Generator(bits(5))
+    for r in (a, b):
+        r.integers(0, 10, 3, dtype=np.uint32)  # a buffered 32-bit value: kept
+    for n in (0, 1, 4095, 4096, 4097, 10_000, 123_457):
+        got = uniforms(a, n)
+        assert got.dtype == np.float64 and np.array_equal(got, b.random(n)), n
+    np.testing.assert_equal(a.bit_generator.state, b.bit_generator.state)

@@ -14,9 +14,10 @@ keeps them as the reference and compares):
   for a few per cent of the values. Where a column takes only a few values (return
   migration's hazard exponent: four), NumPy computes the ``exp`` of those values (NumPy's
   ``exp`` of a value is the same in an array of any length; checked on 10⁶ values);
-- random numbers are drawn in NumPy batches, in the same order (numba's
-  ``Generator.random()`` gives the same numbers but is about half as fast as a NumPy batch),
-  or, where only a few values of a batch are used, by :mod:`urban_sim.population.sparse_draws`.
+- random numbers are drawn in batches, in the same order, by
+  :func:`urban_sim.population.vital_kernels.uniforms` (``rng.random(n)``, PCG64 stepped
+  inline), or, where only a few values of a batch are used, by
+  :mod:`urban_sim.population.sparse_draws`.
 
 No ``fastmath``; ``error_model="numpy"`` (IEEE division without Python's zero check, so that
 loops vectorise). Compiled code is cached on disk (``cache=True``). Loops that would branch on
@@ -28,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from urban_sim.population import kernels
+from urban_sim.population import vital_kernels as vk
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
 
@@ -441,7 +443,7 @@ def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng
     old, cared = np.array([False, False, True, True]), np.array([False, True, False, True])
     hazard = coef * np.exp(g_age * old + g_care * cared + g_job)
     threshold = np.minimum(hazard, 1.0)  # by 2 · (age ≥ 45) + care
-    return _returning_jit(out, hh, age, care, 45, threshold, rng.random(len(out)))
+    return _returning_jit(out, hh, age, care, 45, threshold, vk.uniforms(rng, len(out)))
 
 
 _care_jit = _jit(_care_loop)

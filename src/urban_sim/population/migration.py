@@ -8,6 +8,7 @@ township indices (0 = the county seat).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from urban_sim.population import choice as ch
 from urban_sim.population import choice_kernels as kc
 from urban_sim.population import kernels
+from urban_sim.population import vital_kernels as vk
 from urban_sim.population.sparse_draws import uniforms_at
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, Table
 
@@ -112,10 +114,11 @@ def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params
     n = len(dec)
     deciders = ch.Deciders(*cols)
     base = deciders.current
-    choice = ch.choose_locations(deciders, places, params, rng.random(n))
+    batch = functools.partial(vk.uniforms, rng)  # = rng.random
+    choice = ch.choose_locations(deciders, places, params, batch(n))
     cur = base.astype(np.int64)
     movers = np.flatnonzero(choice != cur)
-    u2 = uniforms_at(rng, n, movers)  # = rng.random(n)[movers]: only the movers' are used
+    u2 = uniforms_at(rng, n, movers, batch)  # = rng.random(n)[movers]: only the movers' are used
     return Applicants(dec[movers], choice[movers], cur[movers], u2,
                       deciders.n_workers[movers], deciders.school_trigger[movers], at)
 
