@@ -426,6 +426,24 @@ def test_migration_phases_equal_the_numpy_rules(lin_data, monkeypatch, seed, vac
     assert ours[2].bit_generator.state == ref[2].bit_generator.state
 
 
+def allocations_agree(P, H, app, vacancy, params, seed):
+    """Run ``allocate_and_move`` and the NumPy rule on copies of the tables with generators of
+    the same seed; assert the same flows, tables and generator state. Returns the rule's result
+    and the tables after ``allocate_and_move``."""
+    out = []
+    for fn in (mg.allocate_and_move, ref_allocate_and_move):
+        tables, r = (_copy(P), _copy(H)), np.random.default_rng(seed)
+        out.append((fn(*tables, app, vacancy, 10.0, params, r), tables, r.bit_generator.state))
+    (ours, t_ours, s_ours), (ref, t_ref, s_ref) = out
+    for name in ("village_to_seat", "village_to_town", "to_outside", "to_seat"):
+        assert getattr(ours, name) == getattr(ref, name)
+    _same(ours.refused_by_place, ref.refused_by_place)
+    for a, b in zip(t_ours, t_ref, strict=True):
+        _same_tables(a, b)
+    assert s_ours == s_ref
+    return ref, t_ours
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_allocation_on_random_tables_equals_the_numpy_rule(lin_data, seed):
     """The capacity allocation's compiled passes (members by applicant, moving members, the
@@ -452,18 +470,8 @@ def test_allocation_on_random_tables_equals_the_numpy_rule(lin_data, seed):
               "urban_share_stay_elderly": 0.5}
     vac = np.stack([np.full(K, 400.0), np.where(np.arange(K) == 0, 300.0, np.inf)], axis=1)
     u2 = rng.random(len(hhs))
-    out = []
-    for fn in (mg.allocate_and_move, ref_allocate_and_move):
-        tables, r = (_copy(P), _copy(H)), np.random.default_rng(seed + 10)
-        app = mg.Applicants(hhs, dest, cur, u2, n_work, trigger, at)
-        out.append((fn(*tables, app, vac, 10.0, params, r), tables, r.bit_generator.state))
-    (ours, t_ours, s_ours), (ref, t_ref, s_ref) = out
-    for name in ("village_to_seat", "village_to_town", "to_outside", "to_seat"):
-        assert getattr(ours, name) == getattr(ref, name)
-    _same(ours.refused_by_place, ref.refused_by_place)
-    for a, b in zip(t_ours, t_ref, strict=True):
-        _same_tables(a, b)
-    assert s_ours == s_ref
+    app = mg.Applicants(hhs, dest, cur, u2, n_work, trigger, at)
+    ref, t_ours = allocations_agree(P, H, app, vac, params, seed + 10)
     moved = t_ours[0].loc != P.loc
     assert moved.sum() > 50 and ref.to_outside > 0 and ref.to_seat > 0
     assert ref.refused_by_place.sum() > 0  # some refused
