@@ -33,6 +33,7 @@ import numpy as np
 
 from urban_sim.errors import DataError
 from urban_sim.population.kernels import _jit
+from urban_sim.population.vital_kernels import uniforms
 
 
 def state_files(data_dir: str | Path, year: int) -> tuple[Path, Path]:
@@ -154,7 +155,7 @@ def draw_start_population(persons: dict, households: dict, weight: np.ndarray, s
     # of each stratum are exact up to one household
     if strata is None:
         strata = household_strata(persons, len(ws))
-    order = _order(strata + rng.random(len(ws)))  # distinct keys: a unique order
+    order = _order(strata + uniforms(rng, len(ws)))  # rng.random(n); distinct keys: one order
     copies = _copies(ws, order, rng.random())
     first_h = np.cumsum(copies) - copies            # first new index of each household's copies
     h_src = np.repeat(np.arange(len(ws)), copies)
