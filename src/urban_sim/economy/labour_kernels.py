@@ -4,9 +4,10 @@ The NumPy rule made about ten passes (the masks selecting working-age residents,
 by a gather through the place lookup table, the chance, one batch of uniforms, the sector by
 five comparisons with the cumulative job shares); two compiled loops (numba, via
 :func:`urban_sim.population.kernels._jit`) read each person column once: the first lists the
-working-age residents, then NumPy draws their uniforms in one batch ``rng.random(n)`` (row
-order, as the NumPy rule; a ``Generator`` passed to a compiled function costs ≈ 17 µs a call to
-unbox, and NumPy's batch is faster than numba's draws through its interface), the second gives
+working-age residents, then their uniforms are drawn in one batch, the values of
+``rng.random(n)`` in row order as in the NumPy rule (:func:`urban_sim.population.vital_kernels.uniforms`,
+PCG64 stepped inline; a ``Generator`` passed to a compiled function costs ≈ 17 µs a call to
+unbox, and numba's draws through its interface are slower than a batch), the second gives
 each its employment and sector. The arithmetic is that of
 the NumPy rule, operation by operation (``p · (1 + boost)`` for the trained, ``min(p, 1)``,
 ``u / max(p, 1e-12) · total``, comparisons), so results are bit-identical (the former rule is
@@ -18,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from urban_sim.population.kernels import _jit
+from urban_sim.population.vital_kernels import uniforms
 
 
 def _workers_loop(sector, alive, loc, age, outside, lo, hi, mask):
@@ -104,5 +106,5 @@ def assign_sectors(sector: np.ndarray, alive: np.ndarray, loc: np.ndarray, age: 
         raise ValueError(f"cum has {cum.shape[1]} sectors; the compiled loop is written for 6")
     tot = np.maximum(cum[:, -1], 1e-12)
     workers = _list_workers(sector, alive, loc, age, outside, working_age[0], working_age[1])
-    _sectors(sector, workers, rng.random(len(workers)), loc, hh, trained, township, place_lut, K,
+    _sectors(sector, workers, uniforms(rng, len(workers)), loc, hh, trained, township, place_lut, K,
              chance, 1.0 + boost, np.ascontiguousarray(cum), tot, fallback)
