@@ -17,7 +17,7 @@ directory, one after the other; nothing is written into the checkout. The report
 3. the same at scales 0.3 and 0.1: ns per household-step at 0.1, 0.3 and 1 (cost growth);
 4. location choice alone on the full-scale 2020 population: ours, plain Mesa, kernel limit;
 5. memory growth over consecutive runs in one worker (not with ``--quick``);
-6. throughput with 2 worker processes at scales 1 and 0.1;
+6. throughput with 2 worker processes at scales 1 and 0.1 (best of 3 rounds);
 7. Dask ``LocalCluster`` against local processes, same runs, alternating rounds.
 
 ``--check`` exits 1 when a target (:data:`TARGETS`) is missed. Absolute timings need a quiet
@@ -577,6 +577,16 @@ def _in_child(name: str, *args) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _best_round(rounds: int, name: str, *args) -> dict:
+    """The best of ``rounds`` runs of a throughput step, each in a fresh child process (as every
+    other timing here is a best of several), with every round's result kept: on this shared
+    virtual machine two busy workers slow each other by 0–35 % from one minute to the next."""
+    runs = [_in_child(name, *args) for _ in range(rounds)]
+    best = max(runs, key=lambda r: r["runs_per_hour"])
+    return {**best, "rounds": rounds, "runs_per_hour_all": [r["runs_per_hour"] for r in runs],
+            "cpu_s_per_run_all": [r["cpu_s_per_run"] for r in runs]}
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -692,7 +702,9 @@ def _report(res: dict) -> list[str]:
             f"{sc['step_ns_per_household_step'][k]:,.0f}" for k, v in sc["ns_per_household_step"].items())
         + f"; spread (max / min) {sc['spread']:.2f} CPU, {sc['wall_spread']:.2f} wall.",
         "", "Throughput, 2 workers: " + ", ".join(
-            f"scale {t['scale']}: {t['runs_per_hour']:,} runs/hour ({t['runs']} runs, {t['wall_s']} s)"
+            f"scale {t['scale']}: {t['runs_per_hour']:,} runs/hour ({t['runs']} runs, {t['wall_s']} s; "
+            f"best of {t['rounds']} rounds: {', '.join(f'{r:,}' for r in t['runs_per_hour_all'])} runs/hour, "
+            f"CPU per run in the workers {t['cpu_s_per_run_all']} s)"
             for t in res["throughput"].values()) + ".",
         f"Dask LocalCluster vs local processes, {d['runs']} runs at scale {d['scale']} on "
         f"{d['workers']} workers, best of {d['rounds']} alternating rounds: {d['dask_wall_s']} s vs "
@@ -754,8 +766,8 @@ def main() -> int:
     if not q:
         res["memory"] = {"with_close": _in_child("memory", 100, 50, 0.02, True),
                          "without_close": _in_child("memory", 100, 50, 0.02, False)}
-    res["throughput"] = {"scale_1": _in_child("throughput", 1.0, 6 if q else 16, 2),
-                         "scale_0.1": _in_child("throughput", 0.1, 40 if q else 200, 2)}
+    res["throughput"] = {"scale_1": _best_round(2 if q else 3, "throughput", 1.0, 6 if q else 16, 2),
+                         "scale_0.1": _best_round(2 if q else 3, "throughput", 0.1, 40 if q else 200, 2)}
     res["dask"] = _in_child("dask", 1.0, 4 if q else 8, 2, 2 if q else 3)
     res["load_average_1min"] = {"start": load_start, "end": _load(), "before_step": LOAD_AT_STEP}
     res["benchmark_wall_s"] = round(time.perf_counter() - started, 1)
