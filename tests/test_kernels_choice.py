@@ -548,3 +548,16 @@ def test_members_at_base_of_chosen_households():
     assert n_at == len(at_idx)
     rows, ranks, n_at = kc.members_at_base_of(at[:0], hh, chosen)
     assert len(rows) == len(ranks) == n_at == 0
+
+
+def test_moves_refuses_elderly_draws_of_another_count():
+    # the compiled pass reads one stay_elder value per member aged old_age or more, unchecked:
+    # the wrapper refuses a list of another length (review of e435b4a)
+    age = np.array([70, 30, 66], np.int16)
+    args = (np.arange(3), np.zeros(3, np.intp), np.ones(1, np.int8), np.array([LOC_SEAT], np.int8),
+            age, np.zeros(3, bool), np.arange(3), )
+    loc = np.full(3, LOC_VILLAGE, np.int8)
+    with pytest.raises(ValueError, match="one value per member"):
+        kc.moves(*args, np.array([True]), loc, (6, 14), (16, 49), 65)
+    counts, gone, stay = kc.moves(*args, np.array([True, False]), loc, (6, 14), (16, 49), 65)
+    assert gone.tolist() == [2] and stay.tolist() == [1] and loc.tolist() == [LOC_VILLAGE, LOC_SEAT, LOC_SEAT]

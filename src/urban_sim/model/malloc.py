@@ -25,6 +25,7 @@ Results do not depend on any of these settings.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 MMAP_THRESHOLD = 32 * 2**20
@@ -62,7 +63,7 @@ def _apply() -> bool:
 
 
 
-_runs_started = 0
+_runs_started = (0, 0)  # (process id, runs started in it): a forked worker starts at 0
 
 
 def freeze_long_lived() -> bool:
@@ -70,10 +71,13 @@ def freeze_long_lived() -> bool:
     everything a run needs: modules, county tables, compiled kernels, and its own model is
     gone), collect garbage once and exempt every object still alive from later collections
     (``gc.collect(); gc.freeze()``). Called by the executors for every run
-    (:mod:`urban_sim.runs.executors`). Returns True on the call that froze."""
+    (:mod:`urban_sim.runs.executors`); a forked worker counts its own runs. Returns True on the
+    call that froze."""
     global _runs_started
-    _runs_started += 1
-    if _runs_started != 2:
+    pid = os.getpid()
+    n = _runs_started[1] + 1 if _runs_started[0] == pid else 1
+    _runs_started = (pid, n)
+    if n != 2:
         return False
     gc.collect()
     gc.freeze()

@@ -117,6 +117,8 @@ class Relocation:
         if self._remote is None or len(self._remote) != len(model.v_dist_seat):  # per village
             self._remote = model.v_dist_seat ** self.items["remoteness_exponent"]
             self._town = model.kind == "town"  # by township
+        if model.presence.shape != (len(H), 4):  # the compiled pass reads it unchecked
+            raise ValueError(f"presence flags of shape {model.presence.shape} for {len(H)} households")
         cand, p = _candidates(model.presence, H.base, H.village, self._remote, LOC_VILLAGE)
         if k == 0 or len(cand) == 0:
             return

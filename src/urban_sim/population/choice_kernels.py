@@ -320,7 +320,7 @@ def moving_members(k_a, kind, age_a, ia, old_age):
 
 
 def _moves_loop(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_lo, pupil_hi,
-                work_lo, work_hi):
+                work_lo, work_hi, old_age):
     n_app = kind.shape[0]
     first = np.zeros(n_app, dtype=np.bool_)  # the household's first mother candidate is taken
     gone = np.zeros(n_app, dtype=np.int64)
@@ -331,7 +331,7 @@ def _moves_loop(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupi
         s = sub[j]
         k, a = k_a[s], age_a[s]
         old_stays = False
-        if a >= 65:
+        if a >= old_age:  # the members moving_members listed as old, in the same order
             old_stays = stay_elder[o]
             o += 1
         f = kind[k]
@@ -358,19 +358,23 @@ def _moves_loop(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupi
     return counts, gone, stay
 
 
-def moves(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_age, labour_age):
+def moves(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_age, labour_age,
+          old_age):
     """The members of moving households who move, moved (``loc`` written).
 
     For each member ``s`` of ``sub`` (ascending; its applicant ``k = k_a[s]``, of kind 1 whole
     household, 2 mother and pupils, 3 labour only, moving to location ``to[k]``): kind 1 moves
-    unless aged 65+ and staying (``stay_elder``, in the order of those members); kind 2 moves
+    unless aged ``old_age`` or more and staying (``stay_elder``, one per member listed old by
+    :func:`moving_members` with the same ``old_age``, in their order); kind 2 moves
     pupils (``pupil_age``) and the household's first woman aged 20–55 in row order; kind 3
     moves the ``labour_age`` members. Returns the moves village → seat, village → town,
     → outside and → seat (int64, shape (4,)) and, by applicant, members moved and members
     staying at the base (int64).
     """
+    if len(stay_elder) != np.count_nonzero(age_a.take(sub) >= old_age):
+        raise ValueError("stay_elder must have one value per member aged old_age or more")
     return _moves_jit(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_age[0],
-                      pupil_age[1], labour_age[0], labour_age[1])
+                      pupil_age[1], labour_age[0], labour_age[1], old_age)
 
 
 _applicant_members_jit = _jit(_applicant_members_loop)

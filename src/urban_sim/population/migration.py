@@ -22,6 +22,9 @@ from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILL
 
 WORKING_AGE = (16, 59)
 PUPIL_AGE = (6, 14)
+ELDER_AGE = 65
+"""Age from which a member of a whole moving household may stay behind (years; the elderly-stay
+draw, ``urban_share_stay_elderly``)."""
 CHOICE_AGE_CLASS = np.zeros(2**15, dtype=np.intp)
 """Age class of a member at the base for the location choice, by int16 age: 0 other,
 1 working age, 2 aged 6 or 12 (school start or secondary school)."""
@@ -173,12 +176,12 @@ def allocate_and_move(persons: Table, households: Table, app: Applicants, vacanc
     kind = np.where(mother_pupil, 2, np.where(labour_only, 3, 1)).astype(np.int8)
     kind[~ok] = 0
     to = np.array([LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE], dtype=np.int8)[dest]
-    sub, old = kc.moving_members(k_a, kind, age_a, ia, 65)
+    sub, old = kc.moving_members(k_a, kind, age_a, ia, ELDER_AGE)
     # one uniform per person at a base (rng.random(n_at)); only the old members of
     # moving households use theirs
     stay_elder = uniforms_at(rng, n_at, old) < p["urban_share_stay_elderly"]
     counts, gone, stay = kc.moves(sub, k_a, kind, to, age_a, female_a, pa, stay_elder, P.loc,
-                                  PUPIL_AGE, (WORKING_AGE[0], 49))
+                                  PUPIL_AGE, (WORKING_AGE[0], 49), ELDER_AGE)
     w = weight
     result = MoveResult(refused_by_place, counts[0] * w, counts[1] * w, counts[2] * w, counts[3] * w)
     whole = hhs[kind == 1]
