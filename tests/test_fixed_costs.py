@@ -514,3 +514,170 @@ def test_relocation_candidates_equal_the_numpy_selection():
         ref = np.flatnonzero(presence[:, 0] & (base == 0))  # Relocation.move before (main 8303fd5)
         assert np.array_equal(cand, ref) and np.array_equal(p, remote.take(village.take(ref))), t
     assert 0 < len(ref) < n_h
+
+
+# ------------------------------------------------------------- yearly collection (model/collect.py)
+def _collect_reference(model, collect_flows, rec):
+    """model.collect.collect before its rows shared a template (main 2a413ff)."""
+    from urban_sim.config.schema import TASK_AREAS
+    from urban_sim.economy.labour import FARMING, UNEMPLOYED
+    from urban_sim.luliang import comparison, read_averages
+    from urban_sim.model.collect import TOWNSHIP_OUTPUTS
+    from urban_sim.model.outputs import FLOWS, investment_in, jobs_created_in, jobs_in
+    from urban_sim.population.kernels import counts_by_sector
+    from urban_sim.population.state import SECTORS
+    from urban_sim.services.stocks import ENVIRONMENT_PARTS, environment_index
+    from urban_sim.targets import indicator_values
+
+    g, y, s = model.groups, model.year, model.stocks
+    places, names, values = rec["place"], rec["indicator"], rec["value"]
+    n0 = len(values)
+
+    def put(ind, val, place="county"):
+        places.append(place)
+        names.append(ind)
+        values.append(float(val))
+    total = g["residents"]
+
+    def per(num, den, k=1.0):
+        return num / den * k if den > 0 else math.nan
+    put("resident_population", total)
+    put("registered_population", g["registered"])
+    put("outside_population", g["outside"])
+    put("urban_population", g["urban_residents"])
+    put("urbanization_rate", per(g["urban_residents"], total))
+    put("county_seat_population", g["seat_residents"])
+    put("households", model.n_households)
+    put("mean_household_size", per(total, model.n_households))
+    put("share_age_0_14", per(g["age_0_14"], total))
+    put("share_age_60_plus", per(g["age_60_plus"], total))
+    for k in FLOWS:
+        put(k, model.flows.get(k, 0.0) if collect_flows else math.nan)
+    put("return_rate", per(model.flows.get("returns", 0.0), rec["outside_last"])
+        if collect_flows else math.nan)
+    rec["outside_last"] = g["outside"]
+    jobs = model.labour.jobs.sum(axis=0)
+    put("jobs_total", jobs.sum())
+    put("jobs_nonfarm", jobs.sum() - jobs[0])
+    for i, sec in enumerate(SECTORS):
+        put(jobs_in(sec), jobs[i])
+    by_sector = counts_by_sector(model.persons.sector, model.persons.alive, UNEMPLOYED + 1)
+    put("farm_workers", by_sector[FARMING + 1] * model.weight)
+    seekers = by_sector[1:].sum() - by_sector[FARMING + 1]
+    jobless = by_sector[UNEMPLOYED + 1]
+    put("wage_job_shortfall_rate", per(jobless, seekers))
+    put("unemployment_rate", per(model.params["census_unemployed_share_of_jobless"] * jobless,
+                                 by_sector[1:].sum()))
+    spend = model.government.spend_by_area if collect_flows else np.full(len(TASK_AREAS), math.nan)
+    for i, area in enumerate(TASK_AREAS):
+        put(jobs_created_in(area), model.government.jobs_by_area[i])
+        put(investment_in(area), spend[i])
+    put("investment_total", spend.sum())
+    put("investment_unspent", model.government.unspent if collect_flows else math.nan)
+    put("school_seats_per_pupil", per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]))
+    put("hospital_beds_per_1000", per(s["hospital_beds"], total, 1000))
+    put("elderly_beds_per_1000_60plus",
+        per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000))
+    put("childcare_places_per_1000",
+        per(s["childcare_places_inclusive"] + s["childcare_places_other"], total, 1000))
+    put("childcare_demand", g["childcare_demand"] if math.isfinite(g["childcare_demand"]) else math.nan)
+    for name in ("flood_safety", *ENVIRONMENT_PARTS):
+        put(name, s[name])
+    put("environment_index", environment_index(s, model.env_weights, seat=True))
+    for ind, val in indicator_values(s, g, model.n_big_towns, model.queued_additions()).items():
+        put(ind, val)
+    ratios = model.ratios  # values() sets its base in the reference year: the same twice
+    for ind, val in ratios.values(y, s, g).items():
+        put(ind, val)
+    for ind, val in comparison(s, g, read_averages(model.data.data_dir, model.scenario.start_year)).items():
+        put(ind, val)
+    for ind, val in {**model.relocation.outputs(), **model.finance.outputs()}.items():
+        put(ind, val if collect_flows or ind == "debt_outstanding" else math.nan)
+    K, r = model.K, model.residents
+    put("resident_population", r[0], "county_seat")
+    put("resident_population", r[1:K].sum(), "towns")
+    put("resident_population", r[K:2 * K].sum(), "villages")
+    put("resident_population", r[-1], "outside")
+    put("employment_chance", model.labour.chance[0], "county_seat")
+    town_pop = r[K:2 * K] + np.append(0.0, r[1:K])
+    hh_by_place = model.occupied[K:2 * K] + np.append(0.0, model.occupied[1:K])
+    old = model.old_by_place * model.weight
+    old_t = old[K:2 * K] + np.append(0.0, old[1:K])
+    empty = town_pop <= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        size = np.where(empty, math.nan, town_pop / hh_by_place)
+        old_share = np.where(empty, math.nan, old_t / town_pop)
+    values.extend(np.column_stack([town_pop, empty, size, old_share]).ravel().tolist())
+    names.extend(TOWNSHIP_OUTPUTS * len(model.places))
+    places.extend(name for pl in model.places for name in (pl.name,) * len(TOWNSHIP_OUTPUTS))
+    rec["year"].append(y)
+    rec["rows"].append(len(values) - n0)
+
+
+@pytest.mark.parametrize("name,start,tiny", [("plan", 2020, False), ("fiscal_constraint", 2010, False),
+                                             ("baseline", 2020, True)])
+def test_collection_equals_the_reference_rows_and_frame(lin_data, tiny_dir, monkeypatch, name,
+                                                         start, tiny):
+    """Every year's rows (values, places, indicators) and the timeseries frame are those of the
+    collection before templates (the tiny county has an empty township); a frame changed by its
+    user leaves the shared columns unchanged."""
+    import pandas as pd
+
+    import urban_sim.model.county as county_module
+    from urban_sim.data import load_county
+
+    sc = load_scenario(name, {"scale": 1.0 if tiny else 0.02, "start_year": start,
+                              "end_year": start + 4})
+    rec = {k: [] for k in ("year", "rows", "place", "indicator", "value")}
+    rec["outside_last"] = math.nan
+    original = county_module.collect
+
+    def both(model, collect_flows):
+        _collect_reference(model, collect_flows, rec)
+        original(model, collect_flows)
+    monkeypatch.setattr(county_module, "collect", both)
+    for run in range(2):  # the second run reads the columns the first one left
+        m = CountyModel(sc, data=load_county(tiny_dir) if tiny else lin_data, seed=5)
+        try:
+            ts = m.run()
+        finally:
+            m.close()
+        ref = pd.DataFrame({
+            "scenario": sc.name, "replicate": 0,
+            "year": np.repeat(np.array(rec["year"], dtype=np.int64), rec["rows"]),
+            "place": rec["place"], "indicator": rec["indicator"],
+            "value": np.array(rec["value"], dtype=float)}, index=pd.RangeIndex(len(rec["value"])))
+        assert rec["rows"] == m.records["rows"] and len(set(map(id, m.records["template"]))) == 1
+        assert ts.equals(ref) and (ts.dtypes == ref.dtypes).all()
+        assert np.array_equal(ts["value"].to_numpy(), ref["value"].to_numpy(), equal_nan=True)
+        assert ts["value"].isna().any()  # start-year flows
+        if tiny:
+            assert (ts.loc[ts["indicator"] == "empty", "value"] == 1).any()
+        ts.loc[0, "place"] = "changed"
+        again = m.timeseries()
+        assert again.equals(ref) and again["place"].iloc[0] == "county"
+        for k in rec:
+            rec[k] = [] if k != "outside_last" else math.nan
+
+
+def test_township_rows_equal_the_numpy_rule():
+    from urban_sim.model.collect import _township_rows
+
+    rng = np.random.default_rng(8)
+    for t in range(50):
+        K = int(rng.integers(1, 30))
+        r = rng.integers(0, 4, 2 * K + 1) * (rng.random(2 * K + 1) < 0.7) * 3.5
+        occ = r / 2.5 * (rng.random(2 * K + 1) < 0.9)  # some persons without a household: inf
+        if t % 5 == 0:
+            r[K] = np.nan
+        old = rng.integers(0, 3, 2 * K + 1)
+        town_pop = r[K:2 * K] + np.append(0.0, r[1:K])
+        hh = occ[K:2 * K] + np.append(0.0, occ[1:K])
+        o = old * 3.5
+        old_t = o[K:2 * K] + np.append(0.0, o[1:K])
+        empty = town_pop <= 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            size = np.where(empty, math.nan, town_pop / hh)
+            share = np.where(empty, math.nan, old_t / town_pop)
+        ref = np.column_stack([town_pop, empty, size, share]).ravel()
+        assert np.array_equal(_township_rows(r, occ, old, 3.5, K), ref, equal_nan=True), t

@@ -1,120 +1,209 @@
 """Collection of the model's yearly outputs under the names of the output catalogue
-(:mod:`urban_sim.model.outputs`): county totals, zones and townships, as long records."""
+(:mod:`urban_sim.model.outputs`): county totals, zones and townships, as long records.
+
+A year's rows have the same places and indicators every year of a run: they are kept once, as a
+template shared by the years (a pair of tuples), and each year adds only its values; the string
+columns of the timeseries are built once per template and number of years and shared by the runs
+of a process (:func:`frame`).
+"""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pandas as pd
 
 from urban_sim.config.schema import TASK_AREAS
 from urban_sim.economy.labour import FARMING, UNEMPLOYED
-from urban_sim.model.outputs import FLOWS, investment_in, jobs_created_in, jobs_in
-from urban_sim.population.kernels import counts_by_sector
-from urban_sim.population.state import SECTORS
-from urban_sim.services.stocks import ENVIRONMENT_PARTS, environment_index
 from urban_sim.luliang import comparison, read_averages
+from urban_sim.model.outputs import FLOWS, investment_in, jobs_created_in, jobs_in
+from urban_sim.population.kernels import _jit, counts_by_sector
+from urban_sim.population.state import SECTORS
+from urban_sim.services.stocks import ENVIRONMENT_PARTS
 from urban_sim.targets import indicator_values
+
+TOWNSHIP_OUTPUTS = ["resident_population", "empty", "mean_household_size", "share_age_60_plus"]
+"""Outputs of every township, in the order of their rows."""
+
+COUNTY_HEAD = (
+    "resident_population", "registered_population", "outside_population", "urban_population",
+    "urbanization_rate", "county_seat_population", "households", "mean_household_size",
+    "share_age_0_14", "share_age_60_plus", *FLOWS, "return_rate", "jobs_total", "jobs_nonfarm",
+    *(jobs_in(s) for s in SECTORS), "farm_workers", "wage_job_shortfall_rate", "unemployment_rate",
+    *(n for a in TASK_AREAS for n in (jobs_created_in(a), investment_in(a))),
+    "investment_total", "investment_unspent", "school_seats_per_pupil", "hospital_beds_per_1000",
+    "elderly_beds_per_1000_60plus", "childcare_places_per_1000", "childcare_demand",
+    "flood_safety", *ENVIRONMENT_PARTS, "environment_index")
+"""The first county rows of a year, in order (then the indicator values, the uncapped ratios and
+their decomposition, the comparison with Lüliang, relocation and financing)."""
+
+ZONE_ROWS = (("county_seat", "resident_population"), ("towns", "resident_population"),
+             ("villages", "resident_population"), ("outside", "resident_population"),
+             ("county_seat", "employment_chance"))
+"""(place, indicator) of the zone rows, after the county rows."""
+
+_STOCKS_READ = frozenset({"school_seats_seat", "school_seats_other", "hospital_beds",
+                          "care_beds_nursing", "care_beds_other", "childcare_places_inclusive",
+                          "childcare_places_other", "flood_safety", *ENVIRONMENT_PARTS})
+_NAN_FLOWS = [math.nan] * len(FLOWS)
+_NAN_AREAS = np.full(len(TASK_AREAS), math.nan)
+
+
+def _per(num, den, k=1.0):
+    return num / den * k if den > 0 else math.nan
 
 
 def collect(model, collect_flows: bool) -> None:
-    """Append this year's outputs to ``model.records``: the year and the number of its rows,
-    then each row's place, indicator and value (columns, so no tuple is made per row).
+    """Append this year's outputs to ``model.records``: the year, the number of its rows, its
+    template (places and indicators, :func:`template`) and the values.
 
     Parameters
     ----------
     model : urban_sim.model.CountyModel
-        After the year's tally (``groups``, ``residents``, ``occupied``, stocks).
+        After the year's tally (``groups``, ``residents``, ``occupied``, stocks) and
+        ``environment_seat`` (the environment index of the county seat this year).
     collect_flows : bool
         False in the start year: flows and spending are NaN.
+
+    Raises
+    ------
+    DataError
+        If a stock read here is not in ``stocks.csv``.
     """
-    g, y, rec = model.groups, model.year, model.records
-    s = model.stocks
-    places, names, values = rec["place"], rec["indicator"], rec["value"]
-    n0 = len(values)
-    def put(ind, val, place="county"):
-        places.append(place)
-        names.append(ind)
-        values.append(float(val))
-    total = g["residents"]
-    def per(num, den, k=1.0):
-        return num / den * k if den > 0 else math.nan
-    put("resident_population", total)
-    put("registered_population", g["registered"])
-    put("outside_population", g["outside"])
-    put("urban_population", g["urban_residents"])
-    put("urbanization_rate", per(g["urban_residents"], total))
-    put("county_seat_population", g["seat_residents"])
-    put("households", model.n_households)
-    put("mean_household_size", per(total, model.n_households))
-    put("share_age_0_14", per(g["age_0_14"], total))
-    put("share_age_60_plus", per(g["age_60_plus"], total))
-    for k in FLOWS:
-        put(k, model.flows.get(k, 0.0) if collect_flows else math.nan)
-    # returns this year per registered member living outside at the end of last year
-    put("return_rate", per(model.flows.get("returns", 0.0), model.outside_last)
-        if collect_flows else math.nan)
+    g, y, rec, st = model.groups, model.year, model.records, model.stocks
+    s = st.value
+    if not s.keys() >= _STOCKS_READ:
+        st[next(n for n in sorted(_STOCKS_READ) if n not in s)]  # raises DataError
+    total, n_hh, flows, gov = g["residents"], model.n_households, model.flows, model.government
+    if collect_flows:
+        flow_values = [flows.get(k, 0.0) for k in FLOWS]
+        # returns this year per registered member living outside at the end of last year
+        return_rate = _per(flows.get("returns", 0.0), model.outside_last)
+        spend, unspent = gov.spend_by_area, gov.unspent
+    else:
+        flow_values, return_rate, spend, unspent = _NAN_FLOWS, math.nan, _NAN_AREAS, math.nan
     model.outside_last = g["outside"]
     jobs = model.labour.jobs.sum(axis=0)
-    put("jobs_total", jobs.sum())
-    put("jobs_nonfarm", jobs.sum() - jobs[0])
-    for i, sec in enumerate(SECTORS):
-        put(jobs_in(sec), jobs[i])
-    by_sector = counts_by_sector(model.persons.sector, model.persons.alive, UNEMPLOYED + 1)
-    put("farm_workers", by_sector[FARMING + 1] * model.weight)  # [0]: no sector (code −1)
-    seekers = by_sector[1:].sum() - by_sector[FARMING + 1]
+    jobs_total = jobs.sum()
+    by_sector = counts_by_sector(model.persons.sector, model.persons.alive, UNEMPLOYED + 1).tolist()
+    farm = by_sector[FARMING + 1]  # [0]: no sector (code −1)
+    in_work = sum(by_sector[1:])
     jobless = by_sector[UNEMPLOYED + 1]
-    put("wage_job_shortfall_rate", per(jobless, seekers))
-    # census definition: informal work counts as employment; only a share of those without a
-    # wage job have no work at all (parameters.csv)
-    put("unemployment_rate", per(model.params["census_unemployed_share_of_jobless"] * jobless,
-                                 by_sector[1:].sum()))
-    spend = model.government.spend_by_area if collect_flows else np.full(len(TASK_AREAS), math.nan)
-    for i, area in enumerate(TASK_AREAS):
-        put(jobs_created_in(area), model.government.jobs_by_area[i])
-        put(investment_in(area), spend[i])
-    put("investment_total", spend.sum())
-    put("investment_unspent", model.government.unspent if collect_flows else math.nan)
-    put("school_seats_per_pupil", per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]))
-    put("hospital_beds_per_1000", per(s["hospital_beds"], total, 1000))
-    put("elderly_beds_per_1000_60plus",
-        per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000))
-    put("childcare_places_per_1000",
-        per(s["childcare_places_inclusive"] + s["childcare_places_other"], total, 1000))
-    put("childcare_demand", g["childcare_demand"] if math.isfinite(g["childcare_demand"]) else math.nan)
-    for name in ("flood_safety", *ENVIRONMENT_PARTS):
-        put(name, s[name])
-    put("environment_index", environment_index(s, model.env_weights, seat=True))
-    for ind, val in indicator_values(s, g, model.n_big_towns, model.queued_additions()).items():
-        put(ind, val)
-    for ind, val in model.ratios.values(y, s, g).items():
-        put(ind, val)
-    for ind, val in comparison(s, g, read_averages(model.data.data_dir, model.scenario.start_year)).items():
-        put(ind, val)
-    for ind, val in {**model.relocation.outputs(), **model.finance.outputs()}.items():
-        put(ind, val if collect_flows or ind == "debt_outstanding" else math.nan)
-    # by place
+    areas = [v for pair in zip(gov.jobs_by_area.tolist(), spend.tolist()) for v in pair]
+    demand = g["childcare_demand"]
+    values = [
+        total, g["registered"], g["outside"], g["urban_residents"],
+        _per(g["urban_residents"], total), g["seat_residents"], n_hh, _per(total, n_hh),
+        _per(g["age_0_14"], total), _per(g["age_60_plus"], total), *flow_values, return_rate,
+        jobs_total, jobs_total - jobs[0], *jobs.tolist(), farm * model.weight,
+        _per(jobless, in_work - farm),
+        # census definition: informal work counts as employment; only a share of those
+        # without a wage job have no work at all (parameters.csv)
+        _per(model.params["census_unemployed_share_of_jobless"] * jobless, in_work),
+        *areas, spend.sum(), unspent,
+        _per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]),
+        _per(s["hospital_beds"], total, 1000),
+        _per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000),
+        _per(s["childcare_places_inclusive"] + s["childcare_places_other"], total, 1000),
+        demand if math.isfinite(demand) else math.nan,
+        s["flood_safety"], *[s[n] for n in ENVIRONMENT_PARTS], model.environment_seat]
+    dicts = (indicator_values(st, g, model.n_big_towns, model.queued_additions()),
+             model.ratios.values(y, st, g),
+             comparison(st, g, read_averages(model.data.data_dir, model.scenario.start_year)))
+    outputs = {**model.relocation.outputs(), **model.finance.outputs()}
+    for d in dicts:
+        values.extend(d.values())
+    values.extend(outputs.values() if collect_flows else
+                  [v if k == "debt_outstanding" else math.nan for k, v in outputs.items()])
     K, r = model.K, model.residents
-    put("resident_population", r[0], "county_seat")
-    put("resident_population", r[1:K].sum(), "towns")
-    put("resident_population", r[K:2 * K].sum(), "villages")
-    put("resident_population", r[-1], "outside")
-    put("employment_chance", model.labour.chance[0], "county_seat")
-    town_pop = r[K:2 * K] + np.append(0.0, r[1:K])
-    hh_by_place = model.occupied[K:2 * K] + np.append(0.0, model.occupied[1:K])
-    old = model.old_by_place * model.weight
-    old_t = old[K:2 * K] + np.append(0.0, old[1:K])
-    # the townships: four rows each, in this order
-    empty = town_pop <= 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        size = np.where(empty, math.nan, town_pop / hh_by_place)
-        old_share = np.where(empty, math.nan, old_t / town_pop)
-    values.extend(np.column_stack([town_pop, empty, size, old_share]).ravel().tolist())
-    names.extend(TOWNSHIP_OUTPUTS * len(model.places))
-    places.extend(name for pl in model.places for name in (pl.name,) * len(TOWNSHIP_OUTPUTS))
+    values += [r[0], r[1:K].sum(), r[K:2 * K].sum(), r[-1], model.labour.chance[0]]
+    values.extend(_township_rows(r, model.occupied, model.old_by_place, model.weight, K).tolist())
+    keys = (*dicts[0], *dicts[1], *dicts[2], *outputs)
+    last = rec["template"][-1] if rec["template"] else None
+    if last is None or last[2] != keys or len(last[0]) != len(values):
+        last = template(keys, [pl.name for pl in model.places])
     rec["year"].append(y)
-    rec["rows"].append(len(values) - n0)
+    rec["rows"].append(len(values))
+    rec["template"].append(last)
+    rec["value"].extend(values)
 
 
-TOWNSHIP_OUTPUTS = ["resident_population", "empty", "mean_household_size", "share_age_60_plus"]
-"""Outputs of every township, in the order of their rows."""
+def template(keys: tuple[str, ...], townships: list[str]) -> tuple[tuple, tuple, tuple]:
+    """Places and indicators of a year's rows: the county rows (:data:`COUNTY_HEAD`, then
+    ``keys``), the zones (:data:`ZONE_ROWS`) and the townships (:data:`TOWNSHIP_OUTPUTS` each).
+
+    Returns
+    -------
+    tuple
+        ``(places, indicators, keys)``, each a tuple of str.
+    """
+    county = (*COUNTY_HEAD, *keys)
+    places = (*("county",) * len(county), *(p for p, _ in ZONE_ROWS),
+              *(name for name in townships for _ in TOWNSHIP_OUTPUTS))
+    names = (*county, *(i for _, i in ZONE_ROWS), *TOWNSHIP_OUTPUTS * len(townships))
+    return places, names, keys
+
+
+def _township_loop(residents, occupied, old_by_place, weight, K):
+    # the four rows of each township (village area plus town centre; township 0's centre is the
+    # county seat, not counted): residents, emptied (1/0), persons per household, share 60+
+    out = np.empty(4 * K)
+    for t in range(K):
+        pop, hh, old = residents[K + t], occupied[K + t], old_by_place[K + t] * weight
+        if t > 0:
+            pop, hh, old = pop + residents[t], hh + occupied[t], old + old_by_place[t] * weight
+        else:
+            pop, hh, old = pop + 0.0, hh + 0.0, old + 0.0
+        empty = pop <= 0
+        out[4 * t] = pop
+        out[4 * t + 1] = 1.0 if empty else 0.0
+        if empty or pop != pop:
+            out[4 * t + 2] = out[4 * t + 3] = np.nan
+        else:
+            out[4 * t + 2] = pop / hh if hh != 0 else (np.inf if pop > 0 else np.nan)
+            out[4 * t + 3] = old / pop
+    return out
+
+
+_township_rows = _jit(_township_loop)
+
+
+_COLUMNS: dict[tuple, tuple] = {}
+
+
+def frame(records: dict[str, list], scenario: str, replicate: int) -> pd.DataFrame:
+    """The collected records as the long timeseries of a run.
+
+    Parameters
+    ----------
+    records : dict
+        ``year``, ``rows``, ``template`` (one per year) and ``value`` (every row) of
+        :func:`collect`.
+    scenario : str
+    replicate : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``scenario, replicate, year, place, indicator, value``, as pandas infers them
+        from lists of str, ints and floats.
+    """
+    tpl, n_rows = records["template"], len(records["value"])
+    year = np.repeat(np.array(records["year"], dtype=np.int64), records["rows"])
+    value = np.array(records["value"], dtype=float)
+    if tpl and all(t is tpl[0] for t in tpl):  # every year the same rows: columns shared
+        key = (tpl[0][0], tpl[0][1], len(tpl), scenario)
+        cols = _COLUMNS.get(key)
+        if cols is None:
+            if len(_COLUMNS) >= 16:
+                _COLUMNS.clear()
+            cols = _COLUMNS[key] = tuple(pd.Series(list(c) * len(tpl)).array for c in tpl[0][:2]) + (
+                pd.Series([scenario] * n_rows).array,)
+        place, indicator, name = (c.copy() for c in cols)  # the frame may be changed
+    else:
+        place = [p for t in tpl for p in t[0]]
+        indicator = [i for t in tpl for i in t[1]]
+        name = scenario
+    return pd.DataFrame({"scenario": name, "replicate": replicate, "year": year, "place": place,
+                         "indicator": indicator, "value": value}, index=pd.RangeIndex(n_rows))

@@ -23,7 +23,7 @@ from urban_sim.policy.government import Government, Programmes
 from urban_sim.policy.financing import Financing
 from urban_sim.policy.relocation import Relocation, read_items
 from urban_sim.model.outputs import FLOWS
-from urban_sim.model.collect import collect
+from urban_sim.model.collect import collect, frame
 from urban_sim.model.tally import tally
 from urban_sim.model.start import restore_perceived, restore_places
 from urban_sim.policy.allocation import place_weights, programme_room
@@ -41,7 +41,8 @@ from urban_sim.population.start_state import has_start_state, start_population
 from urban_sim.population.synthesis import synthesize
 from urban_sim.services.childcare import Childcare
 from urban_sim.services.stocks import (
-    ENVIRONMENT_PARTS, NEW_BUILDING_SHARES, Stocks, amenity_and_congestion, building_standards, new_building_share,
+    ENVIRONMENT_PARTS, NEW_BUILDING_SHARES, Stocks, amenity_and_congestion, building_standards,
+    environment_index, new_building_share,
 )
 from urban_sim.targets import (
     RatioDecomposition, indicator_values, queued_by_stock, scenario_targets, sites,
@@ -148,7 +149,7 @@ class CountyModel(mesa.Model):
         self.targets = scenario_targets(scenario, self.data)
         self.ratios = RatioDecomposition(max(scenario.policy.start_year - 1, scenario.start_year))
         self.flows: dict[str, float] = {}
-        self.records: dict[str, list] = {k: [] for k in ("year", "rows", "place", "indicator", "value")}
+        self.records: dict[str, list] = {k: [] for k in ("year", "rows", "template", "value")}
         self.childcare = Childcare(self.data.data_dir)
         w = read_items(self.data.data_dir, "environment", tuple(f"weight_{n}" for n in ENVIRONMENT_PARTS),
                        self.year)
@@ -402,9 +403,11 @@ class CountyModel(mesa.Model):
         if collect_flows:
             built = self.housing.sum()
             self.new_dwellings, self._housing_last = max(built - self._housing_last, 0.0), built
+        env = tuple(environment_index(self.stocks, self.env_weights, seat) for seat in (True, False))
+        self.environment_seat = env[0]
         self.amenity, self.congestion = amenity_and_congestion(
             self.stocks, self.groups, self.housing_use_all, self.place_type, self.params,
-            self.env_weights)
+            self.env_weights, environment=env)
         collect(self, collect_flows)
 
     # ------------------------------------------------------------------ tallies and output
@@ -421,12 +424,7 @@ class CountyModel(mesa.Model):
             Columns ``scenario, replicate, year, place, indicator, value``; one row per year,
             place and indicator; NaN (never inf) where a denominator is empty.
         """
-        r = self.records
-        return pd.DataFrame({
-            "scenario": scenario or self.scenario.name, "replicate": replicate,
-            "year": np.repeat(np.array(r["year"], dtype=np.int64), r["rows"]), "place": r["place"],
-            "indicator": r["indicator"], "value": np.array(r["value"], dtype=float)},
-            index=pd.RangeIndex(len(r["value"])))
+        return frame(self.records, scenario or self.scenario.name, replicate)
 
     def close(self) -> None:
         """Release the model from Mesa's class-level id registry (Mesa ≤ 3.3 keeps every model

@@ -368,6 +368,7 @@ def amenity_and_congestion(
     place_type: np.ndarray,
     params: dict[str, float],
     env_weights: dict[str, float] | None = None,
+    environment: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Service amenity ``A_j`` and congestion ``G_j`` by in-county place, each shape (n_places,).
 
@@ -379,6 +380,9 @@ def amenity_and_congestion(
         0 county seat, 1 town centre, 2 village area.
     env_weights : dict[str, float], optional
         Weights of the environment parts (``environment.csv``; :func:`environment_index`).
+    environment : tuple of float, optional
+        The environment index of the county seat and of the other places with these weights,
+        if already computed (:func:`environment_index`).
 
     Notes
     -----
@@ -391,7 +395,8 @@ def amenity_and_congestion(
     Congestion ``G = max(0, u − u*)^γ`` with utilisation ``u`` the larger of dwelling and
     (county seat) school-seat use (Forrester-like shape, ``u*`` and ``γ`` in parameters.csv).
     """
-    env, env_rest = (environment_index(stocks, env_weights or {}, seat) for seat in (True, False))
+    env, env_rest = environment or (environment_index(stocks, env_weights or {}, seat)
+                                    for seat in (True, False))
     rural = max(groups["rural_residents"], 1.0)
     beds = min(1.0, stocks["hospital_beds"] / max(groups["residents"], 1.0) * 1000 / 6.0)
     school_use = groups["pupils_seat"] / max(stocks["school_seats_seat"], 1.0)
