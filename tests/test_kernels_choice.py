@@ -12,6 +12,7 @@ import pytest
 
 from urban_sim.population import choice as ch
 from urban_sim.population import choice_kernels as kc
+from urban_sim.population import migration_kernels as mk
 from urban_sim.population import migration as mg
 from urban_sim.model import county
 from urban_sim.model.county import FLOWS, PHASES, CountyModel
@@ -261,6 +262,42 @@ def ref_return_migration(persons: Table, households: Table, params: dict[str, fl
     H.years_at_base[newbase] = 0
     return len(who), int(np.sum(dest == LOC_SEAT))
 
+def ref_capacity_lottery(place, need, vacancy, weight, rng, *, max_rounds=20):
+    """``choice.capacity_lottery`` as NumPy rounds (the rule before the compiled pass)."""
+    n = len(place)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    need = need.reshape(n, -1) * weight
+    free = vacancy.reshape(len(vacancy), -1).astype(float).copy()
+    order = np.lexsort((rng.random(n), place))
+    p, nd = place[order], need[order]
+    ok_sorted = np.zeros(n, dtype=bool)
+    open_ = np.ones(n, dtype=bool)
+    for _ in range(max_rounds):
+        open_ &= (nd <= free[p] + 1e-9).all(axis=1)
+        idx = np.flatnonzero(open_)
+        if not len(idx):
+            break
+        pi = p[idx]
+        first = np.r_[0, np.flatnonzero(np.diff(pi)) + 1]
+        sizes = np.diff(np.r_[first, len(idx)])
+        cum = np.cumsum(nd[idx], axis=0)
+        offset = np.vstack([np.zeros((1, nd.shape[1])), cum[first[1:] - 1]])
+        within = cum - np.repeat(offset, sizes, axis=0)
+        fits = (within <= free[pi] + 1e-9).all(axis=1)
+        pos = np.arange(len(idx))
+        first_bad = np.minimum.reduceat(np.where(fits, len(idx), pos), first)
+        accept = pos < np.repeat(first_bad, sizes)
+        acc = idx[accept]
+        ok_sorted[acc] = True
+        open_[acc] = False
+        np.subtract.at(free, p[acc], nd[acc])
+        open_[idx[first_bad[first_bad < len(idx)]]] = False
+    ok = np.empty(n, dtype=bool)
+    ok[order] = ok_sorted
+    return ok
+
+
 # --------------------------------------------------------------------------- inputs
 def _same(a, b):
     a, b = np.asarray(a), np.asarray(b)
@@ -370,7 +407,7 @@ def test_presence_of_equals_the_presence_rows(n, n_hh, seed):
     full = np.zeros((n_hh, 4), dtype=bool)
     full[P.hh[P.alive], P.loc[P.alive]] = True
     for some in (rng.permutation(n_hh)[: n_hh // 3], np.arange(0), np.arange(n_hh)):
-        _same(kc.presence_of(P.hh, P.loc, P.alive, some, n_hh), full[some])
+        _same(mk.presence_of(P.hh, P.loc, P.alive, some, n_hh), full[some])
     assert n < 800 or (full.any(axis=1) & ~full.all(axis=1)).any()
 
 
@@ -442,6 +479,33 @@ def allocations_agree(P, H, app, vacancy, params, seed):
         _same_tables(a, b)
     assert s_ours == s_ref
     return ref, t_ours
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_capacity_lottery_equals_the_numpy_rule(seed):
+    """The compiled rounds of the lottery on random applicants: fractional weights and
+    vacancies (the cumulative sums round), an infinite column, empty places, ties of needs,
+    one to three kinds of units, few rounds (undecided applicants left refused)."""
+    rng = np.random.default_rng(seed)
+    n, n_places, k = int(rng.integers(1, 400)), int(rng.integers(1, 6)), int(rng.integers(1, 4))
+    place = rng.integers(0, n_places, n)
+    need = rng.integers(0, 4, (n, k)).astype(float)
+    need[:, 0] = 1.0
+    weight = float(rng.choice([1.0, 1 / 0.3, 1 / 0.07, 2.5]))
+    vacancy = rng.random((n_places, k)) * n * weight * rng.choice([0.05, 0.3, 1.0])
+    if seed % 2:  # huge units, vacancies at whole multiples: sums round by more than 1e-9
+        weight = 1e8 / 3
+        vacancy = rng.integers(0, max(n // n_places, 2), (n_places, k)) * weight
+    vacancy[rng.random((n_places, k)) < 0.2] = 0.0
+    if k > 1:
+        vacancy[1:, 1] = np.inf
+    for rounds in (1, 2, 20, 10_000):
+        for shape in ((n, k), (n,) if k == 1 else (n, k)):
+            args = (place, need.reshape(shape), vacancy.reshape((n_places,) + shape[1:]), weight)
+            a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+            _same(ch.capacity_lottery(*args, a, max_rounds=rounds),
+                  ref_capacity_lottery(*args, b, max_rounds=rounds))
+            assert a.bit_generator.state == b.bit_generator.state
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -541,12 +605,12 @@ def test_members_at_base_of_chosen_households():
     chosen = rng.random(50) < 0.1
     at_idx = np.flatnonzero(at)
     ia = np.flatnonzero(chosen[hh[at_idx]])
-    rows, ranks, n_at = kc.members_at_base_of(at, hh, chosen)
+    rows, ranks, n_at = mk.members_at_base_of(at, hh, chosen)
     assert 0 < len(rows) < len(at_idx)  # a case where some, not all, are members
     _same(rows, at_idx[ia])
     _same(ranks, ia)
     assert n_at == len(at_idx)
-    rows, ranks, n_at = kc.members_at_base_of(at[:0], hh, chosen)
+    rows, ranks, n_at = mk.members_at_base_of(at[:0], hh, chosen)
     assert len(rows) == len(ranks) == n_at == 0
 
 
@@ -558,6 +622,6 @@ def test_moves_refuses_elderly_draws_of_another_count():
             age, np.zeros(3, bool), np.arange(3), )
     loc = np.full(3, LOC_VILLAGE, np.int8)
     with pytest.raises(ValueError, match="one value per member"):
-        kc.moves(*args, np.array([True]), loc, (6, 14), (16, 49), 65)
-    counts, gone, stay = kc.moves(*args, np.array([True, False]), loc, (6, 14), (16, 49), 65)
+        mk.moves(*args, np.array([True]), loc, (6, 14), (16, 49), 65)
+    counts, gone, stay = mk.moves(*args, np.array([True, False]), loc, (6, 14), (16, 49), 65)
     assert gone.tolist() == [2] and stay.tolist() == [1] and loc.tolist() == [LOC_VILLAGE, LOC_SEAT, LOC_SEAT]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from urban_sim.population import choice_kernels as kc
+from urban_sim.population import migration_kernels as mk
 
 ALT_VILLAGE, ALT_TOWN, ALT_SEAT, ALT_OUTSIDE = 0, 1, 2, 3
 NESTS = (np.array([0]), np.array([1, 2]), np.array([3]))
@@ -137,42 +138,18 @@ def capacity_lottery(
     is still free after the applicants accepted before it; one who does not fit is refused and
     uses nothing, so later, smaller applicants can still be served (first fit). Each round
     accepts the longest prefix that fits at every place and drops applicants that can no longer
-    fit; it is exact once no applicant is left undecided.
+    fit; it is exact once no applicant is left undecided. The rounds are one compiled pass
+    (:func:`urban_sim.population.migration_kernels.lottery`) with the floating-point operations
+    of the NumPy rule they replaced, in its order (``tests/test_kernels_choice.py`` keeps that
+    rule and compares).
     """
     n = len(place)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    need = need.reshape(n, -1) * weight
-    free = vacancy.reshape(len(vacancy), -1).astype(float).copy()
+    free = np.array(vacancy, dtype=float).reshape(len(vacancy), -1)
     order = np.lexsort((rng.random(n), place))
-    p, nd = place[order], need[order]
-    ok_sorted = np.zeros(n, dtype=bool)
-    open_ = np.ones(n, dtype=bool)
-    for _ in range(max_rounds):
-        open_ &= (nd <= free[p] + 1e-9).all(axis=1)
-        idx = np.flatnonzero(open_)
-        if not len(idx):
-            break
-        pi = p[idx]
-        first = np.r_[0, np.flatnonzero(np.diff(pi)) + 1]
-        sizes = np.diff(np.r_[first, len(idx)])
-        cum = np.cumsum(nd[idx], axis=0)
-        offset = np.vstack([np.zeros((1, nd.shape[1])), cum[first[1:] - 1]])
-        within = cum - np.repeat(offset, sizes, axis=0)
-        fits = (within <= free[pi] + 1e-9).all(axis=1)
-        # accept each place's prefix up to its first applicant that does not fit ...
-        pos = np.arange(len(idx))
-        first_bad = np.minimum.reduceat(np.where(fits, len(idx), pos), first)
-        accept = pos < np.repeat(first_bad, sizes)
-        acc = idx[accept]
-        ok_sorted[acc] = True
-        open_[acc] = False
-        np.subtract.at(free, p[acc], nd[acc])
-        # ... and refuse that applicant for good (free units only shrink)
-        open_[idx[first_bad[first_bad < len(idx)]]] = False
-    ok = np.empty(n, dtype=bool)
-    ok[order] = ok_sorted
-    return ok
+    return mk.lottery(order, np.asarray(place, dtype=np.int64), need.reshape(n, -1), weight, free,
+                      max_rounds)
 
 
 # --------------------------------------------------------------------------- household rule

@@ -1,6 +1,8 @@
-"""Compiled passes of the location choice, capacity allocation and return migration (numba).
+"""Compiled passes of the location choice (numba).
 
-Each rule of :mod:`urban_sim.population.choice` and :mod:`urban_sim.population.migration` was a
+Each rule of :mod:`urban_sim.population.choice` (and of :mod:`urban_sim.population.migration`,
+whose capacity allocation and return migration passes are in
+:mod:`urban_sim.population.migration_kernels`) was a
 sequence of NumPy passes, each writing a full-length temporary. Here one compiled loop reads
 every column once and does the gathers, additions, comparisons, compactions and scatter-adds of
 several of those passes. Bit-identity with the NumPy rules (``tests/test_kernels_choice.py``
@@ -29,7 +31,6 @@ from __future__ import annotations
 import numpy as np
 
 from urban_sim.population import kernels
-from urban_sim.population import vital_kernels as vk
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
 
@@ -118,33 +119,45 @@ def members_at_base(hh, loc, alive, age, base, age_class, village, rented, tie, 
     return (at, *_deciders_jit(cnt, village, base, rented, tie, withdrawn, hukou))
 
 
+def _group_row(table, key, c, r, w, v, income, distance, vt, K, network, b_net, amenity, b_a,
+               congestion, b_c):
+    t_v = np.int64(vt[v])
+    for j in range(4):
+        p = K + t_v if j == 0 else (t_v if j == 1 else (0 if j == 2 else 2 * K))
+        t = income[j, r, w, p] - distance[j, c, v]
+        t = t + b_net * (network[v, j] if j > 0 else 0.0)
+        t = t + b_a * amenity[p]
+        t = t - b_c * congestion[p]
+        table[key, j] = -np.inf if (j == 1) & (t_v == 0) else t
+
+
 def _gather_loop(income, distance, vt, K, network, b_net, amenity, b_a, congestion, b_c, nw_n,
                  village, current, n_workers, rented, youngest, stay, out):
     # the group terms of the four alternatives (rows 0-3) and the stay term (row 4). A group
     # term depends on (current, rented, n_workers, village) only: each is computed once, all
-    # of them for a large run, else the groups that occur (a small run needs few of them)
+    # of them for a large run, else when a household of the group first needs it (a small run
+    # needs few of them; a loop over all groups would cost more than the run's households)
     n_vil = vt.shape[0]
     n = village.shape[0]
     n_keys = 3 * 2 * nw_n * n_vil
-    used = np.ones(n_keys, dtype=np.bool_) if n >= n_keys else np.zeros(n_keys, dtype=np.bool_)
-    for i in range(n if n < n_keys else 0):
-        used[((np.int64(current[i]) * 2 + rented[i]) * nw_n + n_workers[i]) * n_vil + village[i]] = True
-    table = np.empty((3 * 2 * nw_n * n_vil, 4))
-    for c in range(3):
-        for r in range(2):
-            for w in range(nw_n):
-                for v in range(n_vil):
-                    key = ((c * 2 + r) * nw_n + w) * n_vil + v
-                    if not used[key]:
-                        continue
-                    t_v = np.int64(vt[v])
-                    for j in range(4):
-                        p = K + t_v if j == 0 else (t_v if j == 1 else (0 if j == 2 else 2 * K))
-                        t = income[j, r, w, p] - distance[j, c, v]
-                        t = t + b_net * (network[v, j] if j > 0 else 0.0)
-                        t = t + b_a * amenity[p]
-                        t = t - b_c * congestion[p]
-                        table[key, j] = -np.inf if (j == 1) & (t_v == 0) else t
+    table = np.empty((n_keys, 4))
+    if n >= n_keys:
+        for c in range(3):
+            for r in range(2):
+                for w in range(nw_n):
+                    for v in range(n_vil):
+                        key = ((c * 2 + r) * nw_n + w) * n_vil + v
+                        _group_row(table, key, c, r, w, v, income, distance, vt, K, network,
+                                   b_net, amenity, b_a, congestion, b_c)
+    else:
+        done = np.zeros(n_keys, dtype=np.bool_)
+        for i in range(n):
+            c, r, w, v = np.int64(current[i]), np.int64(rented[i]), np.int64(n_workers[i]), village[i]
+            key = ((c * 2 + r) * nw_n + w) * n_vil + v
+            if not done[key]:
+                _group_row(table, key, c, r, w, v, income, distance, vt, K, network, b_net,
+                           amenity, b_a, congestion, b_c)
+                done[key] = True
     for i in range(n):
         key = ((np.int64(current[i]) * 2 + rented[i]) * nw_n + n_workers[i]) * n_vil + village[i]
         out[0, i] = table[key, 0]
@@ -257,204 +270,10 @@ def _zero_outside_loop(g, e, choice):
                 choice[i] = best
 
 
-def _members_at_base_of_loop(at, hh, chosen):
-    n = at.shape[0]
-    rows = np.empty(n, dtype=np.intp)
-    ranks = np.empty(n, dtype=np.intp)
-    m = r = 0
-    for i in range(n):
-        a = at[i]
-        if a & chosen[hh[i]]:  # rare: a branch is cheap
-            rows[m] = i
-            ranks[m] = r
-            m += 1
-        r += a
-    return rows[:m].copy(), ranks[:m].copy(), r
-
-
-def members_at_base_of(at: np.ndarray, hh: np.ndarray, chosen: np.ndarray):
-    """Persons at their household's base (``at``, bool by person) whose household is ``chosen``
-    (bool by household), in one pass: their rows (ascending, intp), their positions among all
-    the persons at a base (``flatnonzero(at)``) and the number of persons at a base."""
-    return _members_at_base_of_jit(at, hh, chosen)
-
-
-_members_at_base_of_jit = _jit(_members_at_base_of_loop)
-
-
-# --------------------------------------------------------------------------- capacity allocation
-def _applicant_members_loop(k_a, age_a, female_a, n_app, pupil_lo, pupil_hi):
-    pupils = np.zeros(n_app, dtype=np.int64)
-    mother = np.zeros(n_app, dtype=np.bool_)
-    for s in range(k_a.shape[0]):
-        k, a = k_a[s], age_a[s]
-        pupils[k] += (a >= pupil_lo) & (a <= pupil_hi)
-        mother[k] |= female_a[s] & (a >= 20) & (a <= 55)
-    return pupils, mother
-
-
-def applicant_members(k_a, age_a, female_a, n_app, pupil_age):
-    """By applicant (``k_a``: the applicant of each member at the base, ages, female): pupils
-    (members aged within ``pupil_age``, int64) and whether a woman aged 20–55 is a member."""
-    return _applicant_members_jit(k_a, age_a, female_a, n_app, pupil_age[0], pupil_age[1])
-
-
-def _moving_members_loop(k_a, kind, age_a, ia, old_age):
-    sub = np.empty(k_a.shape[0], dtype=np.intp)
-    old = np.empty(k_a.shape[0], dtype=np.intp)
-    m = o = 0
-    for s in range(k_a.shape[0]):
-        if kind[k_a[s]] > 0:  # rare: a branch is cheap
-            sub[m] = s
-            m += 1
-            if age_a[s] >= old_age:
-                old[o] = ia[s]
-                o += 1
-    return sub[:m].copy(), old[:o].copy()
-
-
-def moving_members(k_a, kind, age_a, ia, old_age):
-    """Members (positions ``s``, ascending) of the moving households (``kind[k_a[s]] > 0``), and
-    the positions ``ia[s]`` (among the persons at a base) of those aged ``old_age`` or more."""
-    return _moving_members_jit(k_a, kind, age_a, ia, old_age)
-
-
-def _moves_loop(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_lo, pupil_hi,
-                work_lo, work_hi, old_age):
-    n_app = kind.shape[0]
-    first = np.zeros(n_app, dtype=np.bool_)  # the household's first mother candidate is taken
-    gone = np.zeros(n_app, dtype=np.int64)
-    stay = np.zeros(n_app, dtype=np.int64)
-    counts = np.zeros(4, dtype=np.int64)
-    o = 0
-    for j in range(sub.shape[0]):
-        s = sub[j]
-        k, a = k_a[s], age_a[s]
-        old_stays = False
-        if a >= old_age:  # the members moving_members listed as old, in the same order
-            old_stays = stay_elder[o]
-            o += 1
-        f = kind[k]
-        if f == 1:
-            move = not old_stays
-        elif f == 2:
-            mother = female_a[s] and (a >= 20) and (a <= 55) and not first[k]
-            if mother:
-                first[k] = True
-            move = ((a >= pupil_lo) and (a <= pupil_hi)) or mother
-        else:
-            move = (a >= work_lo) and (a <= work_hi)
-        if move:
-            i = rows[s]
-            d, fr = to[k], loc[i]
-            counts[0] += (fr == VILLAGE) & (d == SEAT)
-            counts[1] += (fr == VILLAGE) & (d == TOWN)
-            counts[2] += d == OUTSIDE
-            counts[3] += d == SEAT
-            loc[i] = d
-            gone[k] += 1
-        else:
-            stay[k] += 1
-    return counts, gone, stay
-
-
-def moves(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_age, labour_age,
-          old_age):
-    """The members of moving households who move, moved (``loc`` written).
-
-    For each member ``s`` of ``sub`` (ascending; its applicant ``k = k_a[s]``, of kind 1 whole
-    household, 2 mother and pupils, 3 labour only, moving to location ``to[k]``): kind 1 moves
-    unless aged ``old_age`` or more and staying (``stay_elder``, one per member listed old by
-    :func:`moving_members` with the same ``old_age``, in their order); kind 2 moves
-    pupils (``pupil_age``) and the household's first woman aged 20–55 in row order; kind 3
-    moves the ``labour_age`` members. Returns the moves village → seat, village → town,
-    → outside and → seat (int64, shape (4,)) and, by applicant, members moved and members
-    staying at the base (int64).
-    """
-    if len(stay_elder) != np.count_nonzero(age_a.take(sub) >= old_age):
-        raise ValueError("stay_elder must have one value per member aged old_age or more")
-    return _moves_jit(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_age[0],
-                      pupil_age[1], labour_age[0], labour_age[1], old_age)
-
-
-_applicant_members_jit = _jit(_applicant_members_loop)
-_moving_members_jit = _jit(_moving_members_loop)
-_moves_jit = _jit(_moves_loop)
-
-
-def _presence_of_loop(hh, loc, alive, slot, flags):
-    for i in range(hh.shape[0]):
-        s = slot[hh[i]]
-        if s >= 0:  # rare: a branch is cheap
-            flags[s, loc[i]] |= alive[i]
-
-
-def presence_of(hh: np.ndarray, loc: np.ndarray, alive: np.ndarray, households: np.ndarray,
-                n_households: int) -> np.ndarray:
-    """Whether each of ``households`` (distinct) has a living member at each location code,
-    shape (len(households), 4) of bool: the rows ``households`` of ``migration.presence``,
-    in one pass over the persons that looks at their members only."""
-    slot = np.full(n_households, -1, dtype=np.int32)
-    slot[households] = np.arange(len(households), dtype=np.int32)
-    flags = np.zeros((len(households), 4), dtype=np.bool_)
-    _presence_of_jit(hh, loc, alive, slot, flags)
-    return flags
-
-
-_presence_of_jit = _jit(_presence_of_loop)
-
-
-# --------------------------------------------------------------------------- return migration
-def _care_loop(hh, loc, alive, age, care_age, n_households):
-    care = np.zeros(n_households, dtype=np.bool_)
-    for i in range(hh.shape[0]):
-        if (age[i] >= care_age) and alive[i] and (loc[i] != OUTSIDE):  # rare: a branch is cheap
-            care[hh[i]] = True
-    return care
-
-
-def _returning_loop(out, hh, age, care, age_from, threshold, u):
-    back = np.empty(out.shape[0], dtype=np.intp)
-    hh_back = np.empty(out.shape[0], dtype=hh.dtype)
-    m = 0
-    for k in range(out.shape[0]):
-        i = out[k]
-        h = hh[i]
-        back[m] = i
-        hh_back[m] = h
-        m += u[k] < threshold[2 * (age[i] >= age_from) + care[h]]
-    return back[:m].copy(), hh_back[:m].copy()
-
-
-def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng):
-    """Persons living outside who return this year and their households (return migration).
-
-    The rule (``migration.return_migration``): for every living person outside (ascending
-    rows) ``hazard = coef · exp((g_age 1[age ≥ 45] + g_care care_h) + g_job)``, with
-    ``care_h`` a living member aged ≥ 75 in the county; the person returns if its uniform of
-    ``rng.random(n_outside)`` is below ``min(hazard, 1)``. The exponent takes four values
-    (age ≥ 45 or not, care or not): NumPy computes them and their ``exp`` (the same values
-    as NumPy's ``exp`` of the full column, elementwise), hazards and thresholds with the same
-    operations in the same order; one compiled pass compares the draws.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        Returning persons (row indices, ascending) and their households.
-    """
-    out = np.flatnonzero(alive & (loc == OUTSIDE))  # NumPy's mask and compaction: faster here
-    care = _care_jit(hh, loc, alive, age, 75, n_households)
-    old, cared = np.array([False, False, True, True]), np.array([False, True, False, True])
-    hazard = coef * np.exp(g_age * old + g_care * cared + g_job)
-    threshold = np.minimum(hazard, 1.0)  # by 2 · (age ≥ 45) + care
-    return _returning_jit(out, hh, age, care, 45, threshold, vk.uniforms(rng, len(out)))
-
-
-_care_jit = _jit(_care_loop)
-_returning_jit = _jit(_returning_loop)
 _at_base_jit = _jit(_at_base_loop)
 _count_jit = _jit(_count_loop)
 _deciders_jit = _jit(_deciders_loop)
+_group_row = _jit(_group_row)  # called from the compiled loop below
 _gather_jit = _jit(_gather_loop)
 _household_terms_jit = _jit(_household_terms_loop)
 _nest_sum_jit = _jit(_nest_sum_loop)

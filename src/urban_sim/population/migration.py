@@ -16,6 +16,7 @@ import numpy as np
 from urban_sim.population import choice as ch
 from urban_sim.population import choice_kernels as kc
 from urban_sim.population import kernels
+from urban_sim.population import migration_kernels as mk
 from urban_sim.population import vital_kernels as vk
 from urban_sim.population.sparse_draws import uniforms_at
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, Table
@@ -85,12 +86,20 @@ def repair_bases(persons: Table, households: Table) -> None:
     _rebase(H, fix, pres[fix])
 
 
+_MOST_URBAN = np.array([LOC_OUTSIDE, LOC_VILLAGE, LOC_TOWN, LOC_TOWN] + [LOC_SEAT] * 4, dtype=np.int8)
+"""Most urban location present by ``4 · seat + 2 · town + village`` presence flags."""
+
+
 def _rebase(H: Table, fix: np.ndarray, pf: np.ndarray) -> None:
     """Bases of the households ``fix`` (without a living member at their base) from their
     presence flags ``pf`` (shape (len(fix), 4)), as :func:`repair_bases`."""
     if len(fix):
-        H.base[fix] = np.select([pf[:, LOC_SEAT], pf[:, LOC_TOWN], pf[:, LOC_VILLAGE]],
-                                [LOC_SEAT, LOC_TOWN, LOC_VILLAGE], LOC_OUTSIDE)
+        # the most urban location present: a lookup by the flags of village, town and seat
+        # (the value of np.select([seat, town, village], [SEAT, TOWN, VILLAGE], OUTSIDE))
+        key = pf[:, LOC_SEAT] * np.int8(4)
+        key += pf[:, LOC_TOWN] * np.int8(2)
+        key += pf[:, LOC_VILLAGE]
+        H.base[fix] = _MOST_URBAN.take(key)
         H.years_at_base[fix] = 0
 
 
@@ -99,7 +108,7 @@ def _repair(persons: Table, households: Table, check: np.ndarray) -> None:
     if not len(check):
         return
     H = households
-    pf = kc.presence_of(persons.hh, persons.loc, persons.alive, check, len(H))
+    pf = mk.presence_of(persons.hh, persons.loc, persons.alive, check, len(H))
     broken = ~pf[np.arange(len(check)), H.base[check]]
     _rebase(H, check[broken], pf[broken])
 
@@ -153,13 +162,13 @@ def allocate_and_move(persons: Table, households: Table, app: Applicants, vacanc
     applicant = np.zeros(nH, dtype=bool)
     applicant[hhs] = True
     # members at the base of applying households: rows, positions among all at a base, number
-    pa, ia, n_at = kc.members_at_base_of(at_base, P.hh, applicant)
+    pa, ia, n_at = mk.members_at_base_of(at_base, P.hh, applicant)
     n_app = len(hhs)
     slot = np.empty(nH, dtype=np.intp)  # position among the applicants (read at their rows only)
     slot[hhs] = np.arange(n_app)
     k_a = slot[P.hh[pa]]  # the applicant of each member
     age_a, female_a = P.age[pa], P.female[pa]
-    pupils, mother_ok = kc.applicant_members(k_a, age_a, female_a, n_app, PUPIL_AGE)
+    pupils, mother_ok = mk.applicant_members(k_a, age_a, female_a, n_app, PUPIL_AGE)
     to_urban = (dest == ch.ALT_TOWN) | (dest == ch.ALT_SEAT)
     mother_pupil = to_urban & trigger & mother_ok & (pupils > 0) & (u2 < p["p_mother_with_pupil"])
     labour_only = (dest == ch.ALT_OUTSIDE) & (n_work > 0) & (u2 < p["p_labour_only_outside"])
@@ -176,11 +185,11 @@ def allocate_and_move(persons: Table, households: Table, app: Applicants, vacanc
     kind = np.where(mother_pupil, 2, np.where(labour_only, 3, 1)).astype(np.int8)
     kind[~ok] = 0
     to = np.array([LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE], dtype=np.int8)[dest]
-    sub, old = kc.moving_members(k_a, kind, age_a, ia, ELDER_AGE)
+    sub, old = mk.moving_members(k_a, kind, age_a, ia, ELDER_AGE)
     # one uniform per person at a base (rng.random(n_at)); only the old members of
     # moving households use theirs
     stay_elder = uniforms_at(rng, n_at, old) < p["urban_share_stay_elderly"]
-    counts, gone, stay = kc.moves(sub, k_a, kind, to, age_a, female_a, pa, stay_elder, P.loc,
+    counts, gone, stay = mk.moves(sub, k_a, kind, to, age_a, female_a, pa, stay_elder, P.loc,
                                   PUPIL_AGE, (WORKING_AGE[0], 49), ELDER_AGE)
     w = weight
     result = MoveResult(refused_by_place, counts[0] * w, counts[1] * w, counts[2] * w, counts[3] * w)
@@ -203,7 +212,7 @@ def return_migration(persons: Table, households: Table, params: dict[str, float]
     (docs/ODD.md §7.9). Returns the number of returning agents and of those going to the seat."""
     p, P, H = params, persons, households
     coef = p["return_hazard_base"] * (1 + p["talent_return_hazard_effect"] * talent_return_support)
-    who, hh = kc.returning(P.hh, P.loc, P.alive, P.age, len(H), coef, p["return_gamma_age"],
+    who, hh = mk.returning(P.hh, P.loc, P.alive, P.age, len(H), coef, p["return_gamma_age"],
                            p["return_gamma_care"], p["return_gamma_job"] * job_growth, rng)
     base = H.base[hh]
     # one draw per household, rng.random(len(H))[hh]: members return together
