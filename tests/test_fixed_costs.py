@@ -11,65 +11,11 @@ import pytest
 from urban_sim.config import load_scenario
 from urban_sim.model import CountyModel
 from urban_sim.policy import government as gov
-from urban_sim.population import start_state as ss
 from urban_sim.errors import DataError
 from urban_sim.population.migration import presence
 from urban_sim.services.stocks import (
     GROUP_OF_STOCK, LOWER_IS_BETTER, REMOTE_SERVED, SHARE_STOCKS, Stocks,
 )
-
-
-def _draw_reference(persons, households, weight, scale, rng, strata):
-    """The start-state draw before it was compiled (main 17ea36c)."""
-    ws = np.asarray(weight, float) * scale
-    order = np.argsort(strata + rng.random(len(ws)))
-    cum = np.cumsum(ws[order])
-    u = rng.random()
-    copies = np.empty(len(ws), np.int64)
-    copies[order] = np.floor(cum + u).astype(np.int64) - np.floor(cum - ws[order] + u).astype(np.int64)
-    h_new = {k: np.repeat(v, copies) for k, v in households.items()}
-    hh = persons["hh"]
-    c_p = copies.take(hh)
-    first_h = np.cumsum(copies) - copies
-    first_p = np.cumsum(c_p) - c_p
-    k = np.arange(int(c_p.sum())) - np.repeat(first_p, c_p)
-    p_new = {key: np.repeat(v, c_p) for key, v in persons.items()}
-    h_of = p_new["hh"].astype(np.int64)
-    p_new["hh"] = (first_h.take(h_of) + k).astype(hh.dtype)
-    m = p_new["mother"].astype(np.int64)
-    m0 = np.maximum(m, 0)
-    same = (m >= 0) & (hh.take(m0) == h_of)
-    p_new["mother"] = np.where(same, first_p.take(m0) + k, -1).astype(persons["mother"].dtype)
-    p_new["sector"][:] = -1
-    return p_new, h_new
-
-
-@pytest.mark.parametrize("scale", [0.003, 0.1, 1.0, 2.5])
-def test_start_state_draw_equals_the_numpy_reference(lin_data, scale):
-    persons, households, weight, _, _ = ss.read_start_state(lin_data.data_dir, 2020)
-    strata = ss.household_strata(persons, len(weight))
-    for seed in (1, 2):
-        got = ss.draw_start_population(persons, households, weight, scale,
-                                       np.random.default_rng(seed), strata)
-        ref = _draw_reference(persons, households, weight, scale, np.random.default_rng(seed), strata)
-        for mine, theirs in zip(got, ref, strict=True):
-            assert mine.keys() == theirs.keys()
-            for col in mine:
-                assert mine[col].dtype == theirs[col].dtype, col
-                assert np.array_equal(mine[col], theirs[col]), (scale, seed, col)
-    assert (got[0]["mother"] >= 0).any()  # mothers are mapped, not all −1
-
-
-def test_start_state_draw_maps_mothers_to_their_own_copy():
-    persons = {"hh": np.array([0, 0, 1, 1], np.int32), "mother": np.array([-1, 0, 3, -1], np.int32),
-               "sector": np.zeros(4, np.int8), "age": np.array([30, 2, 1, 28], np.int16)}
-    households = {"village": np.array([5, 6], np.int32)}
-    p, h = ss.draw_start_population(persons, households, np.array([2.0, 1.0]), 1.0,
-                                    np.random.default_rng(0), np.zeros(2))
-    assert h["village"].tolist() == [5, 5, 6]
-    assert p["hh"].tolist() == [0, 1, 0, 1, 2, 2]
-    assert p["mother"].tolist() == [-1, -1, 0, 1, 5, -1]  # copy j's child → copy j's mother
-    assert p["age"].tolist() == [30, 30, 2, 2, 1, 28]
 
 
 def _construction_reference(construction, construction_place, jobs_per_year, duration, area, pw_rows):

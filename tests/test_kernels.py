@@ -94,19 +94,6 @@ def test_kernels_see_the_dead_and_the_spare_cell():
     assert pres.tolist() == [False, False, True, False, True, False, False, False, True]
 
 
-def test_radix_order_of_the_start_state_draw_is_argsort():
-    from urban_sim.population.start_state import _order
-
-    rng = np.random.default_rng(5)
-    strata = rng.integers(0, 300, 20_000).astype(float)
-    for _ in range(5):
-        key = strata + rng.random(len(strata))
-        assert np.array_equal(_order(key), np.argsort(key))
-    key[10] = key[20]  # a tie: NumPy's own order
-    assert np.array_equal(_order(key), np.argsort(key))
-    assert _order(np.zeros(0)).tolist() == []
-
-
 def _probe_loop(x):
     return x + 1
 

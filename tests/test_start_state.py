@@ -42,9 +42,10 @@ def test_household_copies_keep_members_and_mothers_together():
     p, h = draw_start_population(persons, households, np.array([2.0, 1.0]), 1.0,
                                  np.random.default_rng(1))
     assert len(h["township"]) == 3 and list(h["township"]) == [0, 0, 1]
-    assert list(p["hh"]) == [0, 1, 0, 1, 2, 2, 2]
+    assert list(p["hh"]) == [0, 0, 1, 1, 2, 2, 2]  # persons in household order
+    assert list(p["age"]) == [40, 10, 40, 10, 35, 5, 8]
     # a child's mother is the copy in its own household; a mother in another household is -1
-    assert list(p["mother"]) == [-1, -1, 0, 1, -1, 4, -1]
+    assert list(p["mother"]) == [-1, 0, -1, 2, -1, 4, -1]
     assert (p["sector"] == -1).all()
 
 

@@ -19,8 +19,9 @@ The state is package data, ``data/<county>/start_<year>.npz`` with its provenanc
   ties, hukou, land, training) is the simulated state.
 
 A model at ``scale`` ``s`` draws ``floor(w s)`` copies of each household plus one more with
-probability ``frac(w s)`` by systematic sampling (its own random generator), so every expected
-total is the re-weighted total at any scale and the realised totals are close to it.
+probability ``frac(w s)`` by stratified systematic sampling (the model's random generator), so
+every expected total is the re-weighted total at any scale and the realised totals are close to
+it; the draw's cost grows with the sample, not with the file (:func:`draw_start_population`).
 """
 
 from __future__ import annotations
@@ -104,67 +105,123 @@ def check_against(data_dir: str | Path, year: int, n_townships: int, n_villages:
             "build the start population from the census")
 
 
-def household_strata(persons: dict, n_households: int) -> np.ndarray:
-    """Stratum rank of each household (0, 1, ...) by resident urban and rural members and size."""
+def household_strata(persons: dict, weight: np.ndarray) -> np.ndarray:
+    """Stratum rank of each household (0, 1, ...): households with the same weight, resident
+    urban and rural members and size share a stratum.
+
+    Parameters
+    ----------
+    persons : dict[str, numpy.ndarray]
+        Full-scale person columns; ``hh`` (household index) and ``loc`` (location code) are read.
+    weight : numpy.ndarray, shape (n_households,)
+        Calibration weights; equal within a stratum by construction (raking weights depend only
+        on a household's urban and rural residents, so they add few strata).
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n_households,)
+    """
+    weight = np.asarray(weight, float)
+    n = len(weight)
     hh = persons["hh"].astype(np.int64)
     loc = persons.get("loc", np.zeros(len(hh)))
+    # ranks in the order of urban residents, rural residents, size, then weight: the strata of
+    # the first three alone are runs of strata, so their totals are exact up to one household too
     key = np.column_stack([
-        np.bincount(hh, weights=(loc == 1) | (loc == 2), minlength=n_households),
-        np.bincount(hh, weights=loc == 0, minlength=n_households),
-        np.bincount(hh, minlength=n_households)])
-    return np.unique(key, axis=0, return_inverse=True)[1].ravel().astype(float)
+        np.bincount(hh, weights=(loc == 1) | (loc == 2), minlength=n),
+        np.bincount(hh, weights=loc == 0, minlength=n),
+        np.bincount(hh, minlength=n),
+        weight])
+    return np.unique(key, axis=0, return_inverse=True)[1].ravel().astype(np.int64)
 
 
-def household_members(hh: np.ndarray, n_households: int) -> tuple[np.ndarray, np.ndarray]:
-    """Members of each household: rows ``members[ptr[h]:ptr[h + 1]]`` of household ``h``
-    (ascending); ``ptr`` shape (n_households + 1,), ``members`` shape (n_persons,)."""
+def household_members(persons: dict, n_households: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Members of each household and their mothers' places among them.
+
+    Returns
+    -------
+    ptr : numpy.ndarray of int64, shape (n_households + 1,)
+    members : numpy.ndarray of int64, shape (n_persons,)
+        Rows of household ``h``: ``members[ptr[h]:ptr[h + 1]]`` (ascending).
+    mother_rank : numpy.ndarray of int64, shape (n_persons,)
+        For ``members[j]``: the position of its mother among its household's members (0 for
+        the first), −1 when she is not one of them (or ``persons`` has no ``mother``).
+    """
+    hh = persons["hh"].astype(np.int64)
     members = np.argsort(hh, kind="stable")
     ptr = np.zeros(n_households + 1, dtype=np.int64)
     np.cumsum(np.bincount(hh, minlength=n_households), out=ptr[1:])
-    return ptr, members
+    rank = np.full(len(hh), -1, dtype=np.int64)
+    if "mother" in persons:
+        pos = np.empty(len(hh), dtype=np.int64)
+        pos[members] = np.arange(len(hh))
+        h_of = hh.take(members)
+        m = persons["mother"].take(members).astype(np.int64)
+        ok = (m >= 0) & (hh.take(np.maximum(m, 0)) == h_of)
+        rank[ok] = pos.take(m[ok]) - ptr.take(h_of[ok])
+    return ptr, members, rank
 
 
 def draw_start_population(persons: dict, households: dict, weight: np.ndarray, scale: float,
-                          rng: np.random.Generator, strata: np.ndarray | None = None,
-                          members: tuple[np.ndarray, np.ndarray] | None = None
+                          rng: np.random.Generator,
+                          groups: tuple[np.ndarray, np.ndarray] | None = None,
+                          members: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
                           ) -> tuple[dict, dict]:
-    """Household copies for a model at ``scale`` (integerised weights, see module notes).
+    """Household copies for a model at ``scale``: stratified systematic sampling of the
+    integerised weights, at a cost that grows with the sample, not with the file.
+
+    Every household gets ``floor(w s)`` copies; stratum ``k`` (``n_k`` households of one
+    weight ``w_k``, see :func:`household_strata`) gets ``floor(C_k + u) − floor(C_{k−1} + u)``
+    copies in all, ``C_k`` the running total of ``n_k w_k s`` over the strata and ``u`` one
+    uniform draw; its ``e_k`` extra copies go to ``e_k`` of its households drawn at random
+    without replacement (Floyd's algorithm). This is systematic sampling along households in a
+    random order within strata (the design before; same distribution, other draws): every
+    household's expected number of copies is ``w s``, and every stratum's total is exact up to
+    one household.
 
     Parameters
     ----------
     persons, households : dict[str, numpy.ndarray]
         Full-scale columns as read by :func:`read_start_state`.
     weight : numpy.ndarray, shape (n_households,)
-        Calibration weights (≥ 0).
+        Calibration weights (≥ 0), equal within each stratum.
     scale : float
         In (0, 1]; each agent stands for ``1/scale`` persons.
     rng : numpy.random.Generator
-    strata : numpy.ndarray, optional
-        :func:`household_strata` (computed when not given).
-    members : (numpy.ndarray, numpy.ndarray), optional
+        Draws ``u`` and then one uniform per extra copy.
+    groups : (numpy.ndarray, numpy.ndarray), optional
+        :func:`household_groups` of these persons and weights (computed when not given).
+    members : (numpy.ndarray, numpy.ndarray, numpy.ndarray), optional
         :func:`household_members` (computed when not given).
 
     Returns
     -------
     persons, households : dict[str, numpy.ndarray]
-        New columns; copies of one household are separate households with the same state.
+        New columns. Households in ascending order of the file's households, copies of one
+        household next to each other (separate households with the same state); persons
+        ordered by their new household, members in the file's row order.
+
+    Raises
+    ------
+    ValueError
+        From :func:`household_groups`: negative weights.
     """
-    ws = np.asarray(weight, float) * scale
-    # systematic sampling along households ordered by stratum (urban and rural residents, size)
-    # and at random within it: every household gets floor(w s) or one more copy, and the totals
-    # of each stratum are exact up to one household
-    if strata is None:
-        strata = household_strata(persons, len(ws))
-    order = _order(strata + uniforms(rng, len(ws)))  # rng.random(n); distinct keys: one order
-    copies = _copies(ws, order, rng.random())
-    first_h = np.cumsum(copies) - copies            # first new index of each household's copies
-    h_src = np.repeat(np.arange(len(ws)), copies)
-    h_new = {k: v.take(h_src) for k, v in households.items()}
+    ptr_s, grouped = household_groups(persons, weight) if groups is None else groups
+    w_k = np.asarray(weight, float).take(grouped.take(ptr_s[:-1])) * scale  # one per stratum
+    n_k = np.diff(ptr_s)
+    base = np.floor(w_k)
+    cum = np.cumsum(n_k * w_k)
+    u = rng.random()
+    total = np.floor(cum + u) - np.floor(np.concatenate([[0.0], cum[:-1]]) + u)
+    extra = np.clip(total - n_k * base, 0, n_k).astype(np.int64)
+    draws = uniforms(rng, int(extra.sum()))
+    copies = _stratum_copies(ptr_s, grouped, base.astype(np.int64), extra, draws, len(weight))
     hh = persons["hh"]
-    mother = persons.get("mother", np.full(len(hh), -1, np.int32))
     if members is None:
-        members = household_members(hh, len(ws))
-    src, new_hh, new_mother = _copy_persons(copies, first_h, hh, mother, *members)
+        members = household_members(persons, len(weight))
+    h_src, src, new_hh, new_mother = _copy_households(np.flatnonzero(copies), copies, *members)
+    h_new = {k: v.take(h_src) for k, v in households.items()}
     p_new = {key: v.take(src) for key, v in persons.items()}
     p_new["hh"] = new_hh.astype(hh.dtype)
     if "mother" in persons:
@@ -174,99 +231,74 @@ def draw_start_population(persons: dict, households: dict, weight: np.ndarray, s
     return p_new, h_new
 
 
-def _radix_loop(bits):
-    # stable LSD radix sort on the four 16-bit digits (keys carried along, so every pass reads
-    # them in order): the order of np.argsort(kind="stable")
-    n = bits.shape[0]
-    order, spare = np.arange(n), np.empty(n, dtype=np.int64)
-    keys, spare_keys = bits.copy(), np.empty_like(bits)
-    count = np.empty(65537, dtype=np.int64)
-    for shift in (0, 16, 32, 48):
-        count[:] = 0
-        for i in range(n):
-            count[((keys[i] >> shift) & 0xFFFF) + 1] += 1
-        for d in range(65536):
-            count[d + 1] += count[d]
-        for i in range(n):
-            d = (keys[i] >> shift) & 0xFFFF
-            spare[count[d]] = order[i]
-            spare_keys[count[d]] = keys[i]
-            count[d] += 1
-        order, spare = spare, order
-        keys, spare_keys = spare_keys, keys
-    return order
+def household_groups(persons: dict, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The strata of :func:`household_strata` as lists: households of stratum ``k`` are
+    ``grouped[ptr[k]:ptr[k + 1]]`` (ascending); ``ptr`` shape (n_strata + 1,), ``grouped``
+    shape (n_households,).
+
+    Raises
+    ------
+    ValueError
+        If a weight is negative or not finite.
+    """
+    weight = np.asarray(weight, float)
+    if not np.isfinite(weight).all() or (weight < 0).any():
+        raise ValueError("start state: household weights must be finite and ≥ 0")
+    strata = household_strata(persons, weight)
+    grouped = np.argsort(strata, kind="stable")
+    ptr = np.zeros(int(strata.max(initial=-1)) + 2, dtype=np.int64)
+    np.cumsum(np.bincount(strata), out=ptr[1:])
+    return ptr, grouped
 
 
-def _order(key: np.ndarray) -> np.ndarray:
-    """``np.argsort(key)`` of non-negative float keys in linear time: a stable radix sort on the
-    four 16-bit digits of the keys' bits (their order for keys ≥ 0; compiled). With distinct
-    keys the order is unique, so both agree; keys that tie fall back to ``np.argsort``."""
-    order = _radix_jit(key.view(np.uint64))
-    s = key.take(order)
-    if (key < 0).any() or (s[1:] == s[:-1]).any():
-        return np.argsort(key)
-    return order
-
-
-def _copies_loop(ws, order, u):
-    # copies of household order[i]: floor(cum_i + u) − floor(cum_i − w + u), cum the running
-    # sum of the weights in that order (the same additions as np.cumsum)
-    copies = np.empty(ws.shape[0], dtype=np.int64)
-    cum = 0.0
-    for i in range(order.shape[0]):
-        h = order[i]
-        w = ws[h]
-        cum += w
-        copies[h] = np.int64(np.floor(cum + u)) - np.int64(np.floor(cum - w + u))
+def _stratum_copies_loop(ptr, grouped, base, extra, draws, n):
+    # floor(w s) copies of every household; e_k more go to e_k households of stratum k drawn
+    # without replacement by Floyd's algorithm (a uniform subset of size e_k from e_k draws)
+    copies = np.zeros(n, dtype=np.int64)
+    mark = np.zeros(grouped.shape[0], dtype=np.bool_)
+    d = 0
+    for k in range(ptr.shape[0] - 1):
+        lo, n_k = ptr[k], ptr[k + 1] - ptr[k]
+        if base[k] > 0:
+            for i in range(lo, lo + n_k):
+                copies[grouped[i]] = base[k]
+        for j in range(n_k - extra[k], n_k):
+            t = np.int64(draws[d] * (j + 1))  # uniform on 0 .. j
+            d += 1
+            pick = lo + (j if mark[lo + t] else t)
+            mark[pick] = True
+            copies[grouped[pick]] += 1
     return copies
 
 
-def _copy_persons_loop(copies, first_h, hh, mother, ptr, members):
-    # every member of a household with c copies, c times in row order (copy j in household
-    # first_h + j); a mother in the same household maps to her own copy j, otherwise −1.
-    # The members of household h are members[ptr[h]:ptr[h + 1]]: only households with a copy
-    # are visited (at small scales most have none)
-    picked = np.zeros(hh.shape[0], dtype=np.bool_)
-    n_sel = 0
-    for h in range(copies.shape[0]):
-        if copies[h] > 0:
-            for j in range(ptr[h], ptr[h + 1]):
-                picked[members[j]] = True
-            n_sel += ptr[h + 1] - ptr[h]
-    sel = np.empty(n_sel, dtype=np.int64)  # in row order
-    k = 0
-    for i in range(hh.shape[0]):
-        if picked[i]:
-            sel[k] = i
-            k += 1
-    total = 0
-    for i in sel:
-        total += copies[hh[i]]
-    src = np.empty(total, dtype=np.int64)
-    new_hh = np.empty(total, dtype=np.int64)
-    first_p = np.empty(hh.shape[0], dtype=np.int64)  # written for the selected rows only
-    k = 0
-    for i in sel:
-        first_p[i] = k
-        h = hh[i]
-        for j in range(copies[h]):
-            src[k] = i
-            new_hh[k] = first_h[h] + j
-            k += 1
-    new_mother = np.empty(total, dtype=np.int64)
-    for t in range(total):
-        i = src[t]
-        m = mother[i]
-        if m >= 0 and hh[m] == hh[i]:
-            new_mother[t] = first_p[m] + new_hh[t] - first_h[hh[i]]
-        else:
-            new_mother[t] = -1
-    return src, new_hh, new_mother
+def _copy_households_loop(sel, copies, ptr, members, mother_rank):
+    # the households sel (ascending, those with a copy), copy j after copy j − 1, each copy's
+    # members in row order; a mother in the same household maps to her own copy, otherwise −1
+    n_h, n_p = 0, 0
+    for h in sel:
+        n_h += copies[h]
+        n_p += copies[h] * (ptr[h + 1] - ptr[h])
+    h_src = np.empty(n_h, dtype=np.int64)
+    src = np.empty(n_p, dtype=np.int64)
+    new_hh = np.empty(n_p, dtype=np.int64)
+    new_mother = np.empty(n_p, dtype=np.int64)
+    g, k = 0, 0
+    for h in sel:
+        lo, hi = ptr[h], ptr[h + 1]
+        for _ in range(copies[h]):
+            h_src[g] = h
+            for j in range(lo, hi):
+                src[k] = members[j]
+                new_hh[k] = g
+                r = mother_rank[j]
+                new_mother[k] = k - (j - lo) + r if r >= 0 else -1
+                k += 1
+            g += 1
+    return h_src, src, new_hh, new_mother
 
 
-_radix_jit = _jit(_radix_loop)
-_copies = _jit(_copies_loop)
-_copy_persons = _jit(_copy_persons_loop)
+_stratum_copies = _jit(_stratum_copies_loop)
+_copy_households = _jit(_copy_households_loop)
 
 
 def start_population(data_dir: str | Path, year: int, scale: float, n_townships: int,
@@ -279,22 +311,39 @@ def start_population(data_dir: str | Path, year: int, scale: float, n_townships:
     DataError
         Unreadable file, or a state made for other places (see :func:`check_against`).
     """
-    persons, households, weight, places, _ = read_start_state(data_dir, year)
+    _, households, weight, places, _ = read_start_state(data_dir, year)
     check_against(data_dir, year, n_townships, n_villages, households)
     npz = state_files(data_dir, year)[0]
-    strata, members = _strata(str(npz), npz.stat().st_mtime_ns, len(weight))
-    return (*draw_start_population(persons, households, weight, scale, rng, strata, members),
+    persons, groups, members = _prepared(str(npz), npz.stat().st_mtime_ns)
+    return (*draw_start_population(persons, households, weight, scale, rng, groups, members),
             places)
 
 
-_STRATA: dict[tuple[str, int], tuple] = {}
+_PREPARED: dict[tuple[str, int], tuple] = {}
 
 
-def _strata(path: str, mtime_ns: int, n: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """Strata and members of the households of a start-state file (once per process)."""
+def _prepared(path: str, mtime_ns: int) -> tuple[dict, tuple, tuple]:
+    """The persons of a start-state file in household order (so a draw's gathers read rows
+    next to each other; same values drawn), their strata (:func:`household_groups`) and
+    members (:func:`household_members`); once per process, shared read-only.
+
+    Raises
+    ------
+    DataError
+        A weight that is negative or not finite.
+    """
     key = (path, mtime_ns)
-    if key not in _STRATA:
-        persons = read_start_state(Path(path).parent, int(Path(path).stem.split("_")[1]))[0]
-        _STRATA.clear()
-        _STRATA[key] = household_strata(persons, n), household_members(persons["hh"], n)
-    return _STRATA[key]
+    if key not in _PREPARED:
+        persons, _, weight, _, _ = read_start_state(Path(path).parent,
+                                                     int(Path(path).stem.split("_")[1]))
+        bad = np.flatnonzero(~(np.isfinite(weight) & (weight >= 0)))
+        if len(bad):
+            raise DataError(f"{path}: column 'h_weight' is {weight[bad[0]]} for household "
+                            f"{bad[0]}; weights must be finite and ≥ 0 (regenerate the start "
+                            "state: `python -m urban_sim.calibration.start_state`)")
+        ptr, members, rank = household_members(persons, len(weight))
+        ordered = {k: v.take(members) for k, v in persons.items()}
+        _PREPARED.clear()
+        _PREPARED[key] = (ordered, household_groups(persons, weight),
+                          (ptr, np.arange(len(members)), rank))
+    return _PREPARED[key]
