@@ -627,3 +627,159 @@ def test_township_rows_equal_the_numpy_rule():
             share = np.where(empty, math.nan, old_t / town_pop)
         ref = np.column_stack([town_pop, empty, size, share]).ravel()
         assert np.array_equal(_township_rows(r, occ, old, 3.5, K), ref, equal_nan=True), t
+
+
+# ------------------------------------------------------------------------ tallies (model/tally.py)
+def _tally_reference(self):
+    """model.tally.tally before its counts by place were compiled (main 2a413ff)."""
+    from urban_sim.model.tally import (
+        AC_OLD, AC_PUPIL, AC_WORKING, AGE_CLASS, IN_COUNTY_BYTES, N_AGE_CLASSES,
+    )
+    from urban_sim.population.kernels import (
+        counts_and_presence, households_by_township_and_location,
+    )
+    from urban_sim.population.state import LOC_SEAT, LOC_TOWN, LOC_VILLAGE
+
+    P, H, w, K = self.persons, self.households, self.weight, self.K
+    nP = 2 * K + 1
+    by_key, flags = counts_and_presence(P.loc, P.hh, H.township, P.alive, P.age, AGE_CLASS, K,
+                                        N_AGE_CLASSES, len(H))
+    by_key = by_key.reshape(4 * K + 1, -1)
+    by_place = np.zeros((nP + 1, N_AGE_CLASSES), dtype=np.int64)
+    np.add.at(by_place, self._place_lut, by_key)
+    by_place = by_place[:nP]
+    self.residents = by_place.sum(axis=1) * w
+    self.labour_force = by_place[:, AC_WORKING] * w
+    pupil_n = by_place[:, AC_PUPIL].copy()
+    pupil_n[self.OUT] = 0
+    resident = by_place[: self.OUT].sum(axis=0)
+    pres = flags[:-1].reshape(-1, 4)
+    self.presence = pres
+    n_at = households_by_township_and_location(pres.ravel(), H.township, K).reshape(K, 4)
+    self.occupied = np.zeros(nP)
+    self.occupied[K:2 * K] += n_at[:, LOC_VILLAGE] * w
+    self.occupied[:K] += n_at[:, LOC_TOWN] * w
+    self.occupied[0] += n_at[:, LOC_SEAT].sum() * w
+    in_county = pres.view(np.uint32).ravel() & IN_COUNTY_BYTES
+    self.n_households = np.count_nonzero(in_county) * w
+    self.housing_use_all = np.zeros(2 * K)
+    if hasattr(self, "housing"):
+        self.housing_use_all[:K] = self.occupied[:K] / np.maximum(self.housing, 1e-9)
+    self.housing_use = self.housing_use_all[:K]
+    total = self.residents[:-1].sum()
+    urban = self.residents[self.is_urban_place].sum()
+    seat = self.residents[0]
+    pupils = pupil_n * w
+    town_res = self.residents[1:K]
+    self.n_big_towns = int(np.sum((town_res >= self.params["town_sewage_min_residents"])
+                                  & (self.kind[1:] == "town")))
+    p = self.params
+    veh = p["vehicles_per_urban_resident"] * (1 + p["vehicle_growth_rate_per_year"]) ** (self.year - 2020)
+    self.groups = {
+        "residents": total, "urban_residents": urban, "seat_residents": seat,
+        "rural_residents": total - urban, "pupils": pupils[:-1].sum(), "pupils_seat": pupils[0],
+        "disabled_children": p["disabled_child_share"] * pupils[:-1].sum(),
+        "vehicles": veh * seat, "seat_built_up_km2": seat / p["seat_density_persons_km2"],
+        "n_villages": float(len(self.data.villages)), "n_other_townships": float(K - 1),
+        "age_0_14": resident[:AC_PUPIL + 1].sum() * w, "age_60_plus": resident[AC_OLD] * w,
+        "age_0_3": resident[0] * w,
+        "childcare_demand": (self.childcare.demand(resident[0] * w, self.year)
+                             if self.childcare.active else math.inf),
+        "registered": int(by_place.sum()) * w, "outside": self.residents[-1],
+    }
+    if hasattr(self, "stocks"):
+        self.groups["beds_per_1000"] = self.stocks["hospital_beds"] / max(total, 1) * 1000
+        self.school_use = pupils[0] / max(self.stocks["school_seats_seat"], 1.0)
+    else:
+        self.groups["beds_per_1000"] = 6.0
+        self.school_use = 1.0
+    self.old_by_place = by_place[:, AC_OLD]
+
+
+_TALLIED = ("residents", "labour_force", "presence", "occupied", "n_households", "housing_use_all",
+            "housing_use", "n_big_towns", "school_use", "old_by_place")
+
+
+@pytest.mark.parametrize("scale,start", [(0.03, 2020), (0.007, 2010), (0.3, 2020)])
+def test_tally_equals_the_numpy_reference(lin_data, monkeypatch, scale, start):
+    """Every tallied array, count and group, bit for bit, every year (weights 1/scale that are
+    not whole numbers, so the order of the float sums shows), and at the start (no dwellings)."""
+    from types import SimpleNamespace
+
+    import urban_sim.model.county as county_module
+
+    original, checked = county_module.tally, []
+
+    def both(model):
+        ref = SimpleNamespace(**{k: getattr(model, k) for k in (
+            "persons", "households", "weight", "K", "_place_lut", "OUT", "is_urban_place", "kind",
+            "params", "year", "data", "childcare", *(("housing", "stocks") if hasattr(model, "stocks")
+                                                      else ()))})
+        _tally_reference(ref)
+        original(model)
+        for k in _TALLIED:
+            a, b = getattr(model, k), getattr(ref, k)
+            assert np.array_equal(a, b, equal_nan=True) and np.asarray(a).dtype == np.asarray(b).dtype, k
+        assert model.groups.keys() == ref.groups.keys()
+        for k, v in ref.groups.items():
+            assert model.groups[k] == v and type(model.groups[k]) in (type(v), float), k
+        checked.append(model.year)
+    monkeypatch.setattr(county_module, "tally", both)
+    m = CountyModel(load_scenario("plan", {"scale": scale, "start_year": start, "end_year": start + 3}),
+                    data=lin_data, seed=6)
+    m.run()
+    m.close()
+    assert len(checked) == 5 and 1 / scale != round(1 / scale)
+
+
+def test_pairwise_sum_is_numpys_sum():
+    from urban_sim.model.tally import _np_sum, np_sum
+
+    rng = np.random.default_rng(9)
+    for t in range(3000):
+        n = int(rng.integers(0, 600)) if t % 3 else int(rng.integers(0, 20))
+        a = rng.random(n) * 10.0 ** rng.integers(-4, 8, n) * rng.choice([-1.0, 1.0], n)
+        ref = a.sum()
+        for got in (_np_sum(a), np_sum(a)):
+            assert got == ref and np.signbit(got) == np.signbit(ref), (t, n)
+    assert _np_sum(np.array([-0.0])) == 0.0 and not np.signbit(_np_sum(np.array([-0.0])))
+
+
+# ------------------------------------------------------------ government's yearly bookkeeping
+def test_pipeline_advance_equals_the_numpy_shift():
+    rng = np.random.default_rng(4)
+    tables = [rng.random((8, 30)), rng.random((8, 8)), rng.random((8, 47))]
+    ref = [t.copy() for t in tables]
+    for arr in ref:
+        arr[:-1] = arr[1:]
+        arr[-1] = 0
+    gov._advance(*tables)
+    assert all(np.array_equal(a, b) for a, b in zip(tables, ref, strict=True))
+    assert not tables[0][-1].any() and tables[2][0].any()
+
+
+def test_queued_sewage_is_the_queued_additions_entry(lin_data):
+    """The sum of the town sewage programmes' queue, bit for bit the bincount's, every year."""
+    from urban_sim.model.county import _sewage_queued
+    from urban_sim.targets import queued_by_stock
+
+    m = CountyModel(load_scenario("plan", {"scale": 0.02, "end_year": 2030}), data=lin_data, seed=2)
+    prog, seen = m.programmes, 0
+    assert len(prog.rows_of["town_sewage_facilities"]) >= 1
+    while m.year < 2030:
+        m.step()
+        full = m.queued_additions()
+        assert m.queued_sewage() == {"town_sewage_facilities": full["town_sewage_facilities"]}
+        seen += full["town_sewage_facilities"] > 0
+    m.close()
+    assert seen
+    rng = np.random.default_rng(1)
+    stocks = ["a", "town_sewage_facilities", "b", "town_sewage_facilities", "town_sewage_facilities"]
+    fake = gov.Programmes.__new__(gov.Programmes)
+    fake.rows_of = {"town_sewage_facilities": (1, 3, 4)}
+    for _ in range(200):
+        q = rng.random(5) * 10.0 ** rng.integers(-5, 5, 5)
+        assert _sewage_queued(fake, q)["town_sewage_facilities"] == \
+            queued_by_stock(stocks, q)["town_sewage_facilities"]
+    fake.rows_of = {}
+    assert _sewage_queued(fake, q) == {}

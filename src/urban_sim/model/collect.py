@@ -108,7 +108,7 @@ def collect(model, collect_flows: bool) -> None:
         _per(s["childcare_places_inclusive"] + s["childcare_places_other"], total, 1000),
         demand if math.isfinite(demand) else math.nan,
         s["flood_safety"], *[s[n] for n in ENVIRONMENT_PARTS], model.environment_seat]
-    dicts = (indicator_values(st, g, model.n_big_towns, model.queued_additions()),
+    dicts = (indicator_values(st, g, model.n_big_towns, model.queued_sewage()),
              model.ratios.values(y, st, g),
              comparison(st, g, read_averages(model.data.data_dir, model.scenario.start_year)))
     outputs = {**model.relocation.outputs(), **model.finance.outputs()}

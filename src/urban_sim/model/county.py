@@ -168,6 +168,7 @@ class CountyModel(mesa.Model):
         self.programmes = self.data.memo(("programmes",), lambda: Programmes(self.data.programmes))
         src = getattr(scenario, "_source", None) or "scenario"
         self.weights = {id(b): self.programmes.weights(b, src) for b in (scenario.history, scenario.policy)}
+        self._shares: dict[int, np.ndarray] = {}  # task-area shares by policy block
         self.government = Government(self, self.programmes, 2 * K)
         self.relocation = Relocation(self.data.data_dir, self.year)
         self.finance = Financing(self.data.data_dir, self.year, float(self.housing[0]))
@@ -246,15 +247,19 @@ class CountyModel(mesa.Model):
         p, t, st, g, prog = self.params, self.year, self.stocks, self.government, self.programmes
         need_of, tops = g.rules(self.targets)
         queued = g.queued()
-        values = indicator_values(st, self.groups, self.n_big_towns, queued_by_stock(prog.stock, queued))
-        use = [self.school_use, self.housing_use[0], float(np.mean(self.housing_use[1:])),
+        values = indicator_values(st, self.groups, self.n_big_towns, _sewage_queued(prog, queued))
+        town_use = self.housing_use[1:]  # np.mean's sum and division, without its dispatch
+        use = [self.school_use, self.housing_use[0], float(np.add.reduce(town_use) / len(town_use)),
                6.0 / max(self.groups["beds_per_1000"], 1e-9)]  # allocation.USE_STOCKS
         new_m2 = self.new_dwellings * p["floor_area_per_new_dwelling_m2"]
         standard = building_standards(p, t)
         room = programme_room(st, prog.stock_index, self.groups,
                               self.relocation.sites(sites(tops, self.groups, self.n_big_towns)), standard, new_m2)
         gov_eff = st["governance_efficiency"]
-        shares = np.array([getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
+        shares = self._shares.get(id(self.block))
+        if shares is None:  # the block's task-area shares (the scenario's blocks do not change)
+            shares = self._shares[id(self.block)] = np.array(
+                [getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
         pw = place_weights(self.residents[: self.n_places], self.place_type, self.qikou_place)
         pm = prog.place_matrix(pw)
         g.invest(
@@ -278,6 +283,11 @@ class CountyModel(mesa.Model):
     def queued_additions(self) -> dict[str, float]:
         """Stock additions funded and under construction, by stock."""
         return queued_by_stock(self.programmes.stock, self.government.queued())
+
+    def queued_sewage(self) -> dict[str, float]:
+        """The town sewage plants of :meth:`queued_additions` (all that
+        :func:`urban_sim.targets.indicator_values` reads of it)."""
+        return _sewage_queued(self.programmes, self.government.queued())
 
     # 3 -----------------------------------------------------------------------------------
     def labour_market(self) -> None:
@@ -433,6 +443,18 @@ class CountyModel(mesa.Model):
         if isinstance(ids, dict):
             ids.pop(self, None)
         self.remove_all_agents()
+
+
+def _sewage_queued(programmes: Programmes, queued: np.ndarray) -> dict[str, float]:
+    """``{"town_sewage_facilities": q}`` of :func:`urban_sim.targets.queued_by_stock` (the sum in
+    programme order from 0.0, as its bincount adds; empty when no programme builds them)."""
+    rows = programmes.rows_of.get("town_sewage_facilities")
+    if rows is None:
+        return {}
+    total = 0.0
+    for i in rows:
+        total += queued[i]
+    return {"town_sewage_facilities": total}
 
 
 def _place_columns(data: CountyData) -> dict:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from urban_sim.population.kernels import (
-    counts_and_presence, households_by_township_and_location,
+    _jit, counts_and_presence, households_by_township_and_location,
 )
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
@@ -30,63 +30,187 @@ def tally(self) -> None:
 
     Sets ``residents``, ``labour_force``, ``occupied``, ``n_households``, ``housing_use``,
     ``n_big_towns``, ``groups``, ``school_use`` and ``old_by_place`` on the model ``self``
-    (a :class:`urban_sim.model.CountyModel`); persons at full scale (agents × weight).
+    (a :class:`urban_sim.model.CountyModel`); persons at full scale (agents × weight). The
+    counts by place and their sums are one compiled pass (:func:`_by_place_loop`).
     """
     P, H, w, K = self.persons, self.households, self.weight, self.K
-    nP = 2 * K + 1
     # one count of persons by (location × K + township, age class); the dead in a last row
     by_key, flags = counts_and_presence(P.loc, P.hh, H.township, P.alive, P.age, AGE_CLASS, K,
                                         N_AGE_CLASSES, len(H))
-    by_key = by_key.reshape(4 * K + 1, -1)
-    by_place = np.zeros((nP + 1, N_AGE_CLASSES), dtype=np.int64)
-    np.add.at(by_place, self._place_lut, by_key)
-    by_place = by_place[:nP]  # without the dead
-    self.residents = by_place.sum(axis=1) * w
-    self.labour_force = by_place[:, AC_WORKING] * w
-    pupil_n = by_place[:, AC_PUPIL].copy()
-    pupil_n[self.OUT] = 0
-    resident = by_place[: self.OUT].sum(axis=0)  # persons in the county by age class
     # households with a living member at each (township, location)
     pres = flags[:-1].reshape(-1, 4)  # as population.migration.presence
     self.presence = pres  # read by relocation at the start of next year (nothing moves before)
-    n_at = households_by_township_and_location(pres.ravel(), H.township, K).reshape(K, 4)
-    self.occupied = np.zeros(nP)
-    self.occupied[K:2 * K] += n_at[:, LOC_VILLAGE] * w
-    self.occupied[:K] += n_at[:, LOC_TOWN] * w
-    self.occupied[0] += n_at[:, LOC_SEAT].sum() * w
+    n_at = households_by_township_and_location(pres.ravel(), H.township, K)
+    housing = getattr(self, "housing", None)
+    p = self.params
+    (self.residents, self.labour_force, self.old_by_place, self.occupied, self.housing_use_all,
+     sums, self.n_big_towns) = _by_place(
+        by_key, self._place_lut, n_at, w, K, housing if housing is not None else _NO_HOUSING,
+        housing is not None, self.is_urban_place, p["town_sewage_min_residents"])
+    total, urban, pupils, pupils_seat, age_0_14, age_60_plus, age_0_3, registered = sums
     # a household split between places is one household (counted once, census definition)
     # (the four location flags of a household read as one 32-bit word, outside masked off)
     in_county = pres.view(np.uint32).ravel() & IN_COUNTY_BYTES
     self.n_households = np.count_nonzero(in_county) * w
-    self.housing_use_all = np.zeros(2 * K)
-    if hasattr(self, "housing"):
-        self.housing_use_all[:K] = self.occupied[:K] / np.maximum(self.housing, 1e-9)
     self.housing_use = self.housing_use_all[:K]
-    total = self.residents[:-1].sum()
-    urban = self.residents[self.is_urban_place].sum()
     seat = self.residents[0]
-    pupils = pupil_n * w
-    town_res = self.residents[1:K]
-    self.n_big_towns = int(np.sum((town_res >= self.params["town_sewage_min_residents"])
-                                  & (self.kind[1:] == "town")))
-    p = self.params
     veh = p["vehicles_per_urban_resident"] * (1 + p["vehicle_growth_rate_per_year"]) ** (self.year - 2020)
     self.groups = {
         "residents": total, "urban_residents": urban, "seat_residents": seat,
-        "rural_residents": total - urban, "pupils": pupils[:-1].sum(), "pupils_seat": pupils[0],
-        "disabled_children": p["disabled_child_share"] * pupils[:-1].sum(),
+        "rural_residents": total - urban, "pupils": pupils, "pupils_seat": pupils_seat,
+        "disabled_children": p["disabled_child_share"] * pupils,
         "vehicles": veh * seat, "seat_built_up_km2": seat / p["seat_density_persons_km2"],
-        "n_villages": float(len(self.data.villages)), "n_other_townships": float(K - 1),
-        "age_0_14": resident[:AC_PUPIL + 1].sum() * w, "age_60_plus": resident[AC_OLD] * w,
-        "age_0_3": resident[0] * w,
-        "childcare_demand": (self.childcare.demand(resident[0] * w, self.year)
+        "n_villages": float(len(self.v_township)), "n_other_townships": float(K - 1),
+        "age_0_14": age_0_14, "age_60_plus": age_60_plus, "age_0_3": age_0_3,
+        "childcare_demand": (self.childcare.demand(age_0_3, self.year)
                              if self.childcare.active else math.inf),
-        "registered": int(by_place.sum()) * w, "outside": self.residents[-1],
+        "registered": float(registered), "outside": self.residents[-1],
     }
     if hasattr(self, "stocks"):
         self.groups["beds_per_1000"] = self.stocks["hospital_beds"] / max(total, 1) * 1000
-        self.school_use = pupils[0] / max(self.stocks["school_seats_seat"], 1.0)
+        self.school_use = pupils_seat / max(self.stocks["school_seats_seat"], 1.0)
     else:
         self.groups["beds_per_1000"] = 6.0
         self.school_use = 1.0
-    self.old_by_place = by_place[:, AC_OLD]
+
+
+_NO_HOUSING = np.zeros(0)
+
+
+def _block(a, lo, n):
+    # NumPy's pairwise sum of a[lo:lo + n] for n <= 128 (numpy/_core/src/umath/loops_utils.h.src):
+    # below 8 values in order from −0.0, else eight interleaved partial sums, then the rest
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+def _sum(a, lo, n):
+    # NumPy's pairwise sum of a[lo:lo + n]: above 128 values the sum of the two halves (split at
+    # a multiple of 8), each summed the same way; NumPy's recursion with a stack of halves (a
+    # compiled function cannot call itself from a kernel cached on disk)
+    if n <= 128:
+        return _block(a, lo, n)
+    los = np.empty(64, dtype=np.int64)
+    ns = np.empty(64, dtype=np.int64)
+    left = np.empty(64)
+    has_left = np.zeros(64, dtype=np.bool_)
+    d = 0
+    los[0], ns[0] = lo, n
+    while True:
+        m = ns[d]
+        if m > 128:  # descend into the first half
+            h = m // 2
+            h -= h % 8
+            los[d + 1], ns[d + 1], has_left[d + 1] = los[d], h, False
+            d += 1
+            continue
+        v = _block(a, los[d], m)
+        while True:  # hand the sum up: a first half waits for the second, a second completes
+            d -= 1
+            if d < 0:
+                return v
+            if has_left[d]:
+                v = left[d] + v
+                continue
+            left[d], has_left[d] = v, True
+            h = ns[d] // 2
+            h -= h % 8
+            los[d + 1], ns[d + 1], has_left[d + 1] = los[d] + h, ns[d] - h, False
+            d += 1
+            break
+
+
+def np_sum(a):
+    """``a.sum()`` of a contiguous 1-d float64 array, the same bits as NumPy's: the identity
+    0.0 plus the pairwise sum (compiled: :data:`_np_sum`)."""
+    return 0.0 + _sum(a, 0, a.shape[0])
+
+
+_block = _jit(_block)  # called by _sum
+_sum = _jit(_sum)
+_np_sum = _jit(np_sum)
+
+
+def _by_place_loop(by_key, lut, n_at, w, K, housing, has_housing, is_urban, min_residents):
+    # persons by place and age class (np.add.at of the rows of by_key at lut; the dead in the
+    # last place, dropped), then at full scale (× w): residents, labour force, the old by place
+    # (count), households at each place, dwelling use, and the sums of the groups: each as the
+    # NumPy expression it replaced (float sums pairwise as NumPy's, integer sums exact)
+    n_classes = by_key.shape[0] // lut.shape[0]
+    n_places = 2 * K + 1
+    by_place = np.zeros((n_places + 1, n_classes), dtype=np.int64)
+    for r in range(lut.shape[0]):
+        for c in range(n_classes):
+            by_place[lut[r], c] += by_key[r * n_classes + c]
+    residents = np.empty(n_places)
+    labour = np.empty(n_places)
+    pupils = np.empty(n_places)
+    old = np.empty(n_places, dtype=np.int64)
+    resident = np.zeros(n_classes, dtype=np.int64)  # in the county, by age class
+    registered = 0
+    for q in range(n_places):
+        n = 0
+        for c in range(n_classes):
+            n += by_place[q, c]
+            if q < n_places - 1:
+                resident[c] += by_place[q, c]
+        registered += n
+        residents[q] = n * w
+        labour[q] = by_place[q, AC_WORKING] * w
+        pupils[q] = (by_place[q, AC_PUPIL] if q < n_places - 1 else 0) * w
+        old[q] = by_place[q, AC_OLD]
+    occupied = np.zeros(n_places)
+    at_seat = 0
+    for t in range(K):
+        occupied[K + t] += n_at[4 * t + LOC_VILLAGE] * w
+        occupied[t] += n_at[4 * t + LOC_TOWN] * w
+        at_seat += n_at[4 * t + LOC_SEAT]
+    occupied[0] += at_seat * w
+    use = np.zeros(2 * K)
+    if has_housing:
+        for t in range(K):
+            h = housing[t]
+            use[t] = occupied[t] / (h if (h >= 1e-9 or h != h) else 1e-9)  # np.maximum
+    urban = np.empty(n_places)
+    n_urban = 0
+    big = 0
+    for q in range(n_places):
+        if is_urban[q]:
+            urban[n_urban] = residents[q]
+            n_urban += 1
+        if 1 <= q < K and is_urban[q] and residents[q] >= min_residents:
+            big += 1
+    sums = np.empty(8)
+    sums[0] = 0.0 + _sum(residents, 0, n_places - 1)
+    sums[1] = 0.0 + _sum(urban, 0, n_urban)
+    sums[2] = 0.0 + _sum(pupils, 0, n_places - 1)
+    sums[3] = pupils[0]
+    sums[4] = (resident[0] + resident[1] + resident[AC_PUPIL]) * w
+    sums[5] = resident[AC_OLD] * w
+    sums[6] = resident[0] * w
+    sums[7] = registered * w
+    return residents, labour, old, occupied, use, sums, big
+
+
+_by_place = _jit(_by_place_loop)

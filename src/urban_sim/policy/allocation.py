@@ -3,6 +3,8 @@ distribution of a programme's jobs over places (docs/ODD.md §7.2)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from urban_sim.services.stocks import NEW_BUILDING_SHARES, Stocks
@@ -118,17 +120,29 @@ def place_weights(residents: np.ndarray, place_type: np.ndarray,
         0 county seat, 1 town centre, 2 village area.
     qikou_place : numpy.ndarray of bool, shape (n_places,)
     """
-    n = len(residents)
-    towns = place_type == 1
-    masks = np.stack([np.ones(n, bool), towns, place_type == 2,
-                      qikou_place if qikou_place.any() else towns])
+    masks, seat = _place_masks(place_type.tobytes(), place_type.dtype.str, qikou_place.tobytes())
     w = np.where(masks, residents, 0.0)
     total = w.sum(axis=1)  # each row summed as a 1-d array would be
-    for r in np.flatnonzero(total <= 0).tolist():  # nobody there: evenly over the places
-        w[r] = masks[r]
-        total[r] = w[r].sum()
+    for r, t in enumerate(total.tolist()):
+        if t <= 0:  # nobody there: evenly over the places
+            w[r] = masks[r]
+            total[r] = w[r].sum()
     w /= total[:, None]
-    seat = np.zeros(n)
-    seat[0] = 1.0
     return {"county_seat": seat, "county": w[0], "towns": w[1], "villages": w[2],
             "qikou_towns": w[3]}
+
+
+@functools.lru_cache(maxsize=16)
+def _place_masks(place_type: bytes, dtype: str, qikou_place: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The places of each row of :func:`place_weights` (all, towns, villages, Qikou towns or all
+    towns when there are none) and the county seat's row (1 at place 0), read-only: shared by
+    every call with the same places."""
+    place_type = np.frombuffer(place_type, dtype=dtype)
+    qikou = np.frombuffer(qikou_place, dtype=bool)
+    n = len(place_type)
+    towns = place_type == 1
+    masks = np.stack([np.ones(n, bool), towns, place_type == 2, qikou if qikou.any() else towns])
+    seat = np.zeros(n)
+    seat[0] = 1.0
+    masks.flags.writeable = seat.flags.writeable = False
+    return masks, seat

@@ -74,6 +74,8 @@ class Programmes:
         self.stock_index = {name: i for i, name in enumerate(dict.fromkeys(self.stock))}
         self.stock_names = tuple(self.stock_index)  # each stock once, in table order
         self.stock_code = np.array([self.stock_index[s] for s in self.stock], dtype=np.intp)
+        self.rows_of = {name: tuple(i for i, s in enumerate(self.stock) if s == name)
+                        for name in self.stock_names}  # programmes of each stock, in order
         self.new_building = np.array([s in NEW_BUILDING_SHARES for s in self.stock_names])
         self.abs_unit_size = np.abs(self.unit_size)
         self.duration = np.maximum(self.lag, 1)  # years of construction jobs
@@ -206,9 +208,7 @@ class Government(mesa.Agent):
         self.operating_jobs_by_area = self.operating_jobs_by_area * (1 - attrition) + operating
         construction_jobs = self.construction_place[0].copy()
         self.jobs_by_area = self.construction[0] + self.operating_jobs_by_area
-        for arr in (self.pipeline, self.construction, self.construction_place):
-            arr[:-1] = arr[1:]
-            arr[-1] = 0
+        _advance(self.pipeline, self.construction, self.construction_place)
         return additions, built, direct, construction_jobs
 
     def queued(self) -> np.ndarray:
@@ -344,6 +344,16 @@ def _operating_loop(direct, units, unit_size, operating_jobs, job_sector, sector
                 direct[j, s] += n * pw[i, j]
 
 
+def _advance_loop(pipeline, construction, construction_place):
+    # each table one year on: row d + 1 becomes row d, the last row 0 (arr[:-1] = arr[1:];
+    # arr[-1] = 0)
+    for arr in (pipeline, construction, construction_place):
+        for d in range(arr.shape[0] - 1):
+            arr[d] = arr[d + 1]
+        arr[-1] = 0.0
+
+
+_advance = _jit(_advance_loop)
 _allocate = _jit(_allocate_loop)
 _completed = _jit(_completed_loop)
 _construction_jobs = _jit(_construction_loop)

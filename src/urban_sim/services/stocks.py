@@ -20,6 +20,7 @@ form, the overshoot ``m``, floors and ceilings; the sensitivity analysis varies 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 
 import numpy as np
@@ -265,8 +266,7 @@ class Stocks:
         g = [max(groups[n], 1e-9) for n in group_names] if groups is not None else [1.0]
         new = _add(np.array([value.get(n, 0.0) for n in names]), amounts, mask, kind, group,
                    np.array(g), lo, hi, self.overshoot).tolist()
-        for i in np.flatnonzero(mask).tolist():
-            value[names[i]] = new[i]
+        value.update(itertools.compress(zip(names, new), mask.tolist()))  # stocks present only
 
     def rooms(self, names: tuple[str, ...], groups: dict[str, float] | None = None) -> np.ndarray:
         """Nominal amount (≥ 0, stock units) that can still usefully be added to each stock,
