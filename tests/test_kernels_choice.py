@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from urban_sim.population import choice as ch
+from urban_sim.population import allocation_kernels as ak
 from urban_sim.population import choice_kernels as kc
 from urban_sim.population import migration_kernels as mk
 from urban_sim.population import migration as mg
@@ -231,8 +232,19 @@ def ref_allocate_and_move(persons: Table, households: Table, app: mg.Applicants,
     whole = hhs[flag[hhs] == 1]
     H.base[whole] = to[whole]
     H.years_at_base[whole] = 0
-    mg.repair_bases(P, H)
+    ref_repair_bases(P, H)
     return result
+
+
+def ref_repair_bases(P, H):
+    """``migration.repair_bases`` as NumPy passes (the rule before the compiled passes)."""
+    pres = np.zeros((len(H), 4), dtype=bool)
+    pres[P.hh[P.alive], P.loc[P.alive]] = True
+    fix = np.flatnonzero(~pres[np.arange(len(H)), H.base])
+    pf = pres[fix]
+    H.base[fix] = np.select([pf[:, LOC_SEAT], pf[:, LOC_TOWN], pf[:, LOC_VILLAGE]],
+                            [LOC_SEAT, LOC_TOWN, LOC_VILLAGE], LOC_OUTSIDE)
+    H.years_at_base[fix] = 0
 
 
 def ref_return_migration(persons: Table, households: Table, params: dict[str, float],
@@ -411,6 +423,31 @@ def test_presence_of_equals_the_presence_rows(n, n_hh, seed):
     assert n < 800 or (full.any(axis=1) & ~full.all(axis=1)).any()
 
 
+@pytest.mark.parametrize(("n", "n_hh", "seed"), [(0, 3, 0), (1, 1, 1), (800, 200, 2), (3000, 900, 3)])
+def test_repair_of_bases_equals_the_numpy_rule(n, n_hh, seed):
+    """The full repair and the repair of some households (any order, none, all) give the bases
+    and years of the NumPy rule (the households not looked at unchanged)."""
+    rng = np.random.default_rng(seed)
+    P, H0 = _tables(rng, n, n_hh)
+    H0 = Table({"base": H0.base, "years_at_base": rng.integers(1, 9, n_hh).astype(np.int16)})
+    ref, ours = _copy(H0), _copy(H0)
+    ref_repair_bases(P, ref)
+    mg.repair_bases(P, ours)
+    _same_tables(ours, ref)
+    assert n < 800 or ((ref.base != H0.base).any() and (ref.base == LOC_OUTSIDE).any())
+    for some in (rng.permutation(n_hh)[: n_hh // 3], np.arange(0), np.arange(n_hh)):
+        ours = _copy(H0)
+        mk.repair_of(P.hh, P.loc, P.alive, some, ours.base, ours.years_at_base)
+        expect = _copy(H0)
+        expect.base[some], expect.years_at_base[some] = ref.base[some], ref.years_at_base[some]
+        _same_tables(ours, expect)
+
+
+def test_allocation_kernels_use_the_choice_codes():
+    assert (ak.ALT_TOWN, ak.ALT_SEAT, ak.ALT_OUTSIDE) == (ch.ALT_TOWN, ch.ALT_SEAT, ch.ALT_OUTSIDE)
+    assert ak._TO_LOC.tolist() == [LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE]
+
+
 # --------------------------------------------------------------------------- the phases
 def _copy(table):
     return Table(table.columns())
@@ -522,7 +559,7 @@ def test_allocation_on_random_tables_equals_the_numpy_rule(lin_data, seed):
     H = Table({"base": rng.integers(0, 4, n_hh).astype(np.int8),
                "township": rng.integers(0, K, n_hh).astype(np.int16),
                "years_at_base": rng.integers(0, 5, n_hh).astype(np.int16)})
-    mg.repair_bases(P, H)  # as before every choice
+    ref_repair_bases(P, H)  # as before every choice
     at = P.alive & (P.loc == H.base[P.hh])
     dec = np.unique(P.hh[at & (H.base[P.hh] != LOC_OUTSIDE)])
     hhs = np.sort(rng.choice(dec, len(dec) // 2, replace=False))
@@ -605,12 +642,12 @@ def test_members_at_base_of_chosen_households():
     chosen = rng.random(50) < 0.1
     at_idx = np.flatnonzero(at)
     ia = np.flatnonzero(chosen[hh[at_idx]])
-    rows, ranks, n_at = mk.members_at_base_of(at, hh, chosen)
+    rows, ranks, n_at = ak.members_at_base_of(at, hh, chosen)
     assert 0 < len(rows) < len(at_idx)  # a case where some, not all, are members
     _same(rows, at_idx[ia])
     _same(ranks, ia)
     assert n_at == len(at_idx)
-    rows, ranks, n_at = mk.members_at_base_of(at[:0], hh, chosen)
+    rows, ranks, n_at = ak.members_at_base_of(at[:0], hh, chosen)
     assert len(rows) == len(ranks) == n_at == 0
 
 
@@ -622,6 +659,6 @@ def test_moves_refuses_elderly_draws_of_another_count():
             age, np.zeros(3, bool), np.arange(3), )
     loc = np.full(3, LOC_VILLAGE, np.int8)
     with pytest.raises(ValueError, match="one value per member"):
-        mk.moves(*args, np.array([True]), loc, (6, 14), (16, 49), 65)
-    counts, gone, stay = mk.moves(*args, np.array([True, False]), loc, (6, 14), (16, 49), 65)
+        ak.moves(*args, np.array([True]), loc, (6, 14), (16, 49), 65)
+    counts, gone, stay = ak.moves(*args, np.array([True, False]), loc, (6, 14), (16, 49), 65)
     assert gone.tolist() == [2] and stay.tolist() == [1] and loc.tolist() == [LOC_VILLAGE, LOC_SEAT, LOC_SEAT]

@@ -15,11 +15,12 @@ import numpy as np
 
 from urban_sim.population import choice as ch
 from urban_sim.population import choice_kernels as kc
+from urban_sim.population import allocation_kernels as ak
 from urban_sim.population import kernels
 from urban_sim.population import migration_kernels as mk
 from urban_sim.population import vital_kernels as vk
 from urban_sim.population.sparse_draws import uniforms_at
-from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE, Table
+from urban_sim.population.state import Table
 
 WORKING_AGE = (16, 59)
 PUPIL_AGE = (6, 14)
@@ -81,36 +82,8 @@ def repair_bases(persons: Table, households: Table) -> None:
     """A household whose base has no living member moves its base to where its members are
     (the most urban in-county location among them; outside if none is in the county)."""
     H = households
-    pres = presence(persons, len(H))
-    fix = kernels.households_absent_from_base(pres.ravel(), H.base)
-    _rebase(H, fix, pres[fix])
-
-
-_MOST_URBAN = np.array([LOC_OUTSIDE, LOC_VILLAGE, LOC_TOWN, LOC_TOWN] + [LOC_SEAT] * 4, dtype=np.int8)
-"""Most urban location present by ``4 · seat + 2 · town + village`` presence flags."""
-
-
-def _rebase(H: Table, fix: np.ndarray, pf: np.ndarray) -> None:
-    """Bases of the households ``fix`` (without a living member at their base) from their
-    presence flags ``pf`` (shape (len(fix), 4)), as :func:`repair_bases`."""
-    if len(fix):
-        # the most urban location present: a lookup by the flags of village, town and seat
-        # (the value of np.select([seat, town, village], [SEAT, TOWN, VILLAGE], OUTSIDE))
-        key = pf[:, LOC_SEAT] * np.int8(4)
-        key += pf[:, LOC_TOWN] * np.int8(2)
-        key += pf[:, LOC_VILLAGE]
-        H.base[fix] = _MOST_URBAN.take(key)
-        H.years_at_base[fix] = 0
-
-
-def _repair(persons: Table, households: Table, check: np.ndarray) -> None:
-    """:func:`repair_bases` for the households ``check`` (distinct) only."""
-    if not len(check):
-        return
-    H = households
-    pf = mk.presence_of(persons.hh, persons.loc, persons.alive, check, len(H))
-    broken = ~pf[np.arange(len(check)), H.base[check]]
-    _rebase(H, check[broken], pf[broken])
+    flags = kernels.presence_flags(persons.hh, persons.loc, persons.alive, len(H))
+    mk.rebase_absent(flags, np.arange(len(H)), H.base, H.years_at_base)
 
 
 def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params: dict[str, float],
@@ -154,54 +127,32 @@ def allocate_and_move(persons: Table, households: Table, app: Applicants, vacanc
         Persons per agent.
     """
     p, P, H = params, persons, households
-    K = len(vacancy)
-    hhs, dest, cur, u2, n_work, trigger = (app.hh, app.dest, app.current, app.u2, app.n_workers,
-                                           app.school_trigger)
-    at_base = app.at_base
-    nH = len(H)
-    applicant = np.zeros(nH, dtype=bool)
-    applicant[hhs] = True
-    # members at the base of applying households: rows, positions among all at a base, number
-    pa, ia, n_at = mk.members_at_base_of(at_base, P.hh, applicant)
-    n_app = len(hhs)
-    slot = np.empty(nH, dtype=np.intp)  # position among the applicants (read at their rows only)
-    slot[hhs] = np.arange(n_app)
-    k_a = slot[P.hh[pa]]  # the applicant of each member
-    age_a, female_a = P.age[pa], P.female[pa]
-    pupils, mother_ok = mk.applicant_members(k_a, age_a, female_a, n_app, PUPIL_AGE)
-    to_urban = (dest == ch.ALT_TOWN) | (dest == ch.ALT_SEAT)
-    mother_pupil = to_urban & trigger & mother_ok & (pupils > 0) & (u2 < p["p_mother_with_pupil"])
-    labour_only = (dest == ch.ALT_OUTSIDE) & (n_work > 0) & (u2 < p["p_labour_only_outside"])
-    # lottery for those moving into the county seat or a town centre
-    tw = H.township[hhs].astype(np.int64)
-    place = np.where(dest == ch.ALT_SEAT, 0, tw)
-    urban_idx = np.flatnonzero(to_urban)
-    need = np.stack([np.ones(len(urban_idx)), pupils[urban_idx].astype(float)], axis=1)
-    ok = np.ones(len(hhs), dtype=bool)
-    ok[urban_idx] = ch.capacity_lottery(place[urban_idx], need, vacancy, weight, rng)
-    refused = urban_idx[~ok[urban_idx]]
-    refused_by_place = np.bincount(place[refused], minlength=K) * weight
-    # who moves: by applicant 0 refused, 1 whole household, 2 mother and pupils, 3 labour only
-    kind = np.where(mother_pupil, 2, np.where(labour_only, 3, 1)).astype(np.int8)
-    kind[~ok] = 0
-    to = np.array([LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE], dtype=np.int8)[dest]
-    sub, old = mk.moving_members(k_a, kind, age_a, ia, ELDER_AGE)
+    hhs = app.hh
+    # the applicants' members at their base (rows, positions among all at a base, number),
+    # each one's applicant, age and sex; by applicant the kind of move if accepted (1 whole
+    # household, 2 mother and pupils, 3 labour only), where to, the lottery's place; those
+    # moving into a town centre or the county seat and their needs (a dwelling, school seats)
+    pa, ia, n_at, k_a, age_a, female_a, kind, to, place, urban, need = ak.applicants_of(
+        app.at_base, P.hh, P.age, P.female, hhs, app.dest, app.school_trigger, app.u2,
+        app.n_workers, H.township, p["p_mother_with_pupil"], p["p_labour_only_outside"], PUPIL_AGE)
+    ok = ch.capacity_lottery(place[urban], need, vacancy, weight, rng)
+    # the refused get kind 0; the members of the moving households, and the old among them
+    refused_by_place, sub, old = ak.refused(ok, urban, kind, place, len(vacancy), weight, k_a,
+                                            age_a, ia, ELDER_AGE)
     # one uniform per person at a base (rng.random(n_at)); only the old members of
     # moving households use theirs
     stay_elder = uniforms_at(rng, n_at, old) < p["urban_share_stay_elderly"]
-    counts, gone, stay = mk.moves(sub, k_a, kind, to, age_a, female_a, pa, stay_elder, P.loc,
+    counts, gone, stay = ak.moves(sub, k_a, kind, to, age_a, female_a, pa, stay_elder, P.loc,
                                   PUPIL_AGE, (WORKING_AGE[0], 49), ELDER_AGE)
     w = weight
     result = MoveResult(refused_by_place, counts[0] * w, counts[1] * w, counts[2] * w, counts[3] * w)
-    whole = hhs[kind == 1]
-    H.base[whole] = to[kind == 1]
-    H.years_at_base[whole] = 0
-    # repair_bases(P, H), looking only where a base can have lost its members: the bases were
-    # repaired before the choice (demography) and only these moves happened since, so every
-    # other household still has a living member at its base or none alive (base outside,
-    # 0 years, already so)
-    check = hhs[np.where(kind == 1, gone == 0, (kind > 1) & (gone > 0) & (stay == 0))]
-    _repair(P, H, check)
+    # the whole moving households' new bases; then repair_bases(P, H), looking only where a
+    # base can have lost its members: the bases were repaired before the choice (demography)
+    # and only these moves happened since, so every other household still has a living member
+    # at its base or none alive (base outside, 0 years, already so)
+    check = ak.settle(hhs, kind, to, gone, stay, H.base, H.years_at_base)
+    if len(check):
+        mk.repair_of(P.hh, P.loc, P.alive, check, H.base, H.years_at_base)
     return result
 
 
@@ -214,15 +165,8 @@ def return_migration(persons: Table, households: Table, params: dict[str, float]
     coef = p["return_hazard_base"] * (1 + p["talent_return_hazard_effect"] * talent_return_support)
     who, hh = mk.returning(P.hh, P.loc, P.alive, P.age, len(H), coef, p["return_gamma_age"],
                            p["return_gamma_care"], p["return_gamma_job"] * job_growth, rng)
-    base = H.base[hh]
     # one draw per household, rng.random(len(H))[hh]: members return together
     u = uniforms_at(rng, len(H), hh)
-    s_v, s_t = p["returnee_share_village"], p["returnee_share_town"]
-    pick = np.where(u < s_v, LOC_VILLAGE, np.where(u < s_v + s_t, LOC_TOWN, LOC_SEAT))
-    pick = np.where((pick == LOC_TOWN) & (H.township[hh] == 0), LOC_SEAT, pick)
-    dest = np.where(base != LOC_OUTSIDE, base, pick).astype(np.int8)
-    P.loc[who] = dest
-    newbase = hh[base == LOC_OUTSIDE]
-    H.base[newbase] = dest[base == LOC_OUTSIDE]
-    H.years_at_base[newbase] = 0
-    return len(who), int(np.sum(dest == LOC_SEAT))
+    to_seat = mk.return_moves(who, hh, u, H.base, H.township, P.loc, H.years_at_base,
+                              p["returnee_share_village"], p["returnee_share_town"])
+    return len(who), to_seat

@@ -1,6 +1,7 @@
-"""Compiled passes of the capacity allocation and return migration (numba).
+"""Compiled passes of return migration, the repair of bases and the capacity lottery (numba).
 
-The rules of :mod:`urban_sim.population.migration` as compiled loops, kept bit-identical with
+The rules of :mod:`urban_sim.population.migration` other than the capacity allocation
+(:mod:`urban_sim.population.allocation_kernels`) as compiled loops, kept bit-identical with
 the NumPy rules they replaced in the same way as :mod:`urban_sim.population.choice_kernels`
 (the same integer and floating-point operations in the same order, NumPy's ``exp``, the random
 numbers drawn in the same order; ``tests/test_kernels_choice.py`` keeps the NumPy rules as the
@@ -15,217 +16,6 @@ import numpy as np
 from urban_sim.population import vital_kernels as vk
 from urban_sim.population.choice_kernels import OUTSIDE, SEAT, TOWN, VILLAGE, _jit
 
-
-# --------------------------------------------------------------------------- location choice → allocation
-def _members_at_base_of_loop(at, hh, chosen):
-    n = at.shape[0]
-    rows = np.empty(n, dtype=np.intp)
-    ranks = np.empty(n, dtype=np.intp)
-    m = r = 0
-    for i in range(n):
-        a = at[i]
-        if a & chosen[hh[i]]:  # rare: a branch is cheap
-            rows[m] = i
-            ranks[m] = r
-            m += 1
-        r += a
-    return rows[:m].copy(), ranks[:m].copy(), r
-
-
-def members_at_base_of(at: np.ndarray, hh: np.ndarray, chosen: np.ndarray):
-    """Persons at their household's base whose household is ``chosen``, in one pass.
-
-    Parameters
-    ----------
-    at : numpy.ndarray of bool, shape (n_persons,)
-        Living and at the household's base.
-    hh : numpy.ndarray of int, shape (n_persons,)
-        Household of each person.
-    chosen : numpy.ndarray of bool, shape (n_households,)
-
-    Returns
-    -------
-    rows : numpy.ndarray of intp
-        Their rows, ascending.
-    ranks : numpy.ndarray of intp
-        Their positions among all the persons at a base (in ``flatnonzero(at)``).
-    n_at : int
-        Number of persons at a base.
-    """
-    return _members_at_base_of_jit(at, hh, chosen)
-
-
-_members_at_base_of_jit = _jit(_members_at_base_of_loop)
-
-
-# --------------------------------------------------------------------------- capacity allocation
-def _applicant_members_loop(k_a, age_a, female_a, n_app, pupil_lo, pupil_hi):
-    pupils = np.zeros(n_app, dtype=np.int64)
-    mother = np.zeros(n_app, dtype=np.bool_)
-    for s in range(k_a.shape[0]):
-        k, a = k_a[s], age_a[s]
-        pupils[k] += (a >= pupil_lo) & (a <= pupil_hi)
-        mother[k] |= female_a[s] & (a >= 20) & (a <= 55)
-    return pupils, mother
-
-
-def applicant_members(k_a, age_a, female_a, n_app, pupil_age):
-    """Pupils and mothers by applicant, from the members at the base of the applicants.
-
-    Parameters
-    ----------
-    k_a : numpy.ndarray of int, shape (m,)
-        Applicant (position among the applicants) of each member.
-    age_a : numpy.ndarray of int, shape (m,)
-        Age of each member, years.
-    female_a : numpy.ndarray of bool, shape (m,)
-    n_app : int
-        Number of applicants.
-    pupil_age : tuple of int
-        First and last pupil age, years (inclusive).
-
-    Returns
-    -------
-    pupils : numpy.ndarray of int64, shape (n_app,)
-        Members aged within ``pupil_age``.
-    mother : numpy.ndarray of bool, shape (n_app,)
-        A woman aged 20–55 is a member.
-    """
-    return _applicant_members_jit(k_a, age_a, female_a, n_app, pupil_age[0], pupil_age[1])
-
-
-def _moving_members_loop(k_a, kind, age_a, ia, old_age):
-    sub = np.empty(k_a.shape[0], dtype=np.intp)
-    old = np.empty(k_a.shape[0], dtype=np.intp)
-    m = o = 0
-    for s in range(k_a.shape[0]):
-        if kind[k_a[s]] > 0:  # rare: a branch is cheap
-            sub[m] = s
-            m += 1
-            if age_a[s] >= old_age:
-                old[o] = ia[s]
-                o += 1
-    return sub[:m].copy(), old[:o].copy()
-
-
-def moving_members(k_a, kind, age_a, ia, old_age):
-    """Members of the moving households and the old among them.
-
-    Parameters
-    ----------
-    k_a : numpy.ndarray of int, shape (m,)
-        Applicant of each member at the base of an applicant.
-    kind : numpy.ndarray of int8, shape (n_app,)
-        Kind of move by applicant (0 none: refused).
-    age_a : numpy.ndarray of int, shape (m,)
-        Age of each member, years.
-    ia : numpy.ndarray of int, shape (m,)
-        Position of each member among all the persons at a base.
-    old_age : int
-        Age from which a member counts as old, years.
-
-    Returns
-    -------
-    sub : numpy.ndarray of intp
-        Members ``s`` (ascending) with ``kind[k_a[s]] > 0``.
-    old : numpy.ndarray of intp
-        ``ia[s]`` of those of them aged ``old_age`` or more, in the same order.
-    """
-    return _moving_members_jit(k_a, kind, age_a, ia, old_age)
-
-
-def _moves_loop(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_lo, pupil_hi,
-                work_lo, work_hi, old_age):
-    n_app = kind.shape[0]
-    first = np.zeros(n_app, dtype=np.bool_)  # the household's first mother candidate is taken
-    gone = np.zeros(n_app, dtype=np.int64)
-    stay = np.zeros(n_app, dtype=np.int64)
-    counts = np.zeros(4, dtype=np.int64)
-    o = 0
-    for j in range(sub.shape[0]):
-        s = sub[j]
-        k, a = k_a[s], age_a[s]
-        old_stays = False
-        if a >= old_age:  # the members moving_members listed as old, in the same order
-            old_stays = stay_elder[o]
-            o += 1
-        f = kind[k]
-        if f == 1:
-            move = not old_stays
-        elif f == 2:
-            mother = female_a[s] and (a >= 20) and (a <= 55) and not first[k]
-            if mother:
-                first[k] = True
-            move = ((a >= pupil_lo) and (a <= pupil_hi)) or mother
-        else:
-            move = (a >= work_lo) and (a <= work_hi)
-        if move:
-            i = rows[s]
-            d, fr = to[k], loc[i]
-            counts[0] += (fr == VILLAGE) & (d == SEAT)
-            counts[1] += (fr == VILLAGE) & (d == TOWN)
-            counts[2] += d == OUTSIDE
-            counts[3] += d == SEAT
-            loc[i] = d
-            gone[k] += 1
-        else:
-            stay[k] += 1
-    return counts, gone, stay
-
-
-def moves(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_age, labour_age,
-          old_age):
-    """The members of moving households who move, moved (``loc`` written).
-
-    For each member ``s`` of ``sub`` (ascending; its applicant ``k = k_a[s]``, of kind 1 whole
-    household, 2 mother and pupils, 3 labour only, moving to location ``to[k]``): kind 1 moves
-    unless aged ``old_age`` or more and staying (``stay_elder``, one per member listed old by
-    :func:`moving_members` with the same ``old_age``, in their order); kind 2 moves
-    pupils (``pupil_age``) and the household's first woman aged 20–55 in row order; kind 3
-    moves the ``labour_age`` members.
-
-    Parameters
-    ----------
-    sub : numpy.ndarray of intp
-        Members of the moving households (:func:`moving_members`).
-    k_a, age_a, female_a : numpy.ndarray, shape (m,)
-        Applicant, age (years) and sex of each member at the base of an applicant.
-    kind : numpy.ndarray of int8, shape (n_app,)
-        Kind of move by applicant.
-    to : numpy.ndarray of int8, shape (n_app,)
-        Location code each applicant moves to.
-    rows : numpy.ndarray of intp, shape (m,)
-        Person row of each member.
-    stay_elder : numpy.ndarray of bool
-        Whether each old member of a whole moving household stays.
-    loc : numpy.ndarray of int8, shape (n_persons,)
-        Location codes, written for the members who move.
-    pupil_age, labour_age : tuple of int
-        First and last age of pupils and of labour migrants, years (inclusive).
-    old_age : int
-        Age from which a member may stay behind, years.
-
-    Returns
-    -------
-    counts : numpy.ndarray of int64, shape (4,)
-        Moves village → seat, village → town, → outside and → seat.
-    gone, stay : numpy.ndarray of int64, shape (n_app,)
-        By applicant, members moved and members staying at the base.
-
-    Raises
-    ------
-    ValueError
-        If ``stay_elder`` has not one value per old member.
-    """
-    if len(stay_elder) != np.count_nonzero(age_a.take(sub) >= old_age):
-        raise ValueError("stay_elder must have one value per member aged old_age or more")
-    return _moves_jit(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_age[0],
-                      pupil_age[1], labour_age[0], labour_age[1], old_age)
-
-
-_applicant_members_jit = _jit(_applicant_members_loop)
-_moving_members_jit = _jit(_moving_members_loop)
-_moves_jit = _jit(_moves_loop)
 
 
 def _presence_of_loop(hh, loc, alive, slot, flags):
@@ -312,6 +102,126 @@ def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng
 
 _care_jit = _jit(_care_loop)
 _returning_jit = _jit(_returning_loop)
+
+
+# --------------------------------------------------------------------------- repair of bases
+MOST_URBAN = np.array([OUTSIDE, VILLAGE, TOWN, TOWN] + [SEAT] * 4, dtype=np.int8)
+"""Most urban location present by ``4 · seat + 2 · town + village`` presence flags
+(outside if none)."""
+
+
+def _rebase_loop(flags, households, base, years, most_urban):
+    for j in range(households.shape[0]):
+        h = households[j]
+        f = 4 * j
+        if not flags[f + base[h]]:  # rare: a branch is cheap
+            base[h] = most_urban[4 * flags[f + SEAT] + 2 * flags[f + TOWN] + flags[f + VILLAGE]]
+            years[h] = 0
+
+
+_rebase_jit = _jit(_rebase_loop)
+
+
+def rebase_absent(flags: np.ndarray, households: np.ndarray, base: np.ndarray,
+                  years: np.ndarray) -> None:
+    """Each of ``households`` without a living member at its base moves its base to the most
+    urban in-county location where it has one (outside if none) and gets 0 years there.
+
+    Parameters
+    ----------
+    flags : numpy.ndarray of bool, shape (≥ 4 · len(households),)
+        Presence flags ``4 j + location`` of household ``households[j]``.
+    households : numpy.ndarray of int, shape (m,)
+        Distinct households.
+    base, years : numpy.ndarray, shape (n_households,)
+        Base location codes and years at the base, written in place.
+    """
+    _rebase_jit(flags, households, base, years, MOST_URBAN)
+
+
+def _repair_of_loop(hh, loc, alive, households, base, years, most_urban):
+    slot = np.full(base.shape[0], -1, dtype=np.int32)
+    for j in range(households.shape[0]):
+        slot[households[j]] = j
+    flags = np.zeros((households.shape[0], 4), dtype=np.bool_)
+    _presence_of_jit(hh, loc, alive, slot, flags)
+    _rebase_jit(flags.ravel(), households, base, years, most_urban)
+
+
+_repair_of_jit = _jit(_repair_of_loop)
+
+
+def repair_of(hh: np.ndarray, loc: np.ndarray, alive: np.ndarray, households: np.ndarray,
+              base: np.ndarray, years: np.ndarray) -> None:
+    """:func:`rebase_absent` for ``households`` (distinct) with their presence flags
+    (:func:`presence_of`), in one call.
+
+    Parameters
+    ----------
+    hh, loc, alive : numpy.ndarray, shape (n_persons,)
+        Household, location code and alive of each person.
+    households : numpy.ndarray of int, shape (m,)
+    base, years : numpy.ndarray, shape (n_households,)
+        Written in place.
+    """
+    _repair_of_jit(hh, loc, alive, households, base, years, MOST_URBAN)
+
+
+# --------------------------------------------------------------------------- returns
+def _return_moves_loop(who, hh, u, base, township, loc, years, s_v, s_t):
+    m = who.shape[0]
+    dest = np.empty(m, dtype=np.int8)
+    was_out = np.empty(m, dtype=np.bool_)
+    for k in range(m):  # the bases before any is written
+        h = hh[k]
+        b = base[h]
+        uk = u[k]
+        pick = VILLAGE if uk < s_v else (TOWN if uk < s_v + s_t else SEAT)
+        pick = SEAT if (pick == TOWN) & (township[h] == 0) else pick
+        was_out[k] = b == OUTSIDE
+        dest[k] = pick if b == OUTSIDE else b
+    n_seat = 0
+    for k in range(m):
+        h = hh[k]
+        loc[who[k]] = dest[k]
+        n_seat += dest[k] == SEAT
+        if was_out[k]:
+            base[h] = dest[k]
+            years[h] = 0
+    return n_seat
+
+
+_return_moves_jit = _jit(_return_moves_loop)
+
+
+def return_moves(who, hh, u, base, township, loc, years, s_v, s_t) -> int:
+    """The returning persons' destinations, moved.
+
+    A person returns to its household's base; a household based outside picks the village
+    (``u < s_v``), the town (``u < s_v + s_t``; the county seat in township 0) or the county
+    seat and gets that base, with 0 years.
+
+    Parameters
+    ----------
+    who, hh : numpy.ndarray, shape (m,)
+        Returning persons and their households (:func:`returning`).
+    u : numpy.ndarray of float, shape (m,)
+        The household's uniform of each returning person.
+    base, township : numpy.ndarray, shape (n_households,)
+        Base location codes (written for the households based outside) and townships.
+    loc : numpy.ndarray of int8, shape (n_persons,)
+        Location codes, written for ``who``.
+    years : numpy.ndarray, shape (n_households,)
+        Years at the base, written for the households based outside.
+    s_v, s_t : float
+        ``returnee_share_village`` and ``returnee_share_town``.
+
+    Returns
+    -------
+    int
+        Returning persons whose destination is the county seat.
+    """
+    return int(_return_moves_jit(who, hh, u, base, township, loc, years, s_v, s_t))
 
 
 # --------------------------------------------------------------------------- capacity lottery
