@@ -8,6 +8,7 @@ the columns. Files may be UTF-8 (with or without BOM) or GBK, as statistics offi
 from __future__ import annotations
 
 import functools
+import os
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -268,9 +269,21 @@ def _signature(data_dir: str | Path | None) -> tuple[str, tuple]:
     """Resolved folder and the (name, size, mtime) of its CSV files and start states
     (``start_<year>.npz``): the cache key of the folder (no files for a missing folder; reading
     it then raises in :func:`load_county`)."""
-    folder = (Path(data_dir) if data_dir else DEFAULT_DATA_DIR).resolve()
-    files = sorted([*folder.glob("*.csv"), *folder.glob("start_*.npz")])
-    return str(folder), tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    folder = str((Path(data_dir) if data_dir else DEFAULT_DATA_DIR).resolve())
+    try:  # the listing changes only with the folder's mtime (a file added, removed, renamed)
+        names = _listing(folder, os.stat(folder).st_mtime_ns)
+        stats = [os.stat(os.path.join(folder, n)) for n in names]
+    except OSError:  # no folder, or a file removed since: list it again (not cached)
+        names = _listing.__wrapped__(folder, 0)
+        stats = [os.stat(os.path.join(folder, n)) for n in names]
+    return folder, tuple((n, st.st_size, st.st_mtime_ns) for n, st in zip(names, stats))
+
+
+@functools.lru_cache(maxsize=16)
+def _listing(folder: str, mtime_ns: int) -> tuple[str, ...]:
+    """Names of the CSV files and start states of ``folder``, sorted (empty if it is missing)."""
+    path = Path(folder)
+    return tuple(sorted(f.name for f in [*path.glob("*.csv"), *path.glob("start_*.npz")]))
 
 
 def data_fingerprint(data_dir: str | Path | None = None) -> str:

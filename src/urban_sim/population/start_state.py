@@ -93,7 +93,17 @@ def read_start_state(data_dir: str | Path, year: int
 
 def check_against(data_dir: str | Path, year: int, n_townships: int, n_villages: int,
                   households: dict) -> None:
-    """Raise :class:`DataError` if the state belongs to another set of places."""
+    """Raise :class:`DataError` if the state belongs to another set of places.
+
+    Parameters
+    ----------
+    data_dir, year
+        The start state's folder and year (for the message).
+    n_townships, n_villages : int
+        Places of the county's data.
+    households : dict[str, numpy.ndarray]
+        Household columns with ``township`` and ``village`` ids (their maxima are compared).
+    """
     npz = state_files(data_dir, year)[0]
     tw_max = int(households["township"].max(initial=-1))
     v_max = int(households["village"].max(initial=-1))
@@ -216,11 +226,11 @@ def draw_start_population(persons: dict, households: dict, weight: np.ndarray, s
     total = np.floor(cum + u) - np.floor(np.concatenate([[0.0], cum[:-1]]) + u)
     extra = np.clip(total - n_k * base, 0, n_k).astype(np.int64)
     draws = uniforms(rng, int(extra.sum()))
-    copies = _stratum_copies(ptr_s, grouped, base.astype(np.int64), extra, draws, len(weight))
+    copies, sel = _stratum_copies(ptr_s, grouped, base.astype(np.int64), extra, draws, len(weight))
     hh = persons["hh"]
     if members is None:
         members = household_members(persons, len(weight))
-    h_src, src, new_hh, new_mother = _copy_households(np.flatnonzero(copies), copies, *members)
+    h_src, src, new_hh, new_mother = _copy_households(sel, copies, *members)
     h_new = {k: v.take(h_src) for k, v in households.items()}
     p_new = {key: v.take(src) for key, v in persons.items()}
     p_new["hh"] = new_hh.astype(hh.dtype)
@@ -268,7 +278,16 @@ def _stratum_copies_loop(ptr, grouped, base, extra, draws, n):
             pick = lo + (j if mark[lo + t] else t)
             mark[pick] = True
             copies[grouped[pick]] += 1
-    return copies
+    n_sel = 0
+    for h in range(n):
+        n_sel += copies[h] > 0
+    sel = np.empty(n_sel, dtype=np.int64)  # the households with a copy, ascending
+    n_sel = 0
+    for h in range(n):
+        if copies[h] > 0:
+            sel[n_sel] = h
+            n_sel += 1
+    return copies, sel
 
 
 def _copy_households_loop(sel, copies, ptr, members, mother_rank):
@@ -312,9 +331,9 @@ def start_population(data_dir: str | Path, year: int, scale: float, n_townships:
         Unreadable file, or a state made for other places (see :func:`check_against`).
     """
     _, households, weight, places, _ = read_start_state(data_dir, year)
-    check_against(data_dir, year, n_townships, n_villages, households)
     npz = state_files(data_dir, year)[0]
-    persons, groups, members = _prepared(str(npz), npz.stat().st_mtime_ns)
+    persons, groups, members, largest = _prepared(str(npz), npz.stat().st_mtime_ns)
+    check_against(data_dir, year, n_townships, n_villages, largest)
     return (*draw_start_population(persons, households, weight, scale, rng, groups, members),
             places)
 
@@ -322,10 +341,11 @@ def start_population(data_dir: str | Path, year: int, scale: float, n_townships:
 _PREPARED: dict[tuple[str, int], tuple] = {}
 
 
-def _prepared(path: str, mtime_ns: int) -> tuple[dict, tuple, tuple]:
+def _prepared(path: str, mtime_ns: int) -> tuple[dict, tuple, tuple, dict]:
     """The persons of a start-state file in household order (so a draw's gathers read rows
-    next to each other; same values drawn), their strata (:func:`household_groups`) and
-    members (:func:`household_members`); once per process, shared read-only.
+    next to each other; same values drawn), their strata (:func:`household_groups`), members
+    (:func:`household_members`) and the largest township and village ids (for
+    :func:`check_against`); once per process, shared read-only.
 
     Raises
     ------
@@ -334,8 +354,8 @@ def _prepared(path: str, mtime_ns: int) -> tuple[dict, tuple, tuple]:
     """
     key = (path, mtime_ns)
     if key not in _PREPARED:
-        persons, _, weight, _, _ = read_start_state(Path(path).parent,
-                                                     int(Path(path).stem.split("_")[1]))
+        persons, households, weight, _, _ = read_start_state(Path(path).parent,
+                                                              int(Path(path).stem.split("_")[1]))
         bad = np.flatnonzero(~(np.isfinite(weight) & (weight >= 0)))
         if len(bad):
             raise DataError(f"{path}: column 'h_weight' is {weight[bad[0]]} for household "
@@ -344,6 +364,7 @@ def _prepared(path: str, mtime_ns: int) -> tuple[dict, tuple, tuple]:
         ptr, members, rank = household_members(persons, len(weight))
         ordered = {k: v.take(members) for k, v in persons.items()}
         _PREPARED.clear()
+        largest = {k: households[k].max(initial=-1, keepdims=True) for k in ("township", "village")}
         _PREPARED[key] = (ordered, household_groups(persons, weight),
-                          (ptr, np.arange(len(members)), rank))
+                          (ptr, np.arange(len(members)), rank), largest)
     return _PREPARED[key]
