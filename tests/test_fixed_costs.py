@@ -783,3 +783,53 @@ def test_queued_sewage_is_the_queued_additions_entry(lin_data):
             queued_by_stock(stocks, q)["town_sewage_facilities"]
     fake.rows_of = {}
     assert _sewage_queued(fake, q) == {}
+
+
+def test_stocks_from_read_rows_equal_stocks_from_the_table(lin_data):
+    """A model's stocks start from the rows read once per CountyData (stock_rows): the same
+    values, depreciation and errors as from the table."""
+    from urban_sim.services.stocks import stock_rows
+
+    for year in (2010, 2020):
+        table = lin_data.stock_values(year)
+        groups = {g: 1234.5 for g in set(GROUP_OF_STOCK.values())}
+        a, b = Stocks(table, groups, {}), Stocks(stock_rows(table), groups, {})
+        assert a.value == b.value and a.depreciation == b.depreciation and a.bounds == b.bounds
+        assert any(u == "share_of_group" for _, _, u, _ in stock_rows(table))
+    table.loc["hospital_beds", "unit"] = "share_of_group"
+    with pytest.raises(DataError, match="share_of_group but no group"):
+        Stocks(stock_rows(table), groups, {})
+
+
+# ----------------------------------------------------- amenity and congestion (services/stocks.py)
+def _amenity_reference(levels, place_type, housing_use, school_use, params):
+    """The end of amenity_and_congestion before it was compiled (main 2a413ff)."""
+    amenity = np.array(levels)[place_type]
+    use = np.where(place_type == 2, 0.0, housing_use)
+    use = np.where(place_type == 0, np.maximum(use, school_use), use)
+    return amenity, np.maximum(0.0, use - params["congestion_threshold"]) ** params["congestion_curvature"]
+
+
+def test_amenity_and_congestion_equal_the_numpy_rule():
+    from urban_sim.services import stocks as sm
+
+    rng = np.random.default_rng(12)
+    for t in range(400):
+        n = int(rng.integers(1, 60))
+        place_type = rng.integers(0, 3, n)
+        use = rng.choice([0.0, 0.5, 0.9, 1.0, 1.3, 7.0, np.nan, rng.random()], n)
+        school = float(rng.choice([0.0, 0.9, 1.2, np.nan, rng.random() * 2]))
+        params = {"congestion_threshold": float(rng.choice([0.0, 0.9, 1.0])),
+                  "congestion_curvature": float(rng.choice([1.0, 2.0, 0.5, 1.7]))}
+        levels = rng.random(3).tolist()
+        got_a, excess = sm._amenity(place_type, np.array(levels), use, school,
+                                    params["congestion_threshold"])
+        ref_a, ref_c = _amenity_reference(levels, place_type, use, school, params)
+        assert np.array_equal(got_a, ref_a)
+        assert np.array_equal(excess ** params["congestion_curvature"], ref_c, equal_nan=True), t
+    for t in range(2000):
+        values = (rng.random(int(rng.integers(1, 8))) * 10.0 ** rng.integers(-3, 5)).tolist()
+        if t % 7 == 0:
+            values = [-0.0] * len(values)
+        got, ref = sm._mean(values), np.add.reduce(np.array(values)) / len(values)
+        assert got == ref and np.signbit(got) == np.signbit(ref) and ref == np.mean(values)

@@ -290,7 +290,7 @@ def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int,
     s = stocks.value
     if not s.keys() >= _STOCKS_NEEDED:
         stocks[next(n for n in _STOCKS_READ if n not in s)]  # raises DataError
-    share = {k: s[k] for k in SHARE_INDICATORS}
+    share = dict(zip(SHARE_INDICATORS, _read_shares(s)))
     count = {k: math.floor(s[STOCK_OF_INDICATOR[k]] + 1e-9) for k in COUNT_INDICATORS}
     rural = groups["rural_residents"]
     started = s["town_sewage_facilities"] + (queued or {}).get("town_sewage_facilities", 0.0)
@@ -327,6 +327,7 @@ _STOCKS_READ = tuple(dict.fromkeys((
     "village_elderly_facilities", "childcare_places_inclusive", "childcare_places_other")))
 """Stocks :func:`indicator_values` reads, in the order it reads them."""
 _STOCKS_NEEDED = frozenset(_STOCKS_READ)
+_read_shares = operator.itemgetter(*SHARE_INDICATORS)
 
 
 RATIO_PARTS: dict[str, tuple[str, str]] = {
@@ -340,6 +341,11 @@ RATIO_PARTS: dict[str, tuple[str, str]] = {
     "township_commerce_centre_share": ("township_commerce_centres", "n_other_townships"),
 }
 """Target indicators shown capped at 100 %: served capacity (stock) / group (denominator)."""
+
+_RATIO_STOCKS = frozenset(n for n, _ in RATIO_PARTS.values())
+_RATIO_OUTPUTS = tuple((ind, n, d, f"{ind}_uncapped", f"{ind}_investment_effect",
+                        f"{ind}_population_effect") for ind, (n, d) in RATIO_PARTS.items())
+"""Each indicator of :data:`RATIO_PARTS`, its parts and the names of its three outputs."""
 
 
 class RatioDecomposition:
@@ -369,19 +375,23 @@ class RatioDecomposition:
     def values(self, year: int, stocks: Stocks, groups: dict[str, float]) -> dict[str, float]:
         """Outputs of one year (see class docstring)."""
         out = {}
+        s = stocks.value
+        if not s.keys() >= _RATIO_STOCKS:
+            stocks[next(n for n, _ in RATIO_PARTS.values() if n not in s)]  # raises DataError
         if year == self.reference_year:
-            self._base = {ind: (stocks[n], groups[d]) for ind, (n, d) in RATIO_PARTS.items()}
-        for ind, (num_name, den_name) in RATIO_PARTS.items():
-            num, den = stocks[num_name], groups[den_name]
-            out[f"{ind}_uncapped"] = _ratio(num, den, cap=None)
+            self._base = {ind: (s[n], groups[d]) for ind, (n, d) in RATIO_PARTS.items()}
+        base = self._base if year >= self.reference_year else {}
+        for ind, num_name, den_name, uncapped, investment, population in _RATIO_OUTPUTS:
+            num, den = s[num_name], groups[den_name]
+            out[uncapped] = num / den if den > 0 else math.nan  # _ratio without a cap
             inv = pop = math.nan
-            if ind in self._base and year >= self.reference_year:
-                n0, d0 = self._base[ind]
+            if ind in base:
+                n0, d0 = base[ind]
                 if d0 > 0 and den > 0:
                     inv = (num - n0) / d0
                     pop = num / den - num / d0
-            out[f"{ind}_investment_effect"] = inv
-            out[f"{ind}_population_effect"] = pop
+            out[investment] = inv
+            out[population] = pop
         return out
 
 

@@ -42,7 +42,7 @@ from urban_sim.population.synthesis import synthesize
 from urban_sim.services.childcare import Childcare
 from urban_sim.services.stocks import (
     ENVIRONMENT_PARTS, NEW_BUILDING_SHARES, Stocks, amenity_and_congestion, building_standards,
-    environment_index, new_building_share,
+    environment_index, new_building_share, stock_rows,
 )
 from urban_sim.targets import (
     RatioDecomposition, indicator_values, queued_by_stock, scenario_targets, sites,
@@ -155,8 +155,8 @@ class CountyModel(mesa.Model):
                        self.year)
         self.env_weights = {n: w[f"weight_{n}"] for n in ENVIRONMENT_PARTS} if w else {}
         self._tally()
-        table = self.data.memo(("stock_table", self.year), lambda: self.data.stock_values(self.year))
-        self.stocks = Stocks(table, self.groups, self.params)  # Stocks does not modify the table
+        rows = self.data.memo(("stock_rows", self.year), lambda: stock_rows(self.data.stock_values(self.year)))
+        self.stocks = Stocks(rows, self.groups, self.params)
         self.housing = self.occupied[:K] * (1 + self.params["housing_vacancy_target"])
         self._housing_last = self.housing.sum()
         self.outside_last = math.nan  # registered members outside at the last collection

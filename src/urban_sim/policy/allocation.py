@@ -7,6 +7,7 @@ import functools
 
 import numpy as np
 
+from urban_sim.population.kernels import _jit
 from urban_sim.services.stocks import NEW_BUILDING_SHARES, Stocks
 
 
@@ -76,14 +77,31 @@ class Need:
         ahead = self._ahead.get(year)
         if ahead is None:
             ahead = self._ahead[year] = (self.target_year >= year) | (self.stays & (self.final_year < year))
-        v = np.array([values[i] for i in self.indicators], dtype=float).take(self.target_indicator)
-        ok = (self.low <= v + self.shift_low) & (v + self.shift_high <= self.high)
-        failed = np.bincount(self.target_indicator[ahead & ~ok], minlength=len(self.indicators) + 1)
-        failed[-1] = 1
-        need = np.where(failed.take(self.programme_indicator) > 0, 1.0, 0.1)
+        v = np.array([values[i] for i in self.indicators], dtype=float)
+        need = _need(v, self.target_indicator, ahead, self.low, self.shift_low, self.shift_high,
+                     self.high, self.programme_indicator)
         for i, k in self.use:
             need[i] = min(max(use[k] / 0.9, 0.2), 2.0)  # np.clip of a scalar, without its overhead
         return need
+
+
+def _need_loop(v, target_indicator, ahead, low, shift_low, shift_high, high, programme_indicator):
+    # Need.__call__'s rule: an indicator has failed when a target still ahead is not met (NaN is
+    # never met); the extra last indicator (programmes without targets) always has; need 1
+    # where the programme's indicator has failed, else 0.1
+    failed = np.zeros(v.shape[0] + 1, dtype=np.bool_)
+    for k in range(target_indicator.shape[0]):
+        x = v[target_indicator[k]]
+        if ahead[k] and not (low[k] <= x + shift_low[k] and x + shift_high[k] <= high[k]):
+            failed[target_indicator[k]] = True
+    failed[v.shape[0]] = True
+    need = np.empty(programme_indicator.shape[0])
+    for i in range(programme_indicator.shape[0]):
+        need[i] = 1.0 if failed[programme_indicator[i]] else 0.1
+    return need
+
+
+_need = _jit(_need_loop)
 
 
 def programme_room(stocks: Stocks, index: dict[str, int], groups: dict[str, float],

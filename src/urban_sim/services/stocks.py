@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import operator
 
 import numpy as np
 import pandas as pd
@@ -199,13 +200,22 @@ def adoption_standard(year: int, start: int, rate: float, ceiling: float) -> flo
     return ceiling * (1.0 - math.exp(-rate * max(year - start, 0)))
 
 
+def stock_rows(table: pd.DataFrame) -> tuple[tuple[str, float, str, float], ...]:
+    """``(stock, value, unit, depreciation rate per year)`` of each row of a ``stocks.csv`` table
+    of one year (indexed by stock name), in table order: what :class:`Stocks` reads of it."""
+    return tuple(zip([str(n) for n in table.index.tolist()], table["value"].to_numpy(float).tolist(),
+                     table["unit"].tolist(), table["depreciation_rate_per_year"].to_numpy(float).tolist(),
+                     strict=True))
+
+
 class Stocks:
     """Current values of every stock (county level), with diminishing returns and depreciation.
 
     Parameters
     ----------
-    table : pandas.DataFrame
-        ``stocks.csv`` rows for the start year, indexed by stock name.
+    table : pandas.DataFrame or tuple
+        ``stocks.csv`` rows for the start year, indexed by stock name, or those rows as
+        :func:`stock_rows` reads them (once for many models).
     groups : dict[str, float]
         Population groups at the start (full-population scale), for ``share_of_group`` stocks.
     params : dict[str, float], optional
@@ -217,7 +227,7 @@ class Stocks:
         If a ``share_of_group`` stock has no known group.
     """
 
-    def __init__(self, table: pd.DataFrame, groups: dict[str, float],
+    def __init__(self, table: pd.DataFrame | tuple, groups: dict[str, float],
                  params: dict[str, float] | None = None) -> None:
         params = params or {}
         self.bounds = bounds_from(params)
@@ -225,10 +235,7 @@ class Stocks:
         self.value: dict[str, float] = {}
         self._layouts: dict[tuple, tuple] = {}
         self.depreciation: list[tuple[str, float, bool]] = []  # (stock, rate, lower is better)
-        deps = table["depreciation_rate_per_year"].to_numpy(float)
-        for name, v, unit, dep in zip([str(n) for n in table.index.tolist()],
-                                      table["value"].to_numpy(float).tolist(),
-                                      table["unit"].tolist(), deps.tolist(), strict=True):
+        for name, v, unit, dep in (table if isinstance(table, tuple) else stock_rows(table)):
             if unit == "share_of_group":
                 if name not in GROUP_OF_STOCK:
                     raise DataError(f"stocks.csv: stock {name!r} has unit share_of_group but no group")
@@ -258,29 +265,31 @@ class Stocks:
         DataError
             If a stock to add to is not in the table.
         """
-        kind, group, group_names, lo, hi, _, present = self._layout(names, groups is not None)
-        missing = mask & ~present
-        if missing.any():
-            raise DataError(f"stocks.csv: no stock named {names[int(np.argmax(missing))]!r}")
+        kind, group, group_names, lo, hi, _, present, read = self._layout(names, groups is not None)
+        if read is None:  # some stocks are not in the table: are any of them added to?
+            missing = mask & ~present
+            if missing.any():
+                raise DataError(f"stocks.csv: no stock named {names[int(np.argmax(missing))]!r}")
         value = self.value
         g = [max(groups[n], 1e-9) for n in group_names] if groups is not None else [1.0]
-        new = _add(np.array([value.get(n, 0.0) for n in names]), amounts, mask, kind, group,
-                   np.array(g), lo, hi, self.overshoot).tolist()
+        new = _add(np.array(read(value) if read else [value.get(n, 0.0) for n in names]), amounts,
+                   mask, kind, group, np.array(g), lo, hi, self.overshoot).tolist()
         value.update(itertools.compress(zip(names, new), mask.tolist()))  # stocks present only
 
     def rooms(self, names: tuple[str, ...], groups: dict[str, float] | None = None) -> np.ndarray:
         """Nominal amount (≥ 0, stock units) that can still usefully be added to each stock,
         shape (len(names),): up to the ceiling (down to the floor for
         :data:`LOWER_IS_BETTER`), ``inf`` for unbounded stocks and stocks not in the table."""
-        kind, group, group_names, lo, hi, lower, _ = self._layout(names, groups is not None)
+        kind, group, group_names, lo, hi, lower, _, read = self._layout(names, groups is not None)
         value = self.value
         g = [max(groups[n], 1e-9) for n in group_names] if groups is not None else [1.0]
-        return _room(np.array([value.get(n, 0.0) for n in names]), kind, group, np.array(g),
-                     lo, hi, lower, self.overshoot)
+        return _room(np.array(read(value) if read else [value.get(n, 0.0) for n in names]), kind,
+                     group, np.array(g), lo, hi, lower, self.overshoot)
 
     def _layout(self, names: tuple[str, ...], with_groups: bool) -> tuple:
         """Kind, group index, group names, floor, ceiling, lower-is-better and presence of
-        ``names`` (cached while no stock is added to the table)."""
+        ``names``, and a reader of their values (a tuple in order) when all are in the table and
+        there are two or more, else None (cached while no stock is added to the table)."""
         key = (names, with_groups, len(self.value))
         out = self._layouts.get(key)
         if out is None:
@@ -290,7 +299,8 @@ class Stocks:
             out = self._layouts[key] = (
                 np.where(present, kind, _COUNT), group, group_names,
                 np.array([b[0] for b in bounds], dtype=float),
-                np.array([b[1] for b in bounds], dtype=float), lower, present)
+                np.array([b[1] for b in bounds], dtype=float), lower, present,
+                operator.itemgetter(*names) if len(names) > 1 and present.all() else None)
         return out
 
     def cap_served(self, groups: dict[str, float]) -> None:
@@ -410,17 +420,41 @@ def amenity_and_congestion(
         min(1.0, stocks["rural_sewage_served"] / rural),
         min(1.0, stocks["village_elderly_facilities"] / max(groups["n_villages"], 1.0)),
     ])
-    amenity = np.array([seat, town, village])[place_type]
-    use = np.where(place_type == 2, 0.0, housing_use)
-    use = np.where(place_type == 0, np.maximum(use, school_use), use)
-    congestion = np.maximum(0.0, use - params["congestion_threshold"]) ** params["congestion_curvature"]
-    return amenity, congestion
+    amenity, excess = _amenity(place_type, np.array([seat, town, village]), housing_use, school_use,
+                               params["congestion_threshold"])
+    return amenity, excess ** params["congestion_curvature"]
 
 
 def _mean(values: list[float]) -> float:
-    """``np.mean(values)`` without its dispatch: the same sum (``np.add.reduce``), divided by
-    the count."""
-    return np.add.reduce(np.array(values)) / len(values)
+    """``np.mean(values)`` of fewer than 8 values without NumPy: its sum (the identity 0.0 plus
+    the values added in order from −0.0, as its pairwise sum adds fewer than 8), divided by the
+    count."""
+    assert len(values) < 8
+    total = -0.0
+    for v in values:
+        total += v
+    return (0.0 + total) / len(values)
+
+
+def _amenity_loop(place_type, levels, housing_use, school_use, threshold):
+    # amenity_and_congestion's NumPy rule place by place: the amenity of the place's type; the
+    # use (0 in village areas, the larger of dwelling and school-seat use at the county seat,
+    # NaN as np.maximum keeps it) above the threshold, at least 0 (np.maximum(0.0, ...))
+    n = place_type.shape[0]
+    amenity = np.empty(n)
+    excess = np.empty(n)
+    for j in range(n):
+        k = place_type[j]
+        amenity[j] = levels[k]
+        u = 0.0 if k == 2 else housing_use[j]
+        if k == 0 and not (u >= school_use or u != u):
+            u = school_use
+        x = u - threshold
+        excess[j] = 0.0 if 0.0 >= x else x
+    return amenity, excess
+
+
+_amenity = _jit(_amenity_loop)
 
 
 def compare_with_table(stocks: Stocks, groups: dict[str, float], table: pd.DataFrame) -> pd.DataFrame:
