@@ -443,6 +443,33 @@ def test_repair_of_bases_equals_the_numpy_rule(n, n_hh, seed):
         _same_tables(ours, expect)
 
 
+def ref_perceive(chance, chance_out, wage, fallback, amenity, amenity_out, congestion, tau,
+                 perceived, counts):
+    """``CountyModel._perceive`` (not initial) as NumPy passes (the rule before the kernel)."""
+    chance = np.append(chance, chance_out)
+    income = chance * wage + (1 - chance) * fallback
+    current = {"income": income, "amenity": np.append(amenity, amenity_out),
+               "congestion": np.append(congestion, 0.0)}
+    for key, value in current.items():
+        perceived[key] += (value - perceived[key]) / tau
+    return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_perceive_equals_the_numpy_rule(seed):
+    rng = np.random.default_rng(seed)
+    n, n_vil = 2 * int(rng.integers(1, 30)), int(rng.integers(1, 700))
+    args = (rng.random(n), 0.8, rng.random(n + 1) * 4e4, rng.random(n + 1) * 1e4, rng.normal(size=n),
+            1.3, rng.random(n) * 2, float(rng.choice([1.0, 3.0, 7.5])))
+    counts = rng.integers(0, 30, (n_vil, 4)) * (rng.random((n_vil, 1)) < 0.8)  # some rows empty
+    before = {k: rng.normal(size=n + 1) * 1e3 for k in ("income", "amenity", "congestion")}
+    ours, ref = {k: v.copy() for k, v in before.items()}, {k: v.copy() for k, v in before.items()}
+    _same(kc.perceive(*args, ours, counts), ref_perceive(*args, ref, counts))
+    for k in before:
+        _same(ours[k], ref[k])
+        assert not np.array_equal(ours[k], before[k])
+
+
 def test_allocation_kernels_use_the_choice_codes():
     assert (ak.ALT_TOWN, ak.ALT_SEAT, ak.ALT_OUTSIDE) == (ch.ALT_TOWN, ch.ALT_SEAT, ch.ALT_OUTSIDE)
     assert ak._TO_LOC.tolist() == [LOC_VILLAGE, LOC_TOWN, LOC_SEAT, LOC_OUTSIDE]

@@ -30,6 +30,7 @@ from urban_sim.policy.allocation import place_weights, programme_room
 from urban_sim.policy.institutions import land_and_institutions
 from urban_sim.population import choice as ch
 from urban_sim.population import demography
+from urban_sim.population.choice_kernels import perceive
 from urban_sim.population.kernels import counts_away_by_village
 from urban_sim.population.migration import (
     WORKING_AGE, allocate_and_move, applicants, repair_bases, return_migration,
@@ -328,20 +329,22 @@ class CountyModel(mesa.Model):
 
     def _perceive(self, *, initial: bool) -> None:
         p = self.params
+        tau = max(p["perception_delay_years"], 1.0)
+        P, H = self.persons, self.households
+        counts = counts_away_by_village(P.loc, P.hh, H.village, P.alive, LOC_VILLAGE,
+                                        len(self.data.villages)).reshape(-1, 4)
+        if not initial:  # the rule below in one compiled pass
+            self.network = perceive(self.labour.chance, p["outside_job_chance"], self.wage,
+                                     self.fallback, self.amenity, p["amenity_outside"],
+                                     self.congestion, tau, self.perceived, counts)
+            return
         chance = np.append(self.labour.chance, p["outside_job_chance"])
         income = chance * self.wage + (1 - chance) * self.fallback
         current = {"income": income, "amenity": np.append(self.amenity, p["amenity_outside"]),
                    "congestion": np.append(self.congestion, 0.0)}
-        tau = max(p["perception_delay_years"], 1.0)
         for key, value in current.items():
-            if initial:
-                self.perceived[key] = value.copy()
-            else:
-                self.perceived[key] += (value - self.perceived[key]) / tau
+            self.perceived[key] = value.copy()
         # network: share of each village's absent members living at town / seat / outside
-        P, H = self.persons, self.households
-        counts = counts_away_by_village(P.loc, P.hh, H.village, P.alive, LOC_VILLAGE,
-                                        len(self.data.villages)).reshape(-1, 4)
         self.network = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
 
     # 6 -----------------------------------------------------------------------------------

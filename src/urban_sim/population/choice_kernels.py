@@ -270,6 +270,59 @@ def _zero_outside_loop(g, e, choice):
                 choice[i] = best
 
 
+def _perceive_loop(chance, chance_out, wage, fallback, amenity, amenity_out, congestion, tau,
+                   income_p, amenity_p, congestion_p, counts):
+    n = chance.shape[0]
+    for i in range(n + 1):  # the places, then outside
+        c = chance[i] if i < n else chance_out
+        v = c * wage[i] + (1 - c) * fallback[i]
+        income_p[i] += (v - income_p[i]) / tau
+        a = amenity[i] if i < n else amenity_out
+        amenity_p[i] += (a - amenity_p[i]) / tau
+        g = congestion[i] if i < n else 0.0
+        congestion_p[i] += (g - congestion_p[i]) / tau
+    network = np.empty(counts.shape)
+    for v in range(counts.shape[0]):
+        tot = max(counts[v, 0] + counts[v, 1] + counts[v, 2] + counts[v, 3], 1)
+        for j in range(4):
+            network[v, j] = counts[v, j] / tot
+    return network
+
+
+def perceive(chance, chance_out, wage, fallback, amenity, amenity_out, congestion, tau,
+             perceived, counts):
+    """One year of the smoothed (perceived) place inputs of the choice, and the network shares.
+
+    ``perceived[k] += (current_k − perceived[k]) / tau`` for the expected income ``c · wage +
+    (1 − c) · fallback`` (``c`` the employment chance), the amenity and the congestion by place
+    (outside last: ``chance_out``, ``amenity_out``, congestion 0), written in place; the NumPy
+    operations of ``CountyModel._perceive`` in its order (``tests/test_kernels_choice.py``).
+
+    Parameters
+    ----------
+    chance, amenity, congestion : numpy.ndarray of float, shape (2K,)
+        This year's employment chance, amenity and congestion by place in the county.
+    chance_out, amenity_out : float
+        Employment chance and amenity outside the county.
+    wage, fallback : numpy.ndarray of float, shape (2K + 1,)
+        Wage and fallback income by place, yuan per worker and year.
+    tau : float
+        Perception delay, years (≥ 1).
+    perceived : dict of str to numpy.ndarray
+        ``income``, ``amenity`` and ``congestion``, shape (2K + 1,), updated in place.
+    counts : numpy.ndarray of int64, shape (n_villages, 4)
+        Absent members by village and location.
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (n_villages, 4)
+        ``counts`` divided by their row sums (at least 1).
+    """
+    return _perceive_jit(chance, chance_out, wage, fallback, amenity, amenity_out, congestion, tau,
+                         perceived["income"], perceived["amenity"], perceived["congestion"], counts)
+
+
+_perceive_jit = _jit(_perceive_loop)
 _at_base_jit = _jit(_at_base_loop)
 _count_jit = _jit(_count_loop)
 _deciders_jit = _jit(_deciders_loop)
