@@ -833,3 +833,21 @@ def test_amenity_and_congestion_equal_the_numpy_rule():
             values = [-0.0] * len(values)
         got, ref = sm._mean(values), np.add.reduce(np.array(values)) / len(values)
         assert got == ref and np.signbit(got) == np.signbit(ref) and ref == np.mean(values)
+
+
+def test_file_stat_is_is_file_and_stat(tmp_path):
+    """Input files are checked once per model with one os.stat: a regular file (also through a
+    link) gives its stat, a folder, a missing file or a broken link None (as Path.is_file)."""
+    from urban_sim.files import file_stat
+
+    f = tmp_path / "a.csv"
+    f.write_text("x\n")
+    (tmp_path / "link.csv").symlink_to(f)
+    (tmp_path / "broken.csv").symlink_to(tmp_path / "nowhere.csv")
+    (tmp_path / "dir.csv").mkdir()
+    for name in ("a.csv", "link.csv", "broken.csv", "dir.csv", "missing.csv"):
+        p = tmp_path / name
+        st = file_stat(str(p))
+        assert (st is not None) == p.is_file(), name
+        if st is not None:
+            assert (st.st_mtime_ns, st.st_size) == (p.stat().st_mtime_ns, p.stat().st_size)

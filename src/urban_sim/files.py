@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import stat
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -19,6 +20,17 @@ from urban_sim.errors import ExperimentError
 
 
 _PACKAGES = ("urban_sim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "matplotlib")
+
+
+def file_stat(path: str | os.PathLike) -> os.stat_result | None:
+    """``os.stat`` of a regular file (links followed), None when there is none: what
+    ``Path.is_file`` and ``Path.stat`` tell, in one call and without building a Path (input
+    files checked for changes once per model)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 def file_mode() -> int:

@@ -229,10 +229,15 @@ class CountyModel(mesa.Model):
         # uncertainties act from the policy start year only; before it, history (issue 10)
         self.uncertainties = u = sc.uncertainties_at(t)
         local, outside = sc.wage_indices(t, p["wage_growth_base_year"])
-        wage = np.array([p["wage_seat_yuan"], p["wage_town_yuan"], p["wage_village_nonfarm_yuan"]])
-        fallback = np.array([p["informal_income_yuan"], p["informal_income_yuan"], p["farm_income_yuan"]])
-        self.wage = np.append(wage[self.place_type] * local, p["wage_outside_yuan"] * outside)
-        self.fallback = np.append(fallback[self.place_type] * local, p["outside_fallback_income_yuan"] * outside)
+        n = len(self.place_type)  # by in-county place (× local), then outside (np.append's)
+        self.wage, self.fallback = np.empty(n + 1), np.empty(n + 1)
+        for out, levels, there in (
+                (self.wage, (p["wage_seat_yuan"], p["wage_town_yuan"], p["wage_village_nonfarm_yuan"]),
+                 p["wage_outside_yuan"]),
+                (self.fallback, (p["informal_income_yuan"], p["informal_income_yuan"], p["farm_income_yuan"]),
+                 p["outside_fallback_income_yuan"])):
+            np.multiply(np.array(levels).take(self.place_type), local, out=out[:n])
+            out[n] = there * outside
         rates = {r: self.data.memo(("vital", r, t), lambda r=r: demography.rate_in_year(
                      *self._vital[r], t)) for r in ("mortality", "fertility")}  # shared: not modified
         self.mortality = np.minimum(rates["mortality"] * u.mortality_multiplier, 1.0)

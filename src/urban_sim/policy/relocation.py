@@ -18,6 +18,7 @@ optional: without it relocation is off.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ import pandas as pd
 from urban_sim.data.sources import check_sources
 from urban_sim.data.tables import read_csv
 from urban_sim.errors import DataError
+from urban_sim.files import file_stat
 from urban_sim.population.kernels import _jit
 from urban_sim.population.state import LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
@@ -42,15 +44,14 @@ def read_items(data_dir: Path, name: str, items: tuple[str, ...], year: int) -> 
     DataError
         Missing columns or items, or a source naming a file outside the repository.
     """
-    path = Path(data_dir) / f"{name}.csv"
-    if not path.is_file():
+    st = file_stat(os.path.join(data_dir, name + ".csv"))
+    if st is None:
         return None
-    st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size, items, year)
+    key = (os.path.join(data_dir, name + ".csv"), st.st_mtime_ns, st.st_size, items, year)
     if key not in _ITEMS:  # read once per process while the file is unchanged
         if len(_ITEMS) > 64:
             _ITEMS.clear()
-        _ITEMS[key] = _read_items(path, items, year)
+        _ITEMS[key] = _read_items(Path(key[0]), items, year)
     return dict(_ITEMS[key])
 
 

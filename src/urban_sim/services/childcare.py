@@ -19,6 +19,7 @@ optional: without it inclusive places are not bounded by demand and private plac
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from urban_sim.data.sources import check_sources
 from urban_sim.data.tables import read_csv
 from urban_sim.data.units import check_units
 from urban_sim.errors import DataError
+from urban_sim.files import file_stat
 
 INCLUSIVE, PRIVATE = "childcare_places_inclusive", "childcare_places_other"
 
@@ -47,12 +49,13 @@ class Childcare:
     """
 
     def __init__(self, data_dir: Path) -> None:
-        path = Path(data_dir) / "childcare.csv"
-        self.active = path.is_file()
+        path = os.path.join(data_dir, "childcare.csv")
+        st = file_stat(path)
+        self.active = st is not None
         if not self.active:
             return
-        st = path.stat()  # read once per process while the file is unchanged
-        self.years, self.take_up_values, self.rate = _read(str(path), st.st_mtime_ns, st.st_size)
+        # read once per process while the file is unchanged
+        self.years, self.take_up_values, self.rate = _read(path, st.st_mtime_ns, st.st_size)
 
     def take_up(self, year: int) -> float:
         """Share (0–1) of children aged 0–3 whose families seek a place in ``year`` (linear

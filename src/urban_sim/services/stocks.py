@@ -93,10 +93,12 @@ def bounds_from(params: dict[str, float]) -> dict[str, tuple[float, float]]:
     """[floor, ceiling] of every bounded stock in share units: 0–1 for shares unless
     parameters.csv has ``floor_<stock>`` / ``ceiling_<stock>``; coverage 0–``ceiling_<stock>``
     (default 1) for served capacities."""
-    out = {}
-    for name in (*SHARE_STOCKS, *GROUP_OF_STOCK):
-        out[name] = (params.get(f"floor_{name}", 0.0), params.get(f"ceiling_{name}", 1.0))
-    return out
+    get = params.get
+    return {name: (get(floor, 0.0), get(ceiling, 1.0)) for name, floor, ceiling in _BOUND_KEYS}
+
+
+_BOUND_KEYS = tuple((name, f"floor_{name}", f"ceiling_{name}") for name in (*SHARE_STOCKS, *GROUP_OF_STOCK))
+"""Each bounded stock and the names of its floor and ceiling parameters (:func:`bounds_from`)."""
 
 
 def _approach(x, d, lo, hi, overshoot):
@@ -266,14 +268,13 @@ class Stocks:
             If a stock to add to is not in the table.
         """
         kind, group, group_names, lo, hi, _, present, read = self._layout(names, groups is not None)
-        if read is None:  # some stocks are not in the table: are any of them added to?
-            missing = mask & ~present
-            if missing.any():
-                raise DataError(f"stocks.csv: no stock named {names[int(np.argmax(missing))]!r}")
+        missing = mask & ~present
+        if missing.any():
+            raise DataError(f"stocks.csv: no stock named {names[int(np.argmax(missing))]!r}")
         value = self.value
         g = [max(groups[n], 1e-9) for n in group_names] if groups is not None else [1.0]
-        new = _add(np.array(read(value) if read else [value.get(n, 0.0) for n in names]), amounts,
-                   mask, kind, group, np.array(g), lo, hi, self.overshoot).tolist()
+        new = _add(read(value), amounts, mask, kind, group, np.array(g), lo, hi,
+                   self.overshoot).tolist()
         value.update(itertools.compress(zip(names, new), mask.tolist()))  # stocks present only
 
     def rooms(self, names: tuple[str, ...], groups: dict[str, float] | None = None) -> np.ndarray:
@@ -283,13 +284,12 @@ class Stocks:
         kind, group, group_names, lo, hi, lower, _, read = self._layout(names, groups is not None)
         value = self.value
         g = [max(groups[n], 1e-9) for n in group_names] if groups is not None else [1.0]
-        return _room(np.array(read(value) if read else [value.get(n, 0.0) for n in names]), kind,
-                     group, np.array(g), lo, hi, lower, self.overshoot)
+        return _room(read(value), kind, group, np.array(g), lo, hi, lower, self.overshoot)
 
     def _layout(self, names: tuple[str, ...], with_groups: bool) -> tuple:
         """Kind, group index, group names, floor, ceiling, lower-is-better and presence of
-        ``names``, and a reader of their values (a tuple in order) when all are in the table and
-        there are two or more, else None (cached while no stock is added to the table)."""
+        ``names``, and a reader of their values (an array, 0 for stocks not in the table; cached
+        while no stock is added to the table)."""
         key = (names, with_groups, len(self.value))
         out = self._layouts.get(key)
         if out is None:
@@ -300,7 +300,7 @@ class Stocks:
                 np.where(present, kind, _COUNT), group, group_names,
                 np.array([b[0] for b in bounds], dtype=float),
                 np.array([b[1] for b in bounds], dtype=float), lower, present,
-                operator.itemgetter(*names) if len(names) > 1 and present.all() else None)
+                _reader(names, present))
         return out
 
     def cap_served(self, groups: dict[str, float]) -> None:
@@ -319,6 +319,20 @@ class Stocks:
                 value[name] += rate * (1.0 - value[name])
             else:
                 value[name] *= 1.0 - rate
+
+
+def _reader(names: tuple[str, ...], present: np.ndarray):
+    """A function of the table (dict) giving the values of ``names`` as an array, 0.0 for those
+    not ``present`` (``np.array([value.get(n, 0.0) for n in names])``)."""
+    rows = np.flatnonzero(present)
+    get = operator.itemgetter(*(names[i] for i in rows)) if len(rows) > 1 else None
+    def read(value):
+        if get is None:
+            return np.array([value.get(n, 0.0) for n in names], dtype=float)
+        out = np.zeros(len(names))
+        out[rows] = get(value)
+        return out
+    return read
 
 
 def _kind(name: str, with_groups: bool) -> int:
@@ -426,10 +440,8 @@ def amenity_and_congestion(
 
 
 def _mean(values: list[float]) -> float:
-    """``np.mean(values)`` of fewer than 8 values without NumPy: its sum (the identity 0.0 plus
-    the values added in order from −0.0, as its pairwise sum adds fewer than 8), divided by the
-    count."""
-    assert len(values) < 8
+    """``np.mean(values)`` of fewer than 8 values without NumPy: its sum (0.0 plus the values
+    added in order from −0.0, as its pairwise sum adds fewer than 8), divided by the count."""
     total = -0.0
     for v in values:
         total += v
@@ -440,10 +452,8 @@ def _amenity_loop(place_type, levels, housing_use, school_use, threshold):
     # amenity_and_congestion's NumPy rule place by place: the amenity of the place's type; the
     # use (0 in village areas, the larger of dwelling and school-seat use at the county seat,
     # NaN as np.maximum keeps it) above the threshold, at least 0 (np.maximum(0.0, ...))
-    n = place_type.shape[0]
-    amenity = np.empty(n)
-    excess = np.empty(n)
-    for j in range(n):
+    amenity, excess = np.empty(place_type.shape[0]), np.empty(place_type.shape[0])
+    for j in range(place_type.shape[0]):
         k = place_type[j]
         amenity[j] = levels[k]
         u = 0.0 if k == 2 else housing_use[j]
