@@ -322,9 +322,10 @@ class CountyModel(mesa.Model):
         ev = demography.vital_events(P, self.households, self.mortality, self.fertility,
                                      self.params["household_formation_rate"], self.rng)
         self.flows["deaths"] = len(ev.dead) * self.weight
-        abroad = P.loc[ev.born] == LOC_OUTSIDE  # registered mothers living outside the county
-        self.flows["births"] = np.sum(~abroad) * self.weight
-        self.flows["births_outside"] = np.sum(abroad) * self.weight
+        # newborns of registered mothers living outside the county (np.int64 counts, as np.sum's)
+        abroad = np.int64(np.count_nonzero(P.loc.take(ev.born) == LOC_OUTSIDE))
+        self.flows["births"] = (len(ev.born) - abroad) * self.weight
+        self.flows["births_outside"] = abroad * self.weight
         repair_bases(self.persons, self.households)
 
     # 5 -----------------------------------------------------------------------------------

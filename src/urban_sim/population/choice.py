@@ -368,19 +368,23 @@ def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str
     # added and subtracted in this order, as NumPy's broadcasting did
     vt = np.asarray(pl.village_township, dtype=np.int64)
     nw = np.arange(nw_n, dtype=np.int64)[:, None]
-    other = (p["household_other_income_yuan"] * (1 + 0.5 * np.array([False, True])))[:, None, None]
-    asc = np.array([0.0, p["asc_town"], p["asc_seat"], p["asc_outside"]])[:, None, None, None]
-    income = asc + b_y * np.log(nw * pl.income_yuan + other)
+    o = p["household_other_income_yuan"]  # × (1 + 0.5 rented): × 1.0 and × 1.5
+    other = np.array([o * 1.0, o * 1.5])[:, None, None]
+    asc = np.array([0.0, p["asc_town"], p["asc_seat"], p["asc_outside"]])
+    # income term asc_j + β_y · log by (rented, n_workers, place): the sum in the compiled pass
+    log_income = np.log(nw * pl.income_yuan + other)
     distance = _distance_terms(pl, vt, p["distance_income_ratio"] * b_y, p["distance_outside_km"])
-    groups = (income, distance, vt, K, np.asarray(pl.network_share, dtype=float), p["beta_network"],
-              pl.amenity, p["beta_amenity"], pl.congestion, p["beta_congestion"], nw_n)
+    groups = (asc, b_y, log_income, distance, vt, K, np.asarray(pl.network_share, dtype=float),
+              p["beta_network"], pl.amenity, p["beta_amenity"], pl.congestion, p["beta_congestion"],
+              nw_n)
     # ---- household terms, in the order of the utility (see choose_locations)
     school = p["beta_school"] * pl.school_quality
     b_sa = p["beta_service_access"]
-    access = b_sa * np.array([pl.hukou_service_access, 1.0])
+    access = np.array([b_sa * pl.hukou_service_access, b_sa * 1.0])
     # land tie β_L tie, tie = tied (1 − 0.5 rented)(1 − 0.5 land_reform), on moving to 1, 2, 3
-    lt = p["beta_land"] * (np.array([True, True]) * (1 - 0.5 * np.array([False, True]))
-                           * (1 - 0.5 * pl.land_reform))
+    # (by rented: β_L ((1 · 1.0) x), β_L ((1 · 0.5) x), x = 1 − 0.5 land_reform)
+    x, b_l = 1 - 0.5 * pl.land_reform, p["beta_land"]
+    lt = np.array([b_l * (1.0 * x), b_l * (0.5 * x)])
     # price of a dwelling on moving to a town or the county seat
     price = np.array([p["beta_price"] * np.log(pl.housing_price_yuan_m2[j - 1]) for j in (1, 2)])
     # staying: stay(youngest adult) at the current alternative (+ offset at the county seat)

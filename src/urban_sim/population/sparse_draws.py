@@ -71,7 +71,8 @@ def _jump(hi, lo, d, table):
 
 
 @numba.njit(cache=True, nogil=True)
-def _uniforms_at_loop(hi0, lo0, positions, table):
+def _uniforms_at_loop(hi0, lo0, positions, n, table):
+    # the values at the positions, and the state after n steps (where rng.random(n) leaves it)
     out = np.empty(positions.shape[0])
     hi, lo = hi0, lo0
     done = 0  # steps taken from the starting state
@@ -85,7 +86,8 @@ def _uniforms_at_loop(hi0, lo0, positions, table):
         rot = hi >> _S58
         x = (x >> rot) | (x << ((_ZERO - rot) & _S63))
         out[j] = np.float64(x >> _S11) * (1.0 / 9007199254740992.0)
-    return out
+    hi_n, lo_n = _jump(hi0, lo0, n, table)
+    return out, hi_n, lo_n
 
 
 def pcg64_lanes(bg: np.random.PCG64) -> tuple[np.ndarray, tuple]:
@@ -115,7 +117,15 @@ _INVERSE = pow(MULTIPLIER, -1, 1 << 128)
 
 def set_pcg64_lanes(bg: np.random.PCG64, lanes: np.ndarray) -> None:
     """Set ``bg`` to where it is after the draws the lanes gave: one step before the first
-    lane's state (the rest of ``bg``'s state unchanged)."""
+    lane's state (the rest of ``bg``'s state unchanged).
+
+    Parameters
+    ----------
+    bg : numpy.random.PCG64
+        The bit generator the lanes were taken from (:func:`pcg64_lanes`); its state is set.
+    lanes : numpy.ndarray of uint64, shape (4,)
+        The lanes after the draws (high and low words of the states of the next two outputs).
+    """
     full = bg.state
     s1 = (int(lanes[0]) << 64) | int(lanes[1])
     full["state"]["state"] = (_INVERSE * (s1 - full["state"]["inc"])) & _MASK128
@@ -157,14 +167,8 @@ def uniforms_at(rng: np.random.Generator, n: int, positions: np.ndarray,
     state = bg.state
     s, inc = state["state"]["state"], state["state"]["inc"]
     table = _jump_table(inc)
-    values = _uniforms_at_loop(np.uint64(s >> 64), np.uint64(s & _MASK64), positions, table)
-    a, c = 1, 0  # the state after n steps: s ← a^n s + c_n, composed in Python integers
-    step_a, step_c, d = MULTIPLIER, inc, n
-    while d:
-        if d & 1:
-            a, c = (a * step_a) & _MASK128, (c * step_a + step_c) & _MASK128
-        step_a, step_c = (step_a * step_a) & _MASK128, (step_c * (step_a + 1)) & _MASK128
-        d >>= 1
-    state["state"]["state"] = (a * s + c) & _MASK128
+    values, hi, lo = _uniforms_at_loop(np.uint64(s >> 64), np.uint64(s & _MASK64), positions, n,
+                                       table)
+    state["state"]["state"] = (int(hi) << 64) | int(lo)  # the state after n steps
     bg.state = state
     return values
