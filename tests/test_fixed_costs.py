@@ -851,3 +851,26 @@ def test_file_stat_is_is_file_and_stat(tmp_path):
         assert (st is not None) == p.is_file(), name
         if st is not None:
             assert (st.st_mtime_ns, st.st_size) == (p.stat().st_mtime_ns, p.stat().st_size)
+
+
+def test_frame_of_years_with_different_rows_is_the_frame_of_the_lists():
+    """Years whose rows differ (no shared columns) give the frame pandas makes of the lists."""
+    import pandas as pd
+
+    from urban_sim.model.collect import frame, template
+
+    a, b = template(("x",), ("t1",)), template(("x", "y"), ("t1",))
+    assert template(("x",), ("t1",)) is a  # made once
+    records = {"year": [2020, 2021], "rows": [len(a[0]), len(b[0])], "template": [a, b]}
+    records["value"] = [float(i) for i in range(len(a[0]) + len(b[0]))]
+    got = frame(records, "s", 3)
+    ref = pd.DataFrame({"scenario": "s", "replicate": 3,
+                        "year": np.repeat(np.array([2020, 2021], dtype=np.int64), records["rows"]),
+                        "place": [*a[0], *b[0]], "indicator": [*a[1], *b[1]],
+                        "value": np.array(records["value"])}, index=pd.RangeIndex(len(records["value"])))
+    assert got.equals(ref) and (got.dtypes == ref.dtypes).all()
+    from urban_sim.model.collect import COUNTY_HEAD
+
+    n = len(COUNTY_HEAD)
+    assert got["indicator"].tolist()[n: n + 2] == ["x", "resident_population"]
+    assert got["place"].tolist()[n: n + 2] == ["county", "county_seat"] and got["place"].iloc[-1] == "t1"

@@ -9,6 +9,7 @@ of a process (:func:`frame`).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -122,16 +123,18 @@ def collect(model, collect_flows: bool) -> None:
     keys = (*dicts[0], *dicts[1], *dicts[2], *outputs)
     last = rec["template"][-1] if rec["template"] else None
     if last is None or last[2] != keys or len(last[0]) != len(values):
-        last = template(keys, [pl.name for pl in model.places])
+        last = template(keys, tuple(pl.name for pl in model.places))
     rec["year"].append(y)
     rec["rows"].append(len(values))
     rec["template"].append(last)
     rec["value"].extend(values)
 
 
-def template(keys: tuple[str, ...], townships: list[str]) -> tuple[tuple, tuple, tuple]:
+@functools.lru_cache(maxsize=16)
+def template(keys: tuple[str, ...], townships: tuple[str, ...]) -> tuple[tuple, tuple, tuple]:
     """Places and indicators of a year's rows: the county rows (:data:`COUNTY_HEAD`, then
-    ``keys``), the zones (:data:`ZONE_ROWS`) and the townships (:data:`TOWNSHIP_OUTPUTS` each).
+    ``keys``), the zones (:data:`ZONE_ROWS`) and the townships (:data:`TOWNSHIP_OUTPUTS` each);
+    made once for the models of a process (shared: tuples).
 
     Returns
     -------
