@@ -874,3 +874,15 @@ def test_frame_of_years_with_different_rows_is_the_frame_of_the_lists():
     n = len(COUNTY_HEAD)
     assert got["indicator"].tolist()[n: n + 2] == ["x", "resident_population"]
     assert got["place"].tolist()[n: n + 2] == ["county", "county_seat"] and got["place"].iloc[-1] == "t1"
+
+
+def test_weights_check_equals_numpys_three_checks():
+    from urban_sim.policy.relocation import _weights_check
+
+    rng = np.random.default_rng(5)
+    for t in range(500):
+        p = rng.choice([0.0, -0.0, 1e-300, 0.3, 2.0, -1e-9, np.inf, -np.inf, np.nan],
+                       int(rng.integers(0, 40)), p=[.2, .05, .05, .3, .2, .05, .05, .05, .05])
+        with np.errstate(invalid="ignore"):
+            ref = (bool(np.isfinite(p).all()), bool((p < 0).any()), int(np.count_nonzero(p > 0)))
+        assert tuple(_weights_check(p)) == ref, (t, p)

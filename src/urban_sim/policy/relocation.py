@@ -225,6 +225,20 @@ _sample_round = _jit(_sample_round_loop)
 _SUM_TOLERANCE = float(np.sqrt(np.finfo(np.float64).eps))  # NumPy's, for p summing to 1
 
 
+def _weights_check_loop(p):
+    # np.isfinite(p).all(), (p < 0).any() and np.count_nonzero(p > 0) in one pass
+    finite, negative, positive = True, False, 0
+    for i in range(p.shape[0]):
+        x = p[i]
+        finite &= x - x == 0.0  # False for inf and NaN
+        negative |= x < 0.0
+        positive += x > 0.0
+    return finite, negative, positive
+
+
+_weights_check = _jit(_weights_check_loop)
+
+
 def weighted_sample(rng: np.random.Generator, p: np.ndarray, size: int) -> np.ndarray:
     """``rng.choice(len(p), size, replace=False, p=p)``: the same indices and the same draws
     from ``rng`` (NumPy's algorithm, compiled; tested against it), shape (size,) of int64.
@@ -235,14 +249,15 @@ def weighted_sample(rng: np.random.Generator, p: np.ndarray, size: int) -> np.nd
         As NumPy: weights not finite, negative or not summing to 1 (within √eps), or fewer than
         ``size`` positive weights.
     """
-    p = np.asarray(p, dtype=float)
-    if not np.isfinite(p).all():
+    p = np.ascontiguousarray(p, dtype=float)
+    finite, negative, positive = _weights_check(p)  # one pass for NumPy's three checks
+    if not finite:
         raise ValueError("probabilities are not finite")
-    if (p < 0).any():
+    if negative:
         raise ValueError("probabilities are not non-negative")
     if abs(p.sum() - 1.0) > _SUM_TOLERANCE:
         raise ValueError("probabilities do not sum to 1")
-    if np.count_nonzero(p > 0) < size:
+    if positive < size:
         raise ValueError("Fewer non-zero entries in p than size")
     p = p.copy()  # the rounds zero the weights of those found
     found = np.empty(size, dtype=np.int64)
