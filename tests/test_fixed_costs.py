@@ -760,7 +760,6 @@ def test_pipeline_advance_equals_the_numpy_shift():
 
 def test_queued_sewage_is_the_queued_additions_entry(lin_data):
     """The sum of the town sewage programmes' queue, bit for bit the bincount's, every year."""
-    from urban_sim.model.county import _sewage_queued
     from urban_sim.targets import queued_by_stock
 
     m = CountyModel(load_scenario("plan", {"scale": 0.02, "end_year": 2030}), data=lin_data, seed=2)
@@ -779,10 +778,10 @@ def test_queued_sewage_is_the_queued_additions_entry(lin_data):
     fake.rows_of = {"town_sewage_facilities": (1, 3, 4)}
     for _ in range(200):
         q = rng.random(5) * 10.0 ** rng.integers(-5, 5, 5)
-        assert _sewage_queued(fake, q)["town_sewage_facilities"] == \
+        assert gov.Programmes.queued_of(fake, "town_sewage_facilities", q)["town_sewage_facilities"] == \
             queued_by_stock(stocks, q)["town_sewage_facilities"]
     fake.rows_of = {}
-    assert _sewage_queued(fake, q) == {}
+    assert gov.Programmes.queued_of(fake, "town_sewage_facilities", q) == {}
 
 
 def test_stocks_from_read_rows_equal_stocks_from_the_table(lin_data):

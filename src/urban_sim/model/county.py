@@ -19,7 +19,7 @@ from urban_sim.data.tables import CountyData, load_county, load_county_cached
 from urban_sim.economy.labour import LabourMarket, tourism_start
 from urban_sim.errors import ConfigError, did_you_mean
 from urban_sim.model.malloc import tune_malloc
-from urban_sim.policy.government import Government, Programmes
+from urban_sim.policy.government import SEWAGE, Government, Programmes
 from urban_sim.policy.financing import Financing
 from urban_sim.policy.relocation import Relocation, read_items
 from urban_sim.model.outputs import FLOWS
@@ -253,7 +253,7 @@ class CountyModel(mesa.Model):
         p, t, st, g, prog = self.params, self.year, self.stocks, self.government, self.programmes
         need_of, tops = g.rules(self.targets)
         queued = g.queued()
-        values = indicator_values(st, self.groups, self.n_big_towns, _sewage_queued(prog, queued))
+        values = indicator_values(st, self.groups, self.n_big_towns, prog.queued_of(SEWAGE, queued))
         town_use = self.housing_use[1:]  # np.mean's sum and division, without its dispatch
         use = [self.school_use, self.housing_use[0], float(np.add.reduce(town_use) / len(town_use)),
                6.0 / max(self.groups["beds_per_1000"], 1e-9)]  # allocation.USE_STOCKS
@@ -293,7 +293,7 @@ class CountyModel(mesa.Model):
     def queued_sewage(self) -> dict[str, float]:
         """The town sewage plants of :meth:`queued_additions` (all that
         :func:`urban_sim.targets.indicator_values` reads of it)."""
-        return _sewage_queued(self.programmes, self.government.queued())
+        return self.programmes.queued_of(SEWAGE, self.government.queued())
 
     # 3 -----------------------------------------------------------------------------------
     def labour_market(self) -> None:
@@ -452,18 +452,6 @@ class CountyModel(mesa.Model):
         if isinstance(ids, dict):
             ids.pop(self, None)
         self.remove_all_agents()
-
-
-def _sewage_queued(programmes: Programmes, queued: np.ndarray) -> dict[str, float]:
-    """``{"town_sewage_facilities": q}`` of :func:`urban_sim.targets.queued_by_stock` (the sum in
-    programme order from 0.0, as its bincount adds; empty when no programme builds them)."""
-    rows = programmes.rows_of.get("town_sewage_facilities")
-    if rows is None:
-        return {}
-    total = 0.0
-    for i in rows:
-        total += queued[i]
-    return {"town_sewage_facilities": total}
 
 
 def _place_columns(data: CountyData) -> dict:

@@ -39,6 +39,8 @@ LEVER_PROGRAMMES: dict[str, tuple[str, ...]] = {
 """Programmes whose funding weight a lever multiplies by ``1 + 2 × lever`` (assumption)."""
 
 MAX_LAG = 8
+SEWAGE = "town_sewage_facilities"
+"""The one stock of the queue that :func:`urban_sim.targets.indicator_values` reads."""
 
 
 class Programmes:
@@ -92,6 +94,18 @@ class Programmes:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def queued_of(self, stock: str, queued: np.ndarray) -> dict[str, float]:
+        """``{stock: q}`` of :func:`urban_sim.targets.queued_by_stock` for one stock (the sum
+        over its programmes in table order from 0.0, as that bincount adds); empty when no
+        programme builds it."""
+        rows = self.rows_of.get(stock)
+        if rows is None:
+            return {}
+        total = 0.0
+        for i in rows:
+            total += queued[i]
+        return {stock: total}
 
     def weights(self, block: PolicyBlock, source: str = "scenario") -> np.ndarray:
         """Funding weights under a policy block (defaults × scenario weights × lever boosts)."""
