@@ -329,10 +329,19 @@ def test_utilities_equal_the_numpy_rule(lin_data, seed):
         _same(a, b)
     town_off = places.village_township[households.village] == 0
     assert np.isneginf(ours[1][town_off]).all() and np.isfinite(ours[1][~town_off]).all()
-    # a few households use a few of the groups (the others are not computed): the same values
-    few = rng.choice(len(households), 7, replace=False)
-    for a, b in zip(ch.location_utilities(households.subset(few), places, params), ref, strict=True):
-        _same(a, b[few])
+    # fewer households than groups: the groups that occur are computed (fewer than a quarter
+    # as many households as groups: the terms computed for each household); the same values
+    n_keys = 3 * 2 * (int(households.n_workers.max()) + 1) * len(places.village_township)
+    assert len(households) >= n_keys  # all groups computed above
+    paths = set()
+    for size in (7, n_keys // 8, n_keys // 4 - 1, n_keys // 4, n_keys // 2, n_keys - 1):
+        few = rng.choice(len(households), size, replace=False)
+        keys = 3 * 2 * (int(households.n_workers[few].max()) + 1) * len(places.village_township)
+        paths.add("each" if 4 * size < keys else "groups")
+        for a, b in zip(ch.location_utilities(households.subset(few), places, params), ref,
+                        strict=True):
+            _same(a, b[few])
+    assert paths == {"each", "groups"}
 
 
 @pytest.mark.parametrize("asc_outside", [None, -1e4, 50.0])

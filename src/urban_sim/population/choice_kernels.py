@@ -134,30 +134,33 @@ def _group_row(table, key, c, r, w, v, asc, b_y, log_income, distance, vt, K, ne
 def _gather_loop(asc, b_y, log_income, distance, vt, K, network, b_net, amenity, b_a, congestion,
                  b_c, nw_n, village, current, n_workers, rented, youngest, stay, out):
     # the group terms of the four alternatives (rows 0-3) and the stay term (row 4). A group
-    # term depends on (current, rented, n_workers, village) only: each is computed once, all
-    # of them for a large run, else when a household of the group first needs it (a small run
-    # needs few of them; a loop over all groups would cost more than the run's households)
+    # term depends on (current, rented, n_workers, village) only: a large run computes each
+    # group once (all of them, or those that occur), then gathers them; a small run (fewer
+    # than a quarter as many households as groups) computes them for each household
     n_vil = vt.shape[0]
     n = village.shape[0]
     n_keys = 3 * 2 * nw_n * n_vil
+    if 4 * n < n_keys:
+        by_household = out.T  # (n, 5): row i is household i's terms
+        for i in range(n):
+            c = np.int64(current[i])
+            _group_row(by_household, i, c, np.int64(rented[i]), np.int64(n_workers[i]), village[i], asc,
+                       b_y, log_income, distance, vt, K, network, b_net, amenity, b_a,
+                       congestion, b_c)
+            out[4, i] = stay[c, youngest[i]]
+        return
+    used = np.ones(n_keys, dtype=np.bool_) if n >= n_keys else np.zeros(n_keys, dtype=np.bool_)
+    for i in range(n if n < n_keys else 0):
+        used[((np.int64(current[i]) * 2 + rented[i]) * nw_n + n_workers[i]) * n_vil + village[i]] = True
     table = np.empty((n_keys, 4))
-    if n >= n_keys:
-        for c in range(3):
-            for r in range(2):
-                for w in range(nw_n):
-                    for v in range(n_vil):
-                        key = ((c * 2 + r) * nw_n + w) * n_vil + v
+    for c in range(3):
+        for r in range(2):
+            for w in range(nw_n):
+                for v in range(n_vil):
+                    key = ((c * 2 + r) * nw_n + w) * n_vil + v
+                    if used[key]:
                         _group_row(table, key, c, r, w, v, asc, b_y, log_income, distance, vt,
                                    K, network, b_net, amenity, b_a, congestion, b_c)
-    else:
-        done = np.zeros(n_keys, dtype=np.bool_)
-        for i in range(n):
-            c, r, w, v = np.int64(current[i]), np.int64(rented[i]), np.int64(n_workers[i]), village[i]
-            key = ((c * 2 + r) * nw_n + w) * n_vil + v
-            if not done[key]:
-                _group_row(table, key, c, r, w, v, asc, b_y, log_income, distance, vt, K,
-                           network, b_net, amenity, b_a, congestion, b_c)
-                done[key] = True
     for i in range(n):
         key = ((np.int64(current[i]) * 2 + rented[i]) * nw_n + n_workers[i]) * n_vil + village[i]
         out[0, i] = table[key, 0]
