@@ -322,8 +322,7 @@ class CountyModel(mesa.Model):
         ev = demography.vital_events(P, self.households, self.mortality, self.fertility,
                                      self.params["household_formation_rate"], self.rng)
         self.flows["deaths"] = len(ev.dead) * self.weight
-        # newborns of registered mothers living outside the county (np.int64 counts, as np.sum's)
-        abroad = np.int64(np.count_nonzero(P.loc.take(ev.born) == LOC_OUTSIDE))
+        abroad = np.int64(np.count_nonzero(P.loc.take(ev.born) == LOC_OUTSIDE))  # mother outside
         self.flows["births"] = (len(ev.born) - abroad) * self.weight
         self.flows["births_outside"] = abroad * self.weight
         repair_bases(self.persons, self.households)
@@ -336,7 +335,7 @@ class CountyModel(mesa.Model):
     def _perceive(self, *, initial: bool) -> None:
         p = self.params
         tau = max(p["perception_delay_years"], 1.0)
-        P, H = self.persons, self.households
+        P, H = self.persons, self.households  # network: absent members by village and location
         counts = counts_away_by_village(P.loc, P.hh, H.village, P.alive, LOC_VILLAGE,
                                         len(self.data.villages)).reshape(-1, 4)
         if not initial:  # the rule below in one compiled pass
@@ -350,8 +349,7 @@ class CountyModel(mesa.Model):
                    "congestion": np.append(self.congestion, 0.0)}
         for key, value in current.items():
             self.perceived[key] = value.copy()
-        # network: share of each village's absent members living at town / seat / outside
-        self.network = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        self.network = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)  # shares
 
     # 6 -----------------------------------------------------------------------------------
     def location_choice(self) -> None:
