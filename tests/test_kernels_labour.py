@@ -133,3 +133,44 @@ def test_assign_sees_a_one_ulp_change_of_the_sector_draw():
             _ref_labour(Q, township, lut, K, labour, boost, rng)
         results.append(Q.sector.copy())
     assert np.array_equal(results[0], results[1])
+
+
+def _ref_update(labour, residents, direct_new, construction, *, trends, params, tourism_growth):
+    """``LabourMarket.update`` as NumPy passes (the rule before the compiled pass)."""
+    from urban_sim.economy.labour import S_CONS, S_SERV, S_TOUR
+    j = labour.jobs
+    j *= 1.0 + trends
+    j[:, S_TOUR] *= 1.0 + tourism_growth
+    j += direct_new
+    target = params["services_jobs_per_resident"] * residents
+    j[:, S_SERV] += params["services_adjustment_rate"] * (target - j[:, S_SERV])
+    j[:, S_SERV] += params["induced_jobs_multiplier"] * direct_new.sum(axis=1)
+    j[:, S_CONS] = params["background_construction_jobs_per_1000"] / 1000 * residents + construction
+    np.maximum(j, 0.0, out=j)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_update_equals_the_numpy_rule(seed):
+    """Random stocks, trends (some negative: jobs clipped at 0), programme jobs; a NaN stays."""
+    import copy
+    rng = np.random.default_rng(seed)
+    n = 2 * int(rng.integers(1, 30))
+    labour = LabourMarket(rng.random(n) * 1000, rng.random(n) * 2000, np.r_[0, np.ones(n // 2 - 1, int),
+                          np.full(n // 2, 2)], {"nonfarm_jobs_share_seat": 0.8,
+                          "nonfarm_jobs_share_town": 0.5, "nonfarm_jobs_share_village": 0.2,
+                          "services_jobs_per_resident": 0.1,
+                          "background_construction_jobs_per_1000": 5.0})
+    labour.jobs[0, 1] = np.nan
+    params = {"services_jobs_per_resident": 0.13, "services_adjustment_rate": 0.3,
+              "induced_jobs_multiplier": 0.7, "background_construction_jobs_per_1000": 6.5}
+    ref = copy.deepcopy(labour)
+    for _ in range(3):
+        args = (rng.random(n) * 2000, rng.random((n, len(SECTORS))) * 10 * (rng.random((n, 1)) < 0.3),
+                rng.random(n) * 50)
+        kw = {"trends": rng.normal(0, 0.5, len(SECTORS)), "params": params,
+              "tourism_growth": rng.normal(0, 0.5, n)}
+        labour.update(*args, **kw)
+        _ref_update(ref, *args, **kw)
+        assert labour.jobs.tobytes() == ref.jobs.tobytes()  # bit for bit (NaN, -0.0)
+    assert np.isnan(labour.jobs[0, 1]) and (labour.jobs == 0).any()
+

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from urban_sim.economy.labour_kernels import assign_sectors
+from urban_sim.economy.labour_kernels import assign_sectors, update_jobs
 from urban_sim.population.state import LOC_OUTSIDE, SECTORS, Table
 
 S_AGRI, S_IND, S_CONS, S_SERV, S_TOUR, S_PUB = range(len(SECTORS))
@@ -88,17 +88,14 @@ class LabourMarket:
         ``J ← J·(1 + trend_s) + direct_new``; services move toward
         ``services_jobs_per_resident × residents`` at ``services_adjustment_rate`` and receive the
         induced multiplier ``μ × direct_new``; construction = background per 1000 residents +
-        project construction jobs.
+        project construction jobs; never below 0
+        (:func:`urban_sim.economy.labour_kernels.update_jobs`).
         """
-        j = self.jobs
-        j *= 1.0 + trends
-        j[:, S_TOUR] *= 1.0 + tourism_growth
-        j += direct_new
-        target = params["services_jobs_per_resident"] * residents
-        j[:, S_SERV] += params["services_adjustment_rate"] * (target - j[:, S_SERV])
-        j[:, S_SERV] += params["induced_jobs_multiplier"] * direct_new.sum(axis=1)
-        j[:, S_CONS] = params["background_construction_jobs_per_1000"] / 1000 * residents + construction
-        np.maximum(j, 0.0, out=j)
+        update_jobs(self.jobs, np.asarray(trends, dtype=float), np.asarray(tourism_growth, dtype=float),
+                    np.asarray(direct_new, dtype=float), np.asarray(residents, dtype=float),
+                    np.asarray(construction, dtype=float), params["services_jobs_per_resident"],
+                    params["services_adjustment_rate"], params["induced_jobs_multiplier"],
+                    params["background_construction_jobs_per_1000"] / 1000)
 
     def employment_chance(self, seekers: np.ndarray) -> np.ndarray:
         """Harris–Todaro chance ``p_j = min(1, jobs_j / seekers_j)``, shape (n_places,).

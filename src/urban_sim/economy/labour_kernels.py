@@ -19,7 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from urban_sim.population.kernels import _jit
+from urban_sim.population.state import SECTORS
 from urban_sim.population.vital_kernels import uniforms
+
+_S_CONS, _S_SERV, _S_TOUR = (SECTORS.index(s) for s in ("construction", "services", "tourism"))
 
 
 def _workers_loop(sector, alive, loc, age, outside, lo, hi, mask):
@@ -108,3 +111,55 @@ def assign_sectors(sector: np.ndarray, alive: np.ndarray, loc: np.ndarray, age: 
     workers = _list_workers(sector, alive, loc, age, outside, working_age[0], working_age[1])
     _sectors(sector, workers, uniforms(rng, len(workers)), loc, hh, trained, township, place_lut, K,
              chance, 1.0 + boost, np.ascontiguousarray(cum), tot, fallback)
+
+
+def _update_loop(jobs, trends, tourism_growth, direct_new, direct_sum, residents, construction,
+                 serv_per_resident, serv_rate, induced, cons_per_resident):
+    # LabourMarket.update's NumPy operations, element by element in the same order (each
+    # element's result depends only on that row's earlier results)
+    for p in range(jobs.shape[0]):
+        for s in range(jobs.shape[1]):
+            jobs[p, s] = jobs[p, s] * (1.0 + trends[s])
+        jobs[p, _S_TOUR] = jobs[p, _S_TOUR] * (1.0 + tourism_growth[p])
+        for s in range(jobs.shape[1]):
+            jobs[p, s] = jobs[p, s] + direct_new[p, s]
+        target = serv_per_resident * residents[p]
+        jobs[p, _S_SERV] = jobs[p, _S_SERV] + serv_rate * (target - jobs[p, _S_SERV])
+        jobs[p, _S_SERV] = jobs[p, _S_SERV] + induced * direct_sum[p]
+        jobs[p, _S_CONS] = cons_per_resident * residents[p] + construction[p]
+        for s in range(jobs.shape[1]):
+            x = jobs[p, s]
+            jobs[p, s] = x if (x >= 0.0) | (x != x) else 0.0  # np.maximum(x, 0.0): NaN stays
+
+
+_update = _jit(_update_loop)
+
+
+def update_jobs(jobs: np.ndarray, trends: np.ndarray, tourism_growth: np.ndarray,
+                direct_new: np.ndarray, residents: np.ndarray, construction: np.ndarray,
+                serv_per_resident: float, serv_rate: float, induced: float,
+                cons_per_resident: float) -> None:
+    """One year of the job stocks (``LabourMarket.update``), written into ``jobs``, in one
+    compiled pass with the NumPy rule's operations in its order (the rule is kept as the
+    reference in ``tests/test_kernels_labour.py``).
+
+    Parameters
+    ----------
+    jobs : numpy.ndarray of float, shape (n_places, n_sectors)
+        Wage jobs, updated in place.
+    trends : numpy.ndarray of float, shape (n_sectors,)
+        Background growth rate per sector.
+    tourism_growth : numpy.ndarray of float, shape (n_places,)
+        Extra growth rate of tourism jobs.
+    direct_new : numpy.ndarray of float, shape (n_places, n_sectors)
+        Operating jobs of programmes completed this year.
+    residents, construction : numpy.ndarray of float, shape (n_places,)
+        Residents and construction jobs of projects under way.
+    serv_per_resident, serv_rate, induced : float
+        ``services_jobs_per_resident``, ``services_adjustment_rate``,
+        ``induced_jobs_multiplier``.
+    cons_per_resident : float
+        ``background_construction_jobs_per_1000 / 1000``.
+    """
+    _update(jobs, trends, tourism_growth, direct_new, direct_new.sum(axis=1), residents,
+            construction, serv_per_resident, serv_rate, induced, cons_per_resident)

@@ -76,6 +76,10 @@ def _returning_loop(out, hh, age, care, age_from, threshold, u):
     return back[:m].copy(), hh_back[:m].copy()
 
 
+_OLD, _CARED = np.array([False, False, True, True]), np.array([False, True, False, True])
+"""Aged 45 or more, and a member to care for, by ``2 · old + care``."""
+
+
 def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng):
     """Persons living outside who return this year and their households (return migration).
 
@@ -94,8 +98,7 @@ def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng
     """
     out = np.flatnonzero(alive & (loc == OUTSIDE))  # NumPy's mask and compaction: faster here
     care = _care_jit(hh, loc, alive, age, 75, n_households)
-    old, cared = np.array([False, False, True, True]), np.array([False, True, False, True])
-    hazard = coef * np.exp(g_age * old + g_care * cared + g_job)
+    hazard = coef * np.exp(g_age * _OLD + g_care * _CARED + g_job)
     threshold = np.minimum(hazard, 1.0)  # by 2 · (age ≥ 45) + care
     return _returning_jit(out, hh, age, care, 45, threshold, vk.uniforms(rng, len(out)))
 

@@ -106,9 +106,16 @@ def pcg64_lanes(bg: np.random.PCG64) -> tuple[np.ndarray, tuple]:
     s, inc = st["state"], st["inc"]
     s1 = (MULTIPLIER * s + inc) & _MASK128
     s2 = (MULTIPLIER * s1 + inc) & _MASK128
-    a2, c2 = (MULTIPLIER * MULTIPLIER) & _MASK128, (inc * (MULTIPLIER + 1)) & _MASK128
     lanes = np.array([s1 >> 64, s1 & _MASK64, s2 >> 64, s2 & _MASK64], dtype=np.uint64)
-    return lanes, tuple(np.uint64(w) for w in (a2 >> 64, a2 & _MASK64, c2 >> 64, c2 & _MASK64))
+    return lanes, _two_steps(inc)
+
+
+@functools.lru_cache(maxsize=8)
+def _two_steps(inc: int) -> tuple:
+    """``(a_hi, a_lo, c_hi, c_lo)`` of PCG64's map of two steps for the increment ``inc``
+    (fixed when the generator is seeded)."""
+    a2, c2 = (MULTIPLIER * MULTIPLIER) & _MASK128, (inc * (MULTIPLIER + 1)) & _MASK128
+    return tuple(np.uint64(w) for w in (a2 >> 64, a2 & _MASK64, c2 >> 64, c2 & _MASK64))
 
 
 _INVERSE = pow(MULTIPLIER, -1, 1 << 128)
