@@ -370,13 +370,13 @@ def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str
     nw = np.arange(nw_n, dtype=np.int64)[:, None]
     o = p["household_other_income_yuan"]  # × (1 + 0.5 rented): × 1.0 and × 1.5
     other = np.array([o * 1.0, o * 1.5])[:, None, None]
-    asc = np.array([0.0, p["asc_town"], p["asc_seat"], p["asc_outside"]])
-    # income term asc_j + β_y · log by (rented, n_workers, place): the sum in the compiled pass
-    log_income = np.log(nw * pl.income_yuan + other)
+    asc = np.array([0.0, p["asc_town"], p["asc_seat"], p["asc_outside"]])[:, None, None, None]
+    # (summed here, not in the compiled pass: two more operations per group there cost more at
+    # full scale than these NumPy calls)
+    income = asc + b_y * np.log(nw * pl.income_yuan + other)
     distance = _distance_terms(pl, vt, p["distance_income_ratio"] * b_y, p["distance_outside_km"])
-    groups = (asc, b_y, log_income, distance, vt, K, np.asarray(pl.network_share, dtype=float),
-              p["beta_network"], pl.amenity, p["beta_amenity"], pl.congestion, p["beta_congestion"],
-              nw_n)
+    groups = (income, distance, vt, K, np.asarray(pl.network_share, dtype=float), p["beta_network"],
+              pl.amenity, p["beta_amenity"], pl.congestion, p["beta_congestion"], nw_n)
     # ---- household terms, in the order of the utility (see choose_locations)
     school = p["beta_school"] * pl.school_quality
     b_sa = p["beta_service_access"]

@@ -83,7 +83,7 @@ def repair_bases(persons: Table, households: Table) -> None:
     (the most urban in-county location among them; outside if none is in the county)."""
     H = households
     flags = kernels.presence_flags(persons.hh, persons.loc, persons.alive, len(H))
-    mk.rebase_absent(flags, np.arange(len(H)), H.base, H.years_at_base)
+    mk.rebase_absent(flags, H.base, H.years_at_base)
 
 
 def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params: dict[str, float],

@@ -113,33 +113,43 @@ MOST_URBAN = np.array([OUTSIDE, VILLAGE, TOWN, TOWN] + [SEAT] * 4, dtype=np.int8
 (outside if none)."""
 
 
+def _rebase_one(flags, f, h, base, years, most_urban):
+    base[h] = most_urban[4 * flags[f + SEAT] + 2 * flags[f + TOWN] + flags[f + VILLAGE]]
+    years[h] = 0
+
+
+_rebase_one = _jit(_rebase_one)  # called from the compiled loops below
+
+
 def _rebase_loop(flags, households, base, years, most_urban):
     for j in range(households.shape[0]):
         h = households[j]
-        f = 4 * j
-        if not flags[f + base[h]]:  # rare: a branch is cheap
-            base[h] = most_urban[4 * flags[f + SEAT] + 2 * flags[f + TOWN] + flags[f + VILLAGE]]
-            years[h] = 0
+        if not flags[4 * j + base[h]]:  # rare: a branch is cheap
+            _rebase_one(flags, 4 * j, h, base, years, most_urban)
+
+
+def _rebase_all_loop(flags, base, years, most_urban):
+    for h in range(base.shape[0]):
+        if not flags[4 * h + base[h]]:  # rare: a branch is cheap
+            _rebase_one(flags, 4 * h, h, base, years, most_urban)
 
 
 _rebase_jit = _jit(_rebase_loop)
+_rebase_all_jit = _jit(_rebase_all_loop)
 
 
-def rebase_absent(flags: np.ndarray, households: np.ndarray, base: np.ndarray,
-                  years: np.ndarray) -> None:
-    """Each of ``households`` without a living member at its base moves its base to the most
-    urban in-county location where it has one (outside if none) and gets 0 years there.
+def rebase_absent(flags: np.ndarray, base: np.ndarray, years: np.ndarray) -> None:
+    """Each household without a living member at its base moves its base to the most urban
+    in-county location where it has one (outside if none) and gets 0 years there.
 
     Parameters
     ----------
-    flags : numpy.ndarray of bool, shape (≥ 4 · len(households),)
-        Presence flags ``4 j + location`` of household ``households[j]``.
-    households : numpy.ndarray of int, shape (m,)
-        Distinct households.
+    flags : numpy.ndarray of bool, shape (≥ 4 · n_households,)
+        Presence flags ``4 h + location`` of household ``h``.
     base, years : numpy.ndarray, shape (n_households,)
         Base location codes and years at the base, written in place.
     """
-    _rebase_jit(flags, households, base, years, MOST_URBAN)
+    _rebase_all_jit(flags, base, years, MOST_URBAN)
 
 
 def _repair_of_loop(hh, loc, alive, households, base, years, most_urban):
@@ -156,7 +166,7 @@ _repair_of_jit = _jit(_repair_of_loop)
 
 def repair_of(hh: np.ndarray, loc: np.ndarray, alive: np.ndarray, households: np.ndarray,
               base: np.ndarray, years: np.ndarray) -> None:
-    """:func:`rebase_absent` for ``households`` (distinct) with their presence flags
+    """:func:`rebase_absent` for ``households`` (distinct) only, with their presence flags
     (:func:`presence_of`), in one call.
 
     Parameters
