@@ -107,9 +107,11 @@ def test_more_money_for_a_task_area_never_lowers_its_stocks(lin_data):
     """Monotonicity (issue 10 item 6): 200 million yuan a year more for one task area from the
     policy start, every other area's amount unchanged, common random numbers: in 2027 no
     stock funded by that area is worse than in the baseline (lower, or higher where lower is
-    better). A served capacity is worse only when both its amount and its ratio to the group it
-    serves are lower: more money can attract more of that group (more children staying with
-    better childcare), and capacity follows the larger demand with a lag."""
+    better). A served capacity is compared as its ratio to the group it serves (capacity
+    follows demand: its amount falls with the group, e.g. special-education seats). After the
+    session-7 start-state draw no served ratio fell at seeds 4-7 either; a case where more
+    money attracts more of the group faster than capacity follows would show here, to be
+    examined rather than tolerated by a looser criterion."""
     progs = lin_data.programmes
     base_sc = scenario("baseline", scale=0.02, end_year=2027)
     inv = base_sc.policy.investment
@@ -119,8 +121,8 @@ def test_more_money_for_a_task_area_never_lowers_its_stocks(lin_data):
         m = CountyModel(scenario("baseline", scale=0.02, end_year=2027, **over), data=lin_data, seed=4)
         m.run()
         m.close()
-        # served capacities also as shares of the group they serve (capacity follows demand)
-        return {k: (v, v / max(m.groups[GROUP_OF_STOCK[k]], 1e-9)) if k in GROUP_OF_STOCK else (v, v)
+        # served capacities as shares of the group they serve (capacity follows demand)
+        return {k: v / max(m.groups[GROUP_OF_STOCK[k]], 1e-9) if k in GROUP_OF_STOCK else v
                 for k, v in m.stocks.value.items()}
 
     base = stocks()
@@ -132,10 +134,8 @@ def test_more_money_for_a_task_area_never_lowers_its_stocks(lin_data):
         got = stocks(**{"policy.investment.total_million_yuan": new_total, **over})
         for name in sorted(set(progs.loc[progs["task_area"] == area, "stock"]) & set(base)):
             sign = -1.0 if name in LOWER_IS_BETTER else 1.0
-            (amount, ratio), (amount0, ratio0) = got[name], base[name]
-            tol = 1e-6 * max(abs(amount0), 1.0)
-            assert (sign * (amount - amount0) >= -tol
-                    or name in GROUP_OF_STOCK and ratio - ratio0 >= -2e-3), (
+            tol = 2e-3 if name in GROUP_OF_STOCK else 1e-6 * max(abs(base[name]), 1.0)
+            assert sign * (got[name] - base[name]) >= -tol, (
                 area, name, base[name], got[name])
             checked += 1
     assert checked >= 40

@@ -159,3 +159,17 @@ def test_a_negative_weight_in_the_file_is_a_data_error_naming_file_and_column(tm
     np.savez(npz, **arrays)
     with pytest.raises(DataError, match=r"start_2020\.npz: column 'h_weight' is -1\.0 for household 17"):
         ss.start_population(folder, 2020, 0.01, 10_000, 10_000, np.random.default_rng(0))
+
+
+def test_strata_are_ranks_of_urban_and_rural_residents_size_and_weight():
+    """The stratum key written out: resident urban members (seat or town), resident rural members
+    (village), all members, weight; ranks in that lexicographic order (so the strata of one
+    (urban, rural, size) group are a run and its total is exact up to one household)."""
+    persons, _, weight = _synthetic(n=200, seed=5)
+    weight = weight * (1 + (np.arange(200) % 2))  # weights that cut across the groups
+    hh, loc = persons["hh"], persons["loc"]
+    key = [(int(((loc == 1) | (loc == 2))[hh == h].sum()), int((loc == 0)[hh == h].sum()),
+            int((hh == h).sum()), float(weight[h])) for h in range(200)]
+    rank = {k: r for r, k in enumerate(sorted(set(key)))}
+    assert ss.household_strata(persons, weight).tolist() == [rank[k] for k in key]
+    assert len({k[:3] for k in key}) < len(rank) < 200  # groups split by weight, strata shared

@@ -25,7 +25,13 @@ _PACKAGES = ("urban_sim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "mat
 def file_stat(path: str | os.PathLike) -> os.stat_result | None:
     """``os.stat`` of a regular file (links followed), None when there is none: what
     ``Path.is_file`` and ``Path.stat`` tell, in one call and without building a Path (input
-    files checked for changes once per model)."""
+    files checked for changes once per model).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    """
     try:
         st = os.stat(path)
     except (OSError, ValueError):

@@ -136,6 +136,13 @@ def template(keys: tuple[str, ...], townships: tuple[str, ...]) -> tuple[tuple, 
     ``keys``), the zones (:data:`ZONE_ROWS`) and the townships (:data:`TOWNSHIP_OUTPUTS` each);
     made once for the models of a process (shared: tuples).
 
+    Parameters
+    ----------
+    keys : tuple of str
+        The county indicators after :data:`COUNTY_HEAD`, in order.
+    townships : tuple of str
+        Township names, in place order.
+
     Returns
     -------
     tuple

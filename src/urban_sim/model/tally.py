@@ -143,7 +143,14 @@ def _sum(a, lo, n):
 
 def np_sum(a):
     """``a.sum()`` of a contiguous 1-d float64 array, the same bits as NumPy's: the identity
-    0.0 plus the pairwise sum (compiled: :data:`_np_sum`)."""
+    0.0 plus the pairwise sum (compiled: :data:`_np_sum`; the tally's kernel adds
+    ``0.0 + _sum`` itself).
+
+    Parameters
+    ----------
+    a : numpy.ndarray of float64, shape (n,)
+        Contiguous.
+    """
     return 0.0 + _sum(a, 0, a.shape[0])
 
 

@@ -98,7 +98,15 @@ class Programmes:
     def queued_of(self, stock: str, queued: np.ndarray) -> dict[str, float]:
         """``{stock: q}`` of :func:`urban_sim.targets.queued_by_stock` for one stock (the sum
         over its programmes in table order from 0.0, as that bincount adds); empty when no
-        programme builds it."""
+        programme builds it.
+
+        Parameters
+        ----------
+        stock : str
+            Stock name.
+        queued : numpy.ndarray of float, shape (n_programmes,)
+            Queued additions by programme, in table order.
+        """
         rows = self.rows_of.get(stock)
         if rows is None:
             return {}

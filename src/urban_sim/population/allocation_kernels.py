@@ -61,17 +61,8 @@ _members_at_base_of_jit = _jit(_members_at_base_of_loop)
 
 # --------------------------------------------------------------------------- capacity allocation
 def _applicant_members_loop(k_a, age_a, female_a, n_app, pupil_lo, pupil_hi):
-    pupils = np.zeros(n_app, dtype=np.int64)
-    mother = np.zeros(n_app, dtype=np.bool_)
-    for s in range(k_a.shape[0]):
-        k, a = k_a[s], age_a[s]
-        pupils[k] += (a >= pupil_lo) & (a <= pupil_hi)
-        mother[k] |= female_a[s] & (a >= 20) & (a <= 55)
-    return pupils, mother
-
-
-def applicant_members(k_a, age_a, female_a, n_app, pupil_age):
-    """Pupils and mothers by applicant, from the members at the base of the applicants.
+    """Pupils and mothers by applicant, from the members at the base of the applicants
+    (compiled: called by the allocation's kernels).
 
     Parameters
     ----------
@@ -82,35 +73,28 @@ def applicant_members(k_a, age_a, female_a, n_app, pupil_age):
     female_a : numpy.ndarray of bool, shape (m,)
     n_app : int
         Number of applicants.
-    pupil_age : tuple of int
+    pupil_lo, pupil_hi : int
         First and last pupil age, years (inclusive).
 
     Returns
     -------
     pupils : numpy.ndarray of int64, shape (n_app,)
-        Members aged within ``pupil_age``.
+        Members aged ``pupil_lo`` to ``pupil_hi``.
     mother : numpy.ndarray of bool, shape (n_app,)
         A woman aged 20–55 is a member.
     """
-    return _applicant_members_jit(k_a, age_a, female_a, n_app, pupil_age[0], pupil_age[1])
+    pupils = np.zeros(n_app, dtype=np.int64)
+    mother = np.zeros(n_app, dtype=np.bool_)
+    for s in range(k_a.shape[0]):
+        k, a = k_a[s], age_a[s]
+        pupils[k] += (a >= pupil_lo) & (a <= pupil_hi)
+        mother[k] |= female_a[s] & (a >= 20) & (a <= 55)
+    return pupils, mother
 
 
 def _moving_members_loop(k_a, kind, age_a, ia, old_age):
-    sub = np.empty(k_a.shape[0], dtype=np.intp)
-    old = np.empty(k_a.shape[0], dtype=np.intp)
-    m = o = 0
-    for s in range(k_a.shape[0]):
-        if kind[k_a[s]] > 0:  # rare: a branch is cheap
-            sub[m] = s
-            m += 1
-            if age_a[s] >= old_age:
-                old[o] = ia[s]
-                o += 1
-    return sub[:m].copy(), old[:o].copy()
-
-
-def moving_members(k_a, kind, age_a, ia, old_age):
-    """Members of the moving households and the old among them.
+    """Members of the moving households and the old among them (compiled: called by the
+    allocation's kernels).
 
     Parameters
     ----------
@@ -132,7 +116,17 @@ def moving_members(k_a, kind, age_a, ia, old_age):
     old : numpy.ndarray of intp
         ``ia[s]`` of those of them aged ``old_age`` or more, in the same order.
     """
-    return _moving_members_jit(k_a, kind, age_a, ia, old_age)
+    sub = np.empty(k_a.shape[0], dtype=np.intp)
+    old = np.empty(k_a.shape[0], dtype=np.intp)
+    m = o = 0
+    for s in range(k_a.shape[0]):
+        if kind[k_a[s]] > 0:  # rare: a branch is cheap
+            sub[m] = s
+            m += 1
+            if age_a[s] >= old_age:
+                old[o] = ia[s]
+                o += 1
+    return sub[:m].copy(), old[:o].copy()
 
 
 def _moves_loop(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_lo, pupil_hi,
@@ -181,14 +175,14 @@ def moves(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_age,
     For each member ``s`` of ``sub`` (ascending; its applicant ``k = k_a[s]``, of kind 1 whole
     household, 2 mother and pupils, 3 labour only, moving to location ``to[k]``): kind 1 moves
     unless aged ``old_age`` or more and staying (``stay_elder``, one per member listed old by
-    :func:`moving_members` with the same ``old_age``, in their order); kind 2 moves
+    :func:`_moving_members_loop` with the same ``old_age``, in their order); kind 2 moves
     pupils (``pupil_age``) and the household's first woman aged 20–55 in row order; kind 3
     moves the ``labour_age`` members.
 
     Parameters
     ----------
     sub : numpy.ndarray of intp
-        Members of the moving households (:func:`moving_members`).
+        Members of the moving households (:func:`_moving_members_loop`).
     k_a, age_a, female_a : numpy.ndarray, shape (m,)
         Applicant, age (years) and sex of each member at the base of an applicant.
     kind : numpy.ndarray of int8, shape (n_app,)
@@ -353,14 +347,14 @@ def refused(ok, urban, kind, place, K, weight, k_a, age_a, ia, old_age):
     weight : float
         Persons per agent.
     k_a, age_a, ia, old_age
-        As :func:`moving_members`.
+        As :func:`_moving_members_loop`.
 
     Returns
     -------
     refused_by_place : numpy.ndarray of float, shape (K,)
         Refused applicants by place times ``weight``.
     sub, old : numpy.ndarray of intp
-        As :func:`moving_members`.
+        As :func:`_moving_members_loop`.
     """
     return _refused_jit(ok, urban, kind, place, K, weight, k_a, age_a, ia, old_age)
 

@@ -91,6 +91,21 @@ def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng
     as NumPy's ``exp`` of the full column, elementwise), hazards and thresholds with the same
     operations in the same order; one compiled pass compares the draws.
 
+    Parameters
+    ----------
+    hh, loc, alive, age : numpy.ndarray, shape (n_persons,)
+        Household, location code, living flag and age (years) of each person.
+    n_households : int
+        Number of households (``hh`` indexes them).
+    coef : float
+        Return hazard per year before the exponent (``return_hazard_base`` times the talent
+        policy's factor).
+    g_age, g_care, g_job : float
+        Terms of the exponent: ``return_gamma_age`` (aged 45 or more), ``return_gamma_care`` (a
+        member aged 75 or more in the county), ``return_gamma_job`` × local job growth.
+    rng : numpy.random.Generator
+        Draws one uniform per living person outside (``rng.random(n_outside)``).
+
     Returns
     -------
     tuple of numpy.ndarray

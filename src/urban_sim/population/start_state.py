@@ -149,6 +149,13 @@ def household_members(persons: dict, n_households: int
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Members of each household and their mothers' places among them.
 
+    Parameters
+    ----------
+    persons : dict[str, numpy.ndarray]
+        Person columns; ``hh`` (household index) and, if present, ``mother`` (row or −1).
+    n_households : int
+        Number of households (``hh`` indexes them).
+
     Returns
     -------
     ptr : numpy.ndarray of int64, shape (n_households + 1,)
@@ -247,6 +254,13 @@ def household_groups(persons: dict, weight: np.ndarray) -> tuple[np.ndarray, np.
     """The strata of :func:`household_strata` as lists: households of stratum ``k`` are
     ``grouped[ptr[k]:ptr[k + 1]]`` (ascending); ``ptr`` shape (n_strata + 1,), ``grouped``
     shape (n_households,).
+
+    Parameters
+    ----------
+    persons : dict[str, numpy.ndarray]
+        Full-scale person columns (``hh``, ``loc``).
+    weight : numpy.ndarray, shape (n_households,)
+        Calibration weights.
 
     Raises
     ------
