@@ -102,17 +102,14 @@ def vital_events(persons: Table, households: Table, q: np.ndarray, f: np.ndarray
     dead, moms, girls, leaving, kids = vk.vital_draws(
         P.age, P.alive, P.female, P.hh, q, f, 100 / 211,  # sex ratio at birth 111 (assumption)
         len(households), 18, formation_rate, rng)
-    k = len(moms)
     first_newborn = len(P)
-    born = P.append(
-        age=np.zeros(k, np.int16),
+    born = P.append(  # age 0, not trained (the columns not given get zeros)
         female=girls,
         hh=P.hh.take(moms),
         loc=P.loc.take(moms),
-        alive=np.ones(k, bool),
-        mother=moms.astype(np.int32),
-        trained=np.zeros(k, bool),
-        sector=np.full(k, -1, np.int8),
+        alive=True,
+        mother=moms,
+        sector=-1,
     )
     new = form_households(P, households, leaving, kids, first_newborn)
     return VitalEvents(dead, born, new)
@@ -143,15 +140,11 @@ def form_households(persons: Table, households: Table, leavers: np.ndarray, kids
     if not len(leavers):
         return np.zeros(0, dtype=np.int64)
     old = persons.hh[leavers]
-    new = households.append(
+    new = households.append(  # no land tie, land rented out, homestead withdrawn; 0 years
         village=households.village[old],
         township=households.township[old],
         base=persons.loc[leavers],
         hukou_urban=households.hukou_urban[old],
-        land_tie=np.zeros(len(leavers), bool),
-        land_rented=np.zeros(len(leavers), bool),
-        homestead_withdrawn=np.zeros(len(leavers), bool),
-        years_at_base=np.zeros(len(leavers), np.int16),
     )
     persons.hh[leavers] = new
     vk.follow_mothers(kids, first_newborn, persons.mother, persons.hh, leavers, new)

@@ -60,8 +60,12 @@ class Table:
     def __len__(self) -> int:
         return self.n
 
-    def append(self, **values: np.ndarray) -> np.ndarray:
-        """Append rows; columns not given get zeros. Returns the new row indices."""
+    def append(self, **values) -> np.ndarray:
+        """Append rows; columns not given get zeros. Returns the new row indices.
+
+        The first value is an array whose length is the number of rows; the others are arrays
+        of that length or scalars (the same value in every new row), cast to the column's type.
+        """
         k = len(next(iter(values.values())))
         if self.n + k > self._cap:
             self._cap = max(2 * self._cap, self.n + k)
