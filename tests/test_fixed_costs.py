@@ -885,3 +885,21 @@ def test_weights_check_equals_numpys_three_checks():
         with np.errstate(invalid="ignore"):
             ref = (bool(np.isfinite(p).all()), bool((p < 0).any()), int(np.count_nonzero(p > 0)))
         assert tuple(_weights_check(p)) == ref, (t, p)
+
+
+def test_tally_dwelling_use_is_numpys_maximum_rule_with_nan_and_tiny_housing():
+    """The tally's compiled dwelling use is ``occupied / np.maximum(housing, 1e-9)`` also for
+    NaN housing (NaN, as np.maximum keeps it), no housing and tiny housing."""
+    from urban_sim.model.tally import N_AGE_CLASSES, _by_place
+
+    K, rng = 4, np.random.default_rng(2)
+    lut = np.concatenate([K + np.arange(K), np.arange(K), np.zeros(K, np.int64), np.full(K, 2 * K),
+                          [2 * K + 1]])
+    by_key = rng.integers(0, 5, len(lut) * N_AGE_CLASSES).astype(np.int64)
+    n_at = rng.integers(1, 6, 4 * K).astype(np.int64)
+    housing = np.array([np.nan, 0.0, 1e-12, 3.5])
+    is_urban = np.zeros(2 * K + 1, dtype=bool)
+    is_urban[:2] = True
+    _, _, _, occupied, use, _, _ = _by_place(by_key, lut, n_at, 2.5, K, housing, True, is_urban, 1.0)
+    assert np.array_equal(use[:K], occupied[:K] / np.maximum(housing, 1e-9), equal_nan=True)
+    assert np.isnan(use[0]) and (use[K:] == 0).all()

@@ -173,3 +173,22 @@ def test_strata_are_ranks_of_urban_and_rural_residents_size_and_weight():
     rank = {k: r for r, k in enumerate(sorted(set(key)))}
     assert ss.household_strata(persons, weight).tolist() == [rank[k] for k in key]
     assert len({k[:3] for k in key}) < len(rank) < 200  # groups split by weight, strata shared
+
+
+def test_households_of_weight_zero_get_no_copy_and_are_no_error(tmp_path):
+    """Weights ≥ 0 are valid: a household of weight 0 is never drawn (the plain rule), in a
+    synthetic county and in the shipped file."""
+    persons, households, weight = _synthetic(n=90, seed=6)
+    weight[::4] = 0.0
+    got = ss.draw_start_population(persons, households, weight, 0.8, np.random.default_rng(3))
+    _equal(got, _reference(persons, households, weight, 0.8, np.random.default_rng(3)))
+    assert not np.isin(got[1]["village"], np.flatnonzero(weight == 0)).any()
+    folder = tmp_path / "lin_county"
+    shutil.copytree(DEFAULT_DATA_DIR, folder)
+    npz = folder / "start_2020.npz"
+    with np.load(npz) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["h_weight"][:5000] = 0.0
+    np.savez(npz, **arrays)
+    _, h, _ = ss.start_population(folder, 2020, 0.1, 10_000, 10_000, np.random.default_rng(0))
+    assert abs(len(h["village"]) - 0.1 * arrays["h_weight"].sum()) < 1.0  # exact up to one
