@@ -25,11 +25,11 @@ def _reference(persons, households, weight, scale, rng):
     u = rng.random()
     groups = [np.flatnonzero(strata == k) for k in range(strata.max() + 1)]
     cum, extras = 0.0, []
-    for g in groups:
+    for g in groups:  # running total of the fractional parts of n_k w_k s
         before = cum
-        cum += len(g) * (weight[g[0]] * scale)
-        total = np.floor(cum + u) - np.floor(before + u)
-        extras.append(int(min(max(total - len(g) * np.floor(weight[g[0]] * scale), 0), len(g))))
+        ws = weight[g[0]] * scale
+        cum += len(g) * (ws - np.floor(ws))
+        extras.append(int(min(max(np.floor(cum + u) - np.floor(before + u), 0), len(g))))
     draws = iter(rng.random(sum(extras)))
     for g, e in zip(groups, extras):
         chosen: set[int] = set()
@@ -192,3 +192,33 @@ def test_households_of_weight_zero_get_no_copy_and_are_no_error(tmp_path):
     np.savez(npz, **arrays)
     _, h, _ = ss.start_population(folder, 2020, 0.1, 10_000, 10_000, np.random.default_rng(0))
     assert abs(len(h["village"]) - 0.1 * arrays["h_weight"].sum()) < 1.0  # exact up to one
+
+
+class _FixedU:
+    """A generator whose first uniform is ``u`` (then PCG64's): the systematic start."""
+
+    def __init__(self, u):
+        self.u, self.rng = u, np.random.default_rng(0)
+        self.bit_generator = None
+
+    def random(self, n=None):
+        if n is None:
+            u, self.u = self.u, None
+            return u if u is not None else self.rng.random()
+        return self.rng.random(n)
+
+
+def test_a_whole_number_of_copies_gets_no_extra_copy_by_rounding():
+    """Review (session 7): with running totals of n_k w_k s, strata (3 x 0.1, 1 x 1.0) and
+    u = 0.6999999999999998 gave the whole-weight household a second copy by rounding
+    (0.1 + 0.1 + 0.1 + 0.7 rounds to 1.0); the fractional parts' totals cannot."""
+    persons = {"hh": np.arange(4, dtype=np.int32), "mother": np.full(4, -1, np.int32),
+               "loc": np.zeros(4, np.int8), "sector": np.zeros(4, np.int8)}
+    households = {"village": np.arange(4, dtype=np.int32)}
+    weight = np.array([0.1, 0.1, 0.1, 1.0])
+    assert (ss.household_strata(persons, weight) == [0, 0, 0, 1]).all()
+    for u in (0.6999999999999998, 0.7, 0.0, np.nextafter(1.0, 0.0)):
+        _, h = ss.draw_start_population(persons, households, weight, 1.0, _FixedU(u))
+        c = np.bincount(h["village"], minlength=4)
+        assert c[3] == 1, (u, c)
+        assert c[:3].sum() == (1 if u >= 0.7 else 0), (u, c)

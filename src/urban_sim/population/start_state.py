@@ -161,7 +161,7 @@ def household_members(persons: dict, n_households: int
     ptr : numpy.ndarray of int64, shape (n_households + 1,)
     members : numpy.ndarray of int64, shape (n_persons,)
         Rows of household ``h``: ``members[ptr[h]:ptr[h + 1]]`` (ascending).
-    mother_rank : numpy.ndarray of int64, shape (n_persons,)
+    mother_rank : numpy.ndarray of int16, shape (n_persons,)
         For ``members[j]``: the position of its mother among its household's members (0 for
         the first), −1 when she is not one of them (or ``persons`` has no ``mother``).
     """
@@ -169,7 +169,7 @@ def household_members(persons: dict, n_households: int
     members = np.argsort(hh, kind="stable")
     ptr = np.zeros(n_households + 1, dtype=np.int64)
     np.cumsum(np.bincount(hh, minlength=n_households), out=ptr[1:])
-    rank = np.full(len(hh), -1, dtype=np.int64)
+    rank = np.full(len(hh), -1, dtype=np.int16)  # small: read once per drawn household
     if "mother" in persons:
         pos = np.empty(len(hh), dtype=np.int64)
         pos[members] = np.arange(len(hh))
@@ -189,10 +189,11 @@ def draw_start_population(persons: dict, households: dict, weight: np.ndarray, s
     integerised weights, at a cost that grows with the sample, not with the file.
 
     Every household gets ``floor(w s)`` copies; stratum ``k`` (``n_k`` households of one
-    weight ``w_k``, see :func:`household_strata`) gets ``floor(C_k + u) − floor(C_{k−1} + u)``
-    copies in all, ``C_k`` the running total of ``n_k w_k s`` over the strata and ``u`` one
-    uniform draw; its ``e_k`` extra copies go to ``e_k`` of its households drawn at random
-    without replacement (Floyd's algorithm). This is systematic sampling along households in a
+    weight ``w_k``, see :func:`household_strata`) gets ``e_k = floor(F_k + u) − floor(F_{k−1} + u)``
+    extra copies, ``F_k`` the running total of the fractional parts ``n_k frac(w_k s)`` over the
+    strata and ``u`` one uniform draw (the same counts as running totals of ``n_k w_k s``, whose
+    integer parts are exact, but no extra copy by rounding where ``w s`` is whole); they go to
+    ``e_k`` of its households drawn at random without replacement (Floyd's algorithm). This is systematic sampling along households in a
     random order within strata (the design before; same distribution, other draws): every
     household's expected number of copies is ``w s``, and every stratum's total is exact up to
     one household.
@@ -229,10 +230,10 @@ def draw_start_population(persons: dict, households: dict, weight: np.ndarray, s
     w_k = np.asarray(weight, float).take(grouped.take(ptr_s[:-1])) * scale  # one per stratum
     n_k = np.diff(ptr_s)
     base = np.floor(w_k)
-    cum = np.cumsum(n_k * w_k)
+    cum = np.cumsum(n_k * (w_k - base))  # running total of the fractional parts
     u = rng.random()
-    total = np.floor(cum + u) - np.floor(np.concatenate([[0.0], cum[:-1]]) + u)
-    extra = np.clip(total - n_k * base, 0, n_k).astype(np.int64)
+    extra = np.floor(cum + u) - np.floor(np.concatenate([[0.0], cum[:-1]]) + u)
+    extra = np.clip(extra, 0, n_k).astype(np.int64)
     draws = uniforms(rng, int(extra.sum()))
     copies, sel = _stratum_copies(ptr_s, grouped, base.astype(np.int64), extra, draws, len(weight))
     hh = persons["hh"]
@@ -280,7 +281,7 @@ def household_groups(persons: dict, weight: np.ndarray) -> tuple[np.ndarray, np.
 def _stratum_copies_loop(ptr, grouped, base, extra, draws, n):
     # floor(w s) copies of every household; e_k more go to e_k households of stratum k drawn
     # without replacement by Floyd's algorithm (a uniform subset of size e_k from e_k draws)
-    copies = np.zeros(n, dtype=np.int64)
+    copies = np.zeros(n, dtype=np.int32)
     mark = np.zeros(grouped.shape[0], dtype=np.bool_)
     d = 0
     for k in range(ptr.shape[0] - 1):
