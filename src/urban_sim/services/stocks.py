@@ -44,8 +44,7 @@ GROUP_OF_STOCK: dict[str, str] = {
 
 SHARE_STOCKS = frozenset({
     "logistics_coverage", "lifeline_monitoring_coverage", "self_built_housing_rectified",
-    "reclaimed_water_rate",
-    "vocational_compliance", "coverage_5g", "idle_land_cleared", "water_leakage_rate",
+    "reclaimed_water_rate", "vocational_compliance", "coverage_5g", "idle_land_cleared", "water_leakage_rate",
     "historic_vacancy_rate", "public_space_quality", "culture_quality",
     "tourism_capacity", "governance_efficiency", "flood_safety", "talent_return_support",
 }) | frozenset({  # plan tasks 5, 6, 8, 12, 19, 26 (dated targets of 临政办发〔2024〕37号)
@@ -203,8 +202,9 @@ def adoption_standard(year: int, start: int, rate: float, ceiling: float) -> flo
 
 
 def stock_rows(table: pd.DataFrame) -> tuple[tuple[str, float, str, float], ...]:
-    """``(stock, value, unit, depreciation rate per year)`` of each row of a ``stocks.csv`` table
-    of one year (indexed by stock name), in table order: what :class:`Stocks` reads of it."""
+    """``(stock, value, unit, depreciation rate per year)`` of each row of ``table`` (pandas
+    DataFrame: ``stocks.csv`` rows of one year indexed by stock name), in table order: what
+    :class:`Stocks` reads of it."""
     return tuple(zip([str(n) for n in table.index.tolist()], table["value"].to_numpy(float).tolist(),
                      table["unit"].tolist(), table["depreciation_rate_per_year"].to_numpy(float).tolist(),
                      strict=True))
@@ -260,7 +260,8 @@ class Stocks:
         """Add nominal ``amounts`` to the stocks ``names`` where ``mask``: bounded stocks
         (shares, and served capacities when ``groups`` is given) with diminishing returns
         (module docstring), served capacities measured against a group up to the group (times
-        the ceiling), counts ≥ 0.
+        the ceiling), counts ≥ 0. ``amounts`` (stock units) and ``mask`` have shape
+        (len(names),); ``groups``: size of each served group (persons).
 
         Raises
         ------
