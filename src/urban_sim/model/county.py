@@ -155,7 +155,7 @@ class CountyModel(mesa.Model):
         w = read_items(self.data.data_dir, "environment", tuple(f"weight_{n}" for n in ENVIRONMENT_PARTS),
                        self.year)
         self.env_weights = {n: w[f"weight_{n}"] for n in ENVIRONMENT_PARTS} if w else {}
-        self._tally()
+        counts = self._tally()  # tallied again below with stocks and dwellings: no one moves between
         rows = self.data.memo(("stock_rows", self.year), lambda: stock_rows(self.data.stock_values(self.year)))
         self.stocks = Stocks(rows, self.groups, self.params)
         self.housing = self.occupied[:K] * (1 + self.params["housing_vacancy_target"])
@@ -179,7 +179,7 @@ class CountyModel(mesa.Model):
                            self.data.vital_rates, r)) for r in ("mortality", "fertility")}
         restore_places(self, start)
         self.exogenous_inputs()
-        self.services_and_indicators(collect_flows=False)
+        self.services_and_indicators(collect_flows=False, counts=counts)
         self._perceive(initial=True)
         restore_perceived(self, start)
 
@@ -413,9 +413,10 @@ class CountyModel(mesa.Model):
                               self.weight, self.rng)
 
     # 10 ----------------------------------------------------------------------------------
-    def services_and_indicators(self, collect_flows: bool = True) -> None:
-        """Recompute demand, congestion and amenity with the new residents; collect indicators."""
-        self._tally()
+    def services_and_indicators(self, collect_flows: bool = True, counts: tuple | None = None) -> None:
+        """Recompute demand, congestion and amenity with the new residents; collect indicators
+        (``counts``: of :meth:`_tally` when no one moved since)."""
+        self._tally(counts)
         self.stocks.cap_served(self.groups)
         if collect_flows:
             built = self.housing.sum()
@@ -428,9 +429,9 @@ class CountyModel(mesa.Model):
         collect(self, collect_flows)
 
     # ------------------------------------------------------------------ tallies and output
-    def _tally(self) -> None:
+    def _tally(self, counts: tuple | None = None) -> tuple:
         """Counts by place and population groups (:func:`urban_sim.model.tally.tally`)."""
-        tally(self)
+        return tally(self, counts)
 
     def timeseries(self, scenario: str | None = None, replicate: int = 0) -> pd.DataFrame:
         """Collected indicators in long format.

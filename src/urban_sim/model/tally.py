@@ -25,22 +25,38 @@ one uint32 (the byte order of the machine)."""
 assert LOC_OUTSIDE == 3 and max(LOC_VILLAGE, LOC_TOWN, LOC_SEAT) < 3
 
 
-def tally(self) -> None:
+def tally(self, counts: tuple | None = None) -> tuple:
     """Counts by place and population groups at full-population scale.
 
     Sets ``residents``, ``labour_force``, ``occupied``, ``n_households``, ``housing_use``,
     ``n_big_towns``, ``groups``, ``school_use`` and ``old_by_place`` on the model ``self``
     (a :class:`urban_sim.model.CountyModel`); persons at full scale (agents × weight). The
     counts by place and their sums are one compiled pass (:func:`_by_place_loop`).
+
+    Parameters
+    ----------
+    counts : tuple, optional
+        What an earlier call returned, when no person or household changed since (the
+        model's set-up tallies twice: before and after its stocks and dwellings exist); the
+        passes over persons and households are then skipped.
+
+    Returns
+    -------
+    tuple
+        The counts of persons by place key and age class, the presence flags and the
+        households by township and location (for ``counts``).
     """
     P, H, w, K = self.persons, self.households, self.weight, self.K
-    # one count of persons by (location × K + township, age class); the dead in a last row
-    by_key, flags = counts_and_presence(P.loc, P.hh, H.township, P.alive, P.age, AGE_CLASS, K,
-                                        N_AGE_CLASSES, len(H))
-    # households with a living member at each (township, location)
+    if counts is None:
+        # one count of persons by (location × K + township, age class); the dead in a last row
+        by_key, flags = counts_and_presence(P.loc, P.hh, H.township, P.alive, P.age, AGE_CLASS,
+                                            K, N_AGE_CLASSES, len(H))
+        # households with a living member at each (township, location)
+        n_at = households_by_township_and_location(flags[:-1], H.township, K)
+        counts = by_key, flags, n_at
+    by_key, flags, n_at = counts
     pres = flags[:-1].reshape(-1, 4)  # as population.migration.presence
     self.presence = pres  # read by relocation at the start of next year (nothing moves before)
-    n_at = households_by_township_and_location(pres.ravel(), H.township, K)
     housing = getattr(self, "housing", None)
     p = self.params
     (self.residents, self.labour_force, self.old_by_place, self.occupied, self.housing_use_all,
@@ -72,6 +88,7 @@ def tally(self) -> None:
     else:
         self.groups["beds_per_1000"] = 6.0
         self.school_use = 1.0
+    return counts
 
 
 _NO_HOUSING = np.zeros(0)
