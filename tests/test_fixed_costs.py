@@ -429,6 +429,28 @@ def test_place_weights_equal_the_row_by_row_rule():
         assert got["county_seat"][0] == 1.0 == got["county_seat"].sum()
 
 
+
+def test_place_matrix_takes_each_programmes_place_row(lin_data):
+    from urban_sim.errors import DataError
+    from urban_sim.policy.allocation import PLACE_ROWS, place_weight_rows, place_weights
+
+    prog = gov.Programmes(lin_data.programmes)
+    rng = np.random.default_rng(3)
+    place_type = np.concatenate([[0], rng.integers(1, 3, 30)])
+    residents, qikou = rng.random(31) * 100.0, (place_type == 1) & (rng.random(31) < 0.5)
+    rows = place_weight_rows(residents, place_type, qikou)
+    pw = place_weights(residents, place_type, qikou)
+    assert tuple(pw) == PLACE_ROWS
+    assert np.array_equal(pw["county_seat"], np.eye(31)[0])  # 1 at the seat, exactly
+    pm = prog.place_matrix(rows)
+    assert len(set(prog.place)) > 2  # the table uses several keys
+    for i, key in enumerate(prog.place):
+        assert np.array_equal(pm[i], pw[key]), (i, key)
+    table = lin_data.programmes.copy()
+    table.loc[table.index[3], "place"] = "townz"
+    with pytest.raises(DataError, match="townz"):
+        gov.Programmes(table)
+
 def test_completed_units_kernel_equals_the_bincounts():
     for t in range(100):
         rng = np.random.default_rng(t)

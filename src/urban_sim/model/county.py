@@ -26,7 +26,7 @@ from urban_sim.model.outputs import FLOWS
 from urban_sim.model.collect import collect, frame
 from urban_sim.model.tally import tally
 from urban_sim.model.start import restore_perceived, restore_places
-from urban_sim.policy.allocation import place_weights, programme_room
+from urban_sim.policy.allocation import PLACE_ROWS, place_weight_rows, programme_room
 from urban_sim.policy.institutions import land_and_institutions
 from urban_sim.population import choice as ch
 from urban_sim.population import demography
@@ -266,7 +266,7 @@ class CountyModel(mesa.Model):
         if shares is None:  # the block's task-area shares (the scenario's blocks do not change)
             shares = self._shares[id(self.block)] = np.array(
                 [getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
-        pw = place_weights(self.residents[: self.n_places], self.place_type, self.qikou_place)
+        pw = place_weight_rows(self.residents[: self.n_places], self.place_type, self.qikou_place)
         pm = prog.place_matrix(pw)
         g.invest(
             self.finance.fund(t, self.budget, float(self.housing[0])), shares,
@@ -284,7 +284,7 @@ class CountyModel(mesa.Model):
         self._homesteads_to_withdraw = additions.get("homestead_withdrawn", 0.0)
         self.relocation.move(self, additions.get("relocated_households", 0.0))
         self.housing[0] += additions.get("housing_units_seat", 0.0)
-        self.housing[1:] += additions.get("housing_units_towns", 0.0) * pw["towns"][1:self.K]
+        self.housing[1:] += additions.get("housing_units_towns", 0.0) * pw[PLACE_ROWS.index("towns")][1:self.K]
 
     def queued_additions(self) -> dict[str, float]:
         """Stock additions funded and under construction, by stock."""

@@ -127,9 +127,14 @@ def programme_room(stocks: Stocks, index: dict[str, int], groups: dict[str, floa
     return room
 
 
-def place_weights(residents: np.ndarray, place_type: np.ndarray,
-                  qikou_place: np.ndarray) -> dict[str, np.ndarray]:
-    """Distribution over in-county places of each programme ``place`` key (each sums to 1).
+PLACE_ROWS = ("county_seat", "county", "towns", "villages", "qikou_towns")
+"""Programme ``place`` keys, in the row order of :func:`place_weight_rows`."""
+
+
+def place_weight_rows(residents: np.ndarray, place_type: np.ndarray,
+                      qikou_place: np.ndarray) -> np.ndarray:
+    """Distribution over in-county places of each programme ``place`` key, one row per key of
+    :data:`PLACE_ROWS` (each sums to 1), shape (5, n_places).
 
     Parameters
     ----------
@@ -137,8 +142,15 @@ def place_weights(residents: np.ndarray, place_type: np.ndarray,
     place_type : numpy.ndarray of int, shape (n_places,)
         0 county seat, 1 town centre, 2 village area.
     qikou_place : numpy.ndarray of bool, shape (n_places,)
+
+    Notes
+    -----
+    Each row is the residents of its places over their sum, evenly over its places when nobody
+    lives there. The county seat's row is the same rule over place 0 alone: ``r / r`` is exactly
+    1 and ``0 / r`` exactly 0, so it is 1 at place 0 and 0 elsewhere, computed with the other
+    rows in one division.
     """
-    masks, seat = _place_masks(place_type.tobytes(), place_type.dtype.str, qikou_place.tobytes())
+    masks = _place_masks(place_type.tobytes(), place_type.dtype.str, qikou_place.tobytes())
     w = np.where(masks, residents, 0.0)
     total = w.sum(axis=1)  # each row summed as a 1-d array would be
     for r, t in enumerate(total.tolist()):
@@ -146,21 +158,27 @@ def place_weights(residents: np.ndarray, place_type: np.ndarray,
             w[r] = masks[r]
             total[r] = w[r].sum()
     w /= total[:, None]
-    return {"county_seat": seat, "county": w[0], "towns": w[1], "villages": w[2],
-            "qikou_towns": w[3]}
+    return w
+
+
+def place_weights(residents: np.ndarray, place_type: np.ndarray,
+                  qikou_place: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`place_weight_rows` as ``{key: row}`` for the keys of :data:`PLACE_ROWS`."""
+    return dict(zip(PLACE_ROWS, place_weight_rows(residents, place_type, qikou_place)))
 
 
 @functools.lru_cache(maxsize=16)
-def _place_masks(place_type: bytes, dtype: str, qikou_place: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """The places of each row of :func:`place_weights` (all, towns, villages, Qikou towns or all
-    towns when there are none) and the county seat's row (1 at place 0), read-only: shared by
-    every call with the same places."""
+def _place_masks(place_type: bytes, dtype: str, qikou_place: bytes) -> np.ndarray:
+    """The places of each row of :func:`place_weight_rows` (the county seat, all, towns,
+    villages, Qikou towns or all towns when there are none), read-only: shared by every call
+    with the same places."""
     place_type = np.frombuffer(place_type, dtype=dtype)
     qikou = np.frombuffer(qikou_place, dtype=bool)
     n = len(place_type)
     towns = place_type == 1
-    masks = np.stack([np.ones(n, bool), towns, place_type == 2, qikou if qikou.any() else towns])
-    seat = np.zeros(n)
-    seat[0] = 1.0
-    masks.flags.writeable = seat.flags.writeable = False
-    return masks, seat
+    seat = np.zeros(n, bool)
+    seat[0] = True
+    masks = np.stack([seat, np.ones(n, bool), towns, place_type == 2,
+                      qikou if qikou.any() else towns])
+    masks.flags.writeable = False
+    return masks

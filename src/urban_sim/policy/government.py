@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from urban_sim.config.schema import TASK_AREAS, PolicyBlock
-from urban_sim.errors import ConfigError, did_you_mean
-from urban_sim.policy.allocation import Need
+from urban_sim.errors import ConfigError, DataError, did_you_mean
+from urban_sim.policy.allocation import PLACE_ROWS, Need
 from urban_sim.population.kernels import _jit
 from urban_sim.population.state import SECTORS
 from urban_sim.services.stocks import NEW_BUILDING_SHARES
@@ -50,6 +50,9 @@ class Programmes:
     ------
     ConfigError
         If a scenario names a programme weight for a programme that does not exist.
+    DataError
+        If a programme's ``place`` is not one of
+        :data:`urban_sim.policy.allocation.PLACE_ROWS`.
     """
 
     def __init__(self, table: pd.DataFrame) -> None:
@@ -71,8 +74,11 @@ class Programmes:
         self.creates_jobs = np.array([s.startswith("jobs_") for s in self.stock])
         self.job_sector = np.array([SECTORS.index(s[5:]) if s.startswith("jobs_") else -1
                                     for s in self.stock])  # sector of a jobs_* unit
-        self.place_keys = sorted(set(self.place))
-        self.place_code = np.array([self.place_keys.index(k) for k in self.place])
+        unknown = sorted(set(self.place) - set(PLACE_ROWS))
+        if unknown:
+            raise DataError(f"programmes.csv: unknown place {unknown[0]!r}; "
+                              f"one of {', '.join(PLACE_ROWS)}")
+        self.place_row = np.array([PLACE_ROWS.index(k) for k in self.place], dtype=np.intp)
         self.stock_index = {name: i for i, name in enumerate(dict.fromkeys(self.stock))}
         self.stock_names = tuple(self.stock_index)  # each stock once, in table order
         self.stock_code = np.array([self.stock_index[s] for s in self.stock], dtype=np.intp)
@@ -87,10 +93,11 @@ class Programmes:
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
 
-    def place_matrix(self, place_weights: dict[str, np.ndarray]) -> np.ndarray:
+    def place_matrix(self, place_rows: np.ndarray) -> np.ndarray:
         """Row ``i``: the distribution over places of programme ``i``'s ``place`` key, shape
-        (n_programmes, n_places)."""
-        return np.stack([place_weights[k] for k in self.place_keys]).take(self.place_code, axis=0)
+        (n_programmes, n_places), from the rows of
+        :func:`urban_sim.policy.allocation.place_weight_rows`."""
+        return place_rows.take(self.place_row, axis=0)
 
     def __len__(self) -> int:
         return len(self.ids)
