@@ -280,13 +280,16 @@ def household_groups(persons: dict, weight: np.ndarray) -> tuple[np.ndarray, np.
 
 def _stratum_copies_loop(ptr, grouped, base, extra, draws, n):
     # floor(w s) copies of every household; e_k more go to e_k households of stratum k drawn
-    # without replacement by Floyd's algorithm (a uniform subset of size e_k from e_k draws)
-    copies = np.zeros(n, dtype=np.int32)
+    # without replacement by Floyd's algorithm (a uniform subset of size e_k from e_k draws).
+    # The households with a copy are then found two at a time (a zero 64-bit word of copies:
+    # neither has one), written without a branch (the slot is kept only if it has a copy)
+    copies = np.zeros(n + n % 2, dtype=np.int32)
     mark = np.zeros(grouped.shape[0], dtype=np.bool_)
-    d = 0
+    d, n_sel = 0, 0
     for k in range(ptr.shape[0] - 1):
         lo, n_k = ptr[k], ptr[k + 1] - ptr[k]
         if base[k] > 0:
+            n_sel += n_k
             for i in range(lo, lo + n_k):
                 copies[grouped[i]] = base[k]
         for j in range(n_k - extra[k], n_k):
@@ -294,36 +297,42 @@ def _stratum_copies_loop(ptr, grouped, base, extra, draws, n):
             d += 1
             pick = lo + (j if mark[lo + t] else t)
             mark[pick] = True
-            copies[grouped[pick]] += 1
-    n_sel = 0
-    for h in range(n):
-        n_sel += copies[h] > 0
-    sel = np.empty(n_sel, dtype=np.int64)  # the households with a copy, ascending
-    n_sel = 0
-    for h in range(n):
-        if copies[h] > 0:
-            sel[n_sel] = h
-            n_sel += 1
-    return copies, sel
+            h = grouped[pick]
+            n_sel += copies[h] == 0
+            copies[h] += 1
+    sel = np.empty(n_sel + 2, dtype=np.int64)  # the households with a copy, ascending
+    n_copies = np.empty(n_sel + 2, dtype=np.int32)  # and their copies
+    words = copies.view(np.uint64)
+    i = 0
+    for w in range(words.shape[0]):
+        if words[w] != 0:
+            for h in range(2 * w, 2 * w + 2):
+                sel[i] = h
+                n_copies[i] = copies[h]
+                i += copies[h] > 0
+    return n_copies[:n_sel], sel[:n_sel]
 
 
 def _copy_households_loop(sel, copies, ptr, mother_rank):
-    # the households sel (ascending, those with a copy), copy j after copy j − 1, each copy's
+    # the households sel (ascending, those with a copy; copies[i] copies of sel[i]), copy j
+    # after copy j − 1, each copy's
     # members as positions in household order (household h: ptr[h] .. ptr[h + 1] − 1); a mother
     # in the same household maps to her own copy, otherwise −1. Reads ptr and mother_rank only
     # (a third array read per household cost 4× at scale 0.1: one cache miss more each)
     n_h, n_p = 0, 0
-    for h in sel:
-        n_h += copies[h]
-        n_p += copies[h] * (ptr[h + 1] - ptr[h])
+    for i in range(sel.shape[0]):
+        h = sel[i]
+        n_h += copies[i]
+        n_p += copies[i] * (ptr[h + 1] - ptr[h])
     h_src = np.empty(n_h, dtype=np.int64)
     src = np.empty(n_p, dtype=np.int64)
     new_hh = np.empty(n_p, dtype=np.int64)
     new_mother = np.empty(n_p, dtype=np.int64)
     g, k = 0, 0
-    for h in sel:
+    for i in range(sel.shape[0]):
+        h = sel[i]
         lo, hi = ptr[h], ptr[h + 1]
-        for _ in range(copies[h]):
+        for _ in range(copies[i]):
             h_src[g] = h
             for j in range(lo, hi):
                 src[k] = j  # position in household order
@@ -349,9 +358,12 @@ def start_population(data_dir: str | Path, year: int, scale: float, n_townships:
     DataError
         Unreadable file, or a state made for other places (see :func:`check_against`).
     """
-    _, households, weight, places, _ = read_start_state(data_dir, year)
     npz = state_files(data_dir, year)[0]
-    persons, groups, members, largest = _prepared(str(npz), npz.stat().st_mtime_ns)
+    try:
+        mtime = npz.stat().st_mtime_ns
+    except OSError:
+        mtime = -1  # not cached: read_start_state raises the DataError
+    persons, households, weight, places, groups, members, largest = _prepared(str(npz), mtime)
     check_against(data_dir, year, n_townships, n_villages, largest)
     return (*draw_start_population(persons, households, weight, scale, rng, groups, members),
             places)
@@ -360,9 +372,10 @@ def start_population(data_dir: str | Path, year: int, scale: float, n_townships:
 _PREPARED: dict[tuple[str, int], tuple] = {}
 
 
-def _prepared(path: str, mtime_ns: int) -> tuple[dict, tuple, tuple, dict]:
+def _prepared(path: str, mtime_ns: int) -> tuple[dict, dict, np.ndarray, dict, tuple, tuple, dict]:
     """The persons of a start-state file in household order (so a draw's gathers read rows
-    next to each other; same values drawn), their strata (:func:`household_groups`), members
+    next to each other; same values drawn), the households, weights and ``m_`` arrays of
+    :func:`read_start_state`, the persons' strata (:func:`household_groups`), members
     (:func:`household_members`) and the largest township and village ids (for
     :func:`check_against`); once per process, shared read-only.
 
@@ -373,8 +386,8 @@ def _prepared(path: str, mtime_ns: int) -> tuple[dict, tuple, tuple, dict]:
     """
     key = (path, mtime_ns)
     if key not in _PREPARED:
-        persons, households, weight, _, _ = read_start_state(Path(path).parent,
-                                                              int(Path(path).stem.split("_")[1]))
+        persons, households, weight, places, _ = read_start_state(
+            Path(path).parent, int(Path(path).stem.split("_")[1]))
         bad = np.flatnonzero(~(np.isfinite(weight) & (weight >= 0)))
         if len(bad):
             raise DataError(f"{path}: column 'h_weight' is {weight[bad[0]]} for household "
@@ -384,6 +397,6 @@ def _prepared(path: str, mtime_ns: int) -> tuple[dict, tuple, tuple, dict]:
         ordered = {k: v.take(members) for k, v in persons.items()}
         _PREPARED.clear()
         largest = {k: households[k].max(initial=-1, keepdims=True) for k in ("township", "village")}
-        _PREPARED[key] = (ordered, household_groups(persons, weight),
+        _PREPARED[key] = (ordered, households, weight, places, household_groups(persons, weight),
                           (ptr, None, rank), largest)
     return _PREPARED[key]
