@@ -39,7 +39,10 @@ def test_construction_and_operating_job_kernels_equal_the_python_loops():
     a1, b1 = rng.random((lag, 8)), rng.random((lag, places))
     a2, b2 = a1.copy(), b1.copy()
     before = b1.copy()
-    gov._construction_jobs(a1, b1, jobs, duration, area, pw)
+    spend, per_million = jobs * rng.random(n) * 4, rng.random(n) * 3
+    # the jobs a year as Government.invest computed them by NumPy (integer duration)
+    jobs = spend * per_million / duration
+    gov._construction_jobs(a1, b1, spend, per_million, duration, area, pw)
     _construction_reference(a2, b2, jobs, duration, area, pw)
     assert np.array_equal(a1, a2) and np.array_equal(b1, b2)
     assert (b1[3] != before[3]).any() and (b1[5] == before[5]).all()  # lags 1-4 only
@@ -137,8 +140,13 @@ def test_allocation_kernel_equals_the_numpy_rule():
         early = float(rng.random() * (t % 2))
         p1 = rng.random((8, n)) * (t % 3 == 0)
         p2 = p1.copy()
-        got = gov._allocate(budget, w, headroom, cost, area, p1, lag, np.maximum(lag - 1, 0), early)
-        ref = _allocate_reference(budget, w, headroom, cost, area, p2, lag, early)
+        need = np.where(rng.random(n) < 0.5, 0.1, rng.random(n) * 2)
+        available, year, factor = rng.integers(2015, 2030, n).astype(float), 2022, rng.random() * 2
+        got = gov._allocate(budget, w, need, available, year, headroom, cost, factor, area, p1,
+                            lag, np.maximum(lag - 1, 0), early)
+        # the weights and costs as Government.invest computed them by NumPy
+        ref = _allocate_reference(budget, w * need * (available <= year), headroom,
+                                  cost * factor, area, p2, lag, early)
         assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1]), t
         assert np.array_equal(p1, p2), t
         checked += bool(np.isfinite(headroom).any() and (ref[0] > 0).any())
@@ -154,7 +162,8 @@ def test_allocation_kernel_equals_the_numpy_rule_at_its_edges():
     headroom, cost = np.array([1.0, 0.5, 3.0]), np.ones(3)
     area, lag = np.array([0, 0, 1]), np.array([1, 2, 0])
     p1, p2 = np.zeros((8, 3)), np.zeros((8, 3))
-    got = gov._allocate(budget, w, headroom, cost, area, p1, lag, np.maximum(lag - 1, 0), 0.25)
+    got = gov._allocate(budget, w, np.ones(3), np.zeros(3), 0, headroom, cost, 1.0, area, p1, lag,
+                        np.maximum(lag - 1, 0), 0.25)
     ref = _allocate_reference(budget, w, headroom, cost, area, p2, lag, 0.25)
     for a, b in ((got[0], ref[0]), (got[1], ref[1]), (p1, p2)):
         assert np.array_equal(a, b, equal_nan=True)

@@ -192,15 +192,14 @@ class Government(mesa.Agent):
         """
         p = self.programmes
         area_budget = (budget + self.carried) * shares
-        w = weights * need * (p.available_from <= year)
         spend, self.spend_by_area = _allocate(
-            area_budget, w, headroom, p.unit_cost * cost_factor, p.area, self.pipeline, p.lag,
-            p.early_lag, min(max(early_share, 0.0), 1.0))
+            area_budget, weights, need, p.available_from, year, headroom, p.unit_cost,
+            cost_factor, p.area, self.pipeline, p.lag, p.early_lag,
+            min(max(early_share, 0.0), 1.0))
         self.unspent = max(float(area_budget.sum() - spend.sum()), 0.0)
         self.carried = self.unspent
-        jobs_per_year = spend * p.construction_jobs / p.duration
-        _construction_jobs(self.construction, self.construction_place, jobs_per_year, p.duration,
-                           p.area, place_matrix)
+        _construction_jobs(self.construction, self.construction_place, spend, p.construction_jobs,
+                           p.duration, p.area, place_matrix)
 
     def complete(self, attrition: float, place_matrix: np.ndarray, n_places: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -281,14 +280,21 @@ class Government(mesa.Agent):
 _RULES: dict[tuple, tuple] = {}
 
 
-def _allocate_loop(area_budget, w, headroom, cost, area, pipeline, lag, early_lag, early):
+def _allocate_loop(area_budget, weights, need, available_from, year, headroom, unit_cost,
+                   cost_factor, area, pipeline, lag, early_lag, early):
+    # weights w = weights × need × (available_from <= year) and costs unit_cost × cost_factor
+    # (element by element, as NumPy multiplies them); then
     # three passes over the programmes, each as the NumPy rule it replaced: what is left of each
     # area's budget goes to its open programmes (below their cap, weight > 0) in proportion to
     # weight, capped; then units = spend / cost enter the pipeline at their lag, a share
     # ``early`` a year earlier. Sums by area in programme order (as a bincount adds them).
-    n, n_areas = w.shape[0], area_budget.shape[0]
+    n, n_areas = weights.shape[0], area_budget.shape[0]
+    w = np.empty(n)
+    cost = np.empty(n)
     cap = np.empty(n)
     for i in range(n):
+        w[i] = weights[i] * need[i] * (1.0 if available_from[i] <= year else 0.0)
+        cost[i] = unit_cost[i] * cost_factor
         h = headroom[i]
         cap[i] = (h if h >= 0.0 else 0.0) * cost[i] if np.isfinite(h) else np.inf
     spend = np.zeros(n)
@@ -319,9 +325,15 @@ def _allocate_loop(area_budget, w, headroom, cost, area, pipeline, lag, early_la
     return spend, by_area
 
 
-def _construction_loop(construction, construction_place, jobs_per_year, duration, area, pw):
-    # year d of the projects started this year: jobs by task area (in programme order, as a
-    # bincount adds them) and by place (programme by programme, jobs × place distribution)
+def _construction_loop(construction, construction_place, spend, jobs_per_million, duration,
+                       area, pw):
+    # jobs a year of the projects started this year: spend × jobs per million / duration (as
+    # NumPy divides by the integer duration); year d of them: jobs by task area (in programme
+    # order, as a bincount adds them) and by place (programme by programme, jobs × place
+    # distribution)
+    jobs_per_year = np.empty(spend.shape[0])
+    for i in range(spend.shape[0]):
+        jobs_per_year[i] = spend[i] * jobs_per_million[i] / duration[i]
     by_area = np.empty(construction.shape[1])
     for d in range(construction.shape[0]):
         by_area[:] = 0.0
