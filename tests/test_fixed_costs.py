@@ -938,3 +938,18 @@ def test_tally_dwelling_use_is_numpys_maximum_rule_with_nan_and_tiny_housing():
     _, _, _, occupied, use, _, _ = _by_place(by_key, lut, n_at, 2.5, K, housing, True, is_urban, 1.0)
     assert np.array_equal(use[:K], occupied[:K] / np.maximum(housing, 1e-9), equal_nan=True)
     assert np.isnan(use[0]) and (use[K:] == 0).all()
+
+
+
+def test_headroom_kernel_equals_the_numpy_rule():
+    for t in range(100):
+        rng = np.random.default_rng(t)
+        n, n_stocks = int(rng.integers(1, 70)), int(rng.integers(1, 20))
+        queued = rng.normal(0, 1, n) * 10.0 ** rng.integers(-3, 6, n) * (rng.random(n) < 0.7)
+        size = np.abs(rng.normal(0, 50, n)) * (rng.random(n) < 0.95)  # 0: inf or NaN headroom
+        code = rng.integers(0, n_stocks, n)
+        room = np.where(rng.random(n_stocks) < 0.3, np.inf, rng.random(n_stocks) * 1e4)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ref = (room.take(code) - np.abs(queued)) / size
+            got = gov._headroom(room, queued, code, size)
+        assert np.array_equal(got, ref, equal_nan=True), t

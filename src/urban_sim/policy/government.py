@@ -257,7 +257,7 @@ class Government(mesa.Agent):
             Additions under construction (:meth:`queued`).
         """
         p = self.programmes
-        return (room.take(p.stock_code) - np.abs(queued)) / p.abs_unit_size
+        return _headroom(room, queued, p.stock_code, p.abs_unit_size)
 
     def rules(self, targets: list) -> tuple[Need, dict[str, float]]:
         """The need rule of ``targets`` (:class:`urban_sim.policy.allocation.Need`) and their
@@ -394,7 +394,21 @@ def _advance_loop(pipeline, construction, construction_place):
         arr[-1] = 0.0
 
 
+def _headroom_loop(room, queued, stock_code, abs_unit_size):
+    # (room.take(stock_code) - abs(queued)) / abs_unit_size, element by element; x / +0 as
+    # NumPy gives it (numba would raise): ±inf by the sign of x, NaN for 0 and NaN
+    out = np.empty(queued.shape[0])
+    for i in range(queued.shape[0]):
+        x, d = room[stock_code[i]] - abs(queued[i]), abs_unit_size[i]
+        if d != 0.0:
+            out[i] = x / d
+        else:
+            out[i] = np.inf if x > 0 else (-np.inf if x < 0 else np.nan)
+    return out
+
+
 _advance = _jit(_advance_loop)
+_headroom = _jit(_headroom_loop)
 _allocate = _jit(_allocate_loop)
 _completed = _jit(_completed_loop)
 _construction_jobs = _jit(_construction_loop)
