@@ -119,6 +119,38 @@ def test_carried_over_stocks_stay_within_the_start_years_data_range(lin_data):
     m.close()
 
 
+def test_restored_stocks_are_limited_as_by_the_plain_rule(lin_data):
+    """model.start.restore_places against its rule before the bounds were prepared per table
+    year (main bbc621d): np.isfinite bounds, share_of_group bounds times the group."""
+    from urban_sim.model.start import PREFIX, restore_places
+    from urban_sim.services.stocks import GROUP_OF_STOCK
+
+    m = CountyModel(scenario(scale=0.01, end_year=2021), data=lin_data, seed=1)
+    names = sorted(m.stocks.value)
+    rng = np.random.default_rng(2)
+    values = rng.choice([-1e12, 1e12, 0.5, -0.0, np.nan], len(names))
+    state = {PREFIX + "stock_names": np.array([*names, "no_such_stock"]),
+             PREFIX + "stock_values": np.append(values, 3.0),
+             **{PREFIX + k: np.zeros(0) for k in ("jobs", "chance", "housing", "refused")},
+             PREFIX + "gov_operating_jobs_by_area": np.zeros(0)}
+    restore_places(m, state)
+    table, limited = lin_data.stock_values(2020), 0
+    for name, value in zip(names, values, strict=True):
+        lo, hi = -np.inf, np.inf
+        if name in table.index:
+            unit, low, high = table.loc[name, ["unit", "low", "high"]]
+            k = m.groups[GROUP_OF_STOCK[name]] if unit == "share_of_group" else 1.0
+            lo = low * k if np.isfinite(low) else -np.inf
+            hi = high * k if np.isfinite(high) else np.inf
+        ref = float(min(max(value, lo), hi))
+        got = m.stocks.value[name]
+        assert ((got == ref and np.signbit(got) == np.signbit(ref))
+                or (np.isnan(got) and np.isnan(ref))), name
+        limited += got != value and not np.isnan(value)
+    assert limited > 5 and "no_such_stock" not in m.stocks.value
+    m.close()
+
+
 def test_a_start_state_for_other_places_is_an_error(small_state, tiny_dir):
     folder, _ = small_state
     for f in folder.glob("start_2020.*"):

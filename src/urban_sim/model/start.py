@@ -13,6 +13,8 @@ data's range for the start year outranks a history the investment module got wro
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from urban_sim.services.stocks import GROUP_OF_STOCK
@@ -43,16 +45,17 @@ def restore_places(model, state: dict[str, np.ndarray]) -> None:
     if not s:
         return
     ranges = model.data.memo(("stock_ranges", model.year), lambda: _ranges(model.data, model.year))
-    for name, value in zip(s["stock_names"].tolist(), s["stock_values"], strict=True):
-        if name not in model.stocks.value:
+    stocks, groups = model.stocks.value, model.groups
+    for name, value in zip(s["stock_names"].tolist(), s["stock_values"].tolist(), strict=True):
+        if name not in stocks:
             continue
-        lo, hi = -np.inf, np.inf
+        lo, hi = -math.inf, math.inf
         if name in ranges:
-            unit, low, high = ranges[name]
-            k = model.groups[GROUP_OF_STOCK[name]] if unit == "share_of_group" else 1.0
-            lo = low * k if np.isfinite(low) else -np.inf
-            hi = high * k if np.isfinite(high) else np.inf
-        model.stocks.value[name] = float(min(max(value, lo), hi))  # np.clip of a scalar
+            share, low, high = ranges[name]
+            k = groups[GROUP_OF_STOCK[name]] if share else 1.0
+            lo = low * k if low is not None else -math.inf
+            hi = high * k if high is not None else math.inf
+        stocks[name] = float(min(max(value, lo), hi))  # np.clip of a scalar
     if s["jobs"].shape == model.labour.jobs.shape:
         model.labour.jobs = s["jobs"].copy()
         model.labour.chance = s["chance"].copy()
@@ -67,14 +70,16 @@ def restore_places(model, state: dict[str, np.ndarray]) -> None:
 
 
 def _ranges(data, year: int) -> dict[str, tuple]:
-    """(unit, low, high) of every stock in the table year of ``year`` (none without bounds)."""
+    """(whether the unit is ``share_of_group``, low, high) of every stock in the table year of
+    ``year``, a bound that is not finite as None (no stock has bounds without the columns)."""
     table = data.stock_values(year)
     if not {"low", "high"} <= set(table.columns):
         return {}
     out = {}
     for name in table.index:
         row = table.loc[name]
-        out[name] = (row["unit"], row["low"], row["high"])
+        low, high = (b if np.isfinite(b) else None for b in (row["low"], row["high"]))
+        out[name] = (row["unit"] == "share_of_group", low, high)
     return out
 
 
