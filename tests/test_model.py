@@ -85,7 +85,7 @@ def test_same_seed_same_output_different_seed_differs(lin_data):
 
 
 # Golden values: Lin County at scale 0.01, seed 11, 2020 -> 2024 (update only on purpose, with
-# a note of why the model changed). Last change (session 7): the start-state draw samples within
+# a note of why the model changed). Last change (session 6): the start-state draw samples within
 # strata by Floyd's algorithm instead of sorting every household (other draws, persons in
 # household order; same unbiased design). Before: the calibrated parameters (ABC-SMC against the
 # 2020 census with the return rate as a moment, issue 10) and the start state regenerated from them.

@@ -26,7 +26,7 @@ def _urban_hukou_households(level: float) -> int:
     the same seed differ only through hukou conversion.
     """
     # scale 0.05: at 0.02 (about 100 conversions) the steps' seed noise alone reached 0.47 of
-    # the range in 2 of 4 seeds; at 0.05 at most 0.10 (seeds 7-10, session 7)
+    # the range in 2 of 4 seeds; at 0.05 at most 0.10 (seeds 7-10, session 6)
     sc = scenario("plan", scale=0.05, end_year=2024, **{
         "history.levers.hukou_service_access": level, "policy.levers.hukou_service_access": level,
         "parameters.beta_service_access": 0.0})

@@ -109,7 +109,7 @@ def test_more_money_for_a_task_area_never_lowers_its_stocks(lin_data):
     stock funded by that area is worse than in the baseline (lower, or higher where lower is
     better). A served capacity is compared as its ratio to the group it serves (capacity
     follows demand: its amount falls with the group, e.g. special-education seats). After the
-    session-7 start-state draw no served ratio fell at seeds 4-7 either; a case where more
+    session-6 start-state draw no served ratio fell at seeds 4-7 either; a case where more
     money attracts more of the group faster than capacity follows would show here, to be
     examined rather than tolerated by a looser criterion."""
     progs = lin_data.programmes

@@ -1,5 +1,5 @@
 """The start-state draw (population/start_state.py): stratified systematic sampling of the
-integerised household weights, at a cost that grows with the sample (session 7, issue 12).
+integerised household weights, at a cost that grows with the sample (session 6, issue 12).
 
 Its design: every household expects ``w s`` copies and gets ``floor(w s)`` or one more; every
 stratum's total is exact up to one household; which households of a stratum get the extra copy
@@ -209,7 +209,7 @@ class _FixedU:
 
 
 def test_a_whole_number_of_copies_gets_no_extra_copy_by_rounding():
-    """Review (session 7): with running totals of n_k w_k s, strata (3 x 0.1, 1 x 1.0) and
+    """Review (session 6): with running totals of n_k w_k s, strata (3 x 0.1, 1 x 1.0) and
     u = 0.6999999999999998 gave the whole-weight household a second copy by rounding
     (0.1 + 0.1 + 0.1 + 0.7 rounds to 1.0); the fractional parts' totals cannot."""
     persons = {"hh": np.arange(4, dtype=np.int32), "mother": np.full(4, -1, np.int32),

@@ -92,7 +92,7 @@ def prepare(files: list[Path], lang: str, engine: str, scheduler: str | None,
         check_scenario(sc)
     if uncached_kernels():  # check_scenario imported the model, and with it its kernels
         typer.echo("first run after installing: compiling the model's numerical kernels (numba, "
-                   "about 15 s, once; later runs load them from the cache)", err=True)
+                   "about 40 s, once; later runs load them from the cache)", err=True)
     return scenarios
 
 

@@ -38,7 +38,7 @@ def _jit(fn, **options):
 
 def uncached_kernels() -> list[str]:
     """Names of the imported kernels that numba's disk cache does not hold yet: the first run
-    after installing compiles them (≈ 15 s for all). Empty when the cache cannot be inspected
+    after installing compiles them (≈ 35–40 s for all ≈ 75 on 2 cores). Empty when the cache cannot be inspected
     (numba's cache object is internal; a newer numba may name it differently)."""
     missing = []
     for kernel in COMPILED_KERNELS:
