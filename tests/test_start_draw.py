@@ -91,6 +91,7 @@ def test_draw_equals_the_plain_rule_on_a_synthetic_county(scale):
     for seed in (1, 2):
         got = ss.draw_start_population(persons, households, weight, scale, np.random.default_rng(seed))
         _equal(got, _reference(persons, households, weight, scale, np.random.default_rng(seed)))
+        assert abs(len(got[1]["village"]) - weight.sum() * scale) < 1.0  # total exact up to one
 
 
 @pytest.mark.parametrize("scale", [0.003, 0.02])
