@@ -111,3 +111,13 @@ def test_uncached_kernels_lists_a_kernel_until_it_is_compiled_and_cached():
         assert "_probe_loop" not in kn.uncached_kernels()
     finally:
         kn.COMPILED_KERNELS.remove(kernel)
+
+
+def test_the_compile_notice_counts_the_kernels_and_ignores_a_few_rare_ones():
+    from urban_sim.cli.common import COMPILE_NOTICE_MIN, compile_notice
+
+    assert compile_notice([]) is None
+    assert compile_notice(["_fill_loop", "np_sum", "_base_empty_loop"]) is None  # rare paths
+    assert compile_notice(["k"] * (COMPILE_NOTICE_MIN - 1)) is None
+    notice = compile_notice(["k"] * 76)
+    assert "up to 76 numerical kernels" in notice and "about 40 s" in notice

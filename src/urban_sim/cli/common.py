@@ -90,10 +90,27 @@ def prepare(files: list[Path], lang: str, engine: str, scheduler: str | None,
     scenarios = [load_scenario(f, over) for f in files]
     for sc in scenarios:
         check_scenario(sc)
-    if uncached_kernels():  # check_scenario imported the model, and with it its kernels
-        typer.echo("first run after installing: compiling the model's numerical kernels (numba, "
-                   "about 40 s, once; later runs load them from the cache)", err=True)
+    notice = compile_notice(uncached_kernels())  # check_scenario imported the model's kernels
+    if notice:
+        typer.echo(notice, err=True)
     return scenarios
+
+
+COMPILE_NOTICE_MIN = 10
+"""Uncached kernels from which the CLI announces compilation. Some kernels serve rare paths
+(large batches, other bit generators, tests) and stay uncached after the first run; a few of
+them cost a second or two if a run needs them, not worth a notice at every run."""
+
+
+def compile_notice(missing: list[str]) -> str | None:
+    """The notice for ``missing`` uncached kernels (:func:`~urban_sim.population.kernels.
+    uncached_kernels`): None below :data:`COMPILE_NOTICE_MIN`, else the count and the time at
+    ≈ 0.5 s a kernel (76 kernels took ≈ 35 s on 2 cores, docs/performance.md)."""
+    if len(missing) < COMPILE_NOTICE_MIN:
+        return None
+    return (f"first run after installing: compiling up to {len(missing)} numerical kernels of the "
+            f"model (numba, about {max(10, round(len(missing) * 0.5, -1)):.0f} s, once; later "
+            "runs load them from the cache)")
 
 
 SETTINGS_FILE = "settings.json"

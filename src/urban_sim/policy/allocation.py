@@ -161,12 +161,6 @@ def place_weight_rows(residents: np.ndarray, place_type: np.ndarray,
     return w
 
 
-def place_weights(residents: np.ndarray, place_type: np.ndarray,
-                  qikou_place: np.ndarray) -> dict[str, np.ndarray]:
-    """:func:`place_weight_rows` as ``{key: row}`` for the keys of :data:`PLACE_ROWS`."""
-    return dict(zip(PLACE_ROWS, place_weight_rows(residents, place_type, qikou_place)))
-
-
 @functools.lru_cache(maxsize=16)
 def _place_masks(place_type: bytes, dtype: str, qikou_place: bytes) -> np.ndarray:
     """The places of each row of :func:`place_weight_rows` (the county seat, all, towns,
