@@ -85,8 +85,10 @@ def _equal(got, ref):
             assert np.array_equal(mine[col], theirs[col]), col
 
 
-@pytest.mark.parametrize("scale", [0.37, 1.0, 2.5])
+@pytest.mark.parametrize("scale", [0.3, 0.37, 1.0, 2.5])
 def test_draw_equals_the_plain_rule_on_a_synthetic_county(scale):
+    """At 0.3 no household has a whole copy (the picks go through bitmaps); from 0.37 one
+    stratum has (counts by household)."""
     persons, households, weight = _synthetic()
     for seed in (1, 2):
         got = ss.draw_start_population(persons, households, weight, scale, np.random.default_rng(seed))
@@ -100,6 +102,17 @@ def test_draw_equals_the_plain_rule_on_the_shipped_state(lin_data, scale):
     got = ss.draw_start_population(persons, households, weight, scale, np.random.default_rng(4))
     _equal(got, _reference(persons, households, weight, scale, np.random.default_rng(4)))
     assert (got[0]["mother"] >= 0).any()
+
+
+def test_lowest_set_bit_and_narrowed_integers():
+    for i in range(64):  # alone and with the top bit (the de Bruijn product wraps)
+        assert ss._ctz(np.uint64(1 << i)) == i
+        assert ss._ctz(np.uint64((1 << i) | (1 << 63) | (1 << min(i + 1, 63)))) == i
+    assert ss._narrow(np.array([-1, 9], np.int16)).dtype == np.int8
+    assert ss._narrow(np.array([0, 200], np.int64)).dtype == np.int32
+    big = np.array([0, 2**40], np.int64)
+    assert ss._narrow(big) is big
+    assert ss._narrow(np.array([0, 5], np.int8)).dtype == np.int8  # never widened
 
 
 def test_the_models_cached_path_draws_the_same_population(lin_data):

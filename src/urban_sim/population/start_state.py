@@ -236,18 +236,17 @@ def draw_start_population(persons: dict, households: dict, weight: np.ndarray, s
     extra = np.clip(extra, 0, n_k).astype(np.int64)
     draws = uniforms(rng, int(extra.sum()))
     copies, sel = _stratum_copies(ptr_s, grouped, base.astype(np.int64), extra, draws, len(weight))
-    hh = persons["hh"]
     ptr, rows, mother_rank = household_members(persons, len(weight)) if members is None else members
     h_src, src, new_hh, new_mother = _copy_households(sel, copies, ptr, mother_rank)
     if rows is not None:  # positions in household order -> rows of the file
         src = rows.take(src)
     h_new = {k: v.take(h_src) for k, v in households.items()}
-    p_new = {key: v.take(src) for key, v in persons.items()}
-    p_new["hh"] = new_hh.astype(hh.dtype)
-    if "mother" in persons:
-        p_new["mother"] = new_mother.astype(persons["mother"].dtype)
-    if "sector" in p_new:
-        p_new["sector"][:] = -1
+    # columns the copy rewrites are not gathered (at small scale a gather reads a cache line of
+    # the file's column per drawn household)
+    p_new = {key: (new_hh.astype(v.dtype) if key == "hh"
+                   else new_mother.astype(v.dtype) if key == "mother"
+                   else np.full(len(src), -1, dtype=v.dtype) if key == "sector"
+                   else v.take(src)) for key, v in persons.items()}
     return p_new, h_new
 
 
@@ -281,10 +280,18 @@ def household_groups(persons: dict, weight: np.ndarray) -> tuple[np.ndarray, np.
 def _stratum_copies_loop(ptr, grouped, base, extra, draws, n):
     # floor(w s) copies of every household; e_k more go to e_k households of stratum k drawn
     # without replacement by Floyd's algorithm (a uniform subset of size e_k from e_k draws).
-    # The households with a copy are then found two at a time (a zero 64-bit word of copies:
-    # neither has one), written without a branch (the slot is kept only if it has a copy)
-    copies = np.zeros(n + n % 2, dtype=np.int32)
-    mark = np.zeros(grouped.shape[0], dtype=np.bool_)
+    # Returns the households with a copy (ascending) and their copies. Picks are marked in a
+    # bitmap by position in ``grouped``. Without a whole copy anywhere (a small sample), the
+    # picked households too, then read in order: cache-resident bits rather than a count per
+    # household of the file. Else counts by household, then found two at a time (a zero 64-bit
+    # word of counts: neither has a copy), written without a branch
+    mark = np.zeros((grouped.shape[0] >> 6) + 1, dtype=np.uint64)
+    whole = False
+    for k in range(base.shape[0]):
+        whole |= base[k] > 0
+    copies = np.zeros(n + n % 2 if whole else 0, dtype=np.int32)
+    picked = np.zeros(0 if whole else (n >> 6) + 1, dtype=np.uint64)
+    one = np.uint64(1)
     d, n_sel = 0, 0
     for k in range(ptr.shape[0] - 1):
         lo, n_k = ptr[k], ptr[k + 1] - ptr[k]
@@ -295,22 +302,47 @@ def _stratum_copies_loop(ptr, grouped, base, extra, draws, n):
         for j in range(n_k - extra[k], n_k):
             t = np.int64(draws[d] * (j + 1))  # uniform on 0 .. j
             d += 1
-            pick = lo + (j if mark[lo + t] else t)
-            mark[pick] = True
-            h = grouped[pick]
-            n_sel += copies[h] == 0
-            copies[h] += 1
+            q = lo + t
+            pick = lo + j if (mark[q >> 6] >> np.uint64(q & 63)) & one else q
+            mark[pick >> 6] |= one << np.uint64(pick & 63)
+            h = np.int64(grouped[pick])
+            n_sel += 1 if not whole else copies[h] == 0
+            if whole:
+                copies[h] += 1
+            else:
+                picked[h >> 6] |= one << np.uint64(h & 63)
     sel = np.empty(n_sel + 2, dtype=np.int64)  # the households with a copy, ascending
     n_copies = np.empty(n_sel + 2, dtype=np.int32)  # and their copies
-    words = copies.view(np.uint64)
     i = 0
-    for w in range(words.shape[0]):
-        if words[w] != 0:
-            for h in range(2 * w, 2 * w + 2):
-                sel[i] = h
-                n_copies[i] = copies[h]
-                i += copies[h] > 0
+    if whole:
+        words = copies.view(np.uint64)
+        for w in range(words.shape[0]):
+            if words[w] != 0:
+                for h in range(2 * w, 2 * w + 2):
+                    sel[i] = h
+                    n_copies[i] = copies[h]
+                    i += copies[h] > 0
+    else:
+        for w in range(picked.shape[0]):
+            b = picked[w]
+            while b:
+                sel[i] = (w << 6) + _ctz(b)
+                n_copies[i] = 1
+                b &= b - one
+                i += 1
     return n_copies[:n_sel], sel[:n_sel]
+
+
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_POS = np.array([0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55, 59, 36,
+                          53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5, 63, 47, 56, 27, 60, 41,
+                          37, 16, 54, 35, 52, 21, 44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10,
+                          25, 14, 19, 9, 13, 8, 7, 6], dtype=np.int64)
+
+
+def _ctz(b):
+    # position of the lowest set bit of b (≠ 0), by a de Bruijn sequence
+    return _DEBRUIJN_POS[((b & (~b + np.uint64(1))) * _DEBRUIJN) >> np.uint64(58)]
 
 
 def _copy_households_loop(sel, copies, ptr, mother_rank):
@@ -344,6 +376,7 @@ def _copy_households_loop(sel, copies, ptr, mother_rank):
     return h_src, src, new_hh, new_mother
 
 
+_ctz = _jit(_ctz)  # called from the compiled loop below
 _stratum_copies = _jit(_stratum_copies_loop)
 _copy_households = _jit(_copy_households_loop)
 
@@ -397,6 +430,18 @@ def _prepared(path: str, mtime_ns: int) -> tuple[dict, dict, np.ndarray, dict, t
         ordered = {k: v.take(members) for k, v in persons.items()}
         _PREPARED.clear()
         largest = {k: households[k].max(initial=-1, keepdims=True) for k in ("township", "village")}
-        _PREPARED[key] = (ordered, households, weight, places, household_groups(persons, weight),
-                          (ptr, None, rank), largest)
+        ptr_s, grouped = household_groups(persons, weight)
+        # the draw reads these at random (one cache line per drawn household): in the smallest
+        # integer type that holds them, the same values
+        _PREPARED[key] = (ordered, households, weight, places, (ptr_s, _narrow(grouped)),
+                          (_narrow(ptr), None, _narrow(rank)), largest)
     return _PREPARED[key]
+
+
+def _narrow(a: np.ndarray) -> np.ndarray:
+    """``a`` (integers) as int8, int32 or its own type: the first that holds all its values."""
+    lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    for t in (np.int8, np.int32):
+        if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+            return a.astype(t) if a.dtype.itemsize > np.dtype(t).itemsize else a
+    return a
