@@ -669,12 +669,8 @@ def test_township_rows_equal_the_numpy_rule():
 # ------------------------------------------------------------------------ tallies (model/tally.py)
 def _tally_reference(self):
     """model.tally.tally before its counts by place were compiled (main 2a413ff)."""
-    from urban_sim.model.tally import (
-        AC_OLD, AC_PUPIL, AC_WORKING, AGE_CLASS, IN_COUNTY_BYTES, N_AGE_CLASSES,
-    )
-    from urban_sim.population.kernels import (
-        counts_and_presence, households_by_township_and_location,
-    )
+    from urban_sim.model.tally import AC_OLD, AC_PUPIL, AC_WORKING, AGE_CLASS, N_AGE_CLASSES
+    from urban_sim.population.kernels import counts_and_presence
     from urban_sim.population.state import LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
     P, H, w, K = self.persons, self.households, self.weight, self.K
@@ -692,12 +688,12 @@ def _tally_reference(self):
     resident = by_place[: self.OUT].sum(axis=0)
     pres = flags[:-1].reshape(-1, 4)
     self.presence = pres
-    n_at = households_by_township_and_location(pres.ravel(), H.township, K).reshape(K, 4)
+    n_at = _households_at_numpy(pres.ravel(), H.township, K).reshape(K, 4)
     self.occupied = np.zeros(nP)
     self.occupied[K:2 * K] += n_at[:, LOC_VILLAGE] * w
     self.occupied[:K] += n_at[:, LOC_TOWN] * w
     self.occupied[0] += n_at[:, LOC_SEAT].sum() * w
-    in_county = pres.view(np.uint32).ravel() & IN_COUNTY_BYTES
+    in_county = pres.view(np.uint32).ravel() & _IN_COUNTY_BYTES
     self.n_households = np.count_nonzero(in_county) * w
     self.housing_use_all = np.zeros(2 * K)
     if hasattr(self, "housing"):
@@ -731,10 +727,26 @@ def _tally_reference(self):
         self.groups["beds_per_1000"] = 6.0
         self.school_use = 1.0
     self.old_by_place = by_place[:, AC_OLD]
+    self.zone_residents = self.residents[1:K].sum(), self.residents[K:2 * K].sum()  # collect's
+
+
+_IN_COUNTY_BYTES = np.frombuffer(np.array([255, 255, 255, 0], np.uint8).tobytes(), np.uint32)[0]
+"""Bytes of locations 0-2 (in the county) of a household's four presence flags read as one
+uint32 (the byte order of the machine)."""
+
+
+def _households_at_numpy(flags, township, K):
+    """Households with a living member at each ``township × 4 + location``, from the presence
+    flags (population.kernels.households_by_township_and_location before the tally's pass
+    counted them)."""
+    present = np.flatnonzero(flags)
+    code = np.multiply(township.take(present >> 2), 4, dtype=np.intp)
+    code += present & 3
+    return np.bincount(code, minlength=4 * K)
 
 
 _TALLIED = ("residents", "labour_force", "presence", "occupied", "n_households", "housing_use_all",
-            "housing_use", "n_big_towns", "school_use", "old_by_place")
+            "housing_use", "n_big_towns", "school_use", "old_by_place", "zone_residents")
 
 
 @pytest.mark.parametrize("scale,start", [(0.03, 2020), (0.007, 2010), (0.3, 2020)])
@@ -784,6 +796,21 @@ def test_pairwise_sum_is_numpys_sum():
         for got in (_np_sum(a), np_sum(a)):
             assert got == ref and np.signbit(got) == np.signbit(ref), (t, n)
     assert _np_sum(np.array([-0.0])) == 0.0 and not np.signbit(_np_sum(np.array([-0.0])))
+
+
+def test_pairwise_sum_of_a_slice_is_numpys_sum_of_the_slice():
+    """``0.0 + _sum(a, lo, n)`` (the tally's zone sums) is ``a[lo:lo + n].sum()``, bit for bit,
+    at any offset."""
+    from urban_sim.model.tally import _sum
+
+    rng = np.random.default_rng(10)
+    for t in range(2000):
+        n, lo = int(rng.integers(0, 300)), int(rng.integers(0, 40))
+        a = rng.random(n + lo + 3) * 10.0 ** rng.integers(-4, 8, n + lo + 3)
+        a *= rng.choice([-1.0, 1.0], len(a))
+        ref = a[lo:lo + n].sum()
+        got = 0.0 + _sum(a, lo, n)
+        assert got == ref and np.signbit(got) == np.signbit(ref), (t, n, lo)
 
 
 # ------------------------------------------------------------ government's yearly bookkeeping
@@ -930,21 +957,34 @@ def test_weights_check_equals_numpys_three_checks():
 
 def test_tally_dwelling_use_is_numpys_maximum_rule_with_nan_and_tiny_housing():
     """The tally's compiled dwelling use is ``occupied / np.maximum(housing, 1e-9)`` also for
-    NaN housing (NaN, as np.maximum keeps it), no housing and tiny housing."""
+    NaN housing (NaN, as np.maximum keeps it), no housing and tiny housing; its households at
+    each place and in the county are the NumPy rules on the presence flags."""
     from urban_sim.model.tally import N_AGE_CLASSES, _by_place
+    from urban_sim.population.state import LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
     K, rng = 4, np.random.default_rng(2)
     lut = np.concatenate([K + np.arange(K), np.arange(K), np.zeros(K, np.int64), np.full(K, 2 * K),
                           [2 * K + 1]])
     by_key = rng.integers(0, 5, len(lut) * N_AGE_CLASSES).astype(np.int64)
-    n_at = rng.integers(1, 6, 4 * K).astype(np.int64)
+    n_hh = 60
+    flags = rng.random(4 * n_hh + 1) < 0.4
+    township = rng.integers(0, K, n_hh).astype(np.int16)
     housing = np.array([np.nan, 0.0, 1e-12, 3.5])
     is_urban = np.zeros(2 * K + 1, dtype=bool)
     is_urban[:2] = True
-    _, _, _, occupied, use, _, _ = _by_place(by_key, lut, n_at, 2.5, K, housing, True, is_urban, 1.0)
+    _, _, _, occupied, use, _, _, in_county = _by_place(by_key, lut, flags, township, 2.5, K,
+                                                        housing, True, is_urban, 1.0)
     assert np.array_equal(use[:K], occupied[:K] / np.maximum(housing, 1e-9), equal_nan=True)
     assert np.isnan(use[0]) and (use[K:] == 0).all()
-
+    pres = flags[:-1].reshape(-1, 4)
+    n_at = _households_at_numpy(pres.ravel(), township, K).reshape(K, 4)
+    ref = np.zeros(2 * K + 1)
+    ref[K:2 * K] += n_at[:, LOC_VILLAGE] * 2.5
+    ref[:K] += n_at[:, LOC_TOWN] * 2.5
+    ref[0] += n_at[:, LOC_SEAT].sum() * 2.5
+    assert np.array_equal(occupied, ref)
+    assert in_county == np.count_nonzero(pres.view(np.uint32).ravel() & _IN_COUNTY_BYTES)
+    assert 0 < in_county < n_hh
 
 
 def test_headroom_kernel_equals_the_numpy_rule():

@@ -40,13 +40,6 @@ def _away_numpy(loc, hh, village, alive, home, n_villages):
     return np.bincount(key, minlength=4 * n_villages)
 
 
-def _households_at_numpy(flags, township, K):
-    present = np.flatnonzero(flags)
-    code = np.multiply(township.take(present >> 2), 4, dtype=np.intp)
-    code += present & 3
-    return np.bincount(code, minlength=4 * K)
-
-
 def _base_empty_numpy(flags, base):
     at = np.multiply(np.arange(len(base)), 4)
     at += base
@@ -76,7 +69,6 @@ def test_compiled_kernels_equal_numpy(n, n_hh, seed):
         (kn.counts_by_sector, _sector_numpy, (rng.integers(-1, 8, n).astype(np.int8), P["alive"], 8)),
         (kn.counts_away_by_village, _away_numpy, (P["loc"], P["hh"], village, P["alive"], 0, n_vil)),
         (kn.households_absent_from_base, _base_empty_numpy, (flags, township.astype(np.int8) % 4)),
-        (kn.households_by_township_and_location, _households_at_numpy, (flags, township, K)),
     ]
     for fn, reference, args in calls:
         ours, ref = fn(*args), reference(*args)

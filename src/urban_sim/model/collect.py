@@ -118,7 +118,7 @@ def collect(model, collect_flows: bool) -> None:
     values.extend(outputs.values() if collect_flows else
                   [v if k == "debt_outstanding" else math.nan for k, v in outputs.items()])
     K, r = model.K, model.residents
-    values += [r[0], r[1:K].sum(), r[K:2 * K].sum(), r[-1], model.labour.chance[0]]
+    values += [r[0], *model.zone_residents, r[-1], model.labour.chance[0]]
     values.extend(_township_rows(r, model.occupied, model.old_by_place, model.weight, K).tolist())
     keys = (*dicts[0], *dicts[1], *dicts[2], *outputs)
     last = rec["template"][-1] if rec["template"] else None

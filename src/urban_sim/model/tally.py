@@ -6,9 +6,7 @@ import math
 
 import numpy as np
 
-from urban_sim.population.kernels import (
-    _jit, counts_and_presence, households_by_township_and_location,
-)
+from urban_sim.population.kernels import _jit, counts_and_presence
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
 N_AGE_CLASSES = 6
@@ -19,19 +17,18 @@ age), 60+."""
 AGE_CLASS[4:], AGE_CLASS[6:], AGE_CLASS[15:], AGE_CLASS[16:], AGE_CLASS[60:] = 1, 2, 3, 4, 5
 
 
-IN_COUNTY_BYTES = np.frombuffer(np.array([255, 255, 255, 0], np.uint8).tobytes(), np.uint32)[0]
-"""Bytes of locations 0-2 (village, town, seat) in a household's row of presence flags read as
-one uint32 (the byte order of the machine)."""
-assert LOC_OUTSIDE == 3 and max(LOC_VILLAGE, LOC_TOWN, LOC_SEAT) < 3
+assert LOC_OUTSIDE == 3 and max(LOC_VILLAGE, LOC_TOWN, LOC_SEAT) < 3  # in the county: 0-2
 
 
 def tally(self, counts: tuple | None = None) -> tuple:
     """Counts by place and population groups at full-population scale.
 
     Sets ``residents``, ``labour_force``, ``occupied``, ``n_households``, ``housing_use``,
-    ``n_big_towns``, ``groups``, ``school_use`` and ``old_by_place`` on the model ``self``
-    (a :class:`urban_sim.model.CountyModel`); persons at full scale (agents × weight). The
-    counts by place and their sums are one compiled pass (:func:`_by_place_loop`).
+    ``n_big_towns``, ``groups``, ``school_use``, ``old_by_place``, ``presence`` and
+    ``zone_residents`` (residents of the town centres and of the village areas) on the model
+    ``self`` (a :class:`urban_sim.model.CountyModel`); persons at full scale (agents × weight).
+    The counts by place, the households at each place and the sums are one compiled pass
+    (:func:`_by_place_loop`).
 
     Parameters
     ----------
@@ -43,33 +40,32 @@ def tally(self, counts: tuple | None = None) -> tuple:
     Returns
     -------
     tuple
-        The counts of persons by place key and age class, the presence flags and the
-        households by township and location (for ``counts``).
+        The counts of persons by place key and age class and the presence flags (for
+        ``counts``).
     """
     P, H, w, K = self.persons, self.households, self.weight, self.K
     if counts is None:
         # one count of persons by (location × K + township, age class); the dead in a last row
-        by_key, flags = counts_and_presence(P.loc, P.hh, H.township, P.alive, P.age, AGE_CLASS,
-                                            K, N_AGE_CLASSES, len(H))
-        # households with a living member at each (township, location)
-        n_at = households_by_township_and_location(flags[:-1], H.township, K)
-        counts = by_key, flags, n_at
-    by_key, flags, n_at = counts
-    pres = flags[:-1].reshape(-1, 4)  # as population.migration.presence
-    self.presence = pres  # read by relocation at the start of next year (nothing moves before)
+        counts = counts_and_presence(P.loc, P.hh, H.township, P.alive, P.age, AGE_CLASS,
+                                     K, N_AGE_CLASSES, len(H))
+    by_key, flags = counts
+    # as population.migration.presence; read by relocation at the start of next year (nothing
+    # moves before)
+    self.presence = flags[:-1].reshape(-1, 4)
     housing = getattr(self, "housing", None)
     p = self.params
     (self.residents, self.labour_force, self.old_by_place, self.occupied, self.housing_use_all,
-     sums, self.n_big_towns) = _by_place(
-        by_key, self._place_lut, n_at, w, K, housing if housing is not None else _NO_HOUSING,
-        housing is not None, self.is_urban_place, p["town_sewage_min_residents"])
-    total, urban, pupils, pupils_seat, age_0_14, age_60_plus, age_0_3, registered = sums
+     sums, self.n_big_towns, in_county) = _by_place(
+        by_key, self._place_lut, flags, H.township, w, K,
+        housing if housing is not None else _NO_HOUSING, housing is not None,
+        self.is_urban_place, p["town_sewage_min_residents"])
+    # Python floats: the same values, cheaper arithmetic in the indicators that read them
+    (total, urban, pupils, pupils_seat, age_0_14, age_60_plus, age_0_3, registered, towns,
+     villages, seat, outside) = sums.tolist()
+    self.zone_residents = towns, villages
     # a household split between places is one household (counted once, census definition)
-    # (the four location flags of a household read as one 32-bit word, outside masked off)
-    in_county = pres.view(np.uint32).ravel() & IN_COUNTY_BYTES
-    self.n_households = np.count_nonzero(in_county) * w
+    self.n_households = in_county * w
     self.housing_use = self.housing_use_all[:K]
-    seat = self.residents[0]
     veh = p["vehicles_per_urban_resident"] * (1 + p["vehicle_growth_rate_per_year"]) ** (self.year - 2020)
     self.groups = {
         "residents": total, "urban_residents": urban, "seat_residents": seat,
@@ -80,7 +76,7 @@ def tally(self, counts: tuple | None = None) -> tuple:
         "age_0_14": age_0_14, "age_60_plus": age_60_plus, "age_0_3": age_0_3,
         "childcare_demand": (self.childcare.demand(age_0_3, self.year)
                              if self.childcare.active else math.inf),
-        "registered": float(registered), "outside": self.residents[-1],
+        "registered": registered, "outside": outside,
     }
     if hasattr(self, "stocks"):
         self.groups["beds_per_1000"] = self.stocks["hospital_beds"] / max(total, 1) * 1000
@@ -176,11 +172,14 @@ _sum = _jit(_sum)
 _np_sum = _jit(np_sum)
 
 
-def _by_place_loop(by_key, lut, n_at, w, K, housing, has_housing, is_urban, min_residents):
+def _by_place_loop(by_key, lut, flags, township, w, K, housing, has_housing, is_urban,
+                   min_residents):
     # persons by place and age class (np.add.at of the rows of by_key at lut; the dead in the
     # last place, dropped), then at full scale (× w): residents, labour force, the old by place
-    # (count), households at each place, dwelling use, and the sums of the groups: each as the
-    # NumPy expression it replaced (float sums pairwise as NumPy's, integer sums exact)
+    # (count), households at each place (from the presence flags: a household with a living
+    # member at a location counts there once), dwelling use, and the sums of the groups and
+    # zones: each as the NumPy expression it replaced (float sums pairwise as NumPy's, integer
+    # sums exact); and the households with a living member in the county (locations 0-2)
     n_classes = by_key.shape[0] // lut.shape[0]
     n_places = 2 * K + 1
     by_place = np.zeros((n_places + 1, n_classes), dtype=np.int64)
@@ -204,6 +203,16 @@ def _by_place_loop(by_key, lut, n_at, w, K, housing, has_housing, is_urban, min_
         labour[q] = by_place[q, AC_WORKING] * w
         pupils[q] = (by_place[q, AC_PUPIL] if q < n_places - 1 else 0) * w
         old[q] = by_place[q, AC_OLD]
+    n_at = np.zeros(4 * K, dtype=np.int64)
+    in_county = 0
+    for h in range(township.shape[0]):
+        row = np.int64(township[h]) * 4
+        f0, f1, f2, f3 = flags[4 * h], flags[4 * h + 1], flags[4 * h + 2], flags[4 * h + 3]
+        n_at[row] += f0
+        n_at[row + 1] += f1
+        n_at[row + 2] += f2
+        n_at[row + 3] += f3
+        in_county += f0 | f1 | f2
     occupied = np.zeros(n_places)
     at_seat = 0
     for t in range(K):
@@ -225,7 +234,7 @@ def _by_place_loop(by_key, lut, n_at, w, K, housing, has_housing, is_urban, min_
             n_urban += 1
         if 1 <= q < K and is_urban[q] and residents[q] >= min_residents:
             big += 1
-    sums = np.empty(8)
+    sums = np.empty(12)
     sums[0] = 0.0 + _sum(residents, 0, n_places - 1)
     sums[1] = 0.0 + _sum(urban, 0, n_urban)
     sums[2] = 0.0 + _sum(pupils, 0, n_places - 1)
@@ -234,7 +243,11 @@ def _by_place_loop(by_key, lut, n_at, w, K, housing, has_housing, is_urban, min_
     sums[5] = resident[AC_OLD] * w
     sums[6] = resident[0] * w
     sums[7] = registered * w
-    return residents, labour, old, occupied, use, sums, big
+    sums[8] = 0.0 + _sum(residents, 1, K - 1)  # residents[1:K].sum(): town centres
+    sums[9] = 0.0 + _sum(residents, K, K)  # residents[K:2 * K].sum(): village areas
+    sums[10] = residents[0]  # the county seat
+    sums[11] = residents[n_places - 1]  # outside
+    return residents, labour, old, occupied, use, sums, big, in_county
 
 
 _by_place = _jit(_by_place_loop)

@@ -128,22 +128,6 @@ _sector_jit = _jit(_sector_loop)
 _away_jit = _jit(_away_loop)
 
 
-def _households_at_loop(flags, township, K):
-    counts = np.zeros(4 * K, dtype=np.int64)
-    for h in range(township.shape[0]):
-        row = np.int64(township[h]) * 4
-        for loc in range(4):
-            counts[row + loc] += flags[4 * h + loc]
-    return counts
-
-
-def households_by_township_and_location(flags: np.ndarray, township: np.ndarray, K: int) -> np.ndarray:
-    """Households with a living member at each location, by ``township × 4 + location``, from
-    the presence flags (:func:`presence_flags` without its spare cell, shape (4 · n_households,));
-    shape (4 K,) of int64."""
-    return _households_at_jit(flags, township, K)
-
-
 def _base_empty_loop(flags, base):
     out = np.empty(base.shape[0], dtype=np.intp)
     k = 0
@@ -160,5 +144,4 @@ def households_absent_from_base(flags: np.ndarray, base: np.ndarray) -> np.ndarr
     return _base_empty_jit(flags, base)
 
 
-_households_at_jit = _jit(_households_at_loop)
 _base_empty_jit = _jit(_base_empty_loop)
