@@ -445,7 +445,7 @@ def test_place_weights_equal_the_row_by_row_rule():
 
 
 
-def test_place_matrix_takes_each_programmes_place_row(lin_data):
+def test_each_programme_reads_its_place_row(lin_data):
     from urban_sim.errors import DataError
     from urban_sim.policy.allocation import PLACE_ROWS, place_weight_rows
 
@@ -457,10 +457,9 @@ def test_place_matrix_takes_each_programmes_place_row(lin_data):
     pw = place_weights(residents, place_type, qikou)
     assert tuple(pw) == PLACE_ROWS
     assert np.array_equal(pw["county_seat"], np.eye(31)[0])  # 1 at the seat, exactly
-    pm = prog.place_matrix(rows)
     assert len(set(prog.place)) > 2  # the table uses several keys
-    for i, key in enumerate(prog.place):
-        assert np.array_equal(pm[i], pw[key]), (i, key)
+    for i, key in enumerate(prog.place):  # the row of its key that government._year reads
+        assert np.array_equal(rows[prog.columns_i[5, i]], pw[key]), (i, key)
     table = lin_data.programmes.copy()
     table.loc[table.index[3], "place"] = "townz"
     with pytest.raises(DataError, match="townz"):

@@ -267,14 +267,12 @@ class CountyModel(mesa.Model):
             shares = self._shares[id(self.block)] = np.array(
                 [getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
         pw = place_weight_rows(self.residents[: self.n_places], self.place_type, self.qikou_place)
-        pm = prog.place_matrix(pw)
-        g.invest(
+        amounts, built, self._direct_jobs, self._construction_jobs = g.invest_and_complete(
             self.finance.fund(t, self.budget, float(self.housing[0])), shares,
-            self.weights[id(self.block)], need_of(values, t, use), g.headroom(room, queued),
+            self.weights[id(self.block)], need_of(values, t, use), room, queued,
             self.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
-            p["governance_early_completion"] * gov_eff, pm, t)
-        amounts, built, self._direct_jobs, self._construction_jobs = g.complete(
-            p["job_attrition_rate"], pm, self.n_places)
+            p["governance_early_completion"] * gov_eff, pw, t, p["job_attrition_rate"],
+            self.n_places)
         st.depreciate()
         st.add_all(prog.stock_names, amounts, built & ~prog.new_building, self.groups)
         additions = dict(zip(prog.stock_names, amounts.tolist()))

@@ -89,15 +89,16 @@ class Programmes:
         self.duration = np.maximum(self.lag, 1)  # years of construction jobs
         self.early_lag = np.maximum(self.lag - 1, 0)  # lag of the units completed a year early
         self.jobs_per_unit = np.where(self.creates_jobs, self.unit_size, self.operating_jobs)
+        # the columns that :func:`_year_loop` reads, as two tables (rows in the order it reads)
+        self.columns_f = np.stack([self.available_from, self.unit_cost, self.abs_unit_size,
+                                   self.construction_jobs, self.unit_size, self.operating_jobs,
+                                   self.jobs_per_unit]).astype(float)
+        self.columns_i = np.stack([self.stock_code, self.area, self.lag, self.early_lag,
+                                   self.duration, self.place_row, self.job_sector, self.sector,
+                                   self.creates_jobs]).astype(np.int64)
         for value in vars(self).values():  # one table serves every model of a CountyData
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
-
-    def place_matrix(self, place_rows: np.ndarray) -> np.ndarray:
-        """Row ``i``: the distribution over places of programme ``i``'s ``place`` key, shape
-        (n_programmes, n_places), from the rows of
-        :func:`urban_sim.policy.allocation.place_weight_rows`."""
-        return place_rows.take(self.place_row, axis=0)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -165,10 +166,13 @@ class Government(mesa.Agent):
         self.unspent = 0.0  # budget not spent this year (carried to the next)
         self._rules: tuple | None = None  # (targets, need rule, target tops), see rules()
 
-    def invest(self, budget: float, shares: np.ndarray, weights: np.ndarray, need: np.ndarray,
-               headroom: np.ndarray, cost_factor: float, early_share: float,
-               place_matrix: np.ndarray, year: int) -> None:
-        """Fund programmes for one year and start their projects.
+    def invest_and_complete(self, budget: float, shares: np.ndarray, weights: np.ndarray,
+                            need: np.ndarray, room: np.ndarray, queued: np.ndarray,
+                            cost_factor: float, early_share: float, place_rows: np.ndarray,
+                            year: int, attrition: float, n_places: int
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Fund programmes for one year and start their projects, then complete this year's
+        projects and advance the pipeline by one year (one compiled pass, :func:`_year_loop`).
 
         Parameters
         ----------
@@ -178,39 +182,25 @@ class Government(mesa.Agent):
             Task-area shares (sum 1).
         weights, need : numpy.ndarray, shape (n_programmes,)
             Funding weights and need factors (0.1–2).
-        headroom : numpy.ndarray, shape (n_programmes,)
-            Units that can still be useful (inf for uncapped stocks); spending stops there and
-            the rest of the area's budget goes to its other programmes.
+        room : numpy.ndarray, shape (n_stocks,)
+            Nominal amount (stock units, ≥ 0) that can still be added to each stock of
+            :attr:`Programmes.stock_names`, inf for unbounded stocks
+            (:func:`urban_sim.policy.allocation.programme_room`): each programme buys at most
+            its headroom (room less what is queued, in units); the rest of the area's budget
+            goes to its other programmes.
+        queued : numpy.ndarray, shape (n_programmes,)
+            Additions under construction (:meth:`queued`).
         cost_factor : float
             Multiplier on unit costs (construction cost × governance overruns).
         early_share : float
             Share (0–1) of this year's units completed one year before their lag (governance).
-        place_matrix : numpy.ndarray, shape (n_programmes, n_places)
-            Distribution over places of each programme (:meth:`Programmes.place_matrix`).
+        place_rows : numpy.ndarray, shape (5, n_places)
+            Distribution over places of each ``place`` key
+            (:func:`urban_sim.policy.allocation.place_weight_rows`).
         year : int
             Calendar year: programmes with ``available_from`` after it get nothing.
-        """
-        p = self.programmes
-        area_budget = (budget + self.carried) * shares
-        spend, self.spend_by_area = _allocate(
-            area_budget, weights, need, p.available_from, year, headroom, p.unit_cost,
-            cost_factor, p.area, self.pipeline, p.lag, p.early_lag,
-            min(max(early_share, 0.0), 1.0))
-        self.unspent = max(float(area_budget.sum() - spend.sum()), 0.0)
-        self.carried = self.unspent
-        _construction_jobs(self.construction, self.construction_place, spend, p.construction_jobs,
-                           p.duration, p.area, place_matrix)
-
-    def complete(self, attrition: float, place_matrix: np.ndarray, n_places: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Complete this year's projects and advance the pipeline by one year.
-
-        Parameters
-        ----------
         attrition : float
             Share of operating jobs lost per year.
-        place_matrix : numpy.ndarray, shape (n_programmes, n_places)
-            Distribution over places of each programme (:meth:`Programmes.place_matrix`).
         n_places : int
 
         Returns
@@ -226,38 +216,21 @@ class Government(mesa.Agent):
             Construction jobs of projects under way this year.
         """
         p = self.programmes
-        units = self.pipeline[0]  # read before the pipeline advances below
-        direct = np.zeros((n_places, len(SECTORS)))
-        _operating_jobs(direct, units, p.unit_size, p.operating_jobs, p.job_sector, p.sector,
-                        place_matrix)
-        additions, built, operating = _completed(units, p.unit_size, p.creates_jobs, p.stock_code,
-                                                 p.area, p.jobs_per_unit, len(p.stock_names),
-                                                 len(TASK_AREAS))
-        self.operating_jobs_by_area = self.operating_jobs_by_area * (1 - attrition) + operating
-        construction_jobs = self.construction_place[0].copy()
-        self.jobs_by_area = self.construction[0] + self.operating_jobs_by_area
-        _advance(self.pipeline, self.construction, self.construction_place)
+        area_budget = (budget + self.carried) * shares
+        (spend, self.spend_by_area, additions, built, direct, construction_jobs,
+         self.operating_jobs_by_area, self.jobs_by_area) = _year(
+            area_budget, weights, need, room, queued, year, cost_factor,
+            min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i, self.pipeline,
+            self.construction, self.construction_place, self.operating_jobs_by_area,
+            place_rows, len(p.stock_names), n_places, len(SECTORS))
+        self.unspent = max(float(area_budget.sum() - spend.sum()), 0.0)
+        self.carried = self.unspent
         return additions, built, direct, construction_jobs
 
     def queued(self) -> np.ndarray:
         """Stock additions funded and under construction (units × unit size) by programme,
         shape (n_programmes,)."""
         return self.pipeline.sum(axis=0) * self.programmes.unit_size
-
-    def headroom(self, room: np.ndarray, queued: np.ndarray) -> np.ndarray:
-        """Units each programme may still usefully buy, shape (n_programmes,).
-
-        Parameters
-        ----------
-        room : numpy.ndarray, shape (n_stocks,)
-            Nominal amount (stock units, ≥ 0) that can still be added to each stock of
-            :attr:`Programmes.stock_names`, inf for unbounded stocks
-            (:func:`urban_sim.policy.allocation.programme_room`).
-        queued : numpy.ndarray, shape (n_programmes,)
-            Additions under construction (:meth:`queued`).
-        """
-        p = self.programmes
-        return _headroom(room, queued, p.stock_code, p.abs_unit_size)
 
     def rules(self, targets: list) -> tuple[Need, dict[str, float]]:
         """The need rule of ``targets`` (:class:`urban_sim.policy.allocation.Need`) and their
@@ -413,3 +386,45 @@ _allocate = _jit(_allocate_loop)
 _completed = _jit(_completed_loop)
 _construction_jobs = _jit(_construction_loop)
 _operating_jobs = _jit(_operating_loop)
+
+
+def _year_loop(area_budget, weights, need, room, queued, year, cost_factor, early, attrition,
+               columns_f, columns_i, pipeline, construction, construction_place,
+               operating_by_area, place_rows, n_stocks, n_places, n_sectors):
+    # one year of the government in one call, the kernels above in the order of the former
+    # invest (headroom, allocation, construction jobs) and complete (operating jobs of this
+    # year's units, additions, the new operating and total jobs by area as NumPy computed
+    # them, construction jobs of this year, pipeline advance); the programme columns come as
+    # the two tables of Programmes (columns_f, columns_i)
+    available_from, unit_cost, abs_unit_size = columns_f[0], columns_f[1], columns_f[2]
+    jobs_per_million, unit_size, operating_jobs, jobs_per_unit = (
+        columns_f[3], columns_f[4], columns_f[5], columns_f[6])
+    stock_code, area, lag, early_lag, duration = (
+        columns_i[0], columns_i[1], columns_i[2], columns_i[3], columns_i[4])
+    place_row, job_sector, sector, creates_jobs = (
+        columns_i[5], columns_i[6], columns_i[7], columns_i[8])
+    pm = np.empty((place_row.shape[0], place_rows.shape[1]))  # the place distribution of each programme
+    for i in range(place_row.shape[0]):
+        pm[i] = place_rows[place_row[i]]
+    headroom = _headroom(room, queued, stock_code, abs_unit_size)
+    spend, by_area = _allocate(area_budget, weights, need, available_from, year, headroom,
+                               unit_cost, cost_factor, area, pipeline, lag, early_lag, early)
+    _construction_jobs(construction, construction_place, spend, jobs_per_million, duration,
+                       area, pm)
+    units = pipeline[0]
+    direct = np.zeros((n_places, n_sectors))
+    _operating_jobs(direct, units, unit_size, operating_jobs, job_sector, sector, pm)
+    additions, built, operating = _completed(units, unit_size, creates_jobs, stock_code, area,
+                                             jobs_per_unit, n_stocks, area_budget.shape[0])
+    kept = 1.0 - attrition
+    ops = np.empty(operating_by_area.shape[0])
+    jobs = np.empty(operating_by_area.shape[0])
+    for a in range(ops.shape[0]):
+        ops[a] = operating_by_area[a] * kept + operating[a]
+        jobs[a] = construction[0, a] + ops[a]
+    construction_jobs = construction_place[0].copy()
+    _advance(pipeline, construction, construction_place)
+    return spend, by_area, additions, built, direct, construction_jobs, ops, jobs
+
+
+_year = _jit(_year_loop)

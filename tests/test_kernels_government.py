@@ -1,0 +1,85 @@
+"""The government's year in one compiled call (``government._year``) equals the former
+``Government.invest`` and ``Government.complete`` (kept here as the reference; their kernels are
+tested against NumPy in ``tests/test_fixed_costs.py``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from urban_sim.config.schema import TASK_AREAS
+from urban_sim.policy import government as gov
+from urban_sim.population.state import SECTORS
+
+
+def _invest_and_complete_reference(g, budget, shares, weights, need, room, queued, cost_factor,
+                                   early_share, place_rows, year, attrition, n_places):
+    # Government.invest then Government.complete before they were fused (main 32af227)
+    p = g.programmes
+    pm = place_rows.take(p.place_row, axis=0)
+    headroom = gov._headroom(room, queued, p.stock_code, p.abs_unit_size)
+    area_budget = (budget + g.carried) * shares
+    spend, g.spend_by_area = gov._allocate(
+        area_budget, weights, need, p.available_from, year, headroom, p.unit_cost,
+        cost_factor, p.area, g.pipeline, p.lag, p.early_lag, min(max(early_share, 0.0), 1.0))
+    g.unspent = max(float(area_budget.sum() - spend.sum()), 0.0)
+    g.carried = g.unspent
+    gov._construction_jobs(g.construction, g.construction_place, spend, p.construction_jobs,
+                           p.duration, p.area, pm)
+    units = g.pipeline[0]
+    direct = np.zeros((n_places, len(SECTORS)))
+    gov._operating_jobs(direct, units, p.unit_size, p.operating_jobs, p.job_sector, p.sector, pm)
+    additions, built, operating = gov._completed(units, p.unit_size, p.creates_jobs, p.stock_code,
+                                                 p.area, p.jobs_per_unit, len(p.stock_names),
+                                                 len(TASK_AREAS))
+    g.operating_jobs_by_area = g.operating_jobs_by_area * (1 - attrition) + operating
+    construction_jobs = g.construction_place[0].copy()
+    g.jobs_by_area = g.construction[0] + g.operating_jobs_by_area
+    gov._advance(g.pipeline, g.construction, g.construction_place)
+    return additions, built, direct, construction_jobs
+
+
+class _Government:
+    """The state of a :class:`government.Government` without its Mesa model."""
+
+    invest_and_complete = gov.Government.invest_and_complete
+
+    def __init__(self, programmes, n_places, rng):
+        k = len(programmes)
+        self.programmes = programmes
+        self.pipeline = rng.random((gov.MAX_LAG, k)) * (rng.random((gov.MAX_LAG, k)) < 0.3)
+        self.construction = rng.random((gov.MAX_LAG, len(TASK_AREAS))) * 10
+        self.construction_place = rng.random((gov.MAX_LAG, n_places))
+        self.operating_jobs_by_area = rng.random(len(TASK_AREAS)) * 100
+        self.carried = float(rng.random() * 50)
+        self.spend_by_area = self.jobs_by_area = None
+        self.unspent = 0.0
+
+    def state(self):
+        return (self.pipeline, self.construction, self.construction_place,
+                self.operating_jobs_by_area, self.jobs_by_area, self.spend_by_area,
+                np.array([self.carried, self.unspent]))
+
+
+def test_year_kernel_equals_invest_then_complete(lin_data):
+    prog = gov.Programmes(lin_data.programmes)
+    k, n_stocks = len(prog), len(prog.stock_names)
+    for t in range(40):
+        rng = np.random.default_rng(t)
+        n_places = int(rng.integers(2, 30))
+        fused, ref = _Government(prog, n_places, np.random.default_rng(t)), \
+            _Government(prog, n_places, np.random.default_rng(t))
+        rows = rng.random((5, n_places))
+        rows /= rows.sum(axis=1)[:, None]
+        room = np.where(rng.random(n_stocks) < 0.3, np.inf, rng.random(n_stocks) * 50)
+        room[rng.random(n_stocks) < 0.1] = 0.0
+        args = (float(rng.random() * 2000), rng.dirichlet(np.ones(len(TASK_AREAS))),
+                rng.random(k) * 2, np.where(rng.random(k) < 0.5, 1.0, 0.1), room,
+                rng.random(k) * 5 * (rng.random(k) < 0.5), 1.0 + rng.random(),
+                float(rng.random() * 1.2 - 0.1), rows, int(rng.integers(2015, 2036)),
+                float(rng.random() * 0.1), n_places)
+        for year in range(3):  # the state carries over from one year to the next
+            got = fused.invest_and_complete(*args)
+            want = _invest_and_complete_reference(ref, *args)
+            for a, b in zip((*got, *fused.state()), (*want, *ref.state()), strict=True):
+                assert a.dtype == b.dtype and np.array_equal(a, b), (t, year)
+    assert got[0].any() and got[1].any() and got[2].any() and got[3].any()
