@@ -66,14 +66,17 @@ def presence_flags(hh: np.ndarray, loc: np.ndarray, alive: np.ndarray, n_househo
 
 
 def _place_age_loop(loc, hh, township, alive, age, age_class, K, n_classes, n_households):
+    # indices unsigned (codes, households and ages of the living are >= 0): numba then adds no
+    # wrap-around of negative indices (0.24 -> 0.15 ms at scale 0.1)
     counts = np.zeros((4 * K + 1) * n_classes, dtype=np.int64)
     pres = np.zeros(4 * n_households + 1, dtype=np.bool_)
-    dead, spare = 4 * K, 4 * n_households
+    dead, spare = np.uint64(4 * K), np.uint64(4 * n_households)
+    uK, n_cl, four = np.uint64(K), np.uint64(n_classes), np.uint64(4)
     for i in range(hh.shape[0]):
-        h = np.int64(hh[i])
-        row = np.int64(loc[i]) * K + township[h] if alive[i] else dead
-        counts[row * n_classes + age_class[age[i]]] += 1
-        pres[h * 4 + loc[i] if alive[i] else spare] = True
+        h, lc = np.uint64(hh[i]), np.uint64(loc[i])
+        row = lc * uK + np.uint64(township[h]) if alive[i] else dead
+        counts[row * n_cl + np.uint64(age_class[np.uint64(age[i])])] += 1
+        pres[h * four + lc if alive[i] else spare] = True
     return counts, pres
 
 
@@ -109,9 +112,9 @@ def _away_loop(loc, hh, village, alive, home, n_villages):
     for i in range(hh.shape[0]):
         rows[k] = i
         k += alive[i] & (loc[i] != home)
-    for j in range(k):
-        i = rows[j]
-        counts[np.int64(village[hh[i]]) * 4 + loc[i]] += 1
+    for j in range(k):  # unsigned indices: no wrap-around of negative ones (0.14 -> 0.11 ms at scale 0.1)
+        i = np.uint64(rows[j])
+        counts[np.uint64(village[np.uint64(hh[i])]) * np.uint64(4) + np.uint64(loc[i])] += 1
     return counts
 
 
