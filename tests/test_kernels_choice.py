@@ -344,6 +344,20 @@ def test_utilities_equal_the_numpy_rule(lin_data, seed):
     assert paths == {"each", "groups"}
 
 
+def test_utilities_follow_distances_changed_in_place(lin_data):
+    """The distance terms are kept between calls for the same arrays: a change of their
+    values in place is seen."""
+    rng = np.random.default_rng(4)
+    households, places = _choice_population(rng, n=200)
+    params = dict(lin_data.parameters)
+    ch.location_utilities(households, places, params)
+    for d in (places.village_seat_km, places.township_seat_km):
+        d *= 1.5
+        for a, b in zip(ch.location_utilities(households, places, params),
+                        ref_location_utilities(households, places, params), strict=True):
+            _same(a, b)
+
+
 @pytest.mark.parametrize("asc_outside", [None, -1e4, 50.0])
 def test_choice_equals_the_numpy_rule_on_edges(lin_data, asc_outside):
     """Random draws, draws on the cumulative probabilities and next to them, outside's
@@ -650,8 +664,32 @@ def test_uniforms_at_equal_the_batch(seed):
     _same(uniforms_at(c, 500, [3, 7]), d.random(500)[[3, 7]])
     with pytest.raises(IndexError):
         uniforms_at(a, 10, [10])
+    state = a.bit_generator.state
+    for bad in ([5000], [3, -1], [4999, 5000, 7]):  # checked in the compiled loop: state kept
+        with pytest.raises(IndexError):
+            uniforms_at(a, 5000, np.array(bad))
+        with pytest.raises(IndexError):
+            uniforms_at(a, 50, np.array(bad))
+    assert a.bit_generator.state == state
     with pytest.raises(TypeError):  # a boolean mask is not a list of positions
         uniforms_at(a, 10, np.ones(10, bool))
+
+
+def test_set_lanes_restores_each_generators_state():
+    """Lanes read and set back without draws leave the state as it was (the buffered 32-bit
+    value too), also when the lanes of another generator were read in between."""
+    from urban_sim.population.sparse_draws import pcg64_lanes, set_pcg64_lanes
+
+    a, b = np.random.default_rng(1), np.random.default_rng(2)
+    a.integers(0, 10, 3, dtype=np.uint32)  # a buffered 32-bit value in a, none in b
+    before = a.bit_generator.state, b.bit_generator.state
+    assert before[0]["has_uint32"] and not before[1]["has_uint32"]
+    for first, second in ((a, b), (b, a), (a, a)):
+        lanes_1, _ = pcg64_lanes(first.bit_generator)
+        lanes_2, _ = pcg64_lanes(second.bit_generator)
+        set_pcg64_lanes(first.bit_generator, lanes_1)
+        set_pcg64_lanes(second.bit_generator, lanes_2)
+        assert (a.bit_generator.state, b.bit_generator.state) == before
 
 
 def test_uniforms_at_far_positions_agree_with_numpys_advance():

@@ -357,9 +357,10 @@ class CountyModel(mesa.Model):
         q = np.array([p["school_quality_village"], p["school_quality_town"],
                       p["school_quality_seat"] * min(1.0, 1.0 / max(self.school_use, 1e-9)),
                       p["school_quality_outside"]])
-        price = np.array([p["housing_price_town_yuan_m2"], p["housing_price_seat_yuan_m2"]]) * (
-            1 + p["housing_price_growth_rate_per_year"]) ** (self.year - 2020) * (
-            1 - p["housing_support_price_cut"] * lv.housing_support_share)
+        grow = (1 + p["housing_price_growth_rate_per_year"]) ** (self.year - 2020)
+        cut = 1 - p["housing_support_price_cut"] * lv.housing_support_share
+        price = np.array([p["housing_price_town_yuan_m2"] * grow * cut,
+                          p["housing_price_seat_yuan_m2"] * grow * cut])
         places = ch.PlaceInputs(
             income_yuan=self.perceived["income"], amenity=self.perceived["amenity"],
             congestion=self.perceived["congestion"], network_share=self.network,
@@ -380,11 +381,11 @@ class CountyModel(mesa.Model):
         # dwelling last year as unmet demand
         wanted = (self.occupied[:K] + self._refused) / (1 - p["housing_vacancy_target"])
         self.housing += p["housing_market_response"] * np.maximum(wanted - self.housing, 0.0)
-        vacancy = np.stack([
-            np.maximum(self.housing - self.occupied[:K], 0.0),
-            np.where(np.arange(K) == 0,
-                     max(self.stocks["school_seats_seat"] - self.groups["pupils_seat"], 0.0), np.inf),
-        ], axis=1)
+        # free dwellings by township place; free school seats at the county seat (unbounded
+        # in the towns)
+        vacancy = np.full((K, 2), np.inf)
+        np.maximum(self.housing - self.occupied[:K], 0.0, out=vacancy[:, 0])
+        vacancy[0, 1] = max(self.stocks["school_seats_seat"] - self.groups["pupils_seat"], 0.0)
         moved = allocate_and_move(self.persons, self.households, self._applicants, vacancy,
                                   self.weight, p, self.rng)
         self._refused = moved.refused_by_place

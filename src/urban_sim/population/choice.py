@@ -319,15 +319,17 @@ _MEMO: dict = {}
 _STAY_KEYS = ("rc_mu2", "rc_lambda2", "rc_alpha2", "stay_kappa0", "stay_kappa1", "stay_seat_offset")
 
 
-def _memo(key: tuple, compute) -> np.ndarray:
-    """``compute()`` once per ``key`` (a tuple of its inputs' values; read-only result)."""
-    value = _MEMO.get(key)
-    if value is None:
+def _memo(key: tuple, compute, check=None) -> np.ndarray:
+    """``compute()`` once per ``key`` (a tuple of its inputs' values, or of their identities
+    with ``check`` their contents: computed again where ``check`` differs); read-only result."""
+    hit = _MEMO.get(key)
+    if hit is None or hit[0] != check:
         if len(_MEMO) > 16:
             _MEMO.clear()
-        value = _MEMO[key] = compute()
+        value = compute()
         value.setflags(write=False)
-    return value
+        hit = _MEMO[key] = (check, value)
+    return hit[1]
 
 
 def _distance_terms(pl: PlaceInputs, vt: np.ndarray, c_dist: float, d_out_km: float) -> np.ndarray:
@@ -341,9 +343,11 @@ def _distance_terms(pl: PlaceInputs, vt: np.ndarray, c_dist: float, d_out_km: fl
                 np.stack([d_vs, d_ts, zero]), np.stack([d_out, d_out, d_out]))
         return np.stack([c_dist * np.log1p(dist[j]) for j in range(4)])
 
-    arrays = (pl.village_centre_km, pl.village_seat_km, pl.township_seat_km, vt)
-    key = ("distance", c_dist, d_out_km, *((a.dtype.str, a.tobytes()) for a in map(np.asarray, arrays)))
-    return _memo(key, compute)
+    arrays = tuple(map(np.asarray, (pl.village_centre_km, pl.village_seat_km, pl.township_seat_km, vt)))
+    # found by the arrays' identities (a model passes the same arrays every year) and checked
+    # by their contents (comparing them costs less than hashing them)
+    key = ("distance", c_dist, d_out_km, *((id(a), a.dtype.str, a.shape) for a in arrays))
+    return _memo(key, compute, tuple(a.tobytes() for a in arrays))
 
 
 def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str, float]) -> tuple:

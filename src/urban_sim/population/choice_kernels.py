@@ -119,16 +119,20 @@ def members_at_base(hh, loc, alive, age, base, age_class, village, rented, tie, 
     return (at, *_deciders_jit(cnt, village, base, rented, tie, withdrawn, hukou))
 
 
-def _group_row(table, key, c, r, w, v, income, distance, vt, K, network, b_net,
-               amenity, b_a, congestion, b_c):
+def _group_row(table, key, c, r, w, v, income, distance, vt, K, pt):
+    # income − distance + network + amenity − congestion, in this order, at the places of the
+    # alternatives (village area, township centre, county seat, outside); no town in township 0
     t_v = np.int64(vt[v])
-    for j in range(4):
-        p = K + t_v if j == 0 else (t_v if j == 1 else (0 if j == 2 else 2 * K))
-        t = income[j, r, w, p] - distance[j, c, v]
-        t = t + b_net * (network[v, j] if j > 0 else 0.0)
-        t = t + b_a * amenity[p]
-        t = t - b_c * congestion[p]
-        table[key, j] = -np.inf if (j == 1) & (t_v == 0) else t
+    q = pt[v]
+    t0 = income[0, r, w, K + t_v] - distance[0, c, v]
+    t1 = income[1, r, w, t_v] - distance[1, c, v]
+    t2 = income[2, r, w, 0] - distance[2, c, v]
+    t3 = income[3, r, w, 2 * K] - distance[3, c, v]
+    table[key, 0] = ((t0 + q[0, 0]) + q[1, 0]) - q[2, 0]
+    t1 = ((t1 + q[0, 1]) + q[1, 1]) - q[2, 1]
+    table[key, 1] = -np.inf if t_v == 0 else t1
+    table[key, 2] = ((t2 + q[0, 2]) + q[1, 2]) - q[2, 2]
+    table[key, 3] = ((t3 + q[0, 3]) + q[1, 3]) - q[2, 3]
 
 
 def _gather_loop(income, distance, vt, K, network, b_net, amenity, b_a, congestion,
@@ -140,13 +144,23 @@ def _gather_loop(income, distance, vt, K, network, b_net, amenity, b_a, congesti
     n_vil = vt.shape[0]
     n = village.shape[0]
     n_keys = 3 * 2 * nw_n * n_vil
+    # by village, term (network, amenity, congestion) and alternative: the products of the
+    # place terms (the network term of the village, alternative 0, is b_net * 0.0), which
+    # _group_row adds in this order
+    pt = np.empty((n_vil, 3, 4))
+    for v in range(n_vil):
+        t_v = np.int64(vt[v])
+        for j in range(4):
+            p = K + t_v if j == 0 else (t_v if j == 1 else (0 if j == 2 else 2 * K))
+            pt[v, 0, j] = b_net * (network[v, j] if j > 0 else 0.0)
+            pt[v, 1, j] = b_a * amenity[p]
+            pt[v, 2, j] = b_c * congestion[p]
     if 4 * n < n_keys:
         by_household = out.T  # (n, 5): row i is household i's terms
         for i in range(n):
             c = np.int64(current[i])
             _group_row(by_household, i, c, np.int64(rented[i]), np.int64(n_workers[i]), village[i],
-                       income, distance, vt, K, network, b_net, amenity, b_a,
-                       congestion, b_c)
+                       income, distance, vt, K, pt)
             out[4, i] = stay[c, youngest[i]]
         return
     used = np.ones(n_keys, dtype=np.bool_) if n >= n_keys else np.zeros(n_keys, dtype=np.bool_)
@@ -159,8 +173,7 @@ def _gather_loop(income, distance, vt, K, network, b_net, amenity, b_a, congesti
                 for v in range(n_vil):
                     key = ((c * 2 + r) * nw_n + w) * n_vil + v
                     if used[key]:
-                        _group_row(table, key, c, r, w, v, income, distance, vt,
-                                   K, network, b_net, amenity, b_a, congestion, b_c)
+                        _group_row(table, key, c, r, w, v, income, distance, vt, K, pt)
     for i in range(n):
         key = ((np.int64(current[i]) * 2 + rented[i]) * nw_n + n_workers[i]) * n_vil + village[i]
         out[0, i] = table[key, 0]
