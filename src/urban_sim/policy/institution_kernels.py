@@ -1,4 +1,5 @@
-"""Compiled passes of the land and institutions phase (phase 9): who is selected.
+"""Compiled passes of the land and institutions phase (phase 9): who is selected, and the
+writes of the draws.
 
 The NumPy rule built each selection by several full-length masks and ``flatnonzero``; here
 one pass over the person rows gives the households with a working-age member farming, the
@@ -8,7 +9,9 @@ years at the base). The tests on columns run in loops without dependence between
 LLVM vectorises, and the rows are then listed branch-free (a row is written and kept only if
 it qualifies): the same tests inside the listing loop were slower than NumPy's masks. The
 draws stay in NumPy, over the same selections in the same order (these selections are small,
-and a Generator passed to a compiled function costs ~20 µs per call). Results are
+and a Generator passed to a compiled function costs ~20 µs per call); one compiled call then
+makes their writes and lists the candidates for training (a dozen small NumPy calls before).
+Results are
 bit-identical; the former rule is the reference in ``tests/test_kernels_institutions.py``.
 """
 
@@ -30,9 +33,23 @@ def _person_codes(alive, loc, age, trained, village, outside, work_lo, work_hi, 
         code[i] = works | (tr << 1) | (untrained << 2)
 
 
-def _persons_loop(alive, loc, age, hh, trained, n_households, village, outside, work_lo,
-                  work_hi, train_lo, train_hi):
-    n = alive.shape[0]
+def _household_codes(land_tie, rented, withdrawn, base, hukou_urban, years, farming, village,
+                     seat, code):
+    # no dependence between rows: LLVM vectorises this loop
+    for h in range(land_tie.shape[0]):
+        tie, b, y = land_tie[h], base[h], years[h]
+        rent = tie & (not rented[h]) & (not farming[h])
+        home = tie & (not withdrawn[h]) & (b != village)
+        hukou = (b == seat) & (not hukou_urban[h]) & (y >= 2)
+        code[h] = rent | (home << 1) | (hukou << 2)
+        years[h] = min(y + 1, 1000)
+
+
+def _selections_loop(alive, loc, age, hh, trained, land_tie, rented, withdrawn, base,
+                     hukou_urban, years, village, outside, seat, work_lo, work_hi, train_lo,
+                     train_hi):
+    # the person selections, then the household selections (which read ``farming``)
+    n, n_households = alive.shape[0], land_tie.shape[0]
     code = np.empty(n, dtype=np.uint8)
     _person_codes(alive, loc, age, trained, village, outside, work_lo, work_hi, train_lo,
                   train_hi, code)
@@ -47,32 +64,14 @@ def _persons_loop(alive, loc, age, hh, trained, n_households, village, outside, 
         nt += (c >> 1) & 1
         untrained[nu] = i
         nu += c >> 2
-    return farming[:n_households], was_trained[:nt], untrained[:nu]
-
-
-def _household_codes(land_tie, rented, withdrawn, base, hukou_urban, years, farming, village,
-                     seat, code):
-    # no dependence between rows: LLVM vectorises this loop
-    for h in range(land_tie.shape[0]):
-        tie, b, y = land_tie[h], base[h], years[h]
-        rent = tie & (not rented[h]) & (not farming[h])
-        home = tie & (not withdrawn[h]) & (b != village)
-        hukou = (b == seat) & (not hukou_urban[h]) & (y >= 2)
-        code[h] = rent | (home << 1) | (hukou << 2)
-        years[h] = min(y + 1, 1000)
-
-
-def _households_loop(land_tie, rented, withdrawn, base, hukou_urban, years, farming, village,
-                     seat):
-    n = land_tie.shape[0]
-    code = np.empty(n, dtype=np.uint8)
+    code = np.empty(n_households, dtype=np.uint8)
     _household_codes(land_tie, rented, withdrawn, base, hukou_urban, years, farming, village,
                      seat, code)
-    rent = np.empty(n, dtype=np.intp)
-    home = np.empty(n, dtype=np.intp)
-    hukou = np.empty(n, dtype=np.intp)
+    rent = np.empty(n_households, dtype=np.intp)
+    home = np.empty(n_households, dtype=np.intp)
+    hukou = np.empty(n_households, dtype=np.intp)
     nr = nh = nk = 0
-    for h in range(n):  # branch-free appends
+    for h in range(n_households):  # branch-free appends
         c = code[h]
         rent[nr] = h
         nr += c & 1
@@ -80,67 +79,99 @@ def _households_loop(land_tie, rented, withdrawn, base, hukou_urban, years, farm
         nh += (c >> 1) & 1
         hukou[nk] = h
         nk += c >> 2
-    return rent[:nr], home[:nh], hukou[:nk]
+    return rent[:nr], home[:nh], hukou[:nk], was_trained[:nt], untrained[:nu]
 
 
-def _merge_loop(a, b):
-    out = np.empty(a.shape[0] + b.shape[0], dtype=np.intp)
+def _apply_loop(rent, u_rent, rent_rate, rented, chosen, withdrawn, land_tie, hukou, u_hukou,
+                hukou_rate, hukou_urban, was_trained, u_lapse, expiry, trained, untrained,
+                alive, loc, age, outside, train_lo, train_hi, with_candidates):
+    # the writes of the draws, as the NumPy rule made them (a[rows[u < rate]] = value; the
+    # rows are distinct); then, if asked, the candidates for training: the untrained and those
+    # whose training lapsed now that qualify, merged in ascending order
+    for j in range(rent.shape[0]):
+        if u_rent[j] < rent_rate:
+            rented[rent[j]] = True
+    for j in range(chosen.shape[0]):
+        withdrawn[chosen[j]] = True
+        land_tie[chosen[j]] = False
+    for j in range(hukou.shape[0]):
+        if u_hukou[j] < hukou_rate:
+            hukou_urban[hukou[j]] = True
+    lapsed = np.empty(was_trained.shape[0], dtype=np.intp)
+    n = 0
+    for j in range(was_trained.shape[0]):
+        if u_lapse[j] < expiry:
+            i = was_trained[j]
+            trained[i] = False
+            a = age[i]
+            lapsed[n] = i
+            n += alive[i] and loc[i] != outside and a >= train_lo and a <= train_hi
+    if not with_candidates:
+        return lapsed[:0]
+    out = np.empty(untrained.shape[0] + n, dtype=np.intp)
     i = j = 0
-    for k in range(out.shape[0]):
-        if j >= b.shape[0] or (i < a.shape[0] and a[i] < b[j]):
-            out[k] = a[i]
+    for k in range(out.shape[0]):  # merge of two ascending lists
+        if j >= n or (i < untrained.shape[0] and untrained[i] < lapsed[j]):
+            out[k] = untrained[i]
             i += 1
         else:
-            out[k] = b[j]
+            out[k] = lapsed[j]
             j += 1
     return out
 
 
-_person_codes = _jit(_person_codes)  # called from the compiled loops below
+_person_codes = _jit(_person_codes)  # called from the compiled loop below
 _household_codes = _jit(_household_codes)
-_persons_jit = _jit(_persons_loop)
-_households_jit = _jit(_households_loop)
-_merge_jit = _jit(_merge_loop)
+_selections = _jit(_selections_loop)
+_apply = _jit(_apply_loop)
 
 
-def person_selections(alive: np.ndarray, loc: np.ndarray, age: np.ndarray, hh: np.ndarray,
-                      trained: np.ndarray, n_households: int, village: int, outside: int,
-                      working_age: tuple[int, int], training_age: tuple[int, int]):
-    """The person selections of the phase, in one pass over the rows.
+def selections(persons, households, village: int, outside: int, seat: int,
+               working_age: tuple[int, int], training_age: tuple[int, int]):
+    """The selections of the phase, in one pass over the person rows and one over the
+    households; ``years_at_base`` ← ``min(years + 1, 1000)`` in the second.
+
+    Parameters
+    ----------
+    persons, households : urban_sim.population.state.Table
 
     Returns
     -------
-    farming : numpy.ndarray of bool, shape (n_households,)
-        Households with a living member at location ``village`` aged within ``working_age``.
+    rent, homestead, hukou : numpy.ndarray of intp
+        Ascending rows of the households with a land tie, not renting out, without a living
+        member at ``village`` aged within ``working_age`` (farming); of those with a land tie,
+        homestead not withdrawn and base not ``village``; and of those based at ``seat`` with a
+        rural hukou and at least 2 years there (years before the increment).
     was_trained : numpy.ndarray of intp
         Ascending rows with ``trained`` set (living or not).
     untrained : numpy.ndarray of intp
         Ascending rows of living untrained persons not at ``outside`` aged within
         ``training_age`` (all ranges inclusive).
     """
-    return _persons_jit(alive, loc, age, hh, trained, n_households, village, outside,
-                        working_age[0], working_age[1], training_age[0], training_age[1])
+    P, H = persons, households
+    return _selections(P.alive, P.loc, P.age, P.hh, P.trained, H.land_tie, H.land_rented,
+                       H.homestead_withdrawn, H.base, H.hukou_urban, H.years_at_base, village,
+                       outside, seat, working_age[0], working_age[1], training_age[0],
+                       training_age[1])
 
 
-def household_selections(land_tie: np.ndarray, land_rented: np.ndarray,
-                         homestead_withdrawn: np.ndarray, base: np.ndarray,
-                         hukou_urban: np.ndarray, years_at_base: np.ndarray,
-                         farming: np.ndarray, village: int, seat: int):
-    """The household selections of the phase, in one pass; ``years_at_base`` ←
-    ``min(years + 1, 1000)`` in the same pass.
+def apply(persons, households, rent, u_rent, rent_rate, chosen, hukou, u_hukou, hukou_rate,
+          was_trained, u_lapse, expiry, untrained, outside, training_age, with_candidates):
+    """The writes of the phase's draws and the candidates for training, in one call.
+
+    ``land_rented`` set where ``u_rent < rent_rate`` (rows ``rent``), homestead withdrawn and
+    land tie cut for the households ``chosen``, ``hukou_urban`` set where
+    ``u_hukou < hukou_rate`` (rows ``hukou``), ``trained`` cleared where ``u_lapse < expiry``
+    (rows ``was_trained``: training lapses).
 
     Returns
     -------
-    rent, homestead, hukou : numpy.ndarray of intp
-        Ascending rows of the households with a land tie, not renting out, without a member
-        farming (``farming``); of those with a land tie, homestead not withdrawn and base not
-        ``village``; and of those based at ``seat`` with a rural hukou and at least 2 years
-        there (years before the increment).
+    numpy.ndarray of intp
+        When ``with_candidates``: ascending union of ``untrained`` and the lapsed persons
+        alive, not at ``outside`` and aged within ``training_age`` (inclusive); else empty.
     """
-    return _households_jit(land_tie, land_rented, homestead_withdrawn, base, hukou_urban,
-                           years_at_base, farming, village, seat)
-
-
-def merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Union of two ascending arrays of distinct rows, ascending (intp)."""
-    return _merge_jit(a, b)
+    P, H = persons, households
+    return _apply(rent, u_rent, rent_rate, H.land_rented, chosen, H.homestead_withdrawn,
+                  H.land_tie, hukou, u_hukou, hukou_rate, H.hukou_urban, was_trained, u_lapse,
+                  expiry, P.trained, untrained, P.alive, P.loc, P.age, outside, training_age[0],
+                  training_age[1], with_candidates)

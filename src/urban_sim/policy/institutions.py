@@ -53,32 +53,26 @@ def land_and_institutions(persons: Table, households: Table, params: dict[str, f
     withdraw their homestead (chosen without replacement); rural-hukou households at the
     county seat for 2 years or more convert; training lapses; untrained residents aged 16–45
     take the training places. The draws are in this order, each selection in row order
-    (the selections by compiled passes, :mod:`urban_sim.policy.institution_kernels`; the
-    draws over them in NumPy).
+    (the selections and the writes by compiled passes,
+    :mod:`urban_sim.policy.institution_kernels`; the draws over them in NumPy, all before the
+    writes: no write changes a later draw).
     """
     p, P, H, lv = params, persons, households, levers
-    farming, was_trained, untrained = ik.person_selections(
-        P.alive, P.loc, P.age, P.hh, P.trained, len(H), LOC_VILLAGE, LOC_OUTSIDE, (16, 64),
-        TRAINING_AGE)
-    rent, cand, hukou = ik.household_selections(H.land_tie, H.land_rented, H.homestead_withdrawn,
-                                                H.base, H.hukou_urban, H.years_at_base, farming,
-                                                LOC_VILLAGE, LOC_SEAT)
-    rate = p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform)
-    H.land_rented[rent[rng.random(len(rent)) < rate]] = True
+    rent, cand, hukou, was_trained, untrained = ik.selections(
+        P, H, LOC_VILLAGE, LOC_OUTSIDE, LOC_SEAT, (16, 64), TRAINING_AGE)
+    u_rent = rng.random(len(rent))  # the draws in the order of the rule, the writes after them
     k = n_agents(homesteads / weight, rng)
-    if k and len(cand):
-        chosen = rng.choice(cand, size=min(k, len(cand)), replace=False)
-        H.homestead_withdrawn[chosen] = True
-        H.land_tie[chosen] = False
-    conv = rng.random(len(hukou)) < p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access)
-    H.hukou_urban[hukou[conv]] = True
-    lapsed = was_trained[rng.random(len(was_trained)) < p["training_expiry_rate"]]
-    P.trained[lapsed] = False  # skills and certificates lapse (training expires)
+    chosen = (rng.choice(cand, size=min(k, len(cand)), replace=False) if k and len(cand)
+              else cand[:0])
+    u_hukou = rng.random(len(hukou))
+    u_lapse = rng.random(len(was_trained))
     k = n_agents(training_places * (0.5 + lv.vocational_training_intensity) / weight, rng)
-    if k:  # the untrained before this year's lapses and those whose training lapsed
-        a = P.age.take(lapsed)
-        lapsed = lapsed[P.alive.take(lapsed) & (P.loc.take(lapsed) != LOC_OUTSIDE)
-                        & (a >= TRAINING_AGE[0]) & (a <= TRAINING_AGE[1])]
-        cand = ik.merge(untrained, lapsed)
-        if len(cand):
-            P.trained[rng.choice(cand, size=min(k, len(cand)), replace=False)] = True
+    # the untrained before this year's lapses and those whose training lapsed (if k)
+    cand = ik.apply(P, H, rent, u_rent,
+                    p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform),
+                    chosen, hukou, u_hukou,
+                    p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access), was_trained,
+                    u_lapse, p["training_expiry_rate"], untrained, LOC_OUTSIDE, TRAINING_AGE,
+                    bool(k))
+    if k and len(cand):
+        P.trained[rng.choice(cand, size=min(k, len(cand)), replace=False)] = True
