@@ -91,11 +91,18 @@ def counts_and_presence(loc: np.ndarray, hh: np.ndarray, township: np.ndarray,
 
 
 def _sector_loop(sector, alive, n_codes):
-    counts = np.zeros(n_codes + 2, dtype=np.int64)
-    spare = n_codes + 1
+    # four partial counts, row i into lane i % 4 (consecutive rows, often of one sector, do not
+    # wait for each other's increment), with unsigned indices (no wrap-around of negative
+    # ones), then added: 81 -> 35 us at scale 0.1
+    width = n_codes + 2
+    lanes = np.zeros(4 * width, dtype=np.int64)
+    spare, w = np.uint64(n_codes + 1), np.uint64(width)
     for i in range(sector.shape[0]):
-        counts[sector[i] + 1 if alive[i] else spare] += 1
-    return counts[:spare].copy()
+        lanes[np.uint64(i & 3) * w + (np.uint64(sector[i] + 1) if alive[i] else spare)] += 1
+    counts = np.empty(n_codes + 1, dtype=np.int64)
+    for c in range(n_codes + 1):
+        counts[c] = lanes[c] + lanes[width + c] + lanes[2 * width + c] + lanes[3 * width + c]
+    return counts
 
 
 def counts_by_sector(sector: np.ndarray, alive: np.ndarray, n_codes: int) -> np.ndarray:
