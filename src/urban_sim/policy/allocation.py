@@ -4,6 +4,7 @@ distribution of a programme's jobs over places (docs/ODD.md §7.2)."""
 from __future__ import annotations
 
 import functools
+import operator
 
 import numpy as np
 
@@ -62,6 +63,8 @@ class Need:
                               (np.inf if t.operator == ">=" else t.target_high + 1e-9)
                               for t in mine])
         self._ahead: dict[int, np.ndarray] = {}  # year → targets still ahead
+        # the indicator values in order, as a tuple (an itemgetter of one name gives the value)
+        self._get = operator.itemgetter(*self.indicators) if len(self.indicators) > 1 else None
 
     def __call__(self, values: dict[str, float], year: int, use: list[float]) -> np.ndarray:
         """Need factor of every programme, shape (n_programmes,).
@@ -77,7 +80,8 @@ class Need:
         ahead = self._ahead.get(year)
         if ahead is None:
             ahead = self._ahead[year] = (self.target_year >= year) | (self.stays & (self.final_year < year))
-        v = np.array([values[i] for i in self.indicators], dtype=float)
+        get = self._get
+        v = np.array(get(values) if get else [values[i] for i in self.indicators], dtype=float)
         need = _need(v, self.target_indicator, ahead, self.low, self.shift_low, self.shift_high,
                      self.high, self.programme_indicator)
         for i, k in self.use:

@@ -194,27 +194,35 @@ def _relocate_loop(chosen, u, share_seat, town, township, hh, alive, loc, base, 
 _relocate = _jit(_relocate_loop)
 
 
-def _sample_round_loop(p, x, found, n_uniq):
+def _sample_round_loop(p, x, found, n_uniq, taken):
     # one round of NumPy's Generator.choice(n, size, replace=False, p=p) with the round's
-    # uniforms ``x``: zero the weights of those found, cumulative sum divided by its last value,
-    # search (right side), keep new indices in order of first occurrence; returns the number found
+    # uniforms ``x``: the weights of those found count as zero (``taken``; NumPy zeroes them in
+    # its copy of p: adding 0.0 leaves the sum as it was), cumulative sum divided by its last
+    # value, search (right side), keep new indices in order of first occurrence; returns the
+    # number found. The division is made only where the search reads (a division by the same
+    # positive value keeps the order, so the search finds what it finds in NumPy's divided
+    # array)
     n = p.shape[0]
     for j in range(n_uniq):
-        p[found[j]] = 0.0
+        taken[found[j]] = True
     cdf = np.empty(n)
     c = 0.0
     for i in range(n):
-        c += p[i]
+        c += 0.0 if taken[i] else p[i]
         cdf[i] = c
     last = cdf[n - 1]
-    for i in range(n):
-        cdf[i] /= last
-    new = np.searchsorted(cdf, x, side="right")
-    seen = np.zeros(n, dtype=np.bool_)
+    seen = np.zeros(n + 1, dtype=np.bool_)
     for j in range(x.shape[0]):
-        if not seen[new[j]]:
-            seen[new[j]] = True
-            found[n_uniq] = new[j]
+        lo, hi = 0, n  # the first position whose cdf / last exceeds x[j]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if cdf[mid] / last <= x[j]:
+                lo = mid + 1
+            else:
+                hi = mid
+        if not seen[lo]:
+            seen[lo] = True
+            found[n_uniq] = lo
             n_uniq += 1
     return n_uniq
 
@@ -259,9 +267,9 @@ def weighted_sample(rng: np.random.Generator, p: np.ndarray, size: int) -> np.nd
         raise ValueError("probabilities do not sum to 1")
     if positive < size:
         raise ValueError("Fewer non-zero entries in p than size")
-    p = p.copy()  # the rounds zero the weights of those found
     found = np.empty(size, dtype=np.int64)
+    taken = np.zeros(len(p), dtype=bool)  # those found: their weights count as zero
     n_uniq = 0
     while n_uniq < size:  # NumPy's rounds: a uniform for each index still missing
-        n_uniq = _sample_round(p, rng.random(size - n_uniq), found, n_uniq)
+        n_uniq = _sample_round(p, rng.random(size - n_uniq), found, n_uniq, taken)
     return found

@@ -269,14 +269,12 @@ class Stocks:
             If a stock to add to is not in the table.
         """
         kind, group, group_names, lo, hi, _, present, read = self._layout(names, groups is not None)
-        missing = mask & ~present
-        if missing.any():
+        if present is not None and (missing := mask & ~present).any():  # None: all present
             raise DataError(f"stocks.csv: no stock named {names[int(np.argmax(missing))]!r}")
-        value = self.value
         g = [max(groups[n], 1e-9) for n in group_names] if groups is not None else [1.0]
-        new = _add(read(value), amounts, mask, kind, group, np.array(g), lo, hi,
+        new = _add(read(self.value), amounts, mask, kind, group, np.array(g), lo, hi,
                    self.overshoot).tolist()
-        value.update(itertools.compress(zip(names, new), mask.tolist()))  # stocks present only
+        self.value.update(itertools.compress(zip(names, new), mask.tolist()))  # present only
 
     def rooms(self, names: tuple[str, ...], groups: dict[str, float] | None = None) -> np.ndarray:
         """Nominal amount (≥ 0, stock units) that can still usefully be added to each stock,
@@ -288,9 +286,9 @@ class Stocks:
         return _room(read(value), kind, group, np.array(g), lo, hi, lower, self.overshoot)
 
     def _layout(self, names: tuple[str, ...], with_groups: bool) -> tuple:
-        """Kind, group index, group names, floor, ceiling, lower-is-better and presence of
-        ``names``, and a reader of their values (an array, 0 for stocks not in the table; cached
-        while no stock is added to the table)."""
+        """Kind, group index, group names, floor, ceiling, lower-is-better, presence (None: all
+        in the table) of ``names``, and a reader of their values (an array, 0 for those not in
+        the table); cached while no stock is added to the table."""
         key = (names, with_groups, len(self.value))
         out = self._layouts.get(key)
         if out is None:
@@ -300,8 +298,8 @@ class Stocks:
             out = self._layouts[key] = (
                 np.where(present, kind, _COUNT), group, group_names,
                 np.array([b[0] for b in bounds], dtype=float),
-                np.array([b[1] for b in bounds], dtype=float), lower, present,
-                _reader(names, present))
+                np.array([b[1] for b in bounds], dtype=float), lower,
+                None if present.all() else present, _reader(names, present))
         return out
 
     def cap_served(self, groups: dict[str, float]) -> None:
@@ -327,9 +325,11 @@ def _reader(names: tuple[str, ...], present: np.ndarray):
     not ``present`` (``np.array([value.get(n, 0.0) for n in names])``)."""
     rows = np.flatnonzero(present)
     get = operator.itemgetter(*(names[i] for i in rows)) if len(rows) > 1 else None
+    if get is None:
+        return lambda value: np.array([value.get(n, 0.0) for n in names], dtype=float)
+    if len(rows) == len(names):  # all present: their values in order
+        return lambda value: np.array(get(value), dtype=float)
     def read(value):
-        if get is None:
-            return np.array([value.get(n, 0.0) for n in names], dtype=float)
         out = np.zeros(len(names))
         out[rows] = get(value)
         return out
