@@ -346,8 +346,8 @@ def _distance_terms(pl: PlaceInputs, vt: np.ndarray, c_dist: float, d_out_km: fl
     arrays = tuple(map(np.asarray, (pl.village_centre_km, pl.village_seat_km, pl.township_seat_km, vt)))
     # found by the arrays' identities (a model passes the same arrays every year) and checked
     # by their contents (comparing them costs less than hashing them)
-    key = ("distance", c_dist, d_out_km, *((id(a), a.dtype.str, a.shape) for a in arrays))
-    return _memo(key, compute, tuple(a.tobytes() for a in arrays))
+    key = ("distance", c_dist, d_out_km, *map(id, arrays))
+    return _memo(key, compute, [(a.dtype, a.shape, a.tobytes()) for a in arrays])
 
 
 def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str, float]) -> tuple:

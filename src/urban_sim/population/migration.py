@@ -101,10 +101,9 @@ def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params
     base = deciders.current
     batch = functools.partial(vk.uniforms, rng)  # = rng.random
     choice = ch.choose_locations(deciders, places, params, batch(n))
-    cur = base.astype(np.int64)
-    movers = np.flatnonzero(choice != cur)
+    movers = np.flatnonzero(choice != base)
     u2 = uniforms_at(rng, n, movers, batch)  # = rng.random(n)[movers]: only the movers' are used
-    return Applicants(dec[movers], choice[movers], cur[movers], u2,
+    return Applicants(dec[movers], choice[movers], base[movers].astype(np.int64), u2,
                       deciders.n_workers[movers], deciders.school_trigger[movers], at)
 
 

@@ -56,11 +56,20 @@ _presence_of_jit = _jit(_presence_of_loop)
 
 # --------------------------------------------------------------------------- return migration
 def _care_loop(hh, loc, alive, age, care_age, n_households):
+    # by household: a living member aged care_age or more in the county; and the rows of the
+    # living persons outside, ascending (compacted without a branch: every slot is written)
+    n = hh.shape[0]
     care = np.zeros(n_households, dtype=np.bool_)
-    for i in range(hh.shape[0]):
-        if (age[i] >= care_age) and alive[i] and (loc[i] != OUTSIDE):  # rare: a branch is cheap
+    out = np.empty(n, dtype=np.intp)
+    m = 0
+    for i in range(n):
+        a = alive[i]
+        away = loc[i] == OUTSIDE
+        out[m] = i
+        m += a & away
+        if (age[i] >= care_age) and a and not away:  # rare: a branch is cheap
             care[hh[i]] = True
-    return care
+    return care, out[:m]
 
 
 def _returning_loop(out, hh, age, care, age_from, threshold, u):
@@ -111,8 +120,7 @@ def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng
     tuple of numpy.ndarray
         Returning persons (row indices, ascending) and their households.
     """
-    out = np.flatnonzero(alive & (loc == OUTSIDE))  # NumPy's mask and compaction: faster here
-    care = _care_jit(hh, loc, alive, age, 75, n_households)
+    care, out = _care_jit(hh, loc, alive, age, 75, n_households)
     hazard = coef * np.exp(g_age * _OLD + g_care * _CARED + g_job)
     threshold = np.minimum(hazard, 1.0)  # by 2 · (age ≥ 45) + care
     return _returning_jit(out, hh, age, care, 45, threshold, vk.uniforms(rng, len(out)))
