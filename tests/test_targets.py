@@ -184,3 +184,27 @@ def test_plan_moves_relocation_financing_and_new_targets_paired(lin_data):
         # the bond quota binds once the plan's programmes ramp up (2026 on; in 2025 the first-year
         # requests still fit within own funds, land revenue and the bond quota)
         assert np.all(pd_.loc[2026:2027, "investment_unfinanced"] > 0)
+
+
+def test_indicator_values_name_the_first_missing_stock_and_pass_on_a_missing_group():
+    """A stock missing from the table is a DataError naming the first one read (in the order
+    of ``_STOCKS_READ``); a missing population group stays a KeyError; all present: values."""
+    from urban_sim.errors import DataError
+    from urban_sim.services.stocks import Stocks
+    from urban_sim.targets import _STOCKS_READ, indicator_values
+
+    groups = {"rural_residents": 5e4, "seat_residents": 1e5, "disabled_children": 300.0,
+              "vehicles": 2e4, "seat_built_up_km2": 20.0, "n_villages": 400.0,
+              "n_other_townships": 22.0}
+    values = {n: 0.5 for n in _STOCKS_READ}
+    stocks = Stocks.__new__(Stocks)
+    stocks.value = values
+    got = indicator_values(stocks, groups, 3, {"town_sewage_facilities": 1.0})
+    assert got["rural_tap_water_rate"] == 0.5 / 5e4 and got["town_sewage_started"] == 1
+    for gone in ([_STOCKS_READ[0]], [_STOCKS_READ[-1]], list(_STOCKS_READ[5:9])):
+        stocks.value = {n: v for n, v in values.items() if n not in gone}
+        with pytest.raises(DataError, match=f"no stock named '{gone[0]}'"):
+            indicator_values(stocks, groups, 3)
+    stocks.value = values
+    with pytest.raises(KeyError, match="vehicles"):
+        indicator_values(stocks, {k: v for k, v in groups.items() if k != "vehicles"}, 3)

@@ -288,8 +288,18 @@ def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int,
         Shares as fractions 0–1; NaN where the denominator group is empty (never inf).
     """
     s = stocks.value
-    if not s.keys() >= _STOCKS_NEEDED:
-        stocks[next(n for n in _STOCKS_READ if n not in s)]  # raises DataError
+    try:
+        return _indicator_values(s, groups, n_big_towns, queued)
+    except KeyError:
+        missing = [n for n in _STOCKS_READ if n not in s]
+        if missing:
+            stocks[missing[0]]  # raises DataError
+        raise
+
+
+def _indicator_values(s: dict[str, float], groups: dict[str, float], n_big_towns: int,
+                      queued: dict[str, float] | None) -> dict[str, float]:
+    # indicator_values of the stock values s (KeyError if one is missing)
     share = dict(zip(SHARE_INDICATORS, _read_shares(s)))
     count = {k: math.floor(s[STOCK_OF_INDICATOR[k]] + 1e-9) for k in COUNT_INDICATORS}
     rural = groups["rural_residents"]
@@ -326,7 +336,6 @@ _STOCKS_READ = tuple(dict.fromkeys((
     "seat_road_km", "parking_spaces", "care_beds_nursing", "care_beds_other",
     "village_elderly_facilities", "childcare_places_inclusive", "childcare_places_other")))
 """Stocks :func:`indicator_values` reads, in the order it reads them."""
-_STOCKS_NEEDED = frozenset(_STOCKS_READ)
 _read_shares = operator.itemgetter(*SHARE_INDICATORS)
 
 

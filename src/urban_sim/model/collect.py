@@ -201,7 +201,7 @@ def frame(records: dict[str, list], scenario: str, replicate: int) -> pd.DataFra
     """
     tpl, n_rows = records["template"], len(records["value"])
     year = np.repeat(np.array(records["year"], dtype=np.int64), records["rows"])
-    value = np.array(records["value"], dtype=float)
+    value = np.fromiter(records["value"], float, n_rows)  # np.array(..., dtype=float), faster
     if tpl and all(t is tpl[0] for t in tpl):  # every year the same rows: columns shared
         key = (tpl[0][0], tpl[0][1], len(tpl), scenario)
         cols = _COLUMNS.get(key)
@@ -215,5 +215,7 @@ def frame(records: dict[str, list], scenario: str, replicate: int) -> pd.DataFra
         place = [p for t in tpl for p in t[0]]
         indicator = [i for t in tpl for i in t[1]]
         name = scenario
+    # copy=False: the columns are this frame's own (made here or copied above)
     return pd.DataFrame({"scenario": name, "replicate": replicate, "year": year, "place": place,
-                         "indicator": indicator, "value": value}, index=pd.RangeIndex(n_rows))
+                         "indicator": indicator, "value": value}, index=pd.RangeIndex(n_rows),
+                        copy=False)

@@ -52,10 +52,11 @@ def uncached_kernels() -> list[str]:
 
 
 def _presence_loop(hh, loc, alive, n_households):
+    # unsigned indices: no wrap-around of negative ones (52 -> 40 us at scale 0.1)
     pres = np.zeros(4 * n_households + 1, dtype=np.bool_)
-    spare = 4 * n_households
+    spare, four = np.uint64(4 * n_households), np.uint64(4)
     for i in range(hh.shape[0]):
-        pres[np.int64(hh[i]) * 4 + loc[i] if alive[i] else spare] = True
+        pres[np.uint64(hh[i]) * four + np.uint64(loc[i]) if alive[i] else spare] = True
     return pres
 
 
