@@ -35,7 +35,7 @@ def _invest_and_complete_reference(g, budget, shares, weights, need, room, queue
     construction_jobs = g.construction_place[0].copy()
     g.jobs_by_area = g.construction[0] + g.operating_jobs_by_area
     gov._advance(g.pipeline, g.construction, g.construction_place)
-    return additions, built, direct, construction_jobs
+    return additions, built & ~p.new_building, direct, construction_jobs  # county.py's mask
 
 
 class _Government:

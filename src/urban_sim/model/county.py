@@ -274,15 +274,18 @@ class CountyModel(mesa.Model):
             p["governance_early_completion"] * gov_eff, pw, t, p["job_attrition_rate"],
             self.n_places)
         st.depreciate()
-        st.add_all(prog.stock_names, amounts, built & ~prog.new_building, self.groups)
-        additions = dict(zip(prog.stock_names, amounts.tolist()))
+        st.add_all(prog.stock_names, amounts, built, self.groups)
+        amounts, at = amounts.tolist(), prog.stock_index.get
+        def added(name: str) -> float:  # the amount added to a stock, 0.0 if no programme builds it
+            i = at(name)
+            return 0.0 if i is None else amounts[i]
         for name in NEW_BUILDING_SHARES:
-            st[name] = new_building_share(standard[name], additions.get(name, 0.0) * 1000.0, new_m2)
+            st[name] = new_building_share(standard[name], added(name) * 1000.0, new_m2)
         self.childcare.private_supply(st, self.groups["childcare_demand"])
-        self._homesteads_to_withdraw = additions.get("homestead_withdrawn", 0.0)
-        self.relocation.move(self, additions.get("relocated_households", 0.0))
-        self.housing[0] += additions.get("housing_units_seat", 0.0)
-        self.housing[1:] += additions.get("housing_units_towns", 0.0) * pw[PLACE_ROWS.index("towns")][1:self.K]
+        self._homesteads_to_withdraw = added("homestead_withdrawn")
+        self.relocation.move(self, added("relocated_households"))
+        self.housing[0] += added("housing_units_seat")
+        self.housing[1:] += added("housing_units_towns") * pw[PLACE_ROWS.index("towns")][1:self.K]
 
     def queued_additions(self) -> dict[str, float]:
         """Stock additions funded and under construction, by stock."""

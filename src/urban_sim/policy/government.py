@@ -209,7 +209,9 @@ class Government(mesa.Agent):
             Amount added to each stock of :attr:`Programmes.stock_names` (units × unit size
             summed over its programmes in table order; 0 where nothing was completed).
         built : numpy.ndarray of bool, shape (n_stocks,)
-            Stocks with completed units (jobs_* programmes excepted: their units are jobs).
+            Stocks with completed units (jobs_* programmes excepted: their units are jobs),
+            except the shares of new floor area (:data:`Programmes.new_building`): the stocks
+            to add to.
         direct_jobs : numpy.ndarray, shape (n_places, n_sectors)
             Operating jobs created by completed projects.
         construction_jobs : numpy.ndarray, shape (n_places,)
@@ -222,7 +224,7 @@ class Government(mesa.Agent):
             area_budget, weights, need, room, queued, year, cost_factor,
             min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i, self.pipeline,
             self.construction, self.construction_place, self.operating_jobs_by_area,
-            place_rows, len(p.stock_names), n_places, len(SECTORS))
+            place_rows, p.new_building, n_places, len(SECTORS))
         self.unspent = max(float(area_budget.sum() - spend.sum()), 0.0)
         self.carried = self.unspent
         return additions, built, direct, construction_jobs
@@ -390,12 +392,13 @@ _operating_jobs = _jit(_operating_loop)
 
 def _year_loop(area_budget, weights, need, room, queued, year, cost_factor, early, attrition,
                columns_f, columns_i, pipeline, construction, construction_place,
-               operating_by_area, place_rows, n_stocks, n_places, n_sectors):
+               operating_by_area, place_rows, new_building, n_places, n_sectors):
     # one year of the government in one call, the kernels above in the order of the former
     # invest (headroom, allocation, construction jobs) and complete (operating jobs of this
-    # year's units, additions, the new operating and total jobs by area as NumPy computed
-    # them, construction jobs of this year, pipeline advance); the programme columns come as
-    # the two tables of Programmes (columns_f, columns_i)
+    # year's units, additions, the stocks to add to (built, new-building shares excepted),
+    # the new operating and total jobs by area as NumPy computed them, construction jobs of
+    # this year, pipeline advance); the programme columns come as the two tables of
+    # Programmes (columns_f, columns_i)
     available_from, unit_cost, abs_unit_size = columns_f[0], columns_f[1], columns_f[2]
     jobs_per_million, unit_size, operating_jobs, jobs_per_unit = (
         columns_f[3], columns_f[4], columns_f[5], columns_f[6])
@@ -415,7 +418,10 @@ def _year_loop(area_budget, weights, need, room, queued, year, cost_factor, earl
     direct = np.zeros((n_places, n_sectors))
     _operating_jobs(direct, units, unit_size, operating_jobs, job_sector, sector, pm)
     additions, built, operating = _completed(units, unit_size, creates_jobs, stock_code, area,
-                                             jobs_per_unit, n_stocks, area_budget.shape[0])
+                                             jobs_per_unit, new_building.shape[0],
+                                             area_budget.shape[0])
+    for s in range(built.shape[0]):
+        built[s] = built[s] and not new_building[s]
     kept = 1.0 - attrition
     ops = np.empty(operating_by_area.shape[0])
     jobs = np.empty(operating_by_area.shape[0])
