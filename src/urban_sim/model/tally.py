@@ -205,13 +205,15 @@ def _by_place_loop(by_key, lut, flags, township, w, K, housing, has_housing, is_
         old[q] = by_place[q, AC_OLD]
     n_at = np.zeros(4 * K, dtype=np.int64)
     in_county = 0
+    # unsigned indices: no wrap-around of negative ones (40 -> 34 us at scale 0.1)
+    one, two, three, four = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
     for h in range(township.shape[0]):
-        row = np.int64(township[h]) * 4
-        f0, f1, f2, f3 = flags[4 * h], flags[4 * h + 1], flags[4 * h + 2], flags[4 * h + 3]
+        row, at = np.uint64(township[h]) * four, np.uint64(h) * four
+        f0, f1, f2, f3 = flags[at], flags[at + one], flags[at + two], flags[at + three]
         n_at[row] += f0
-        n_at[row + 1] += f1
-        n_at[row + 2] += f2
-        n_at[row + 3] += f3
+        n_at[row + one] += f1
+        n_at[row + two] += f2
+        n_at[row + three] += f3
         in_county += f0 | f1 | f2
     occupied = np.zeros(n_places)
     at_seat = 0
