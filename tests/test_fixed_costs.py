@@ -928,13 +928,16 @@ def test_frame_of_years_with_different_rows_is_the_frame_of_the_lists():
     a, b = template(("x",), ("t1",)), template(("x", "y"), ("t1",))
     assert template(("x",), ("t1",)) is a  # made once
     records = {"year": [2020, 2021], "rows": [len(a[0]), len(b[0])], "template": [a, b]}
-    records["value"] = [float(i) for i in range(len(a[0]) + len(b[0]))]
+    values = [float(i) for i in range(len(a[0]) + len(b[0]))]
+    records["value"] = [np.array(values[:len(a[0])]), np.array(values[len(a[0]):])]  # by year
     got = frame(records, "s", 3)
     ref = pd.DataFrame({"scenario": "s", "replicate": 3,
                         "year": np.repeat(np.array([2020, 2021], dtype=np.int64), records["rows"]),
                         "place": [*a[0], *b[0]], "indicator": [*a[1], *b[1]],
-                        "value": np.array(records["value"])}, index=pd.RangeIndex(len(records["value"])))
+                        "value": np.array(values)}, index=pd.RangeIndex(len(values)))
     assert got.equals(ref) and (got.dtypes == ref.dtypes).all()
+    empty = frame({k: [] for k in ("year", "rows", "template", "value")}, "s", 0)  # no year
+    assert len(empty) == 0 and list(empty.columns) == list(ref.columns)
     from urban_sim.model.collect import COUNTY_HEAD
 
     n = len(COUNTY_HEAD)

@@ -57,7 +57,7 @@ def _per(num, den, k=1.0):
 
 def collect(model, collect_flows: bool) -> None:
     """Append this year's outputs to ``model.records``: the year, the number of its rows, its
-    template (places and indicators, :func:`template`) and the values.
+    template (places and indicators, :func:`template`) and its values (float64 array).
 
     Parameters
     ----------
@@ -127,7 +127,9 @@ def collect(model, collect_flows: bool) -> None:
     rec["year"].append(y)
     rec["rows"].append(len(values))
     rec["template"].append(last)
-    rec["value"].extend(values)
+    # as floats now, while the values are fresh in the cache (at the end of the run, reading
+    # them back from all over the heap cost more than building the frame)
+    rec["value"].append(np.fromiter(values, float, len(values)))
 
 
 @functools.lru_cache(maxsize=16)
@@ -188,8 +190,8 @@ def frame(records: dict[str, list], scenario: str, replicate: int) -> pd.DataFra
     Parameters
     ----------
     records : dict
-        ``year``, ``rows``, ``template`` (one per year) and ``value`` (every row) of
-        :func:`collect`.
+        ``year``, ``rows``, ``template`` and ``value`` (one per year; the values an array of
+        float64 of the year's rows) of :func:`collect`.
     scenario : str
     replicate : int
 
@@ -199,9 +201,9 @@ def frame(records: dict[str, list], scenario: str, replicate: int) -> pd.DataFra
         Columns ``scenario, replicate, year, place, indicator, value``, as pandas infers them
         from lists of str, ints and floats.
     """
-    tpl, n_rows = records["template"], len(records["value"])
+    tpl, n_rows = records["template"], sum(records["rows"])
     year = np.repeat(np.array(records["year"], dtype=np.int64), records["rows"])
-    value = np.fromiter(records["value"], float, n_rows)  # np.array(..., dtype=float), faster
+    value = np.concatenate(records["value"]) if records["value"] else np.empty(0)
     if tpl and all(t is tpl[0] for t in tpl):  # every year the same rows: columns shared
         key = (tpl[0][0], tpl[0][1], len(tpl), scenario)
         cols = _COLUMNS.get(key)
