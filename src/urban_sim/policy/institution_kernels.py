@@ -10,9 +10,7 @@ LLVM vectorises, and the rows are then listed branch-free (a row is written and 
 it qualifies): the same tests inside the listing loop were slower than NumPy's masks. The
 draws stay in NumPy, over the same selections in the same order (these selections are small,
 and a Generator passed to a compiled function costs ~20 µs per call); one compiled call then
-makes their writes and lists the lapsed candidates for training (a dozen small NumPy calls
-before), and the training draw picks positions in the union of the candidates, read without
-making it.
+makes their writes and lists the candidates for training (a dozen small NumPy calls before).
 Results are
 bit-identical; the former rule is the reference in ``tests/test_kernels_institutions.py``.
 """
@@ -85,10 +83,11 @@ def _selections_loop(alive, loc, age, hh, trained, land_tie, rented, withdrawn, 
 
 
 def _apply_loop(rent, u_rent, rent_rate, rented, chosen, withdrawn, land_tie, hukou, u_hukou,
-                hukou_rate, hukou_urban, was_trained, u_lapse, expiry, trained, alive, loc, age,
-                outside, train_lo, train_hi):
+                hukou_rate, hukou_urban, was_trained, u_lapse, expiry, trained, untrained,
+                alive, loc, age, outside, train_lo, train_hi, with_candidates):
     # the writes of the draws, as the NumPy rule made them (a[rows[u < rate]] = value; the
-    # rows are distinct); returns those whose training lapsed now that qualify for training
+    # rows are distinct); then, if asked, the candidates for training: the untrained and those
+    # whose training lapsed now that qualify, merged in ascending order
     for j in range(rent.shape[0]):
         if u_rent[j] < rent_rate:
             rented[rent[j]] = True
@@ -107,28 +106,24 @@ def _apply_loop(rent, u_rent, rent_rate, rented, chosen, withdrawn, land_tie, hu
             a = age[i]
             lapsed[n] = i
             n += alive[i] and loc[i] != outside and a >= train_lo and a <= train_hi
-    return lapsed[:n]
-
-
-def _train_loop(untrained, lapsed, picks, trained):
-    # trained[union[p]] = True for each position p of ``picks`` in the ascending union of two
-    # ascending lists of distinct rows, without making the union: lapsed row j stands at
-    # j + (untrained rows below it); any other position p is untrained row p − (lapsed
-    # positions below p)
-    pos = np.empty(lapsed.shape[0], dtype=np.intp)
-    for j in range(lapsed.shape[0]):
-        pos[j] = j + np.searchsorted(untrained, lapsed[j])
-    for q in range(picks.shape[0]):
-        p = picks[q]
-        j = np.searchsorted(pos, p)
-        trained[lapsed[j] if j < pos.shape[0] and pos[j] == p else untrained[p - j]] = True
+    if not with_candidates:
+        return lapsed[:0]
+    out = np.empty(untrained.shape[0] + n, dtype=np.intp)
+    i = j = 0
+    for k in range(out.shape[0]):  # merge of two ascending lists
+        if j >= n or (i < untrained.shape[0] and untrained[i] < lapsed[j]):
+            out[k] = untrained[i]
+            i += 1
+        else:
+            out[k] = lapsed[j]
+            j += 1
+    return out
 
 
 _person_codes = _jit(_person_codes)  # called from the compiled loop below
 _household_codes = _jit(_household_codes)
 _selections = _jit(_selections_loop)
 _apply = _jit(_apply_loop)
-_train = _jit(_train_loop)
 
 
 def selections(persons, households, village: int, outside: int, seat: int,
@@ -161,8 +156,8 @@ def selections(persons, households, village: int, outside: int, seat: int,
 
 
 def apply(persons, households, rent, u_rent, rent_rate, chosen, hukou, u_hukou, hukou_rate,
-          was_trained, u_lapse, expiry, outside, training_age):
-    """The writes of the phase's draws, in one call.
+          was_trained, u_lapse, expiry, untrained, outside, training_age, with_candidates):
+    """The writes of the phase's draws and the candidates for training, in one call.
 
     ``land_rented`` set where ``u_rent < rent_rate`` (rows ``rent``), homestead withdrawn and
     land tie cut for the households ``chosen``, ``hukou_urban`` set where
@@ -172,18 +167,11 @@ def apply(persons, households, rent, u_rent, rent_rate, chosen, hukou, u_hukou, 
     Returns
     -------
     numpy.ndarray of intp
-        Ascending rows of the lapsed persons alive, not at ``outside`` and aged within
-        ``training_age`` (inclusive): candidates for training again.
+        When ``with_candidates``: ascending union of ``untrained`` and the lapsed persons
+        alive, not at ``outside`` and aged within ``training_age`` (inclusive); else empty.
     """
     P, H = persons, households
     return _apply(rent, u_rent, rent_rate, H.land_rented, chosen, H.homestead_withdrawn,
                   H.land_tie, hukou, u_hukou, hukou_rate, H.hukou_urban, was_trained, u_lapse,
-                  expiry, P.trained, P.alive, P.loc, P.age, outside, training_age[0],
-                  training_age[1])
-
-
-def train(persons, untrained: np.ndarray, lapsed: np.ndarray, picks: np.ndarray) -> None:
-    """Set ``trained`` for the rows at positions ``picks`` of the ascending union of
-    ``untrained`` and ``lapsed`` (ascending lists of distinct rows, disjoint), without making
-    the union: ``trained[union[picks]] = True``."""
-    _train(untrained, lapsed, picks, persons.trained)
+                  expiry, P.trained, untrained, P.alive, P.loc, P.age, outside, training_age[0],
+                  training_age[1], with_candidates)

@@ -67,13 +67,12 @@ def land_and_institutions(persons: Table, households: Table, params: dict[str, f
     u_hukou = rng.random(len(hukou))
     u_lapse = rng.random(len(was_trained))
     k = n_agents(training_places * (0.5 + lv.vocational_training_intensity) / weight, rng)
-    lapsed = ik.apply(P, H, rent, u_rent,
-                      p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform),
-                      chosen, hukou, u_hukou,
-                      p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access), was_trained,
-                      u_lapse, p["training_expiry_rate"], LOC_OUTSIDE, TRAINING_AGE)
-    # candidates: the untrained before this year's lapses and those whose training lapsed, in
-    # row order (rng.choice of their positions picks as rng.choice of the rows)
-    n = len(untrained) + len(lapsed)
-    if k and n:
-        ik.train(P, untrained, lapsed, rng.choice(n, size=min(k, n), replace=False))
+    # the untrained before this year's lapses and those whose training lapsed (if k)
+    cand = ik.apply(P, H, rent, u_rent,
+                    p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform),
+                    chosen, hukou, u_hukou,
+                    p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access), was_trained,
+                    u_lapse, p["training_expiry_rate"], untrained, LOC_OUTSIDE, TRAINING_AGE,
+                    bool(k))
+    if k and len(cand):
+        P.trained[rng.choice(cand, size=min(k, len(cand)), replace=False)] = True
