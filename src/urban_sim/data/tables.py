@@ -352,6 +352,11 @@ def load_county(data_dir: str | Path | None = None) -> CountyData:
         sums = t[name].groupby(keys)["share"].sum()
         if (np.abs(sums - 1) > 1e-6).any():
             raise DataError(f"{data_dir / (name + '.csv')}: shares do not sum to 1: {sums.to_dict()}")
+    for name in ("age_structure", "vital_rates"):  # ages index the kernels' arrays unchecked
+        lo, hi = t[name]["age_min"].to_numpy(float), t[name]["age_max"].to_numpy(float)
+        if len(bad := np.flatnonzero(~((lo >= 0) & (hi >= lo)))):
+            raise DataError(f"{data_dir / (name + '.csv')}: line {csv_line(t[name], bad[0])}: "
+                            "age_min must be ≥ 0 and age_max ≥ age_min")
     par = t["parameters"]
     params = dict(zip(par["name"], par["value"].astype(float)))
     ranges = {n: (float(lo), float(hi)) for n, lo, hi in zip(par["name"], par["low"], par["high"])}

@@ -34,7 +34,8 @@ import numpy as np
 
 from urban_sim.errors import DataError
 from urban_sim.population.kernels import _jit
-from urban_sim.population.vital_kernels import uniforms
+from urban_sim.population.vital_kernels import MAX_AGE, uniforms
+from urban_sim.vocabulary import LOC_OUTSIDE, SECTORS
 
 
 def state_files(data_dir: str | Path, year: int) -> tuple[Path, Path]:
@@ -415,7 +416,7 @@ def _prepared(path: str, mtime_ns: int) -> tuple[dict, dict, np.ndarray, dict, t
     Raises
     ------
     DataError
-        A weight that is negative or not finite.
+        A weight that is negative or not finite, or a code out of range (:func:`check_ranges`).
     """
     key = (path, mtime_ns)
     if key not in _PREPARED:
@@ -426,6 +427,7 @@ def _prepared(path: str, mtime_ns: int) -> tuple[dict, dict, np.ndarray, dict, t
             raise DataError(f"{path}: column 'h_weight' is {weight[bad[0]]} for household "
                             f"{bad[0]}; weights must be finite and ≥ 0 (regenerate the start "
                             "state: `python -m urban_sim.calibration.start_state`)")
+        check_ranges(path, persons, households)
         ptr, members, rank = household_members(persons, len(weight))
         ordered = {k: v.take(members) for k, v in persons.items()}
         _PREPARED.clear()
@@ -436,6 +438,40 @@ def _prepared(path: str, mtime_ns: int) -> tuple[dict, dict, np.ndarray, dict, t
         _PREPARED[key] = (ordered, households, weight, places, (ptr_s, _narrow(grouped)),
                           (_narrow(ptr), None, _narrow(rank)), largest)
     return _PREPARED[key]
+
+
+def check_ranges(path: str, persons: dict, households: dict) -> None:
+    """Raise :class:`DataError` for a code or index of a start-state file out of its range.
+
+    The compiled kernels index arrays with these values unchecked (unsigned, so a negative one
+    would read or write outside an array instead of wrapping around): checked once per file.
+
+    Parameters
+    ----------
+    path : str
+        The file (for the message).
+    persons, households : dict[str, numpy.ndarray]
+        Full-scale columns of :func:`read_start_state`; those present of ``hh``, ``mother``,
+        ``loc``, ``age``, ``sector`` (persons), ``township``, ``village`` and ``base``
+        (households; their largest ids are checked against the places by :func:`check_against`).
+    """
+    n_p, n_h = len(next(iter(persons.values()))), len(next(iter(households.values())))
+    limits = [(persons, "hh", 0, n_h - 1), (persons, "mother", -1, n_p - 1),
+              (persons, "loc", 0, LOC_OUTSIDE), (persons, "age", 0, MAX_AGE),
+              (persons, "sector", -1, len(SECTORS) + 1),  # economy.labour.UNEMPLOYED
+              (households, "township", 0, None), (households, "village", 0, None),
+              (households, "base", 0, LOC_OUTSIDE)]
+    for cols, name, lo, hi in limits:
+        a = cols.get(name)
+        if a is None or not a.size:
+            continue
+        if a.dtype.kind not in "iu":
+            raise DataError(f"{path}: column {name!r} must hold integers, not {a.dtype}")
+        bad = np.flatnonzero((a < lo) | (a > hi)) if hi is not None else np.flatnonzero(a < lo)
+        if len(bad):
+            raise DataError(f"{path}: column {name!r} is {a[bad[0]]} in row {bad[0]}, outside "
+                            f"[{lo}, {'…' if hi is None else hi}]; regenerate the start state "
+                            "(`python -m urban_sim.calibration.start_state`)")
 
 
 def _narrow(a: np.ndarray) -> np.ndarray:
