@@ -40,12 +40,6 @@ def _away_numpy(loc, hh, village, alive, home, n_villages):
     return np.bincount(key, minlength=4 * n_villages)
 
 
-def _base_empty_numpy(flags, base):
-    at = np.multiply(np.arange(len(base)), 4)
-    at += base
-    return np.flatnonzero(~flags[at])
-
-
 def _persons(n: int, n_hh: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     return {"hh": rng.integers(0, n_hh, n).astype(np.int32),
@@ -61,14 +55,12 @@ def test_compiled_kernels_equal_numpy(n, n_hh, seed):
     K, n_vil = 5, 17
     township = rng.integers(0, K, n_hh).astype(np.int16)
     village = rng.integers(0, n_vil, n_hh).astype(np.int32)
-    flags = _presence_numpy(P["hh"], P["loc"], P["alive"], n_hh)[:-1]
     calls = [
         (kn.presence_flags, _presence_numpy, (P["hh"], P["loc"], P["alive"], n_hh)),
         (kn.counts_and_presence, _place_age_numpy, (P["loc"], P["hh"], township, P["alive"],
                                                     P["age"], AGE_CLASS, K, N_AGE_CLASSES, n_hh)),
         (kn.counts_by_sector, _sector_numpy, (rng.integers(-1, 8, n).astype(np.int8), P["alive"], 8)),
         (kn.counts_away_by_village, _away_numpy, (P["loc"], P["hh"], village, P["alive"], 0, n_vil)),
-        (kn.households_absent_from_base, _base_empty_numpy, (flags, township.astype(np.int8) % 4)),
     ]
     for fn, reference, args in calls:
         ours, ref = fn(*args), reference(*args)
@@ -109,7 +101,7 @@ def test_the_compile_notice_counts_the_kernels_and_ignores_a_few_rare_ones():
     from urban_sim.cli.common import COMPILE_NOTICE_MIN, compile_notice
 
     assert compile_notice([]) is None
-    assert compile_notice(["_fill_loop", "np_sum", "_base_empty_loop"]) is None  # rare paths
+    assert compile_notice(["_fill_loop", "np_sum", "_copy_households_loop"]) is None  # rare paths
     assert compile_notice(["k"] * (COMPILE_NOTICE_MIN - 1)) is None
     notice = compile_notice(["k"] * 76)
     assert "up to 76 numerical kernels" in notice and "about 40 s" in notice

@@ -137,22 +137,3 @@ _presence_jit = _jit(_presence_loop)
 _place_age_jit = _jit(_place_age_loop)
 _sector_jit = _jit(_sector_loop)
 _away_jit = _jit(_away_loop)
-
-
-def _base_empty_loop(flags, base):
-    out = np.empty(base.shape[0], dtype=np.intp)
-    k = 0
-    for h in range(base.shape[0]):  # rare: a branch is cheap
-        if not flags[4 * np.int64(h) + base[h]]:
-            out[k] = h
-            k += 1
-    return out[:k].copy()
-
-
-def households_absent_from_base(flags: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """Households without a living member at their base location, ascending (intp), from the
-    presence flags (shape (4 · n_households,)) and the base codes."""
-    return _base_empty_jit(flags, base)
-
-
-_base_empty_jit = _jit(_base_empty_loop)
