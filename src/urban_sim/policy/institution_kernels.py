@@ -164,6 +164,26 @@ def apply(persons, households, rent, u_rent, rent_rate, chosen, hukou, u_hukou, 
     ``u_hukou < hukou_rate`` (rows ``hukou``), ``trained`` cleared where ``u_lapse < expiry``
     (rows ``was_trained``: training lapses).
 
+    Parameters
+    ----------
+    persons, households : urban_sim.population.state.Table
+        Written in place (the columns named above).
+    rent, chosen, hukou : numpy.ndarray of intp
+        Household rows: candidates for renting out land, households withdrawing their
+        homestead, candidates for an urban hukou (:func:`selections`; ``chosen`` drawn).
+    u_rent, u_hukou, u_lapse : numpy.ndarray of float
+        Uniforms of ``rent``, ``hukou`` and ``was_trained``, one a row, drawn before the call.
+    rent_rate, hukou_rate, expiry : float
+        Probabilities per year of renting out, of a hukou conversion, of a training lapse.
+    was_trained, untrained : numpy.ndarray of intp
+        Ascending person rows, trained and untrained before this year's lapses (:func:`selections`).
+    outside : int
+        Location code outside the county.
+    training_age : tuple of int
+        Ages of training (inclusive), years.
+    with_candidates : bool
+        Whether to list the candidates for training (only if places are drawn this year).
+
     Returns
     -------
     numpy.ndarray of intp
