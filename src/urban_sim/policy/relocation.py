@@ -251,6 +251,15 @@ def weighted_sample(rng: np.random.Generator, p: np.ndarray, size: int) -> np.nd
     """``rng.choice(len(p), size, replace=False, p=p)``: the same indices and the same draws
     from ``rng`` (NumPy's algorithm, compiled; tested against it), shape (size,) of int64.
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Draws ``size − (indices found)`` uniforms a round until ``size`` distinct indices are found.
+    p : numpy.ndarray of float, shape (n,)
+        Selection weights, ≥ 0, summing to 1.
+    size : int
+        Number of distinct indices, ≤ the number of positive weights.
+
     Raises
     ------
     ValueError

@@ -89,7 +89,25 @@ def repair_bases(persons: Table, households: Table) -> None:
 def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params: dict[str, float],
                rng: np.random.Generator) -> Applicants | None:
     """Nested-logit choice of every household with members at its in-county base
-    (:func:`urban_sim.population.choice.choose_locations`); None if no household decides."""
+    (:func:`urban_sim.population.choice.choose_locations`).
+
+    Parameters
+    ----------
+    persons, households : urban_sim.population.state.Table
+        The model's agents (read only).
+    places : urban_sim.population.choice.PlaceInputs
+        This year's perceived place inputs.
+    params : dict of str to float
+        Model parameters (``parameters.csv`` and the scenario's overrides).
+    rng : numpy.random.Generator
+        Draws ``n`` uniforms for the choice, then a second batch of ``n`` of which only the
+        movers' are read (the generator advances by ``2 n`` either way).
+
+    Returns
+    -------
+    Applicants or None
+        The households whose choice differs from their base; None if no household decides.
+    """
     P, H = persons, households
     at, dec, *cols = kc.members_at_base(P.hh, P.loc, P.alive, P.age, H.base, CHOICE_AGE_CLASS,
                                             H.village, H.land_rented, H.land_tie,
