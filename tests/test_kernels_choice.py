@@ -350,12 +350,15 @@ def test_utilities_follow_distances_changed_in_place(lin_data):
     rng = np.random.default_rng(4)
     households, places = _choice_population(rng, n=200)
     params = dict(lin_data.parameters)
-    ch.location_utilities(households, places, params)
+    before = ch.location_utilities(households, places, params)
     for d in (places.village_seat_km, places.township_seat_km):
         d *= 1.5
-        for a, b in zip(ch.location_utilities(households, places, params),
-                        ref_location_utilities(households, places, params), strict=True):
+        after = ch.location_utilities(households, places, params)
+        for a, b in zip(after, ref_location_utilities(households, places, params), strict=True):
             _same(a, b)
+        # the change reached the terms: a stale memo would give the values before it
+        assert not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(after, before))
+        before = after
 
 
 @pytest.mark.parametrize("asc_outside", [None, -1e4, 50.0])
