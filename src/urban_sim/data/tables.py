@@ -356,7 +356,8 @@ def load_county(data_dir: str | Path | None = None) -> CountyData:
         lo, hi = t[name]["age_min"].to_numpy(float), t[name]["age_max"].to_numpy(float)
         if len(bad := np.flatnonzero(~((lo >= 0) & (hi >= lo)))):
             raise DataError(f"{data_dir / (name + '.csv')}: line {csv_line(t[name], bad[0])}: "
-                            "age_min must be ≥ 0 and age_max ≥ age_min")
+                            f"age_min = {lo[bad[0]]:g}, age_max = {hi[bad[0]]:g}; age_min must "
+                            "be ≥ 0 and age_max ≥ age_min")
     par = t["parameters"]
     params = dict(zip(par["name"], par["value"].astype(float)))
     ranges = {n: (float(lo), float(hi)) for n, lo, hi in zip(par["name"], par["low"], par["high"])}
