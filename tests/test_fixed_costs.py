@@ -11,6 +11,7 @@ import pytest
 from urban_sim.config import load_scenario
 from urban_sim.model import CountyModel
 from urban_sim.policy import government as gov
+from urban_sim.policy import year_kernels as yk
 from urban_sim.errors import DataError
 from urban_sim.population.migration import presence
 from urban_sim.services.stocks import (
@@ -42,7 +43,7 @@ def test_construction_and_operating_job_kernels_equal_the_python_loops():
     spend, per_million = jobs * rng.random(n) * 4, rng.random(n) * 3
     # the jobs a year as Government.invest computed them by NumPy (integer duration)
     jobs = spend * per_million / duration
-    gov._construction_jobs(a1, b1, spend, per_million, duration, area, pw)
+    yk._construction_jobs(a1, b1, spend, per_million, duration, area, pw)
     _construction_reference(a2, b2, jobs, duration, area, pw)
     assert np.array_equal(a1, a2) and np.array_equal(b1, b2)
     assert (b1[3] != before[3]).any() and (b1[5] == before[5]).all()  # lags 1-4 only
@@ -51,7 +52,7 @@ def test_construction_and_operating_job_kernels_equal_the_python_loops():
     job_sector = np.where(rng.random(n) < 0.3, rng.integers(0, 5, n), -1)
     sector = rng.integers(0, 5, n)
     direct = np.zeros((places, 6))
-    gov._operating_jobs(direct, units, size, op, job_sector, sector, pw)
+    yk._operating_jobs(direct, units, size, op, job_sector, sector, pw)
     ref = np.zeros((places, 6))
     for i in np.flatnonzero(units > 0):
         if job_sector[i] >= 0:
@@ -142,7 +143,7 @@ def test_allocation_kernel_equals_the_numpy_rule():
         p2 = p1.copy()
         need = np.where(rng.random(n) < 0.5, 0.1, rng.random(n) * 2)
         available, year, factor = rng.integers(2015, 2030, n).astype(float), 2022, rng.random() * 2
-        got = gov._allocate(budget, w, need, available, year, headroom, cost, factor, area, p1,
+        got = yk._allocate(budget, w, need, available, year, headroom, cost, factor, area, p1,
                             lag, np.maximum(lag - 1, 0), early)
         # the weights and costs as Government.invest computed them by NumPy
         ref = _allocate_reference(budget, w * need * (available <= year), headroom,
@@ -162,7 +163,7 @@ def test_allocation_kernel_equals_the_numpy_rule_at_its_edges():
     headroom, cost = np.array([1.0, 0.5, 3.0]), np.ones(3)
     area, lag = np.array([0, 0, 1]), np.array([1, 2, 0])
     p1, p2 = np.zeros((8, 3)), np.zeros((8, 3))
-    got = gov._allocate(budget, w, np.ones(3), np.zeros(3), 0, headroom, cost, 1.0, area, p1, lag,
+    got = yk._allocate(budget, w, np.ones(3), np.zeros(3), 0, headroom, cost, 1.0, area, p1, lag,
                         np.maximum(lag - 1, 0), 0.25)
     ref = _allocate_reference(budget, w, headroom, cost, area, p2, lag, 0.25)
     for a, b in ((got[0], ref[0]), (got[1], ref[1]), (p1, p2)):
@@ -458,7 +459,7 @@ def test_each_programme_reads_its_place_row(lin_data):
     assert tuple(pw) == PLACE_ROWS
     assert np.array_equal(pw["county_seat"], np.eye(31)[0])  # 1 at the seat, exactly
     assert len(set(prog.place)) > 2  # the table uses several keys
-    for i, key in enumerate(prog.place):  # the row of its key that government._year reads
+    for i, key in enumerate(prog.place):  # the row of its key that year_kernels._year reads
         assert np.array_equal(rows[prog.columns_i[5, i]], pw[key]), (i, key)
     table = lin_data.programmes.copy()
     table.loc[table.index[3], "place"] = "townz"
@@ -472,7 +473,7 @@ def test_completed_units_kernel_equals_the_bincounts():
         units = rng.random(n) * (rng.random(n) < 0.6)
         size, per_unit = rng.normal(1, 2, n), rng.random(n) * (rng.random(n) < 0.5)
         creates, code, area = rng.random(n) < 0.3, rng.integers(0, n_stocks, n), rng.integers(0, 8, n)
-        got = gov._completed(units, size, creates, code, area, per_unit, n_stocks, 8)
+        got = yk._completed(units, size, creates, code, area, per_unit, n_stocks, 8)
         done = (units > 0) & ~creates  # Government.complete before it was compiled (main 62285f6)
         ref = (np.bincount(code[done], weights=(units * size)[done], minlength=n_stocks),
                np.bincount(code[done], minlength=n_stocks) > 0,
@@ -820,7 +821,7 @@ def test_pipeline_advance_equals_the_numpy_shift():
     for arr in ref:
         arr[:-1] = arr[1:]
         arr[-1] = 0
-    gov._advance(*tables)
+    yk._advance(*tables)
     assert all(np.array_equal(a, b) for a, b in zip(tables, ref, strict=True))
     assert not tables[0][-1].any() and tables[2][0].any()
 
@@ -999,5 +1000,5 @@ def test_headroom_kernel_equals_the_numpy_rule():
         room = np.where(rng.random(n_stocks) < 0.3, np.inf, rng.random(n_stocks) * 1e4)
         with np.errstate(divide="ignore", invalid="ignore"):
             ref = (room.take(code) - np.abs(queued)) / size
-            got = gov._headroom(room, queued, code, size)
+            got = yk._headroom(room, queued, code, size)
         assert np.array_equal(got, ref, equal_nan=True), t

@@ -26,7 +26,9 @@ from urban_sim.model.outputs import FLOWS
 from urban_sim.model.collect import collect, frame
 from urban_sim.model.tally import tally
 from urban_sim.model.start import restore_perceived, restore_places
-from urban_sim.policy.allocation import PLACE_ROWS, place_weight_rows, programme_room
+from urban_sim.policy.allocation import (
+    PLACE_ROWS, building_standards, new_building_share, programme_room,
+)
 from urban_sim.policy.institutions import land_and_institutions
 from urban_sim.population import choice as ch
 from urban_sim.population import demography
@@ -42,8 +44,8 @@ from urban_sim.population.start_state import has_start_state, start_population
 from urban_sim.population.synthesis import synthesize
 from urban_sim.services.childcare import Childcare
 from urban_sim.services.stocks import (
-    ENVIRONMENT_PARTS, NEW_BUILDING_SHARES, Stocks, amenity_and_congestion, building_standards,
-    environment_index, new_building_share, stock_rows,
+    ENVIRONMENT_PARTS, NEW_BUILDING_SHARES, Stocks, amenity_and_congestion, environment_index,
+    stock_rows,
 )
 from urban_sim.targets import (
     RatioDecomposition, indicator_values, queued_by_stock, scenario_targets, sites,
@@ -231,12 +233,15 @@ class CountyModel(mesa.Model):
         local, outside = sc.wage_indices(t, p["wage_growth_base_year"])
         n = len(self.place_type)  # by in-county place (× local), then outside (np.append's)
         self.wage, self.fallback = np.empty(n + 1), np.empty(n + 1)
-        for out, levels, there in (
-                (self.wage, (p["wage_seat_yuan"], p["wage_town_yuan"], p["wage_village_nonfarm_yuan"]),
-                 p["wage_outside_yuan"]),
-                (self.fallback, (p["informal_income_yuan"], p["informal_income_yuan"], p["farm_income_yuan"]),
-                 p["outside_fallback_income_yuan"])):
-            np.multiply(np.array(levels).take(self.place_type), local, out=out[:n])
+        levels = (p["wage_seat_yuan"], p["wage_town_yuan"], p["wage_village_nonfarm_yuan"],
+                  p["informal_income_yuan"], p["farm_income_yuan"])
+        by_place = self.__dict__.get("_levels_by_place")  # the levels by place, once a run
+        if by_place is None or by_place[0] != levels or by_place[1] is not self.place_type:
+            by_place = self._levels_by_place = (levels, self.place_type, *(
+                np.array(lv).take(self.place_type) for lv in (levels[:3], (levels[3], *levels[3:]))))
+        for out, at_place, there in ((self.wage, by_place[2], p["wage_outside_yuan"]),
+                                     (self.fallback, by_place[3], p["outside_fallback_income_yuan"])):
+            np.multiply(at_place, local, out=out[:n])
             out[n] = there * outside
         rates = {r: self.data.memo(("vital", r, t), lambda r=r: demography.rate_in_year(
                      *self._vital[r], t)) for r in ("mortality", "fertility")}  # shared: not modified
@@ -259,20 +264,19 @@ class CountyModel(mesa.Model):
                6.0 / max(self.groups["beds_per_1000"], 1e-9)]  # allocation.USE_STOCKS
         new_m2 = self.new_dwellings * p["floor_area_per_new_dwelling_m2"]
         standard = building_standards(p, t)
-        room = programme_room(st, prog.stock_index, self.groups,
+        room = programme_room(st, prog.stock_names, prog.stock_index, self.groups,
                               self.relocation.sites(sites(tops, self.groups, self.n_big_towns)), standard, new_m2)
         gov_eff = st["governance_efficiency"]
         shares = self._shares.get(id(self.block))
         if shares is None:  # the block's task-area shares (the scenario's blocks do not change)
             shares = self._shares[id(self.block)] = np.array(
                 [getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
-        pw = place_weight_rows(self.residents[: self.n_places], self.place_type, self.qikou_place)
-        amounts, built, self._direct_jobs, self._construction_jobs = g.invest_and_complete(
+        amounts, built, self._direct_jobs, self._construction_jobs, pw = g.invest_and_complete(
             self.finance.fund(t, self.budget, float(self.housing[0])), shares,
             self.weights[id(self.block)], need_of(values, t, use), room, queued,
             self.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
-            p["governance_early_completion"] * gov_eff, pw, t, p["job_attrition_rate"],
-            self.n_places)
+            p["governance_early_completion"] * gov_eff, self.residents[: self.n_places],
+            self.place_type, self.qikou_place, t, p["job_attrition_rate"])
         st.depreciate()
         st.add_all(prog.stock_names, amounts, built, self.groups)
         amounts, at = amounts.tolist(), prog.stock_index.get

@@ -4,6 +4,7 @@ distribution of a programme's jobs over places (docs/ODD.md §7.2)."""
 from __future__ import annotations
 
 import functools
+import math
 import operator
 
 import numpy as np
@@ -108,19 +109,22 @@ def _need_loop(v, target_indicator, ahead, low, shift_low, shift_high, high, pro
 _need = _jit(_need_loop)
 
 
-def programme_room(stocks: Stocks, index: dict[str, int], groups: dict[str, float],
-                   site_counts: dict[str, float], standard: dict[str, float],
-                   new_m2: float) -> np.ndarray:
+def programme_room(stocks: Stocks, names: tuple[str, ...], index: dict[str, int],
+                   groups: dict[str, float], site_counts: dict[str, float],
+                   standard: dict[str, float], new_m2: float) -> np.ndarray:
     """Nominal amount each programme stock can still usefully take, shape (len(index),):
     :meth:`Stocks.rooms` (inf for unbounded stocks and stocks not in the table), sites left for
     counted facilities, thousand m² of new floor area not yet meeting the standard.
 
     Parameters
     ----------
+    names : tuple of str
+        The programme stocks (:attr:`Programmes.stock_names`; the same tuple every year is
+        found by its identity).
     index : dict[str, int]
-        Position of each programme stock (:attr:`Programmes.stock_index`, in that order).
+        Position of each of ``names`` (:attr:`Programmes.stock_index`).
     """
-    room = stocks.rooms(tuple(index), groups)
+    room = stocks.rooms(names, groups)
     for name, n in site_counts.items():
         left = max(n - stocks[name], 0.0)
         if name in index:
@@ -154,7 +158,7 @@ def place_weight_rows(residents: np.ndarray, place_type: np.ndarray,
     1 and ``0 / r`` exactly 0, so it is 1 at place 0 and 0 elsewhere, computed with the other
     rows in one division.
     """
-    masks = _place_masks(place_type.tobytes(), place_type.dtype.str, qikou_place.tobytes())
+    masks = place_masks(place_type, qikou_place)
     w = np.where(masks, residents, 0.0)
     total = w.sum(axis=1)  # each row summed as a 1-d array would be
     for r, t in enumerate(total.tolist()):
@@ -163,6 +167,12 @@ def place_weight_rows(residents: np.ndarray, place_type: np.ndarray,
             total[r] = w[r].sum()
     w /= total[:, None]
     return w
+
+
+def place_masks(place_type: np.ndarray, qikou_place: np.ndarray) -> np.ndarray:
+    """The places of each row of :func:`place_weight_rows`, shape (5, n_places) of bool
+    (read-only, shared by every call with the same places; arguments as there)."""
+    return _place_masks(place_type.tobytes(), place_type.dtype.str, qikou_place.tobytes())
 
 
 @functools.lru_cache(maxsize=16)
@@ -180,3 +190,26 @@ def _place_masks(place_type: bytes, dtype: str, qikou_place: bytes) -> np.ndarra
                       qikou if qikou.any() else towns])
     masks.flags.writeable = False
     return masks
+
+
+def new_building_share(standard: float, funded_m2: float, new_m2: float) -> float:
+    """Share of new floor area meeting a standard: the share required by regulation without
+    public money, plus the funded floor area over the rest (0–1)."""
+    funded = min(1.0, funded_m2 / new_m2) if new_m2 > 0 else 0.0
+    return standard + (1.0 - standard) * funded
+
+
+def adoption_standard(year: int, start: int, rate: float, ceiling: float) -> float:
+    """Share required or customary without public funding: ``ceiling·(1 − e^{−rate·(t−start)})``
+    after ``start`` (0 before); a diffusion curve fitted to the provincial shares
+    (parameters.csv)."""
+    return ceiling * (1.0 - math.exp(-rate * max(year - start, 0)))
+
+
+def building_standards(params: dict[str, float], year: int) -> dict[str, float]:
+    """Share of new floor area meeting each standard without county money
+    (:func:`adoption_standard` with the ``<share>_standard_*`` parameters)."""
+    return {name: adoption_standard(year, params[f"{name}_standard_start_year"],
+                                    params[f"{name}_standard_rate"],
+                                    params[f"{name}_standard_ceiling"])
+            for name in NEW_BUILDING_SHARES}

@@ -23,8 +23,8 @@ import pandas as pd
 
 from urban_sim.config.schema import TASK_AREAS, PolicyBlock
 from urban_sim.errors import ConfigError, DataError, did_you_mean
-from urban_sim.policy.allocation import PLACE_ROWS, Need
-from urban_sim.population.kernels import _jit
+from urban_sim.policy.allocation import PLACE_ROWS, Need, place_masks, place_weight_rows
+from urban_sim.policy.year_kernels import _year
 from urban_sim.population.state import SECTORS
 from urban_sim.services.stocks import NEW_BUILDING_SHARES
 from urban_sim.targets import INDICATOR_OF_STOCK, target_tops
@@ -89,7 +89,8 @@ class Programmes:
         self.duration = np.maximum(self.lag, 1)  # years of construction jobs
         self.early_lag = np.maximum(self.lag - 1, 0)  # lag of the units completed a year early
         self.jobs_per_unit = np.where(self.creates_jobs, self.unit_size, self.operating_jobs)
-        # the columns that :func:`_year_loop` reads, as two tables (rows in the order it reads)
+        # the columns that year_kernels._year_loop reads, as two tables (rows in the order it
+        # reads)
         self.columns_f = np.stack([self.available_from, self.unit_cost, self.abs_unit_size,
                                    self.construction_jobs, self.unit_size, self.operating_jobs,
                                    self.jobs_per_unit]).astype(float)
@@ -164,15 +165,25 @@ class Government(mesa.Agent):
         self.jobs_by_area = np.zeros(len(TASK_AREAS))
         self.carried = 0.0  # budget not spent last year, million yuan
         self.unspent = 0.0  # budget not spent this year (carried to the next)
+        # this year's results (:meth:`invest_and_complete`), written in place every year
+        n_stocks = len(programmes.stock_names)
+        self.additions, self.built = np.zeros(n_stocks), np.zeros(n_stocks, dtype=bool)
+        self.direct_jobs = np.zeros((n_places, len(SECTORS)))
+        self.construction_jobs = np.zeros(n_places)
+        self.place_rows = np.zeros((len(PLACE_ROWS), n_places))
+        self.spend = np.zeros(k)
+        self._places: tuple | None = None  # (place_type, qikou_place, their place masks)
         self._rules: tuple | None = None  # (targets, need rule, target tops), see rules()
 
     def invest_and_complete(self, budget: float, shares: np.ndarray, weights: np.ndarray,
                             need: np.ndarray, room: np.ndarray, queued: np.ndarray,
-                            cost_factor: float, early_share: float, place_rows: np.ndarray,
-                            year: int, attrition: float, n_places: int
-                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                            cost_factor: float, early_share: float, residents: np.ndarray,
+                            place_type: np.ndarray, qikou_place: np.ndarray, year: int,
+                            attrition: float
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Fund programmes for one year and start their projects, then complete this year's
-        projects and advance the pipeline by one year (one compiled pass, :func:`_year_loop`).
+        projects and advance the pipeline by one year (one compiled pass,
+        :func:`urban_sim.policy.year_kernels._year_loop`).
 
         Parameters
         ----------
@@ -194,14 +205,17 @@ class Government(mesa.Agent):
             Multiplier on unit costs (construction cost × governance overruns).
         early_share : float
             Share (0–1) of this year's units completed one year before their lag (governance).
-        place_rows : numpy.ndarray, shape (5, n_places)
-            Distribution over places of each ``place`` key
-            (:func:`urban_sim.policy.allocation.place_weight_rows`).
+        residents : numpy.ndarray of float, shape (n_places,)
+            Residents by in-county place (for the distribution over places of each programme
+            ``place`` key, :func:`urban_sim.policy.allocation.place_weight_rows`).
+        place_type : numpy.ndarray of int, shape (n_places,)
+            0 county seat, 1 town centre, 2 village area (not modified while a model runs:
+            their rows are kept while the same arrays are passed).
+        qikou_place : numpy.ndarray of bool, shape (n_places,)
         year : int
             Calendar year: programmes with ``available_from`` after it get nothing.
         attrition : float
             Share of operating jobs lost per year.
-        n_places : int
 
         Returns
         -------
@@ -216,18 +230,31 @@ class Government(mesa.Agent):
             Operating jobs created by completed projects.
         construction_jobs : numpy.ndarray, shape (n_places,)
             Construction jobs of projects under way this year.
+        place_rows : numpy.ndarray, shape (5, n_places)
+            :func:`urban_sim.policy.allocation.place_weight_rows` of ``residents``.
+
+        Notes
+        -----
+        The returned arrays are the government's own (:attr:`additions`, :attr:`built`, …),
+        rewritten by the next call: nothing keeps them beyond the year.
         """
         p = self.programmes
+        key = self._places
+        if key is None or key[0] is not place_type or key[1] is not qikou_place:
+            key = self._places = (place_type, qikou_place, place_masks(place_type, qikou_place))
+        if len(residents) > 128:  # more than the compiled pass's one block of NumPy's sum
+            self.place_rows[:] = place_weight_rows(residents, place_type, qikou_place)
         area_budget = (budget + self.carried) * shares
-        (spend, self.spend_by_area, additions, built, direct, construction_jobs,
-         self.operating_jobs_by_area, self.jobs_by_area) = _year(
-            area_budget, weights, need, room, queued, year, cost_factor,
-            min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i, self.pipeline,
-            self.construction, self.construction_place, self.operating_jobs_by_area,
-            place_rows, p.new_building, n_places, len(SECTORS))
+        spend = self.spend
+        _year(area_budget, weights, need, room, queued, year, cost_factor,
+              min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i, self.pipeline,
+              self.construction, self.construction_place, self.operating_jobs_by_area,
+              residents, key[2], p.new_building, self.place_rows, spend, self.spend_by_area,
+              self.additions, self.built, self.direct_jobs, self.construction_jobs,
+              self.jobs_by_area)
         self.unspent = max(float(area_budget.sum() - spend.sum()), 0.0)
         self.carried = self.unspent
-        return additions, built, direct, construction_jobs
+        return self.additions, self.built, self.direct_jobs, self.construction_jobs, self.place_rows
 
     def queued(self) -> np.ndarray:
         """Stock additions funded and under construction (units × unit size) by programme,
@@ -253,184 +280,3 @@ class Government(mesa.Agent):
 
 
 _RULES: dict[tuple, tuple] = {}
-
-
-def _allocate_loop(area_budget, weights, need, available_from, year, headroom, unit_cost,
-                   cost_factor, area, pipeline, lag, early_lag, early):
-    # weights w = weights × need × (available_from <= year) and costs unit_cost × cost_factor
-    # (element by element, as NumPy multiplies them); then
-    # three passes over the programmes, each as the NumPy rule it replaced: what is left of each
-    # area's budget goes to its open programmes (below their cap, weight > 0) in proportion to
-    # weight, capped; then units = spend / cost enter the pipeline at their lag, a share
-    # ``early`` a year earlier. Sums by area in programme order (as a bincount adds them).
-    n, n_areas = weights.shape[0], area_budget.shape[0]
-    w = np.empty(n)
-    cost = np.empty(n)
-    cap = np.empty(n)
-    for i in range(n):
-        w[i] = weights[i] * need[i] * (1.0 if available_from[i] <= year else 0.0)
-        cost[i] = unit_cost[i] * cost_factor
-        h = headroom[i]
-        cap[i] = (h if h >= 0.0 else 0.0) * cost[i] if np.isfinite(h) else np.inf
-    spend = np.zeros(n)
-    by_area = np.zeros(n_areas)
-    wsum = np.zeros(n_areas)
-    open_ = np.zeros(n, dtype=np.bool_)
-    for _ in range(3):
-        by_area[:] = 0.0
-        wsum[:] = 0.0
-        for i in range(n):
-            by_area[area[i]] += spend[i]
-            open_[i] = spend[i] < cap[i] - 1e-9 and w[i] > 0
-            wsum[area[i]] += w[i] if open_[i] else 0.0
-        for i in range(n):
-            add = 0.0
-            if open_[i]:
-                a = area[i]
-                add = (area_budget[a] - by_area[a]) * w[i] / (wsum[a] if wsum[a] > 0 else 1.0)
-            s = spend[i] + add
-            spend[i] = s if (s <= cap[i] or np.isnan(s)) else cap[i]
-    by_area[:] = 0.0
-    for i in range(n):
-        by_area[area[i]] += spend[i]
-        units = spend[i] / (cost[i] if cost[i] > 0 else np.inf)
-        pipeline[lag[i], i] += units * (1.0 - early)
-    for i in range(n):
-        pipeline[early_lag[i], i] += spend[i] / (cost[i] if cost[i] > 0 else np.inf) * early
-    return spend, by_area
-
-
-def _construction_loop(construction, construction_place, spend, jobs_per_million, duration,
-                       area, pw):
-    # jobs a year of the projects started this year: spend × jobs per million / duration (as
-    # NumPy divides by the integer duration); year d of them: jobs by task area (in programme
-    # order, as a bincount adds them) and by place (programme by programme, jobs × place
-    # distribution)
-    jobs_per_year = np.empty(spend.shape[0])
-    for i in range(spend.shape[0]):
-        jobs_per_year[i] = spend[i] * jobs_per_million[i] / duration[i]
-    by_area = np.empty(construction.shape[1])
-    for d in range(construction.shape[0]):
-        by_area[:] = 0.0
-        active = False
-        for i in range(jobs_per_year.shape[0]):
-            if d < duration[i]:
-                active = True
-                by_area[area[i]] += jobs_per_year[i]
-            else:
-                by_area[area[i]] += 0.0
-        if not active:
-            break
-        for a in range(by_area.shape[0]):
-            construction[d, a] += by_area[a]
-        for i in range(jobs_per_year.shape[0]):
-            if d < duration[i] and jobs_per_year[i] > 0:
-                for j in range(pw.shape[1]):
-                    construction_place[d, j] += jobs_per_year[i] * pw[i, j]
-
-
-def _completed_loop(units, unit_size, creates_jobs, stock_code, area, jobs_per_unit, n_stocks,
-                    n_areas):
-    # additions by stock (units × unit size of the programmes with units, jobs_* excepted, in
-    # programme order as a bincount adds them), the stocks with additions, operating jobs by
-    # task area (every programme in order, as a bincount)
-    additions = np.zeros(n_stocks)
-    built = np.zeros(n_stocks, dtype=np.bool_)
-    operating = np.zeros(n_areas)
-    for i in range(units.shape[0]):
-        if units[i] > 0 and not creates_jobs[i]:
-            additions[stock_code[i]] += units[i] * unit_size[i]
-            built[stock_code[i]] = True
-        operating[area[i]] += units[i] * jobs_per_unit[i]
-    return additions, built, operating
-
-
-def _operating_loop(direct, units, unit_size, operating_jobs, job_sector, sector, pw):
-    # operating jobs of completed units: a jobs_* unit is itself the job (units × unit size),
-    # other programmes units × operating jobs per unit, spread over places
-    for i in range(units.shape[0]):
-        if units[i] > 0:
-            if job_sector[i] >= 0:
-                n, s = units[i] * unit_size[i], job_sector[i]
-            elif operating_jobs[i] > 0:
-                n, s = units[i] * operating_jobs[i], sector[i]
-            else:
-                continue
-            for j in range(pw.shape[1]):
-                direct[j, s] += n * pw[i, j]
-
-
-def _advance_loop(pipeline, construction, construction_place):
-    # each table one year on: row d + 1 becomes row d, the last row 0 (arr[:-1] = arr[1:];
-    # arr[-1] = 0)
-    for arr in (pipeline, construction, construction_place):
-        for d in range(arr.shape[0] - 1):
-            arr[d] = arr[d + 1]
-        arr[-1] = 0.0
-
-
-def _headroom_loop(room, queued, stock_code, abs_unit_size):
-    # (room.take(stock_code) - abs(queued)) / abs_unit_size, element by element; x / +0 as
-    # NumPy gives it (numba would raise): ±inf by the sign of x, NaN for 0 and NaN
-    out = np.empty(queued.shape[0])
-    for i in range(queued.shape[0]):
-        x, d = room[stock_code[i]] - abs(queued[i]), abs_unit_size[i]
-        if d != 0.0:
-            out[i] = x / d
-        else:
-            out[i] = np.inf if x > 0 else (-np.inf if x < 0 else np.nan)
-    return out
-
-
-_advance = _jit(_advance_loop)
-_headroom = _jit(_headroom_loop)
-_allocate = _jit(_allocate_loop)
-_completed = _jit(_completed_loop)
-_construction_jobs = _jit(_construction_loop)
-_operating_jobs = _jit(_operating_loop)
-
-
-def _year_loop(area_budget, weights, need, room, queued, year, cost_factor, early, attrition,
-               columns_f, columns_i, pipeline, construction, construction_place,
-               operating_by_area, place_rows, new_building, n_places, n_sectors):
-    # one year of the government in one call, the kernels above in the order of the former
-    # invest (headroom, allocation, construction jobs) and complete (operating jobs of this
-    # year's units, additions, the stocks to add to (built, new-building shares excepted),
-    # the new operating and total jobs by area as NumPy computed them, construction jobs of
-    # this year, pipeline advance); the programme columns come as the two tables of
-    # Programmes (columns_f, columns_i)
-    available_from, unit_cost, abs_unit_size = columns_f[0], columns_f[1], columns_f[2]
-    jobs_per_million, unit_size, operating_jobs, jobs_per_unit = (
-        columns_f[3], columns_f[4], columns_f[5], columns_f[6])
-    stock_code, area, lag, early_lag, duration = (
-        columns_i[0], columns_i[1], columns_i[2], columns_i[3], columns_i[4])
-    place_row, job_sector, sector, creates_jobs = (
-        columns_i[5], columns_i[6], columns_i[7], columns_i[8])
-    pm = np.empty((place_row.shape[0], place_rows.shape[1]))  # the place distribution of each programme
-    for i in range(place_row.shape[0]):
-        pm[i] = place_rows[place_row[i]]
-    headroom = _headroom(room, queued, stock_code, abs_unit_size)
-    spend, by_area = _allocate(area_budget, weights, need, available_from, year, headroom,
-                               unit_cost, cost_factor, area, pipeline, lag, early_lag, early)
-    _construction_jobs(construction, construction_place, spend, jobs_per_million, duration,
-                       area, pm)
-    units = pipeline[0]
-    direct = np.zeros((n_places, n_sectors))
-    _operating_jobs(direct, units, unit_size, operating_jobs, job_sector, sector, pm)
-    additions, built, operating = _completed(units, unit_size, creates_jobs, stock_code, area,
-                                             jobs_per_unit, new_building.shape[0],
-                                             area_budget.shape[0])
-    for s in range(built.shape[0]):
-        built[s] = built[s] and not new_building[s]
-    kept = 1.0 - attrition
-    ops = np.empty(operating_by_area.shape[0])
-    jobs = np.empty(operating_by_area.shape[0])
-    for a in range(ops.shape[0]):
-        ops[a] = operating_by_area[a] * kept + operating[a]
-        jobs[a] = construction[0, a] + ops[a]
-    construction_jobs = construction_place[0].copy()
-    _advance(pipeline, construction, construction_place)
-    return spend, by_area, additions, built, direct, construction_jobs, ops, jobs
-
-
-_year = _jit(_year_loop)

@@ -61,7 +61,7 @@ SHARE_STOCKS = frozenset({
 NEW_BUILDING_SHARES = ("green_building_share", "prefab_building_share")
 """Shares of the year's simulated new urban floor area (not stocks that can be bought outright):
 ``share = standard(t) + (1 − standard(t)) · min(1, funded m² / new m²)``
-(:func:`new_building_share`)."""
+(:func:`urban_sim.policy.allocation.new_building_share`)."""
 
 SERVED_PERSONS = frozenset(set(GROUP_OF_STOCK) - {"parking_spaces", "childcare_places_inclusive"})
 """Served capacities counted in persons served: they cannot exceed ``ceiling × group`` (capacity
@@ -187,20 +187,6 @@ _add = _jit(_add_loop)
 _room = _jit(_room_loop)
 
 
-def new_building_share(standard: float, funded_m2: float, new_m2: float) -> float:
-    """Share of new floor area meeting a standard: the share required by regulation without
-    public money, plus the funded floor area over the rest (0–1)."""
-    funded = min(1.0, funded_m2 / new_m2) if new_m2 > 0 else 0.0
-    return standard + (1.0 - standard) * funded
-
-
-def adoption_standard(year: int, start: int, rate: float, ceiling: float) -> float:
-    """Share required or customary without public funding: ``ceiling·(1 − e^{−rate·(t−start)})``
-    after ``start`` (0 before); a diffusion curve fitted to the provincial shares
-    (parameters.csv)."""
-    return ceiling * (1.0 - math.exp(-rate * max(year - start, 0)))
-
-
 def stock_rows(table: pd.DataFrame) -> tuple[tuple[str, float, str, float], ...]:
     """``(stock, value, unit, depreciation rate per year)`` of each row of ``table`` (pandas
     DataFrame: ``stocks.csv`` rows of one year indexed by stock name), in table order: what
@@ -236,6 +222,7 @@ class Stocks:
         self.overshoot = float(params.get("share_overshoot", 0.05))
         self.value: dict[str, float] = {}
         self._layouts: dict[tuple, tuple] = {}
+        self._last: tuple = (None, None, None, None)  # the last key of _layout and its layout
         self.depreciation: list[tuple[str, float, bool]] = []  # (stock, rate, lower is better)
         for name, v, unit, dep in (table if isinstance(table, tuple) else stock_rows(table)):
             if unit == "share_of_group":
@@ -289,6 +276,9 @@ class Stocks:
         """Kind, group index, group names, floor, ceiling, lower-is-better, presence (None: all
         in the table) of ``names``, and a reader of their values (an array, 0 for those not in
         the table); cached while no stock is added to the table."""
+        last = self._last
+        if last[0] is names and last[1] == with_groups and last[2] == len(self.value):
+            return last[3]  # the same tuple as last time: no hash of its names
         key = (names, with_groups, len(self.value))
         out = self._layouts.get(key)
         if out is None:
@@ -300,6 +290,7 @@ class Stocks:
                 np.array([b[0] for b in bounds], dtype=float),
                 np.array([b[1] for b in bounds], dtype=float), lower,
                 None if present.all() else present, _reader(names, present))
+        self._last = (*key, out)
         return out
 
     def cap_served(self, groups: dict[str, float]) -> None:
@@ -489,12 +480,3 @@ def compare_with_table(stocks: Stocks, groups: dict[str, float], table: pd.DataF
             v /= max(groups[GROUP_OF_STOCK[r.stock]], 1e-9)
         rows.append((r.stock, v, float(r.low), float(r.high), float(r.low) <= v <= float(r.high)))
     return pd.DataFrame(rows, columns=["stock", "value", "low", "high", "inside"])
-
-
-def building_standards(params: dict[str, float], year: int) -> dict[str, float]:
-    """Share of new floor area meeting each standard without county money
-    (:func:`adoption_standard` with the ``<share>_standard_*`` parameters)."""
-    return {name: adoption_standard(year, params[f"{name}_standard_start_year"],
-                                    params[f"{name}_standard_rate"],
-                                    params[f"{name}_standard_ceiling"])
-            for name in NEW_BUILDING_SHARES}

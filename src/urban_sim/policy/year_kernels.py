@@ -1,0 +1,245 @@
+"""Compiled passes of the government's year (:meth:`urban_sim.policy.government.Government.
+invest_and_complete`): place rows, headroom, allocation, construction and operating jobs,
+completions, pipeline advance, and the year that calls them in one pass.
+
+Each pass is the NumPy rule it replaced, element by element and in the same order (the rules are
+the references in ``tests/test_fixed_costs.py`` and ``tests/test_kernels_government.py``); a
+compiled function here calls only compiled functions of this module (numba's disk cache sees
+edits of this file only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from urban_sim.population.kernels import _jit
+
+
+def _allocate_loop(area_budget, weights, need, available_from, year, headroom, unit_cost,
+                   cost_factor, area, pipeline, lag, early_lag, early):
+    # weights w = weights × need × (available_from <= year) and costs unit_cost × cost_factor
+    # (element by element, as NumPy multiplies them); then
+    # three passes over the programmes, each as the NumPy rule it replaced: what is left of each
+    # area's budget goes to its open programmes (below their cap, weight > 0) in proportion to
+    # weight, capped; then units = spend / cost enter the pipeline at their lag, a share
+    # ``early`` a year earlier. Sums by area in programme order (as a bincount adds them).
+    n, n_areas = weights.shape[0], area_budget.shape[0]
+    w = np.empty(n)
+    cost = np.empty(n)
+    cap = np.empty(n)
+    for i in range(n):
+        w[i] = weights[i] * need[i] * (1.0 if available_from[i] <= year else 0.0)
+        cost[i] = unit_cost[i] * cost_factor
+        h = headroom[i]
+        cap[i] = (h if h >= 0.0 else 0.0) * cost[i] if np.isfinite(h) else np.inf
+    spend = np.zeros(n)
+    by_area = np.zeros(n_areas)
+    wsum = np.zeros(n_areas)
+    open_ = np.zeros(n, dtype=np.bool_)
+    for _ in range(3):
+        by_area[:] = 0.0
+        wsum[:] = 0.0
+        for i in range(n):
+            by_area[area[i]] += spend[i]
+            open_[i] = spend[i] < cap[i] - 1e-9 and w[i] > 0
+            wsum[area[i]] += w[i] if open_[i] else 0.0
+        for i in range(n):
+            add = 0.0
+            if open_[i]:
+                a = area[i]
+                add = (area_budget[a] - by_area[a]) * w[i] / (wsum[a] if wsum[a] > 0 else 1.0)
+            s = spend[i] + add
+            spend[i] = s if (s <= cap[i] or np.isnan(s)) else cap[i]
+    by_area[:] = 0.0
+    for i in range(n):
+        by_area[area[i]] += spend[i]
+        units = spend[i] / (cost[i] if cost[i] > 0 else np.inf)
+        pipeline[lag[i], i] += units * (1.0 - early)
+    for i in range(n):
+        pipeline[early_lag[i], i] += spend[i] / (cost[i] if cost[i] > 0 else np.inf) * early
+    return spend, by_area
+
+
+def _construction_loop(construction, construction_place, spend, jobs_per_million, duration,
+                       area, pw):
+    # jobs a year of the projects started this year: spend × jobs per million / duration (as
+    # NumPy divides by the integer duration); year d of them: jobs by task area (in programme
+    # order, as a bincount adds them) and by place (programme by programme, jobs × place
+    # distribution)
+    jobs_per_year = np.empty(spend.shape[0])
+    for i in range(spend.shape[0]):
+        jobs_per_year[i] = spend[i] * jobs_per_million[i] / duration[i]
+    by_area = np.empty(construction.shape[1])
+    for d in range(construction.shape[0]):
+        by_area[:] = 0.0
+        active = False
+        for i in range(jobs_per_year.shape[0]):
+            if d < duration[i]:
+                active = True
+                by_area[area[i]] += jobs_per_year[i]
+            else:
+                by_area[area[i]] += 0.0
+        if not active:
+            break
+        for a in range(by_area.shape[0]):
+            construction[d, a] += by_area[a]
+        for i in range(jobs_per_year.shape[0]):
+            if d < duration[i] and jobs_per_year[i] > 0:
+                for j in range(pw.shape[1]):
+                    construction_place[d, j] += jobs_per_year[i] * pw[i, j]
+
+
+def _completed_loop(units, unit_size, creates_jobs, stock_code, area, jobs_per_unit, n_stocks,
+                    n_areas):
+    # additions by stock (units × unit size of the programmes with units, jobs_* excepted, in
+    # programme order as a bincount adds them), the stocks with additions, operating jobs by
+    # task area (every programme in order, as a bincount)
+    additions = np.zeros(n_stocks)
+    built = np.zeros(n_stocks, dtype=np.bool_)
+    operating = np.zeros(n_areas)
+    for i in range(units.shape[0]):
+        if units[i] > 0 and not creates_jobs[i]:
+            additions[stock_code[i]] += units[i] * unit_size[i]
+            built[stock_code[i]] = True
+        operating[area[i]] += units[i] * jobs_per_unit[i]
+    return additions, built, operating
+
+
+def _operating_loop(direct, units, unit_size, operating_jobs, job_sector, sector, pw):
+    # operating jobs of completed units: a jobs_* unit is itself the job (units × unit size),
+    # other programmes units × operating jobs per unit, spread over places
+    for i in range(units.shape[0]):
+        if units[i] > 0:
+            if job_sector[i] >= 0:
+                n, s = units[i] * unit_size[i], job_sector[i]
+            elif operating_jobs[i] > 0:
+                n, s = units[i] * operating_jobs[i], sector[i]
+            else:
+                continue
+            for j in range(pw.shape[1]):
+                direct[j, s] += n * pw[i, j]
+
+
+def _advance_loop(pipeline, construction, construction_place):
+    # each table one year on: row d + 1 becomes row d, the last row 0 (arr[:-1] = arr[1:];
+    # arr[-1] = 0)
+    for arr in (pipeline, construction, construction_place):
+        for d in range(arr.shape[0] - 1):
+            arr[d] = arr[d + 1]
+        arr[-1] = 0.0
+
+
+def _headroom_loop(room, queued, stock_code, abs_unit_size):
+    # (room.take(stock_code) - abs(queued)) / abs_unit_size, element by element; x / +0 as
+    # NumPy gives it (numba would raise): ±inf by the sign of x, NaN for 0 and NaN
+    out = np.empty(queued.shape[0])
+    for i in range(queued.shape[0]):
+        x, d = room[stock_code[i]] - abs(queued[i]), abs_unit_size[i]
+        if d != 0.0:
+            out[i] = x / d
+        else:
+            out[i] = np.inf if x > 0 else (-np.inf if x < 0 else np.nan)
+    return out
+
+
+_advance = _jit(_advance_loop)
+_headroom = _jit(_headroom_loop)
+_allocate = _jit(_allocate_loop)
+_completed = _jit(_completed_loop)
+_construction_jobs = _jit(_construction_loop)
+_operating_jobs = _jit(_operating_loop)
+
+
+def _block(a, lo, n):
+    # NumPy's pairwise sum of a[lo:lo + n] for n <= 128 (model/tally.py's _block: a compiled
+    # function calls only those of its own module): below 8 values in order from −0.0, else
+    # eight interleaved partial sums, then the rest
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r = np.empty(8)
+    for j in range(8):
+        r[j] = a[lo + j]
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += a[lo + i + j]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+def _place_rows_loop(residents, masks, w):
+    # place_weight_rows' NumPy rule row by row: residents where the row's mask is set, over
+    # their sum (0.0 + NumPy's pairwise sum, as ndarray.sum adds a row of at most 128 values);
+    # the mask itself (1.0 and 0.0) over its count where nobody lives there (sum <= 0; then
+    # every value is 0.0 if the count is 0)
+    for r in range(masks.shape[0]):
+        row = w[r]
+        for j in range(masks.shape[1]):
+            row[j] = residents[j] if masks[r, j] else 0.0
+        total = 0.0 + _block(row, 0, row.shape[0])
+        if total <= 0:
+            for j in range(masks.shape[1]):
+                row[j] = 1.0 if masks[r, j] else 0.0
+            total = 0.0 + _block(row, 0, row.shape[0])
+        for j in range(masks.shape[1]):  # 0 / 0 (a row without places) is NaN, as in NumPy
+            row[j] = row[j] / total if total != 0.0 else np.nan
+
+
+_block = _jit(_block)  # called by the loops below
+_place_rows = _jit(_place_rows_loop)
+
+
+def _year_loop(area_budget, weights, need, room, queued, year, cost_factor, early, attrition,
+               columns_f, columns_i, pipeline, construction, construction_place,
+               operating_by_area, residents, masks, new_building, place_rows, spend, by_area,
+               additions, built, direct, construction_jobs, jobs):
+    # one year of the government in one call, the kernels above in the order of the former
+    # invest (place rows, headroom, allocation, construction jobs) and complete (operating
+    # jobs of this year's units, additions, the stocks to add to (built, new-building shares
+    # excepted), the new operating and total jobs by area as NumPy computed them,
+    # construction jobs of this year, pipeline advance); the programme columns come as the
+    # two tables of Programmes (columns_f, columns_i); the results go into the arrays
+    # place_rows … jobs (operating_by_area updated in place)
+    available_from, unit_cost, abs_unit_size = columns_f[0], columns_f[1], columns_f[2]
+    jobs_per_million, unit_size, operating_jobs, jobs_per_unit = (
+        columns_f[3], columns_f[4], columns_f[5], columns_f[6])
+    stock_code, area, lag, early_lag, duration = (
+        columns_i[0], columns_i[1], columns_i[2], columns_i[3], columns_i[4])
+    place_row, job_sector, sector, creates_jobs = (
+        columns_i[5], columns_i[6], columns_i[7], columns_i[8])
+    if residents.shape[0] <= 128:  # else given (place_weight_rows)
+        _place_rows(residents, masks, place_rows)
+    pm = np.empty((place_row.shape[0], place_rows.shape[1]))  # the place distribution of each programme
+    for i in range(place_row.shape[0]):
+        pm[i] = place_rows[place_row[i]]
+    headroom = _headroom(room, queued, stock_code, abs_unit_size)
+    s, b = _allocate(area_budget, weights, need, available_from, year, headroom, unit_cost,
+                     cost_factor, area, pipeline, lag, early_lag, early)
+    spend[:] = s
+    by_area[:] = b
+    _construction_jobs(construction, construction_place, spend, jobs_per_million, duration,
+                       area, pm)
+    units = pipeline[0]
+    direct[:] = 0.0
+    _operating_jobs(direct, units, unit_size, operating_jobs, job_sector, sector, pm)
+    a, bl, operating = _completed(units, unit_size, creates_jobs, stock_code, area,
+                                  jobs_per_unit, new_building.shape[0], area_budget.shape[0])
+    for k in range(bl.shape[0]):
+        additions[k] = a[k]
+        built[k] = bl[k] and not new_building[k]
+    kept = 1.0 - attrition
+    for k in range(operating_by_area.shape[0]):
+        operating_by_area[k] = operating_by_area[k] * kept + operating[k]
+        jobs[k] = construction[0, k] + operating_by_area[k]
+    construction_jobs[:] = construction_place[0]
+    _advance(pipeline, construction, construction_place)
+
+
+_year = _jit(_year_loop)
