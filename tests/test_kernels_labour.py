@@ -149,8 +149,9 @@ def _ref_update(labour, residents, direct_new, construction, *, trends, params, 
     np.maximum(j, 0.0, out=j)
 
 
+@pytest.mark.parametrize("nan", [True, False])
 @pytest.mark.parametrize("seed", range(4))
-def test_update_equals_the_numpy_rule(seed):
+def test_update_equals_the_numpy_rule(seed, nan):
     """Random stocks, trends (some negative: jobs clipped at 0), programme jobs; a NaN stays."""
     import copy
     rng = np.random.default_rng(seed)
@@ -160,7 +161,7 @@ def test_update_equals_the_numpy_rule(seed):
                           "nonfarm_jobs_share_town": 0.5, "nonfarm_jobs_share_village": 0.2,
                           "services_jobs_per_resident": 0.1,
                           "background_construction_jobs_per_1000": 5.0})
-    labour.jobs[0, 1] = np.nan
+    labour.jobs[0, 1] = np.nan if nan else labour.jobs[0, 1]
     params = {"services_jobs_per_resident": 0.13, "services_adjustment_rate": 0.3,
               "induced_jobs_multiplier": 0.7, "background_construction_jobs_per_1000": 6.5}
     ref = copy.deepcopy(labour)
@@ -169,8 +170,19 @@ def test_update_equals_the_numpy_rule(seed):
                 rng.random(n) * 50)
         kw = {"trends": rng.normal(0, 0.5, len(SECTORS)), "params": params,
               "tourism_growth": rng.normal(0, 0.5, n)}
-        labour.update(*args, **kw)
+        seekers = rng.random(n) * 3000 * (rng.random(n) < 0.8)  # some places without seekers
+        before = ref.jobs.sum(axis=1).sum()
+        growth = labour.update(*args, **kw, seekers=seekers)
         _ref_update(ref, *args, **kw)
         assert labour.jobs.tobytes() == ref.jobs.tobytes()  # bit for bit (NaN, -0.0)
-    assert np.isnan(labour.jobs[0, 1]) and (labour.jobs == 0).any()
+        # the chance and the growth as the NumPy rule gave them (county.labour_market before)
+        ref_chance = np.minimum(1.0, ref.jobs.sum(axis=1) / np.maximum(seekers, 1e-9))
+        assert labour.chance.tobytes() == ref_chance.tobytes()
+        expected = ref.jobs.sum(axis=1).sum() / max(before, 1.0) - 1.0
+        assert np.isnan(growth) if nan else growth == expected
+        assert (ref_chance == 1.0).any() and (ref_chance < 1.0).any()
+    assert np.isnan(labour.jobs[0, 1]) == nan and (labour.jobs == 0).any()
+    kept = labour.chance.copy()
+    labour.update(*args, **kw)  # without seekers: the chance is kept
+    assert labour.chance.tobytes() == kept.tobytes()
 

@@ -16,6 +16,7 @@ from urban_sim.population.state import LOC_OUTSIDE, SECTORS, Table
 S_AGRI, S_IND, S_CONS, S_SERV, S_TOUR, S_PUB = range(len(SECTORS))
 FARMING, UNEMPLOYED = len(SECTORS), len(SECTORS) + 1
 """Person sector codes beyond the job sectors: farming own land, unemployed (−1: not working age)."""
+_NONE = np.zeros(0)
 
 
 class LabourMarket:
@@ -63,13 +64,9 @@ class LabourMarket:
         self._fallback = np.where(place_type == 2, FARMING, UNEMPLOYED).astype(np.int8)
         self.chance = np.minimum(1.0, total / np.maximum(labour_force, 1.0))
 
-    @property
-    def nonfarm_jobs(self) -> np.ndarray:
-        """Wage jobs by place, shape (n_places,)."""
-        return self.jobs.sum(axis=1)
-
-    def update(self, residents, direct_new, construction, *, trends, params, tourism_growth) -> None:
-        """Advance job stocks one year.
+    def update(self, residents, direct_new, construction, *, trends, params, tourism_growth,
+               seekers=None) -> float:
+        """Advance job stocks one year; with ``seekers``, also the employment chance.
 
         Parameters
         ----------
@@ -82,6 +79,15 @@ class LabourMarket:
             Background growth rate per sector (per year).
         tourism_growth : numpy.ndarray, shape (n_places,)
             Extra growth rate of tourism jobs (promotion lever, tourism capacity).
+        seekers : numpy.ndarray, shape (n_places,), optional
+            Working-age residents by place (persons): sets :attr:`chance`, the Harris–Todaro
+            chance ``p_j = min(1, jobs_j / seekers_j)`` (a place without seekers gets 1: a
+            newcomer would find a job).
+
+        Returns
+        -------
+        float
+            Growth of the wage jobs over the year: total after / max(total before, 1) − 1.
 
         Notes
         -----
@@ -89,21 +95,21 @@ class LabourMarket:
         ``services_jobs_per_resident × residents`` at ``services_adjustment_rate`` and receive the
         induced multiplier ``μ × direct_new``; construction = background per 1000 residents +
         project construction jobs; never below 0
-        (:func:`urban_sim.economy.labour_kernels.update_jobs`).
+        (:func:`urban_sim.economy.labour_kernels.update_jobs`, one compiled call).
         """
+        n = len(self.jobs)
+        before, after = np.empty(n), np.empty(n)
+        chance = _NONE if seekers is None else np.empty(n)
         update_jobs(self.jobs, np.asarray(trends, dtype=float), np.asarray(tourism_growth, dtype=float),
                     np.asarray(direct_new, dtype=float), np.asarray(residents, dtype=float),
                     np.asarray(construction, dtype=float), params["services_jobs_per_resident"],
                     params["services_adjustment_rate"], params["induced_jobs_multiplier"],
-                    params["background_construction_jobs_per_1000"] / 1000)
-
-    def employment_chance(self, seekers: np.ndarray) -> np.ndarray:
-        """Harris–Todaro chance ``p_j = min(1, jobs_j / seekers_j)``, shape (n_places,).
-
-        A place without seekers gets the chance 1 (a newcomer would find a job).
-        """
-        self.chance = np.minimum(1.0, self.nonfarm_jobs / np.maximum(seekers, 1e-9))
-        return self.chance
+                    params["background_construction_jobs_per_1000"] / 1000,
+                    _NONE if seekers is None else np.asarray(seekers, dtype=float), before, after,
+                    chance)
+        if seekers is not None:
+            self.chance = chance
+        return after.sum() / max(before.sum(), 1.0) - 1.0
 
     def assign(self, persons: Table, township: np.ndarray, place_lut: np.ndarray, K: int,
                working_age: tuple[int, int], boost: float, rng: np.random.Generator) -> None:

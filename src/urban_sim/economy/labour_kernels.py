@@ -113,11 +113,18 @@ def assign_sectors(sector: np.ndarray, alive: np.ndarray, loc: np.ndarray, age: 
              chance, 1.0 + boost, np.ascontiguousarray(cum), tot, fallback)
 
 
-def _update_loop(jobs, trends, tourism_growth, direct_new, direct_sum, residents, construction,
-                 serv_per_resident, serv_rate, induced, cons_per_resident):
+def _update_loop(jobs, trends, tourism_growth, direct_new, residents, construction,
+                 serv_per_resident, serv_rate, induced, cons_per_resident, seekers, before, after,
+                 chance):
     # LabourMarket.update's NumPy operations, element by element in the same order (each
-    # element's result depends only on that row's earlier results)
+    # element's result depends only on that row's earlier results); a row's sum as NumPy's
+    # ``sum(axis=1)`` of six values: from +0.0, in order
     for p in range(jobs.shape[0]):
+        b, d = 0.0, 0.0
+        for s in range(jobs.shape[1]):
+            b += jobs[p, s]
+            d += direct_new[p, s]
+        before[p] = b
         for s in range(jobs.shape[1]):
             jobs[p, s] = jobs[p, s] * (1.0 + trends[s])
         jobs[p, _S_TOUR] = jobs[p, _S_TOUR] * (1.0 + tourism_growth[p])
@@ -125,11 +132,19 @@ def _update_loop(jobs, trends, tourism_growth, direct_new, direct_sum, residents
             jobs[p, s] = jobs[p, s] + direct_new[p, s]
         target = serv_per_resident * residents[p]
         jobs[p, _S_SERV] = jobs[p, _S_SERV] + serv_rate * (target - jobs[p, _S_SERV])
-        jobs[p, _S_SERV] = jobs[p, _S_SERV] + induced * direct_sum[p]
+        jobs[p, _S_SERV] = jobs[p, _S_SERV] + induced * d
         jobs[p, _S_CONS] = cons_per_resident * residents[p] + construction[p]
+        a = 0.0
         for s in range(jobs.shape[1]):
             x = jobs[p, s]
-            jobs[p, s] = x if (x >= 0.0) | (x != x) else 0.0  # np.maximum(x, 0.0): NaN stays
+            x = x if (x >= 0.0) | (x != x) else 0.0  # np.maximum(x, 0.0): NaN stays
+            jobs[p, s] = x
+            a += x
+        after[p] = a
+        if seekers.shape[0]:  # np.minimum(1.0, a / np.maximum(seekers, 1e-9)): NaN stays
+            m = seekers[p]
+            x = a / (m if (m >= 1e-9) | (m != m) else 1e-9)
+            chance[p] = x if (x <= 1.0) | (x != x) else 1.0
 
 
 _update = _jit(_update_loop)
@@ -138,10 +153,11 @@ _update = _jit(_update_loop)
 def update_jobs(jobs: np.ndarray, trends: np.ndarray, tourism_growth: np.ndarray,
                 direct_new: np.ndarray, residents: np.ndarray, construction: np.ndarray,
                 serv_per_resident: float, serv_rate: float, induced: float,
-                cons_per_resident: float) -> None:
-    """One year of the job stocks (``LabourMarket.update``), written into ``jobs``, in one
-    compiled pass with the NumPy rule's operations in its order (the rule is kept as the
-    reference in ``tests/test_kernels_labour.py``).
+                cons_per_resident: float, seekers: np.ndarray, before: np.ndarray,
+                after: np.ndarray, chance: np.ndarray) -> None:
+    """One year of the job stocks (``LabourMarket.update``), written into ``jobs``, and the
+    Harris–Todaro employment chance, in one compiled pass with the NumPy rule's operations in
+    its order (the rule is kept as the reference in ``tests/test_kernels_labour.py``).
 
     Parameters
     ----------
@@ -160,6 +176,12 @@ def update_jobs(jobs: np.ndarray, trends: np.ndarray, tourism_growth: np.ndarray
         ``induced_jobs_multiplier``.
     cons_per_resident : float
         ``background_construction_jobs_per_1000 / 1000``.
+    seekers : numpy.ndarray of float, shape (n_places,) or (0,)
+        Job seekers by place; empty: no chance computed.
+    before, after : numpy.ndarray of float, shape (n_places,)
+        Output: wage jobs by place before and after the update (``jobs.sum(axis=1)``).
+    chance : numpy.ndarray of float, shape (n_places,) or (0,)
+        Output (with seekers): ``min(1, after / max(seekers, 1e-9))``.
     """
-    _update(jobs, trends, tourism_growth, direct_new, direct_new.sum(axis=1), residents,
-            construction, serv_per_resident, serv_rate, induced, cons_per_resident)
+    _update(jobs, trends, tourism_growth, direct_new, residents, construction, serv_per_resident,
+            serv_rate, induced, cons_per_resident, seekers, before, after, chance)

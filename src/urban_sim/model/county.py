@@ -38,7 +38,7 @@ from urban_sim.population.migration import (
     WORKING_AGE, allocate_and_move, applicants, repair_bases, return_migration,
 )
 from urban_sim.population.state import (
-    LOC_OUTSIDE, LOC_VILLAGE, SECTORS, Table,
+    LOC_OUTSIDE, LOC_VILLAGE, Table,
 )
 from urban_sim.population.start_state import has_start_state, start_population
 from urban_sim.population.synthesis import synthesize
@@ -176,7 +176,6 @@ class CountyModel(mesa.Model):
         self.relocation = Relocation(self.data.data_dir, self.year)
         self.finance = Financing(self.data.data_dir, self.year, float(self.housing[0]))
         self.perceived: dict[str, np.ndarray] = {}
-        self._jobs_last = self.labour.nonfarm_jobs.sum()
         self._vital = {r: self.data.memo(("vital", r), lambda r=r: demography.rate_schedules(
                            self.data.vital_rates, r)) for r in ("mortality", "fertility")}
         restore_places(self, start)
@@ -304,19 +303,15 @@ class CountyModel(mesa.Model):
     def labour_market(self) -> None:
         """Update job stocks; Harris–Todaro chances; draw each worker's employment."""
         p = self.params
-        trends = np.zeros(len(SECTORS))
-        trends[SECTORS.index("industry")] = p["job_trend_industry"]
-        trends[SECTORS.index("services")] = p["job_trend_services"]
-        trends[SECTORS.index("public")] = p["job_trend_public"]
-        trends[SECTORS.index("agriculture")] = p["job_trend_industry"]
+        ind = p["job_trend_industry"]  # by sector (SECTORS); agri-processing as industry
+        trends = np.array((ind, ind, 0.0, p["job_trend_services"], 0.0, p["job_trend_public"]))
         tour = (p["job_trend_tourism"] * (1 + self.stocks["tourism_capacity"])
                 + 0.05 * p["tourism_jobs_per_promotion"] * self.block.levers.tourism_promotion)
         tourism_growth = np.where(self.qikou_place, tour, 0.0)
-        self._jobs_last = self.labour.nonfarm_jobs.sum()
-        self.labour.update(self.residents[: self.n_places], self._direct_jobs, self._construction_jobs,
-                           trends=trends, params=p, tourism_growth=tourism_growth)
-        self.labour.employment_chance(self.labour_force[: self.n_places])
-        self.job_growth = self.labour.nonfarm_jobs.sum() / max(self._jobs_last, 1.0) - 1.0
+        self.job_growth = self.labour.update(
+            self.residents[: self.n_places], self._direct_jobs, self._construction_jobs,
+            trends=trends, params=p, tourism_growth=tourism_growth,
+            seekers=self.labour_force[: self.n_places])
         self.labour.assign(self.persons, self.households.township, self._place_lut, self.K,
                            WORKING_AGE, p["training_employability_boost"], self.rng)
 

@@ -59,7 +59,6 @@ def restore_places(model, state: dict[str, np.ndarray]) -> None:
     if s["jobs"].shape == model.labour.jobs.shape:
         model.labour.jobs = s["jobs"].copy()
         model.labour.chance = s["chance"].copy()
-        model._jobs_last = model.labour.nonfarm_jobs.sum()
     if s["housing"].shape == model.housing.shape:
         model.housing = s["housing"].copy()
         model._refused = s["refused"].copy()
