@@ -88,16 +88,19 @@ def test_table_columns_are_views_of_the_current_rows():
     import copy
     import pickle
 
-    t = Table({"a": np.arange(3.0), "b": np.zeros(3, bool)})
+    t = Table({"a": np.arange(3.0), "b": np.ones(3, bool)})
     a_before = t.a
-    rows = t.append(a=np.ones(2))  # grows the arrays
+    rows = t.append(a=np.ones(2))  # grows the arrays; b, not given, gets zeros
     assert rows.tolist() == [3, 4] and len(t.a) == len(t.b) == len(t) == 5
     assert t.a.tolist() == [0, 1, 2, 1, 1] and not np.shares_memory(t.a, a_before)
-    t.append(a=np.full(1, 7.0))  # within the capacity
-    assert t.a.tolist() == [0, 1, 2, 1, 1, 7] and t.b.tolist() == [False] * 6
+    assert t.b.tolist() == [True] * 3 + [False] * 2
+    t.append(a=np.full(1, 7.0))  # within the capacity: zeros there too
+    assert t.a.tolist() == [0, 1, 2, 1, 1, 7] and t.b.tolist() == [True] * 3 + [False] * 3
+    with pytest.raises(KeyError):
+        t.append(a=np.ones(1), c=0)  # not a column: nothing written
     t.a = t.a * 2
-    t.b[1] = True
-    assert t.columns()["a"].tolist() == [0, 2, 4, 2, 2, 14] and t.columns()["b"][1]
+    t.b[1] = False
+    assert t.columns()["a"].tolist() == [0, 2, 4, 2, 2, 14] and not t.columns()["b"][1]
     for other in (copy.deepcopy(t), pickle.loads(pickle.dumps(t))):
         other.a[0] = -1.0
         other.append(b=np.ones(1, bool))

@@ -65,17 +65,27 @@ class Table:
 
         The first value is an array whose length is the number of rows; the others are arrays
         of that length or scalars (the same value in every new row), cast to the column's type.
+        Only the given columns are written: rows past ``n`` are zeros (the arrays grow by
+        ``np.zeros``, and no row is written before it is appended; rows are never reused).
+
+        Raises
+        ------
+        KeyError
+            If a name is not a column.
         """
+        cols, n = self._cols, self.n
+        if not values.keys() <= cols.keys():  # checked before anything is written
+            raise KeyError(f"not columns: {sorted(values.keys() - cols.keys())}")
         k = len(next(iter(values.values())))
-        if self.n + k > self._cap:
-            self._cap = max(2 * self._cap, self.n + k)
-            for name, col in self._cols.items():
+        if n + k > self._cap:
+            self._cap = max(2 * self._cap, n + k)
+            for name, col in cols.items():
                 grown = np.zeros(self._cap, dtype=col.dtype)
-                grown[: self.n] = col[: self.n]
-                self._cols[name] = grown
-        for name, col in self._cols.items():
-            col[self.n : self.n + k] = values[name] if name in values else 0
-        rows = np.arange(self.n, self.n + k)
+                grown[:n] = col[:n]
+                cols[name] = grown
+        for name, value in values.items():
+            cols[name][n : n + k] = value
+        rows = np.arange(n, n + k)
         self.n += k
         self._views()
         return rows
