@@ -11,7 +11,7 @@ import pytest
 from urban_sim.config import load_scenario
 from urban_sim.model import CountyModel
 from urban_sim.policy import government as gov
-from urban_sim.policy import year_kernels as yk
+from urban_sim.services import stock_kernels as yk
 from urban_sim.errors import DataError
 from urban_sim.population.migration import presence
 from urban_sim.services.stocks import (
@@ -459,7 +459,7 @@ def test_each_programme_reads_its_place_row(lin_data):
     assert tuple(pw) == PLACE_ROWS
     assert np.array_equal(pw["county_seat"], np.eye(31)[0])  # 1 at the seat, exactly
     assert len(set(prog.place)) > 2  # the table uses several keys
-    for i, key in enumerate(prog.place):  # the row of its key that year_kernels._year reads
+    for i, key in enumerate(prog.place):  # the row of its key that stock_kernels._year reads
         assert np.array_equal(rows[prog.columns_i[5, i]], pw[key]), (i, key)
     table = lin_data.programmes.copy()
     table.loc[table.index[3], "place"] = "townz"

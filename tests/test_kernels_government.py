@@ -1,16 +1,27 @@
-"""The government's year in one compiled call (``year_kernels._year``) equals the former
+"""The government's year in one compiled call (``stock_kernels._year``) equals the former
 ``Government.invest`` and ``Government.complete`` (kept here as the reference; their kernels are
 tested against NumPy in ``tests/test_fixed_costs.py``)."""
 
 from __future__ import annotations
 
-import numpy as np
+import types
 
+import numpy as np
+import pytest
+
+from urban_sim.config import load_scenario
 from urban_sim.config.schema import TASK_AREAS
+from urban_sim.errors import DataError
+from urban_sim.model.county import CountyModel
 from urban_sim.policy import government as gov
-from urban_sim.policy import year_kernels as yk
-from urban_sim.policy.allocation import place_masks, place_weight_rows
+from urban_sim.services import stock_kernels as yk
+from urban_sim.policy.allocation import (
+    PLACE_ROWS, building_standards, new_building_share, place_masks, place_weight_rows,
+)
+from urban_sim.policy.government import SEWAGE
 from urban_sim.population.state import SECTORS
+from urban_sim.services.stocks import NEW_BUILDING_SHARES
+from urban_sim.targets import indicator_values, sites
 
 
 def _invest_and_complete_reference(g, budget, shares, weights, need, room, queued, cost_factor,
@@ -48,6 +59,7 @@ class _Government:
     """The state of a :class:`government.Government` without its Mesa model."""
 
     invest_and_complete = gov.Government.invest_and_complete
+    _place_masks = gov.Government._place_masks
 
     def __init__(self, programmes, n_places, rng):
         k = len(programmes)
@@ -120,3 +132,95 @@ def test_place_rows_kernel_equals_place_weight_rows():
             got = np.full_like(want, -1.0)
             yk._place_rows(residents, place_masks(place_type, qikou), got)
             assert np.array_equal(got, want, equal_nan=True), (n, case)
+
+
+def _programme_room_reference(stocks, names, index, groups, site_counts, standard, new_m2):
+    # allocation.programme_room (main ace3b35): Stocks.rooms, sites left, new floor area
+    # not yet meeting the standard
+    room = stocks.rooms(names, groups)
+    for name, n in site_counts.items():
+        left = max(n - stocks[name], 0.0)
+        if name in index:
+            room[index[name]] = left
+    for name in NEW_BUILDING_SHARES:  # programme units are 1000 m² of funded floor area
+        if name in index:
+            room[index[name]] = (1.0 - standard[name]) * new_m2 / 1000.0
+    return room
+
+
+def _government_investment_reference(self):
+    # county.CountyModel.government_investment before its room, need, depreciation and
+    # additions joined the compiled year (main ace3b35)
+    p, t, st, g, prog = self.params, self.year, self.stocks, self.government, self.programmes
+    need_of, tops = g.rules(self.targets)
+    queued = g.queued()
+    values = indicator_values(st, self.groups, self.n_big_towns, prog.queued_of(SEWAGE, queued))
+    town_use = self.housing_use[1:]  # np.mean's sum and division, without its dispatch
+    use = [self.school_use, self.housing_use[0], float(np.add.reduce(town_use) / len(town_use)),
+           6.0 / max(self.groups["beds_per_1000"], 1e-9)]  # allocation.USE_STOCKS
+    new_m2 = self.new_dwellings * p["floor_area_per_new_dwelling_m2"]
+    standard = building_standards(p, t)
+    room = _programme_room_reference(
+        st, prog.stock_names, prog.stock_index, self.groups,
+        self.relocation.sites(sites(tops, self.groups, self.n_big_towns)), standard, new_m2)
+    gov_eff = st["governance_efficiency"]
+    shares = self._shares.get(id(self.block))
+    if shares is None:  # the block's task-area shares (the scenario's blocks do not change)
+        shares = self._shares[id(self.block)] = np.array(
+            [getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
+    amounts, built, self._direct_jobs, self._construction_jobs, pw = g.invest_and_complete(
+        self.finance.fund(t, self.budget, float(self.housing[0])), shares,
+        self.weights[id(self.block)], need_of(values, t, use), room, queued,
+        self.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
+        p["governance_early_completion"] * gov_eff, self.residents[: self.n_places],
+        self.place_type, self.qikou_place, t, p["job_attrition_rate"])
+    st.depreciate()
+    st.add_all(prog.stock_names, amounts, built, self.groups)
+    amounts, at = amounts.tolist(), prog.stock_index.get
+    def added(name: str) -> float:  # the amount added to a stock, 0.0 if no programme builds it
+        i = at(name)
+        return 0.0 if i is None else amounts[i]
+    for name in NEW_BUILDING_SHARES:
+        st[name] = new_building_share(standard[name], added(name) * 1000.0, new_m2)
+    self.childcare.private_supply(st, self.groups["childcare_demand"])
+    self._homesteads_to_withdraw = added("homestead_withdrawn")
+    self.relocation.move(self, added("relocated_households"))
+    self.housing[0] += added("housing_units_seat")
+    self.housing[1:] += added("housing_units_towns") * pw[PLACE_ROWS.index("towns")][1:self.K]
+
+
+@pytest.mark.parametrize("name,start,seed", [("plan", 2020, 3), ("baseline", 2010, 4),
+                                             ("fiscal_constraint", 2020, 5)])
+def test_invest_and_add_equals_the_python_steps(lin_data, name, start, seed):
+    """The government phase with room, need, year, depreciation and additions in one compiled
+    call (Government.invest_and_add) leaves stocks, government, dwellings, flows, persons and
+    the generator as the Python steps did, year after year (relocation moves in the plan)."""
+    sc = load_scenario(name, {"scale": 0.02, "start_year": start, "end_year": start + 12})
+    new, ref = CountyModel(sc, data=lin_data, seed=seed), CountyModel(sc, data=lin_data, seed=seed)
+    ref.government_investment = types.MethodType(_government_investment_reference, ref)
+    moved = 0.0
+    while new.year < sc.end_year:
+        new.step()
+        ref.step()
+        assert new.stocks.value == ref.stocks.value, new.year
+        assert list(new.stocks.value) == list(ref.stocks.value)
+        for k in ("pipeline", "construction", "construction_place", "operating_jobs_by_area",
+                  "jobs_by_area", "spend_by_area"):
+            assert np.array_equal(getattr(new.government, k), getattr(ref.government, k)), k
+        assert new.government.carried == ref.government.carried
+        assert np.array_equal(new.housing, ref.housing) and new.flows == ref.flows
+        assert np.array_equal(new.persons.loc, ref.persons.loc)
+        assert new.rng.bit_generator.state == ref.rng.bit_generator.state
+        moved += new.relocation.households
+    assert moved > 0 or name != "plan"
+    assert new.timeseries().equals(ref.timeseries())
+
+
+def test_invest_and_add_raises_for_a_missing_stock(lin_data):
+    """A site stock missing from the table raises as Stocks[name] does; so does a stock with
+    additions (after the compiled call, before the table is written)."""
+    sc = load_scenario("plan", {"scale": 0.02, "end_year": 2022})
+    m = CountyModel(sc, data=lin_data, seed=1)
+    del m.stocks.value["good_hospitals"]
+    with pytest.raises(DataError, match="no stock named 'good_hospitals'"):
+        m.government_investment()

@@ -27,7 +27,7 @@ from urban_sim.model.collect import collect, frame
 from urban_sim.model.tally import tally
 from urban_sim.model.start import restore_perceived, restore_places
 from urban_sim.policy.allocation import (
-    PLACE_ROWS, building_standards, new_building_share, programme_room,
+    PLACE_ROWS, building_standards, new_building_share,
 )
 from urban_sim.policy.institutions import land_and_institutions
 from urban_sim.population import choice as ch
@@ -263,21 +263,20 @@ class CountyModel(mesa.Model):
                6.0 / max(self.groups["beds_per_1000"], 1e-9)]  # allocation.USE_STOCKS
         new_m2 = self.new_dwellings * p["floor_area_per_new_dwelling_m2"]
         standard = building_standards(p, t)
-        room = programme_room(st, prog.stock_names, prog.stock_index, self.groups,
-                              self.relocation.sites(sites(tops, self.groups, self.n_big_towns)), standard, new_m2)
         gov_eff = st["governance_efficiency"]
         shares = self._shares.get(id(self.block))
         if shares is None:  # the block's task-area shares (the scenario's blocks do not change)
             shares = self._shares[id(self.block)] = np.array(
                 [getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
-        amounts, built, self._direct_jobs, self._construction_jobs, pw = g.invest_and_complete(
+        # room, need, funding, completions, depreciation and additions (one compiled call)
+        amounts, built, self._direct_jobs, self._construction_jobs, pw = g.invest_and_add(
+            st, self.groups, need_of, values, use,
+            self.relocation.sites(sites(tops, self.groups, self.n_big_towns)), standard, new_m2,
             self.finance.fund(t, self.budget, float(self.housing[0])), shares,
-            self.weights[id(self.block)], need_of(values, t, use), room, queued,
+            self.weights[id(self.block)], queued,
             self.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
             p["governance_early_completion"] * gov_eff, self.residents[: self.n_places],
             self.place_type, self.qikou_place, t, p["job_attrition_rate"])
-        st.depreciate()
-        st.add_all(prog.stock_names, amounts, built, self.groups)
         amounts, at = amounts.tolist(), prog.stock_index.get
         def added(name: str) -> float:  # the amount added to a stock, 0.0 if no programme builds it
             i = at(name)

@@ -9,8 +9,8 @@ import operator
 
 import numpy as np
 
-from urban_sim.population.kernels import _jit
-from urban_sim.services.stocks import NEW_BUILDING_SHARES, Stocks
+from urban_sim.services.stock_kernels import _need
+from urban_sim.services.stocks import NEW_BUILDING_SHARES
 
 
 USE_STOCKS = ("school_seats_seat", "housing_units_seat", "housing_units_towns", "hospital_beds")
@@ -45,6 +45,8 @@ class Need:
         self.programme_indicator = np.array([pos.get(i, len(pos)) for i in ind], dtype=np.intp)
         self.use = [(i, USE_STOCKS.index(s)) for i, s in enumerate(stocks_of_programmes)
                     if s in USE_STOCKS]
+        self.use_row = np.array([i for i, _ in self.use], dtype=np.int64)  # self.use as arrays
+        self.use_k = np.array([k for _, k in self.use], dtype=np.int64)
         mine = [t for t in targets if t.indicator in pos]
         last = {t.indicator: k for k, t in enumerate(mine)}  # last in table order
         final = {i: max(t.year for t in mine if t.indicator == i) for i in pos}
@@ -78,61 +80,33 @@ class Need:
         use : list of float
             Utilisation of each capacity of :data:`USE_STOCKS`, in that order.
         """
-        ahead = self._ahead.get(year)
-        if ahead is None:
-            ahead = self._ahead[year] = (self.target_year >= year) | (self.stays & (self.final_year < year))
-        get = self._get
-        v = np.array(get(values) if get else [values[i] for i in self.indicators], dtype=float)
-        need = _need(v, self.target_indicator, ahead, self.low, self.shift_low, self.shift_high,
-                     self.high, self.programme_indicator)
+        need = _need(self.indicator_array(values), self.target_indicator, self.ahead(year),
+                     self.low, self.shift_low, self.shift_high, self.high,
+                     self.programme_indicator)
         for i, k in self.use:
             need[i] = min(max(use[k] / 0.9, 0.2), 2.0)  # np.clip of a scalar, without its overhead
         return need
 
+    def ahead(self, year: int) -> np.ndarray:
+        """Targets still ahead in ``year`` (the last of an indicator also after its last
+        year), shape (n_targets,) of bool; shared by the calls of a year: not modified."""
+        ahead = self._ahead.get(year)
+        if ahead is None:
+            ahead = self._ahead[year] = (self.target_year >= year) | (self.stays & (self.final_year < year))
+        return ahead
 
-def _need_loop(v, target_indicator, ahead, low, shift_low, shift_high, high, programme_indicator):
-    # Need.__call__'s rule: an indicator has failed when a target still ahead is not met (NaN is
-    # never met); the extra last indicator (programmes without targets) always has; need 1
-    # where the programme's indicator has failed, else 0.1
-    failed = np.zeros(v.shape[0] + 1, dtype=np.bool_)
-    for k in range(target_indicator.shape[0]):
-        x = v[target_indicator[k]]
-        if ahead[k] and not (low[k] <= x + shift_low[k] and x + shift_high[k] <= high[k]):
-            failed[target_indicator[k]] = True
-    failed[v.shape[0]] = True
-    need = np.empty(programme_indicator.shape[0])
-    for i in range(programme_indicator.shape[0]):
-        need[i] = 1.0 if failed[programme_indicator[i]] else 0.1
-    return need
+    def indicator_array(self, values: dict[str, float]) -> np.ndarray:
+        """The values of :attr:`indicators` in order, shape (n_indicators,) of float.
+
+        Parameters
+        ----------
+        values : dict[str, float]
+            Indicator values (:func:`urban_sim.targets.indicator_values`).
+        """
+        get = self._get
+        return np.array(get(values) if get else [values[i] for i in self.indicators], dtype=float)
 
 
-_need = _jit(_need_loop)
-
-
-def programme_room(stocks: Stocks, names: tuple[str, ...], index: dict[str, int],
-                   groups: dict[str, float], site_counts: dict[str, float],
-                   standard: dict[str, float], new_m2: float) -> np.ndarray:
-    """Nominal amount each programme stock can still usefully take, shape (len(index),):
-    :meth:`Stocks.rooms` (inf for unbounded stocks and stocks not in the table), sites left for
-    counted facilities, thousand m² of new floor area not yet meeting the standard.
-
-    Parameters
-    ----------
-    names : tuple of str
-        The programme stocks (:attr:`Programmes.stock_names`; the same tuple every year is
-        found by its identity).
-    index : dict[str, int]
-        Position of each of ``names`` (:attr:`Programmes.stock_index`).
-    """
-    room = stocks.rooms(names, groups)
-    for name, n in site_counts.items():
-        left = max(n - stocks[name], 0.0)
-        if name in index:
-            room[index[name]] = left
-    for name in NEW_BUILDING_SHARES:  # programme units are 1000 m² of funded floor area
-        if name in index:
-            room[index[name]] = (1.0 - standard[name]) * new_m2 / 1000.0
-    return room
 
 
 PLACE_ROWS = ("county_seat", "county", "towns", "villages", "qikou_towns")

@@ -17,6 +17,8 @@ one year early (a smooth effect, replacing a threshold).
 
 from __future__ import annotations
 
+import operator
+
 import mesa
 import numpy as np
 import pandas as pd
@@ -24,9 +26,9 @@ import pandas as pd
 from urban_sim.config.schema import TASK_AREAS, PolicyBlock
 from urban_sim.errors import ConfigError, DataError, did_you_mean
 from urban_sim.policy.allocation import PLACE_ROWS, Need, place_masks, place_weight_rows
-from urban_sim.policy.year_kernels import _year
 from urban_sim.population.state import SECTORS
-from urban_sim.services.stocks import NEW_BUILDING_SHARES
+from urban_sim.services.stock_kernels import _stock_year, _year
+from urban_sim.services.stocks import NEW_BUILDING_SHARES, Stocks
 from urban_sim.targets import INDICATOR_OF_STOCK, target_tops
 
 LEVER_PROGRAMMES: dict[str, tuple[str, ...]] = {
@@ -89,7 +91,7 @@ class Programmes:
         self.duration = np.maximum(self.lag, 1)  # years of construction jobs
         self.early_lag = np.maximum(self.lag - 1, 0)  # lag of the units completed a year early
         self.jobs_per_unit = np.where(self.creates_jobs, self.unit_size, self.operating_jobs)
-        # the columns that year_kernels._year_loop reads, as two tables (rows in the order it
+        # the columns that stock_kernels._year_loop reads, as two tables (rows in the order it
         # reads)
         self.columns_f = np.stack([self.available_from, self.unit_cost, self.abs_unit_size,
                                    self.construction_jobs, self.unit_size, self.operating_jobs,
@@ -173,6 +175,7 @@ class Government(mesa.Agent):
         self.place_rows = np.zeros((len(PLACE_ROWS), n_places))
         self.spend = np.zeros(k)
         self._places: tuple | None = None  # (place_type, qikou_place, their place masks)
+        self._stocks_seen: tuple | None = None  # (stocks, size, sites, layout): _stock_layout
         self._rules: tuple | None = None  # (targets, need rule, target tops), see rules()
 
     def invest_and_complete(self, budget: float, shares: np.ndarray, weights: np.ndarray,
@@ -183,7 +186,7 @@ class Government(mesa.Agent):
                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Fund programmes for one year and start their projects, then complete this year's
         projects and advance the pipeline by one year (one compiled pass,
-        :func:`urban_sim.policy.year_kernels._year_loop`).
+        :func:`urban_sim.services.stock_kernels._year_loop`).
 
         Parameters
         ----------
@@ -196,7 +199,7 @@ class Government(mesa.Agent):
         room : numpy.ndarray, shape (n_stocks,)
             Nominal amount (stock units, ≥ 0) that can still be added to each stock of
             :attr:`Programmes.stock_names`, inf for unbounded stocks
-            (:func:`urban_sim.policy.allocation.programme_room`): each programme buys at most
+            (as :meth:`invest_and_add` computes it): each programme buys at most
             its headroom (room less what is queued, in units); the rest of the area's budget
             goes to its other programmes.
         queued : numpy.ndarray, shape (n_programmes,)
@@ -239,22 +242,150 @@ class Government(mesa.Agent):
         rewritten by the next call: nothing keeps them beyond the year.
         """
         p = self.programmes
-        key = self._places
-        if key is None or key[0] is not place_type or key[1] is not qikou_place:
-            key = self._places = (place_type, qikou_place, place_masks(place_type, qikou_place))
-        if len(residents) > 128:  # more than the compiled pass's one block of NumPy's sum
-            self.place_rows[:] = place_weight_rows(residents, place_type, qikou_place)
+        masks = self._place_masks(residents, place_type, qikou_place)
         area_budget = (budget + self.carried) * shares
         spend = self.spend
         _year(area_budget, weights, need, room, queued, year, cost_factor,
               min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i, self.pipeline,
               self.construction, self.construction_place, self.operating_jobs_by_area,
-              residents, key[2], p.new_building, self.place_rows, spend, self.spend_by_area,
+              residents, masks, p.new_building, self.place_rows, spend, self.spend_by_area,
               self.additions, self.built, self.direct_jobs, self.construction_jobs,
               self.jobs_by_area)
         self.unspent = max(float(area_budget.sum() - spend.sum()), 0.0)
         self.carried = self.unspent
         return self.additions, self.built, self.direct_jobs, self.construction_jobs, self.place_rows
+
+    def invest_and_add(self, stocks: Stocks, groups: dict[str, float], need_rule: Need,
+                       values: dict[str, float], use: list[float], site_counts: dict[str, float],
+                       standard: dict[str, float], new_m2: float, budget: float,
+                       shares: np.ndarray, weights: np.ndarray, queued: np.ndarray,
+                       cost_factor: float, early_share: float, residents: np.ndarray,
+                       place_type: np.ndarray, qikou_place: np.ndarray, year: int,
+                       attrition: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`invest_and_complete` with its room and need, then the year's depreciation
+        and the additions to the stocks, in one compiled call
+        (:func:`urban_sim.services.stock_kernels._stock_year_loop`).
+
+        The same as, in this order: the room of each programme stock (:meth:`Stocks.rooms`,
+        then the sites left of the counted facilities, then for the new-building shares the
+        thousand m² of ``new_m2`` not yet meeting the standard; ``programme_room`` in
+        ``tests/test_kernels_government.py``),
+        ``need = need_rule(values, year, use)``, :meth:`invest_and_complete`,
+        :meth:`Stocks.depreciate` and :meth:`Stocks.add_all` of the additions where built
+        (every value of the table is written back, as a Python float).
+
+        Parameters
+        ----------
+        stocks : Stocks
+            Read, then written (depreciation and additions).
+        groups : dict[str, float]
+            Population groups (persons) of the served capacities.
+        need_rule : Need
+            The need rule of the targets (:meth:`rules`).
+        values : dict[str, float]
+            Indicator values (:func:`urban_sim.targets.indicator_values`).
+        use : list of float
+            Utilisation of each capacity of :data:`urban_sim.policy.allocation.USE_STOCKS`.
+        site_counts : dict[str, float]
+            Sites of each counted-facility stock (:func:`urban_sim.targets.sites`): the room
+            of a programme stock among them is the sites left.
+        standard : dict[str, float]
+            Share of new floor area meeting each standard without county money
+            (:func:`urban_sim.policy.allocation.building_standards`).
+        new_m2 : float
+            New urban floor area this year, m².
+        budget, shares, weights, queued, cost_factor, early_share, residents, place_type, \
+qikou_place, year, attrition
+            As :meth:`invest_and_complete`.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            As :meth:`invest_and_complete`.
+
+        Raises
+        ------
+        DataError
+            If a site stock, or a stock with additions, is not in the table (the stocks are
+            then left unchanged).
+        """
+        p = self.programmes
+        lay = self._stock_layout(stocks, tuple(site_counts))
+        (keys, get, stock_pos, kind, group, group_names, lo, hi, lower, present, site_row,
+         site_pos, nb_names, nb_row, dep_pos, dep_rate, dep_lower) = lay
+        value = np.array(get(stocks.value), dtype=float)
+        masks = self._place_masks(residents, place_type, qikou_place)
+        area_budget = (budget + self.carried) * shares
+        r = need_rule
+        _stock_year(value, stock_pos, kind, group,
+                    np.array([max(groups[n], 1e-9) for n in group_names], dtype=float), lo, hi,
+                    lower, stocks.overshoot, site_row, site_pos,
+                    np.array(list(site_counts.values()), dtype=float), nb_row,
+                    np.array([standard[n] for n in nb_names], dtype=float), new_m2,
+                    r.indicator_array(values), r.target_indicator, r.ahead(year), r.low,
+                    r.shift_low, r.shift_high, r.high, r.programme_indicator, r.use_row,
+                    r.use_k, np.array(use, dtype=float), dep_pos, dep_rate, dep_lower,
+                    area_budget, weights, queued, year, cost_factor,
+                    min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i,
+                    self.pipeline, self.construction, self.construction_place,
+                    self.operating_jobs_by_area, residents, masks, p.new_building,
+                    self.place_rows, self.spend, self.spend_by_area, self.additions,
+                    self.built, self.direct_jobs, self.construction_jobs, self.jobs_by_area)
+        self.unspent = max(float(area_budget.sum() - self.spend.sum()), 0.0)
+        self.carried = self.unspent
+        if present is not None and (missing := self.built & ~present).any():
+            raise DataError(f"stocks.csv: no stock named {p.stock_names[int(np.argmax(missing))]!r}")
+        stocks.value.update(zip(keys, value.tolist()))
+        return self.additions, self.built, self.direct_jobs, self.construction_jobs, self.place_rows
+
+    def _place_masks(self, residents: np.ndarray, place_type: np.ndarray,
+                     qikou_place: np.ndarray) -> np.ndarray:
+        """:func:`urban_sim.policy.allocation.place_masks` (kept while the same arrays are
+        passed); with more than 128 places (one block of NumPy's sum, all the compiled pass
+        sums) the place rows of ``residents`` into :attr:`place_rows` here."""
+        key = self._places
+        if key is None or key[0] is not place_type or key[1] is not qikou_place:
+            key = self._places = (place_type, qikou_place, place_masks(place_type, qikou_place))
+        if len(residents) > 128:
+            self.place_rows[:] = place_weight_rows(residents, place_type, qikou_place)
+        return key[2]
+
+    def _stock_layout(self, stocks: Stocks, site_names: tuple[str, ...]) -> tuple:
+        """What :meth:`invest_and_add` reads of the stock table: its names and a reader of
+        their values, the programme stocks' positions there (-1: not in the table) and
+        :meth:`Stocks.layout`, the site stocks' rows and positions, the new-building shares'
+        names and rows, the depreciation's positions, rates and directions; kept while the
+        table has the same stocks.
+
+        Raises
+        ------
+        DataError
+            If a site stock is not in the table.
+        """
+        last = self._stocks_seen
+        if last is not None and last[0] is stocks and last[1] == len(stocks.value) \
+                and last[2] == site_names:
+            return last[3]
+        p, keys = self.programmes, tuple(stocks.value)
+        at = {name: i for i, name in enumerate(keys)}
+        for name in site_names:
+            if name not in at:
+                stocks[name]  # raises DataError
+        kind, group, group_names, lo, hi, lower, present, _ = stocks.layout(p.stock_names, True)
+        nb_names = tuple(n for n in NEW_BUILDING_SHARES if n in p.stock_index)
+        dep = stocks.depreciation
+        get = operator.itemgetter(*keys) if len(keys) > 1 else (lambda v: [v[n] for n in keys])
+        layout = (keys, get, np.array([at.get(n, -1) for n in p.stock_names], dtype=np.int64),
+                  kind, group, group_names, lo, hi, lower, present,
+                  np.array([p.stock_index.get(n, -1) for n in site_names], dtype=np.int64),
+                  np.array([at[n] for n in site_names], dtype=np.int64), nb_names,
+                  np.array([p.stock_index[n] for n in nb_names], dtype=np.int64),
+                  np.array([at[d[0]] for d in dep], dtype=np.int64),
+                  np.array([d[1] for d in dep], dtype=float),
+                  np.array([d[2] for d in dep], dtype=bool))
+        self._stocks_seen = (stocks, len(stocks.value), site_names, layout)
+        return layout
 
     def queued(self) -> np.ndarray:
         """Stock additions funded and under construction (units × unit size) by programme,

@@ -29,6 +29,7 @@ import pandas as pd
 
 from urban_sim.errors import DataError
 from urban_sim.population.kernels import _jit
+from urban_sim.services.stock_kernels import _COUNT, _REMOTE, _SERVED, _SHARE, _add, _room
 
 GROUP_OF_STOCK: dict[str, str] = {
     "rural_scale_water_served": "rural_residents",
@@ -100,93 +101,6 @@ _BOUND_KEYS = tuple((name, f"floor_{name}", f"ceiling_{name}") for name in (*SHA
 """Each bounded stock and the names of its floor and ceiling parameters (:func:`bounds_from`)."""
 
 
-def _approach(x, d, lo, hi, overshoot):
-    # share after a nominal increment d with diminishing returns (module docstring); the
-    # comparisons pick as Python's min(hi, y) and max(lo, y) do
-    w = (hi - lo) * (1.0 + overshoot)
-    if d >= 0:
-        if x >= hi:
-            return x
-        h = lo + w
-        y = h - (h - x) * math.exp(-d / w)
-        return y if y < hi else hi
-    if x <= lo:
-        return x
-    h = hi - w
-    y = h + (x - h) * math.exp(d / w)
-    return y if y > lo else lo
-
-
-def _nominal_to_reach(x, goal, lo, hi, overshoot):
-    # nominal increment (≥ 0, in share units; sign of the move dropped) that takes x to goal
-    # under _approach; 0 if x is already past it
-    w = (hi - lo) * (1.0 + overshoot)
-    if goal >= x:
-        if not x < hi:
-            return 0.0
-        h = lo + w
-        b = h - goal
-        return w * math.log((h - x) / (1e-12 if 1e-12 > b else b))
-    if not x > lo:
-        return 0.0
-    h = hi - w
-    b = goal - h
-    return w * math.log((x - h) / (1e-12 if 1e-12 > b else b))
-
-
-_COUNT, _SHARE, _REMOTE, _SERVED = 0, 1, 2, 3
-"""Kinds of stock: count (≥ 0, unbounded), bounded share, served capacity with diminishing
-returns (:data:`REMOTE_SERVED`), served capacity built to demand (other :data:`GROUP_OF_STOCK`)."""
-
-
-def _add_loop(value, amount, mask, kind, group, g_value, lo, hi, overshoot):
-    # Stocks.add_all: the new value of each masked stock (math.exp is the C library's, as in
-    # Python; the comparisons pick as Python's min and max do)
-    out = value.copy()
-    for i in range(value.shape[0]):
-        if not mask[i]:
-            continue
-        v, a, k = value[i], amount[i], kind[i]
-        if k == _SHARE:
-            out[i] = _approach(v, a, lo[i], hi[i], overshoot)
-        elif k == _REMOTE:
-            g = g_value[group[i]]
-            out[i] = _approach(v / g, a / g, lo[i], hi[i], overshoot) * g
-        elif k == _SERVED:  # built to demand, no further
-            cap = hi[i] * g_value[group[i]]
-            top = cap if cap > v else v
-            y = v + a
-            y = top if top < y else y
-            out[i] = 0.0 if 0.0 > y else y
-        else:
-            y = v + a
-            out[i] = 0.0 if 0.0 > y else y
-    return out
-
-
-def _room_loop(value, kind, group, g_value, lo, hi, lower, overshoot):
-    # Stocks.rooms: nominal amount each stock can still usefully take
-    out = np.empty(value.shape[0])
-    for i in range(value.shape[0]):
-        k = kind[i]
-        if k == _COUNT:
-            out[i] = np.inf
-        elif k == _SERVED:
-            y = hi[i] * g_value[group[i]] - value[i]
-            out[i] = 0.0 if 0.0 > y else y
-        else:
-            g = 1.0 if k == _SHARE else g_value[group[i]]
-            goal = lo[i] if lower[i] else hi[i]
-            out[i] = _nominal_to_reach(value[i] / g, goal, lo[i], hi[i], overshoot) * g
-    return out
-
-
-_approach = _jit(_approach)  # called by the loops below
-_nominal_to_reach = _jit(_nominal_to_reach)
-_add = _jit(_add_loop)
-_room = _jit(_room_loop)
-
-
 def stock_rows(table: pd.DataFrame) -> tuple[tuple[str, float, str, float], ...]:
     """``(stock, value, unit, depreciation rate per year)`` of each row of ``table`` (pandas
     DataFrame: ``stocks.csv`` rows of one year indexed by stock name), in table order: what
@@ -222,7 +136,7 @@ class Stocks:
         self.overshoot = float(params.get("share_overshoot", 0.05))
         self.value: dict[str, float] = {}
         self._layouts: dict[tuple, tuple] = {}
-        self._last: tuple = (None, None, None, None)  # the last key of _layout and its layout
+        self._last: tuple = (None, None, None, None)  # the last key of layout() and its layout
         self.depreciation: list[tuple[str, float, bool]] = []  # (stock, rate, lower is better)
         for name, v, unit, dep in (table if isinstance(table, tuple) else stock_rows(table)):
             if unit == "share_of_group":
@@ -255,7 +169,7 @@ class Stocks:
         DataError
             If a stock to add to is not in the table.
         """
-        kind, group, group_names, lo, hi, _, present, read = self._layout(names, groups is not None)
+        kind, group, group_names, lo, hi, _, present, read = self.layout(names, groups is not None)
         if present is not None and (missing := mask & ~present).any():  # None: all present
             raise DataError(f"stocks.csv: no stock named {names[int(np.argmax(missing))]!r}")
         g = [max(groups[n], 1e-9) for n in group_names] if groups is not None else [1.0]
@@ -267,12 +181,12 @@ class Stocks:
         """Nominal amount (≥ 0, stock units) that can still usefully be added to each stock,
         shape (len(names),): up to the ceiling (down to the floor for
         :data:`LOWER_IS_BETTER`), ``inf`` for unbounded stocks and stocks not in the table."""
-        kind, group, group_names, lo, hi, lower, _, read = self._layout(names, groups is not None)
+        kind, group, group_names, lo, hi, lower, _, read = self.layout(names, groups is not None)
         value = self.value
         g = [max(groups[n], 1e-9) for n in group_names] if groups is not None else [1.0]
         return _room(read(value), kind, group, np.array(g), lo, hi, lower, self.overshoot)
 
-    def _layout(self, names: tuple[str, ...], with_groups: bool) -> tuple:
+    def layout(self, names: tuple[str, ...], with_groups: bool) -> tuple:
         """Kind, group index, group names, floor, ceiling, lower-is-better, presence (None: all
         in the table) of ``names``, and a reader of their values (an array, 0 for those not in
         the table); cached while no stock is added to the table."""

@@ -1,18 +1,130 @@
-"""Compiled passes of the government's year (:meth:`urban_sim.policy.government.Government.
-invest_and_complete`): place rows, headroom, allocation, construction and operating jobs,
-completions, pipeline advance, and the year that calls them in one pass.
+"""Compiled passes of the stocks and of the government's year that adds to them: the stocks'
+diminishing returns and room (:class:`urban_sim.services.stocks.Stocks`), the need rule
+(:class:`urban_sim.policy.allocation.Need`), the government's year
+(:meth:`urban_sim.policy.government.Government.invest_and_complete`: place rows, headroom,
+allocation, construction and operating jobs, completions, pipeline advance), and that year with
+its room, need, depreciation and additions to the stocks in one pass
+(:meth:`~urban_sim.policy.government.Government.invest_and_add`).
 
-Each pass is the NumPy rule it replaced, element by element and in the same order (the rules are
-the references in ``tests/test_fixed_costs.py`` and ``tests/test_kernels_government.py``); a
-compiled function here calls only compiled functions of this module (numba's disk cache sees
-edits of this file only).
+Each pass is the Python or NumPy rule it replaced, element by element and in the same order (the
+rules are the references in ``tests/test_fixed_costs.py`` and
+``tests/test_kernels_government.py``). They share one module because a compiled function calls
+only compiled functions of its own module (numba's disk cache sees edits of this file only).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from urban_sim.population.kernels import _jit
+
+
+def _approach(x, d, lo, hi, overshoot):
+    # share after a nominal increment d with diminishing returns (stocks.py's docstring); the
+    # comparisons pick as Python's min(hi, y) and max(lo, y) do
+    w = (hi - lo) * (1.0 + overshoot)
+    if d >= 0:
+        if x >= hi:
+            return x
+        h = lo + w
+        y = h - (h - x) * math.exp(-d / w)
+        return y if y < hi else hi
+    if x <= lo:
+        return x
+    h = hi - w
+    y = h + (x - h) * math.exp(d / w)
+    return y if y > lo else lo
+
+
+def _nominal_to_reach(x, goal, lo, hi, overshoot):
+    # nominal increment (≥ 0, in share units; sign of the move dropped) that takes x to goal
+    # under _approach; 0 if x is already past it
+    w = (hi - lo) * (1.0 + overshoot)
+    if goal >= x:
+        if not x < hi:
+            return 0.0
+        h = lo + w
+        b = h - goal
+        return w * math.log((h - x) / (1e-12 if 1e-12 > b else b))
+    if not x > lo:
+        return 0.0
+    h = hi - w
+    b = goal - h
+    return w * math.log((x - h) / (1e-12 if 1e-12 > b else b))
+
+
+_COUNT, _SHARE, _REMOTE, _SERVED = 0, 1, 2, 3
+"""Kinds of stock: count (≥ 0, unbounded), bounded share, served capacity with diminishing
+returns (:data:`REMOTE_SERVED`), served capacity built to demand (other :data:`GROUP_OF_STOCK`)."""
+
+
+def _add_loop(value, amount, mask, kind, group, g_value, lo, hi, overshoot):
+    # Stocks.add_all: the new value of each masked stock (math.exp is the C library's, as in
+    # Python; the comparisons pick as Python's min and max do)
+    out = value.copy()
+    for i in range(value.shape[0]):
+        if not mask[i]:
+            continue
+        v, a, k = value[i], amount[i], kind[i]
+        if k == _SHARE:
+            out[i] = _approach(v, a, lo[i], hi[i], overshoot)
+        elif k == _REMOTE:
+            g = g_value[group[i]]
+            out[i] = _approach(v / g, a / g, lo[i], hi[i], overshoot) * g
+        elif k == _SERVED:  # built to demand, no further
+            cap = hi[i] * g_value[group[i]]
+            top = cap if cap > v else v
+            y = v + a
+            y = top if top < y else y
+            out[i] = 0.0 if 0.0 > y else y
+        else:
+            y = v + a
+            out[i] = 0.0 if 0.0 > y else y
+    return out
+
+
+def _room_loop(value, kind, group, g_value, lo, hi, lower, overshoot):
+    # Stocks.rooms: nominal amount each stock can still usefully take
+    out = np.empty(value.shape[0])
+    for i in range(value.shape[0]):
+        k = kind[i]
+        if k == _COUNT:
+            out[i] = np.inf
+        elif k == _SERVED:
+            y = hi[i] * g_value[group[i]] - value[i]
+            out[i] = 0.0 if 0.0 > y else y
+        else:
+            g = 1.0 if k == _SHARE else g_value[group[i]]
+            goal = lo[i] if lower[i] else hi[i]
+            out[i] = _nominal_to_reach(value[i] / g, goal, lo[i], hi[i], overshoot) * g
+    return out
+
+
+_approach = _jit(_approach)  # called by the loops below
+_nominal_to_reach = _jit(_nominal_to_reach)
+_add = _jit(_add_loop)
+_room = _jit(_room_loop)
+
+
+def _need_loop(v, target_indicator, ahead, low, shift_low, shift_high, high, programme_indicator):
+    # Need.__call__'s rule: an indicator has failed when a target still ahead is not met (NaN is
+    # never met); the extra last indicator (programmes without targets) always has; need 1
+    # where the programme's indicator has failed, else 0.1
+    failed = np.zeros(v.shape[0] + 1, dtype=np.bool_)
+    for k in range(target_indicator.shape[0]):
+        x = v[target_indicator[k]]
+        if ahead[k] and not (low[k] <= x + shift_low[k] and x + shift_high[k] <= high[k]):
+            failed[target_indicator[k]] = True
+    failed[v.shape[0]] = True
+    need = np.empty(programme_indicator.shape[0])
+    for i in range(programme_indicator.shape[0]):
+        need[i] = 1.0 if failed[programme_indicator[i]] else 0.1
+    return need
+
+
+_need = _jit(_need_loop)
 
 
 def _allocate_loop(area_budget, weights, need, available_from, year, headroom, unit_cost,
@@ -243,3 +355,57 @@ def _year_loop(area_budget, weights, need, room, queued, year, cost_factor, earl
 
 
 _year = _jit(_year_loop)
+
+
+def _stock_year_loop(values, stock_pos, kind, group, g_value, lo, hi, lower, overshoot,
+                     site_row, site_pos, site_count, nb_row, nb_standard, new_m2, indicators,
+                     target_indicator, ahead, low, shift_low, shift_high, high,
+                     programme_indicator, use_row, use_k, use, dep_pos, dep_rate, dep_lower,
+                     area_budget, weights, queued, year, cost_factor, early, attrition,
+                     columns_f, columns_i, pipeline, construction, construction_place,
+                     operating_by_area, residents, masks, new_building, place_rows, spend,
+                     by_area, additions, built, direct, construction_jobs, jobs):
+    # the government's year with its stocks, in the order of the former Python steps: the
+    # room of each programme stock (Stocks.rooms of the values before depreciation; sites
+    # left, max(count - value, 0.0) as Python's max picks; floor area not yet meeting the
+    # standard), the need rule (Need.__call__: capacity programmes min(max(use / 0.9, 0.2),
+    # 2.0) as Python picks), the year (_year_loop), depreciation (Stocks.depreciate, in the
+    # order of its list) and the additions (Stocks.add_all of the depreciated values where
+    # ``built``); ``values`` (every stock of the table, -1 in stock_pos: not in the table,
+    # read as 0.0 and never written) is updated in place
+    n = stock_pos.shape[0]
+    read = np.empty(n)
+    for k in range(n):
+        read[k] = values[stock_pos[k]] if stock_pos[k] >= 0 else 0.0
+    room = _room(read, kind, group, g_value, lo, hi, lower, overshoot)
+    for j in range(site_pos.shape[0]):
+        x = site_count[j] - values[site_pos[j]]
+        if site_row[j] >= 0:
+            room[site_row[j]] = 0.0 if 0.0 > x else x
+    for j in range(nb_row.shape[0]):
+        room[nb_row[j]] = (1.0 - nb_standard[j]) * new_m2 / 1000.0
+    need = _need(indicators, target_indicator, ahead, low, shift_low, shift_high, high,
+                 programme_indicator)
+    for j in range(use_row.shape[0]):
+        x = use[use_k[j]] / 0.9
+        x = 0.2 if 0.2 > x else x
+        need[use_row[j]] = 2.0 if 2.0 < x else x
+    _year(area_budget, weights, need, room, queued, year, cost_factor, early, attrition,
+                 columns_f, columns_i, pipeline, construction, construction_place,
+                 operating_by_area, residents, masks, new_building, place_rows, spend, by_area,
+                 additions, built, direct, construction_jobs, jobs)
+    for j in range(dep_pos.shape[0]):
+        i = dep_pos[j]
+        if dep_lower[j]:
+            values[i] += dep_rate[j] * (1.0 - values[i])
+        else:
+            values[i] *= 1.0 - dep_rate[j]
+    for k in range(n):
+        read[k] = values[stock_pos[k]] if stock_pos[k] >= 0 else 0.0
+    new = _add(read, additions, built, kind, group, g_value, lo, hi, overshoot)
+    for k in range(n):
+        if built[k] and stock_pos[k] >= 0:
+            values[stock_pos[k]] = new[k]
+
+
+_stock_year = _jit(_stock_year_loop)
