@@ -283,9 +283,10 @@ def _stratum_copies_loop(ptr, grouped, base, extra, draws, n):
     # without replacement by Floyd's algorithm (a uniform subset of size e_k from e_k draws).
     # Returns the households with a copy (ascending) and their copies. Picks are marked in a
     # bitmap by position in ``grouped``. Without a whole copy anywhere (a small sample), the
-    # picked households too, then read in order: cache-resident bits rather than a count per
-    # household of the file. Else counts by household, then found two at a time (a zero 64-bit
-    # word of counts: neither has a copy), written without a branch
+    # picked households too (from the positions, in order), then read in order:
+    # cache-resident bits rather than a count per household of the file. Else counts by
+    # household, then found two at a time (a zero 64-bit word of counts: neither has a copy),
+    # written without a branch
     mark = np.zeros((grouped.shape[0] >> 6) + 1, dtype=np.uint64)
     whole = False
     for k in range(base.shape[0]):
@@ -306,12 +307,21 @@ def _stratum_copies_loop(ptr, grouped, base, extra, draws, n):
             q = lo + t
             pick = lo + j if (mark[q >> 6] >> np.uint64(q & 63)) & one else q
             mark[pick >> 6] |= one << np.uint64(pick & 63)
-            h = np.int64(grouped[pick])
-            n_sel += 1 if not whole else copies[h] == 0
             if whole:
+                h = np.int64(grouped[pick])
+                n_sel += copies[h] == 0
                 copies[h] += 1
             else:
+                n_sel += 1
+    if not whole:
+        # the picks' households, read in order of position (a pass along ``grouped`` rather
+        # than a cache miss per pick in a file much larger than the sample)
+        for w in range(mark.shape[0]):
+            b = mark[w]
+            while b:
+                h = np.int64(grouped[(w << 6) + _ctz(b)])
                 picked[h >> 6] |= one << np.uint64(h & 63)
+                b &= b - one
     sel = np.empty(n_sel + 2, dtype=np.int64)  # the households with a copy, ascending
     n_copies = np.empty(n_sel + 2, dtype=np.int32)  # and their copies
     i = 0
