@@ -6,6 +6,7 @@ Alternatives (columns): 0 home village, 1 home township's centre (town), 2 count
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -350,52 +351,75 @@ def _distance_terms(pl: PlaceInputs, vt: np.ndarray, c_dist: float, d_out_km: fl
     return _memo(key, compute, [(a.dtype, a.shape, a.tobytes()) for a in arrays])
 
 
+_CONST_KEYS = ("asc_town", "asc_seat", "asc_outside", "household_other_income_yuan", *_STAY_KEYS)
+_constant_values = operator.itemgetter(*_CONST_KEYS)
+
+
+def _constants(p: Mapping[str, float], nw_n: int) -> tuple:
+    """The inputs of :func:`_utility_args` that are the same in every year of a run (the
+    parameters' values are the key): the workers by row and the other income by rental, the
+    alternative constants and the stay terms (read-only)."""
+    values = _constant_values(p)
+    hit = _CONSTS.get((values, nw_n))
+    if hit is None:
+        if len(_CONSTS) > 16:
+            _CONSTS.clear()
+        o = p["household_other_income_yuan"]  # × (1 + 0.5 rented): × 1.0 and × 1.5
+        hit = (np.arange(nw_n, dtype=np.int64)[:, None], np.array([o * 1.0, o * 1.5])[:, None, None],
+               np.array([0.0, p["asc_town"], p["asc_seat"], p["asc_outside"]]),
+               # staying: stay(youngest adult) at the current alternative (+ offset at the
+               # county seat; row j is added at alternative j when j is current, 0.0 at the others)
+               np.stack([stay_utility_by_age(p) + (p["stay_seat_offset"] if j == ALT_SEAT else 0.0)
+                         for j in range(3)]))
+        for a in hit:
+            a.setflags(write=False)
+        _CONSTS[(values, nw_n)] = hit
+    return hit
+
+
+_CONSTS: dict = {}
+
+
 def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str, float]) -> tuple:
     """Tables and household columns for the compiled utility pass of :func:`location_utilities`.
 
-    The inputs of the group terms (terms up to congestion: income terms by alternative, rented,
-    workers and place; distance terms; the place terms and their coefficients) and every scalar
-    or small table of the household terms, computed with NumPy (its ``log``/``log1p``) exactly
-    as before: the compiled pass only multiplies by coefficients, gathers, adds and subtracts,
-    the same operations in the same order as NumPy's broadcasting over all groups did (a
-    village's term is that of its place, so ``log`` by place gives the same values).
+    The inputs of the group terms (terms up to congestion: ``ln(n_workers · y + other)`` by
+    rented, workers and place, the alternative constants and ``β_y``; distance terms; the place
+    terms and their coefficients) and every scalar or small table of the household terms, the
+    ``log``/``log1p`` by NumPy exactly as before: the compiled pass only multiplies by
+    coefficients, gathers, adds and subtracts, the same operations in the same order as NumPy's
+    broadcasting over all groups did (a village's term is that of its place, so ``log`` by
+    place gives the same values). Inputs the same in every year of a run are kept
+    (:func:`_constants`, :func:`_distance_terms`).
     """
     p, pl, h = params, places, households
-    K = len(pl.township_seat_km)
     nw_n = int(h.n_workers.max()) + 1 if len(h) else 1
+    nw, other, asc, stay_tab = _constants(p, nw_n)
     b_y = p["beta_income"]
     # ---- terms up to congestion by (current, rented, n_workers, village), computed in the
     # compiled pass for the groups that occur: income term ASC_j + β_y ln(n_workers · y + other)
     # by alternative, rented, n_workers and place (the place of alternative j of a village:
-    # its village area, its township's centre, the county seat, outside), distance term
-    # (alternative, current, village); then the network, amenity and congestion terms are
-    # added and subtracted in this order, as NumPy's broadcasting did
+    # its village area, its township's centre, the county seat, outside; ASC_j + β_y x taken
+    # in the compiled pass), distance term (alternative, current, village); then the network,
+    # amenity and congestion terms are added and subtracted in this order, as NumPy's
+    # broadcasting did
     vt = np.asarray(pl.village_township, dtype=np.int64)
-    nw = np.arange(nw_n, dtype=np.int64)[:, None]
-    o = p["household_other_income_yuan"]  # × (1 + 0.5 rented): × 1.0 and × 1.5
-    other = np.array([o * 1.0, o * 1.5])[:, None, None]
-    asc = np.array([0.0, p["asc_town"], p["asc_seat"], p["asc_outside"]])[:, None, None, None]
-    # (summed here, not in the compiled pass: two more operations per group there cost more at
-    # full scale than these NumPy calls)
-    income = asc + b_y * np.log(nw * pl.income_yuan + other)
+    log_income = np.log(nw * pl.income_yuan + other)
     distance = _distance_terms(pl, vt, p["distance_income_ratio"] * b_y, p["distance_outside_km"])
-    groups = (income, distance, vt, K, np.asarray(pl.network_share, dtype=float), p["beta_network"],
-              pl.amenity, p["beta_amenity"], pl.congestion, p["beta_congestion"], nw_n)
-    # ---- household terms, in the order of the utility (see choose_locations)
-    school = p["beta_school"] * pl.school_quality
+    groups = (log_income, asc, b_y, distance, vt, len(pl.township_seat_km),
+              np.asarray(pl.network_share, dtype=float), p["beta_network"], pl.amenity,
+              p["beta_amenity"], pl.congestion, p["beta_congestion"], nw_n)
+    # ---- household terms, in the order of the utility (see choose_locations), as Python
+    # floats or the compiled pass's products: school β_S q_j; service access (β_SA access of
+    # the rural hukou, β_SA · 1.0 of the urban); land tie β_L tie, tie = tied (1 − 0.5 rented)
+    # (1 − 0.5 land_reform), on moving to 1, 2, 3 (by rented: β_L ((1 · 1.0) x), β_L ((1 · 0.5) x),
+    # x = 1 − 0.5 land_reform); price β_P ln price_j of a dwelling on moving to a town or the
+    # county seat
     b_sa = p["beta_service_access"]
-    access = np.array([b_sa * pl.hukou_service_access, b_sa * 1.0])
-    # land tie β_L tie, tie = tied (1 − 0.5 rented)(1 − 0.5 land_reform), on moving to 1, 2, 3
-    # (by rented: β_L ((1 · 1.0) x), β_L ((1 · 0.5) x), x = 1 − 0.5 land_reform)
     x, b_l = 1 - 0.5 * pl.land_reform, p["beta_land"]
-    lt = np.array([b_l * (1.0 * x), b_l * (0.5 * x)])
-    # price of a dwelling on moving to a town or the county seat
-    price = np.array([p["beta_price"] * np.log(pl.housing_price_yuan_m2[j - 1]) for j in (1, 2)])
-    # staying: stay(youngest adult) at the current alternative (+ offset at the county seat)
-    # (row j is added at alternative j when j is current; 0.0 is added at the others)
-    stay_tab = _memo(("stay", *(p[k] for k in _STAY_KEYS)), lambda: np.stack(
-        [stay_utility_by_age(p) + (p["stay_seat_offset"] if j == ALT_SEAT else 0.0) for j in range(3)]))
     return (groups, h.village, h.current, h.n_workers, h.land_rented,
             h.land_tied, h.hukou_urban, h.school_trigger, h.youngest_adult_age,
-            np.asarray(school, dtype=float), b_sa * 1.0, access, b_sa * p["service_access_outside"],
-            lt, price, stay_tab)
+            p["beta_school"], np.asarray(pl.school_quality, dtype=float), b_sa * 1.0,
+            b_sa * pl.hukou_service_access, b_sa * 1.0, b_sa * p["service_access_outside"],
+            b_l * (1.0 * x), b_l * (0.5 * x), p["beta_price"],
+            np.log(np.asarray(pl.housing_price_yuan_m2, dtype=float)), stay_tab)

@@ -135,7 +135,7 @@ def _group_row(table, key, c, r, w, v, income, distance, vt, K, pt):
     table[key, 3] = ((t3 + q[0, 3]) + q[1, 3]) - q[2, 3]
 
 
-def _gather_loop(income, distance, vt, K, network, b_net, amenity, b_a, congestion,
+def _gather_loop(log_income, asc, b_y, distance, vt, K, network, b_net, amenity, b_a, congestion,
                  b_c, nw_n, village, current, n_workers, rented, youngest, stay, out):
     # the group terms of the four alternatives (rows 0-3) and the stay term (row 4). A group
     # term depends on (current, rented, n_workers, village) only: a large run computes each
@@ -144,6 +144,14 @@ def _gather_loop(income, distance, vt, K, network, b_net, amenity, b_a, congesti
     n_vil = vt.shape[0]
     n = village.shape[0]
     n_keys = 3 * 2 * nw_n * n_vil
+    # the income terms ASC_j + β_y ln(n_workers · y + other) by alternative, rented, workers
+    # and place (NumPy's asc + b_y * log_income, broadcast)
+    income = np.empty((4,) + log_income.shape)
+    for j in range(4):
+        for r in range(log_income.shape[0]):
+            for w in range(log_income.shape[1]):
+                for q in range(log_income.shape[2]):
+                    income[j, r, w, q] = asc[j] + b_y * log_income[r, w, q]
     # by village, term (network, amenity, congestion) and alternative: the products of the
     # place terms (the network term of the village, alternative 0, is b_net * 0.0), which
     # _group_row adds in this order
@@ -183,14 +191,14 @@ def _gather_loop(income, distance, vt, K, network, b_net, amenity, b_a, congesti
         out[4, i] = stay[np.int64(current[i]), youngest[i]]
 
 
-def _household_terms_loop(current, rented, tied, hukou, trigger, school, v0_add, access, v3_add,
-                          lt_by_rented, price, lam, out):
+def _household_terms_loop(current, rented, tied, hukou, trigger, b_school, quality, v0_add, a0, a1,
+                          v3_add, l0, l1, b_price, log_price, lam, out):
     # no gather and no branch (selects): the loop is vectorised. lam <= 0 writes the
     # utilities, else the lower level of the nested logit (V/λ of town and seat shifted by
     # their maximum in rows 1-2, that maximum in row 4)
-    a0, a1 = access[0], access[1]
-    l0, l1 = lt_by_rented[0], lt_by_rented[1]
-    s0, s1, s2, s3 = school[0], school[1], school[2], school[3]
+    s0, s1 = b_school * quality[0], b_school * quality[1]  # β_S q_j
+    s2, s3 = b_school * quality[2], b_school * quality[3]
+    pr0, pr1 = b_price * log_price[0], b_price * log_price[1]  # β_P ln price_j
     for i in range(current.shape[0]):
         c = current[i]
         tr = trigger[i]
@@ -210,8 +218,8 @@ def _household_terms_loop(current, rented, tied, hukou, trigger, school, v0_add,
         x1 -= lt * away1
         x2 -= lt * away2
         x3 -= lt
-        x1 -= price[0] * away1  # dwelling price
-        x2 -= price[1] * away2
+        x1 -= pr0 * away1  # dwelling price
+        x2 -= pr1 * away2
         x0 += st if c == 0 else 0.0  # stay at the current alternative, + 0.0 at the others
         x1 += st if c == 1 else 0.0
         x2 += st if c == 2 else 0.0
@@ -229,11 +237,10 @@ def _household_terms_loop(current, rented, tied, hukou, trigger, school, v0_add,
 
 
 def _utilities_into(args, lam, out):
-    (groups, village, current, n_workers, rented, tied, hukou, trigger, youngest,
-     school, v0_add, access, v3_add, lt_by_rented, price, stay) = args
+    (groups, village, current, n_workers, rented, tied, hukou, trigger, youngest, *terms,
+     stay) = args
     _gather_jit(*groups, village, current, n_workers, rented, youngest, stay, out)
-    _household_terms_jit(current, rented, tied, hukou, trigger, school, v0_add, access, v3_add,
-                         lt_by_rented, price, lam, out)
+    _household_terms_jit(current, rented, tied, hukou, trigger, *terms, lam, out)
 
 
 def _nest_sum_loop(e, s):
