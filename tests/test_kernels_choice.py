@@ -436,6 +436,25 @@ def test_members_at_base_equal_the_numpy_rule(n, n_hh, seed, outside):
         assert len(ours[1]) == 0
 
 
+@pytest.mark.parametrize(("n", "seed", "with_u2"), [(0, 0, True), (1, 1, False), (700, 2, True),
+                                                    (700, 3, False)])
+def test_movers_equal_the_numpy_rule(n, seed, with_u2):
+    rng = np.random.default_rng(seed)
+    choice = rng.integers(0, 4, n).astype(np.int8)
+    base = rng.integers(0, 3, n).astype(np.int8)
+    dec = np.sort(rng.choice(3 * n + 1, n, replace=False)).astype(np.intp)
+    n_workers, trigger = rng.integers(0, 5, n), rng.random(n) < 0.3
+    u2 = rng.random(n) if with_u2 else np.zeros(0)
+    ours = kc.movers(choice, dec, base, n_workers, trigger, u2)
+    movers = np.flatnonzero(choice != base)
+    ref = (movers, dec[movers], choice[movers], base[movers].astype(np.int64), n_workers[movers],
+           trigger[movers], u2[movers] if with_u2 else np.zeros(0))
+    for a, b in zip(ours, ref, strict=True):
+        _same(a, b)
+    if n > 1:
+        assert 0 < len(movers) < n
+
+
 @pytest.mark.parametrize(("n", "n_hh", "seed"), [(0, 3, 0), (1, 1, 1), (800, 200, 2), (3000, 900, 3)])
 def test_presence_of_equals_the_presence_rows(n, n_hh, seed):
     """The flags of some households (any order, none, all) are the rows of the full table
@@ -517,11 +536,12 @@ def _same_tables(a, b):
         _same(getattr(a, name), getattr(b, name))
 
 
-@pytest.mark.parametrize(("seed", "vacancy"), [(3, 40.0), (4, 1e9)])
-def test_migration_phases_equal_the_numpy_rules(lin_data, monkeypatch, seed, vacancy):
+@pytest.mark.parametrize(("seed", "vacancy", "scale"), [(3, 40.0, 0.03), (4, 1e9, 0.03), (7, 40.0, 0.005)])
+def test_migration_phases_equal_the_numpy_rules(lin_data, monkeypatch, seed, vacancy, scale):
     """Applicants, the capacity allocation (scarce and ample vacancies) and return migration of
-    a small model, year 2021: the same tables, results and generator state as the NumPy rules."""
-    m = CountyModel(scenario("baseline", scale=0.03, end_year=2022), data=lin_data, seed=seed)
+    a small model, year 2021: the same tables, results and generator state as the NumPy rules
+    (at scale 0.03 more deciding households than ``migration.SMALL_BATCH``, at 0.005 fewer)."""
+    m = CountyModel(scenario("baseline", scale=scale, end_year=2022), data=lin_data, seed=seed)
     seen = {}
     monkeypatch.setattr(county, "applicants", lambda *args: seen.setdefault("args", args) and None)
     m.year += 1
@@ -535,6 +555,7 @@ def test_migration_phases_equal_the_numpy_rules(lin_data, monkeypatch, seed, vac
     ours, ref = (_copy(P), _copy(H), _rng_copy(rng)), (_copy(P), _copy(H), _rng_copy(rng))
     app = mg.applicants(ours[0], ours[1], places, params, ours[2])
     app_ref = ref_applicants(ref[0], ref[1], places, params, ref[2])
+    assert (len(ref_members_at_base(P, H)[1]) >= mg.SMALL_BATCH) == (scale > 0.01)
     for name in ("hh", "dest", "current", "u2", "n_workers", "school_trigger"):
         _same(getattr(app, name), getattr(app_ref, name))
     _same(app.at_base, app_ref.at_base)

@@ -45,25 +45,27 @@ OUTSIDE, SEAT, TOWN, VILLAGE = LOC_OUTSIDE, LOC_SEAT, LOC_TOWN, LOC_VILLAGE
 
 
 # --------------------------------------------------------------------------- location choice
-def _at_base_loop(hh, loc, alive, base, at, deciding):
-    # branch-free masks (NumPy's flatnonzero then compacts them, faster than a loop)
-    for i in range(hh.shape[0]):
+def _members_at_base_loop(hh, loc, alive, age, base, age_class, village, rented, tie, withdrawn,
+                          hukou):
+    n = hh.shape[0]
+    at = np.empty(n, dtype=np.bool_)
+    deciding = np.empty(n, dtype=np.intp)
+    m = 0
+    for i in range(n):  # compaction without a branch: every slot is written, kept or not
         b = base[hh[i]]
         a = alive[i] & (loc[i] == b)
         at[i] = a
-        deciding[i] = a & (b != OUTSIDE)
-
-
-def _count_loop(idx, hh, age, age_class, n_households):
+        deciding[m] = i
+        m += a & (b != OUTSIDE)
     # by household: members at the base of class 0, 1, 2 and 200 − youngest adult's age
-    cnt = np.zeros((n_households, 4), dtype=np.int32)
-    for s in range(idx.shape[0]):
-        i = idx[s]
+    cnt = np.zeros((base.shape[0], 4), dtype=np.int32)
+    for s in range(m):
+        i = deciding[s]
         h = hh[i]
         a = age[i]
         cnt[h, age_class[a]] += 1
         cnt[h, 3] = max(cnt[h, 3], 200 - (np.int32(a) if a >= 18 else np.int32(200)))
-    return cnt
+    return (at,) + _deciders_loop(cnt, village, base, rented, tie, withdrawn, hukou)
 
 
 def _deciders_loop(cnt, village, base, rented, tie, withdrawn, hukou):
@@ -113,10 +115,59 @@ def members_at_base(hh, loc, alive, age, base, age_class, village, rented, tie, 
         a member at the base aged 6 or 12, age of the youngest member aged ≥ 18 at the base
         (int16; 200 if none). Integer counts, so identical to the bincounts they replace.
     """
-    at, deciding = np.empty(len(hh), dtype=bool), np.empty(len(hh), dtype=bool)
-    _at_base_jit(hh, loc, alive, base, at, deciding)
-    cnt = _count_jit(np.flatnonzero(deciding), hh, age, age_class, len(base))
-    return (at, *_deciders_jit(cnt, village, base, rented, tie, withdrawn, hukou))
+    return _members_at_base_jit(hh, loc, alive, age, base, age_class, village, rented, tie,
+                                withdrawn, hukou)
+
+
+def _movers_loop(choice, dec, base, n_workers, trigger, u2):
+    n = choice.shape[0]
+    idx = np.empty(n, dtype=np.intp)
+    m = 0
+    for i in range(n):  # compaction without a branch: every slot is written, kept or not
+        idx[m] = i
+        m += choice[i] != base[i]
+    hh = np.empty(m, dtype=dec.dtype)
+    dest = np.empty(m, dtype=np.int8)
+    current = np.empty(m, dtype=np.int64)
+    workers = np.empty(m, dtype=n_workers.dtype)
+    trig = np.empty(m, dtype=np.bool_)
+    u = np.empty(m if u2.shape[0] else 0)
+    for k in range(m):
+        i = idx[k]
+        hh[k] = dec[i]
+        dest[k] = choice[i]
+        current[k] = base[i]
+        workers[k] = n_workers[i]
+        trig[k] = trigger[i]
+    for k in range(u.shape[0]):
+        u[k] = u2[idx[k]]
+    return idx[:m], hh, dest, current, workers, trig, u
+
+
+_movers_jit = _jit(_movers_loop)
+
+
+def movers(choice, dec, base, n_workers, trigger, u2):
+    """The deciding households whose choice differs from their base, and their columns.
+
+    Parameters
+    ----------
+    choice : numpy.ndarray of int8, shape (n,)
+        Chosen alternative of each deciding household.
+    dec, base, n_workers, trigger : numpy.ndarray, shape (n,)
+        Household index, base location code (the codes of the alternatives 0-2), members of
+        working age at the base and school trigger of each deciding household.
+    u2 : numpy.ndarray of float, shape (n,) or (0,)
+        A uniform per deciding household, or none.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``movers = flatnonzero(choice != base)`` and ``dec[movers]``, ``choice[movers]``,
+        ``base[movers]`` (int64), ``n_workers[movers]``, ``trigger[movers]`` and
+        ``u2[movers]`` (empty if ``u2`` is), in one pass.
+    """
+    return _movers_jit(choice, dec, base, n_workers, trigger, u2)
 
 
 def _group_row(table, key, c, r, w, v, income, distance, vt, K, pt):
@@ -346,9 +397,8 @@ def perceive(chance, chance_out, wage, fallback, amenity, amenity_out, congestio
 
 
 _perceive_jit = _jit(_perceive_loop)
-_at_base_jit = _jit(_at_base_loop)
-_count_jit = _jit(_count_loop)
-_deciders_jit = _jit(_deciders_loop)
+_deciders_loop = _jit(_deciders_loop)  # called from the compiled loop below
+_members_at_base_jit = _jit(_members_at_base_loop)
 _group_row = _jit(_group_row)  # called from the compiled loop below
 _gather_jit = _jit(_gather_loop)
 _household_terms_jit = _jit(_household_terms_loop)

@@ -32,6 +32,10 @@ CHOICE_AGE_CLASS = np.zeros(2**15, dtype=np.intp)
 1 working age, 2 aged 6 or 12 (school start or secondary school)."""
 CHOICE_AGE_CLASS[WORKING_AGE[0]:WORKING_AGE[1] + 1] = 1
 CHOICE_AGE_CLASS[[6, 12]] = 2
+SMALL_BATCH = 4096
+"""Below this many deciding households the choice's two batches of uniforms are drawn at once
+(above, the second by :func:`urban_sim.population.sparse_draws.uniforms_at`, the movers' only)."""
+_NONE = np.zeros(0)
 
 
 @dataclass
@@ -116,13 +120,17 @@ def applicants(persons: Table, households: Table, places: ch.PlaceInputs, params
         return None
     n = len(dec)
     deciders = ch.Deciders(*cols)
-    base = deciders.current
-    batch = functools.partial(vk.uniforms, rng)  # = rng.random
-    choice = ch.choose_locations(deciders, places, params, batch(n))
-    movers = np.flatnonzero(choice != base)
-    u2 = uniforms_at(rng, n, movers, batch)  # = rng.random(n)[movers]: only the movers' are used
-    return Applicants(dec[movers], choice[movers], base[movers].astype(np.int64), u2,
-                      deciders.n_workers[movers], deciders.school_trigger[movers], at)
+    if n < SMALL_BATCH:  # both batches at once: rng.random(2 n) = rng.random(n), rng.random(n)
+        u = rng.random(2 * n)
+        u, later = u[:n], u[n:]
+    else:
+        u, later = vk.uniforms(rng, n), _NONE
+    choice = ch.choose_locations(deciders, places, params, u)
+    movers, hhs, dest, base, n_workers, trigger, u2 = kc.movers(
+        choice, dec, deciders.current, deciders.n_workers, deciders.school_trigger, later)
+    if n >= SMALL_BATCH:  # = rng.random(n)[movers]: only the movers' are used
+        u2 = uniforms_at(rng, n, movers, functools.partial(vk.uniforms, rng))
+    return Applicants(hhs, dest, base, u2, n_workers, trigger, at)
 
 
 def allocate_and_move(persons: Table, households: Table, app: Applicants, vacancy: np.ndarray,
