@@ -58,3 +58,20 @@ def test_environment_parts_move_only_with_their_own_money(lin_data):
     # money; it moves only a little through the financing constraint (land revenue of new
     # county-seat dwellings, policy/financing.py)
     assert np.allclose(heat["flood_safety"], base["flood_safety"], atol=0.01)
+
+
+def test_take_up_is_numpys_interpolation_read_once_a_year(lin_data):
+    """Childcare.take_up: np.interp of the table, also from the process's memo on later calls
+    and for a second model (the memo is shared while the file is unchanged)."""
+    from urban_sim.services.childcare import Childcare
+
+    a = Childcare(lin_data.data_dir)
+    assert a.active
+    years = range(2008, 2040)
+    ref = [float(np.interp(y, a.years, a.take_up_values)) for y in years]
+    assert len(set(ref)) > 3  # the schedule moves
+    for _ in range(2):
+        assert [a.take_up(y) for y in years] == ref
+        b = Childcare(lin_data.data_dir)
+        assert b._by_year is a._by_year and [b.take_up(y) for y in years] == ref
+    assert a.demand(1000.0, 2030) == 1000.0 * ref[2030 - 2008]

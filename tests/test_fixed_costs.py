@@ -975,10 +975,12 @@ def test_tally_dwelling_use_is_numpys_maximum_rule_with_nan_and_tiny_housing():
     housing = np.array([np.nan, 0.0, 1e-12, 3.5])
     is_urban = np.zeros(2 * K + 1, dtype=bool)
     is_urban[:2] = True
-    _, _, _, occupied, use, _, _, in_county = _by_place(by_key, lut, flags, township, 2.5, K,
-                                                        housing, True, is_urban, 1.0)
+    out, old, sums = np.full((4, 2 * K + 1), np.nan), np.zeros(2 * K + 1, np.int64), np.empty(12)
+    _, in_county = _by_place(by_key, lut, flags, township, 2.5, K, housing, True, is_urban, 1.0,
+                             out, old, sums)
+    occupied, use = out[2], out[3]
     assert np.array_equal(use[:K], occupied[:K] / np.maximum(housing, 1e-9), equal_nan=True)
-    assert np.isnan(use[0]) and (use[K:] == 0).all()
+    assert np.isnan(use[0]) and (use[K:] == 0).all()  # the last entry too (not a place)
     pres = flags[:-1].reshape(-1, 4)
     n_at = _households_at_numpy(pres.ravel(), township, K).reshape(K, 4)
     ref = np.zeros(2 * K + 1)

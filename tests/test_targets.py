@@ -208,3 +208,137 @@ def test_indicator_values_name_the_first_missing_stock_and_pass_on_a_missing_gro
     stocks.value = values
     with pytest.raises(KeyError, match="vehicles"):
         indicator_values(stocks, {k: v for k, v in groups.items() if k != "vehicles"}, 3)
+
+
+def _indicator_values_reference(s, groups, n_big_towns, queued):
+    """targets._indicator_values before the yearly outputs read the values as a list (main 36e0db0)."""
+    import math
+
+    from urban_sim.targets import COUNT_INDICATORS, SHARE_INDICATORS, STOCK_OF_INDICATOR, _ratio
+
+    share = {k: s[k] for k in SHARE_INDICATORS}
+    count = {k: math.floor(s[STOCK_OF_INDICATOR[k]] + 1e-9) for k in COUNT_INDICATORS}
+    rural = groups["rural_residents"]
+    started = s["town_sewage_facilities"] + (queued or {}).get("town_sewage_facilities", 0.0)
+    return {
+        **share, **count,
+        "town_sewage_started": math.floor(started + 1e-9),
+        "township_commerce_centre_share": _ratio(s["township_commerce_centres"], groups["n_other_townships"]),
+        "rural_scale_water_share": _ratio(s["rural_scale_water_served"], rural),
+        "rural_tap_water_rate": _ratio(s["rural_tap_water_served"], rural),
+        "seat_water_coverage": _ratio(s["seat_water_served"], groups["seat_residents"]),
+        "rural_sewage_treatment_rate": _ratio(s["rural_sewage_served"], rural),
+        "special_ed_enrollment": _ratio(s["special_ed_seats"], groups["disabled_children"]),
+        "town_sewage_coverage": (
+            1.0 if n_big_towns == 0 else min(s["town_sewage_facilities"], n_big_towns) / n_big_towns),
+        "township_grade3_road_share": _ratio(s["grade3_road_townships"], groups["n_other_townships"]),
+        "road_network_density": _ratio(s["seat_road_km"], groups["seat_built_up_km2"], cap=None),
+        "parking_ratio": _ratio(s["parking_spaces"], groups["vehicles"], cap=None),
+        "nursing_bed_share": _ratio(s["care_beds_nursing"], s["care_beds_nursing"] + s["care_beds_other"]),
+        "village_elderly_facility_coverage": _ratio(s["village_elderly_facilities"], groups["n_villages"]),
+        "inclusive_childcare_share": _ratio(s["childcare_places_inclusive"],
+                                            s["childcare_places_inclusive"] + s["childcare_places_other"]),
+    }
+
+
+def test_indicator_row_is_the_dict_rule_in_its_names_order():
+    """indicator_row (the yearly outputs' list) has the keys and values of the dict rule it
+    replaced, in the same order, for random stocks and groups with empty groups and whole counts."""
+    import math
+
+    import numpy as np
+
+    from urban_sim.services.stocks import Stocks
+    from urban_sim.targets import _STOCKS_READ, INDICATOR_NAMES, indicator_row, indicator_values
+
+    rng = np.random.default_rng(4)
+    for t in range(200):
+        s = {n: float(rng.choice([0.0, 1.0, 2.0 - 1e-10, rng.random() * 10.0 ** rng.integers(-2, 5)]))
+             for n in _STOCKS_READ}
+        groups = {g: float(rng.choice([0.0, rng.random() * 1e4])) for g in (
+            "rural_residents", "seat_residents", "disabled_children", "vehicles",
+            "seat_built_up_km2", "n_villages", "n_other_townships")}
+        big, queued = int(rng.integers(0, 4)), ({"town_sewage_facilities": float(rng.integers(0, 3))}
+                                                if t % 2 else None)
+        stocks = Stocks.__new__(Stocks)
+        stocks.value = s
+        ref = _indicator_values_reference(s, groups, big, queued)
+        row = indicator_row(stocks, groups, big, queued)
+        assert tuple(ref) == INDICATOR_NAMES
+        got = indicator_values(stocks, groups, big, queued)
+        assert list(got) == list(ref)
+        for a, b, c in zip(row, ref.values(), got.values(), strict=True):
+            assert type(a) is type(b) is type(c) and (a == b == c or math.isnan(a) and math.isnan(b)
+                                                       and math.isnan(c))
+
+
+def _comparison_reference(s, g, avg):
+    """luliang.comparison before the yearly outputs read its values as a list (main 36e0db0)."""
+    import math
+
+    def per(num, den, k=1.0):
+        return num / den * k if den > 0 else math.nan
+
+    park = s["public_space_quality"] * avg["park_m2_per_index"]
+    level = {
+        "school_seats_vs_luliang": (per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]),
+                                    "school_seats_per_pupil"),
+        "hospital_beds_vs_luliang": (per(s["hospital_beds"], g["residents"], 1000), "hospital_beds_per_1000"),
+        "care_beds_vs_luliang": (per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000),
+                                 "care_beds_per_1000_aged_60_plus"),
+        "seat_water_vs_luliang": (min(per(s["seat_water_served"], g["seat_residents"]), 1.0),
+                                  "seat_water_coverage"),
+        "seat_roads_vs_luliang": (per(s["seat_road_km"], g["seat_built_up_km2"]), "seat_road_density_km_per_km2"),
+        "parks_vs_luliang": (park, "park_area_m2_per_resident"),
+    }
+    out = {"park_area_per_resident_m2": park}
+    for name, (value, item) in level.items():
+        out[name] = value / avg[item] if avg[item] > 0 else math.nan
+    return out
+
+
+def test_ratio_row_and_comparison_row_are_their_dict_rules():
+    """RatioDecomposition.row and luliang.comparison_row: the values of the dicts (names in
+    RATIO_NAMES, COMPARISON_NAMES order) before, at and after the reference year; a stock
+    missing from the comparison is a DataError naming it."""
+    import math
+
+    import numpy as np
+
+    from urban_sim.errors import DataError
+    from urban_sim.luliang import COMPARISON_NAMES, ITEMS, STOCKS_READ, comparison, comparison_row
+    from urban_sim.services.stocks import Stocks
+    from urban_sim.targets import RATIO_NAMES, RATIO_PARTS, RatioDecomposition
+
+    rng = np.random.default_rng(5)
+    groups_names = {d for _, d in RATIO_PARTS.values()} | {"pupils", "residents", "age_60_plus",
+                                                           "seat_residents", "seat_built_up_km2"}
+    ratios = RatioDecomposition(2024)
+    for year in range(2020, 2030):
+        s = {n: float(rng.choice([0.0, rng.random() * 1e3])) for n in
+             {*STOCKS_READ, *(n for n, _ in RATIO_PARTS.values())}}
+        g = {n: float(rng.choice([0.0, rng.random() * 1e4])) for n in groups_names}
+        stocks = Stocks.__new__(Stocks)
+        stocks.value = s
+        row = ratios.row(year, stocks, g)
+        ref = []
+        for ind, (n, d) in RATIO_PARTS.items():  # the class docstring's rule
+            num, den = s[n], g[d]
+            ref.append(num / den if den > 0 else math.nan)
+            n0, d0 = ratios._base.get(ind, (math.nan, math.nan)) if year >= 2024 else (math.nan,) * 2
+            ok = d0 > 0 and den > 0
+            ref += [(num - n0) / d0 if ok else math.nan, num / den - num / d0 if ok else math.nan]
+        assert len(row) == len(RATIO_NAMES) == len(ref)
+        assert np.array_equal(row, ref, equal_nan=True), year
+        assert list(ratios.values(year, stocks, g)) == list(RATIO_NAMES)
+        avg = {i: float(rng.choice([0.0, rng.random() * 10])) for i in ITEMS}
+        got = comparison(stocks, g, avg)
+        assert tuple(got) == COMPARISON_NAMES
+        assert np.array_equal(list(got.values()), comparison_row(s, g, avg), equal_nan=True)
+        ref = _comparison_reference(stocks, g, avg)
+        assert list(ref) == list(got)
+        assert np.array_equal(list(got.values()), list(ref.values()), equal_nan=True)
+    assert comparison(stocks, g, None) == {}
+    stocks.value = {n: v for n, v in s.items() if n != "seat_road_km"}
+    with pytest.raises(DataError, match="no stock named 'seat_road_km'"):
+        comparison(stocks, g, avg)

@@ -57,20 +57,47 @@ def comparison(stocks: Stocks, groups: dict[str, float], avg: dict[str, float] |
     empty without averages, NaN where a group is empty."""
     if avg is None:
         return {}
-    s, g = stocks, groups
+    try:
+        return dict(zip(COMPARISON_NAMES, comparison_row(stocks.value, groups, avg)))
+    except KeyError:
+        for name in STOCKS_READ:
+            stocks[name]  # raises DataError for a stock not in stocks.csv
+        raise
+
+
+STOCKS_READ = ("public_space_quality", "school_seats_seat", "school_seats_other", "hospital_beds",
+               "care_beds_nursing", "care_beds_other", "seat_water_served", "seat_road_km")
+"""Stocks :func:`comparison_row` reads."""
+
+
+COMPARISON_NAMES = ("park_area_per_resident_m2", *FEEDS)
+"""Names of the values of :func:`comparison_row`, in order (the keys of :func:`comparison`)."""
+
+
+def comparison_row(s: dict[str, float], g: dict[str, float], avg: dict[str, float]) -> list[float]:
+    """The values of :func:`comparison` as a list, in the order of :data:`COMPARISON_NAMES`.
+
+    Parameters
+    ----------
+    s : dict[str, float]
+        Stock values (``Stocks.value``; KeyError if one read here is missing).
+    g : dict[str, float]
+        Population groups.
+    avg : dict[str, float]
+        Lüliang averages (:func:`read_averages`, not None).
+    """
     park = s["public_space_quality"] * avg["park_m2_per_index"]
-    level = {
-        "school_seats_vs_luliang": (_per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]),
-                                    "school_seats_per_pupil"),
-        "hospital_beds_vs_luliang": (_per(s["hospital_beds"], g["residents"], 1000), "hospital_beds_per_1000"),
-        "care_beds_vs_luliang": (_per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000),
-                                 "care_beds_per_1000_aged_60_plus"),
-        "seat_water_vs_luliang": (min(_per(s["seat_water_served"], g["seat_residents"]), 1.0),
-                                  "seat_water_coverage"),
-        "seat_roads_vs_luliang": (_per(s["seat_road_km"], g["seat_built_up_km2"]), "seat_road_density_km_per_km2"),
-        "parks_vs_luliang": (park, "park_area_m2_per_resident"),
-    }
-    out = {"park_area_per_resident_m2": park}
-    for name, (value, item) in level.items():
-        out[name] = value / avg[item] if avg[item] > 0 else math.nan
+    level = (
+        (_per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]), "school_seats_per_pupil"),
+        (_per(s["hospital_beds"], g["residents"], 1000), "hospital_beds_per_1000"),
+        (_per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000),
+         "care_beds_per_1000_aged_60_plus"),
+        (min(_per(s["seat_water_served"], g["seat_residents"]), 1.0), "seat_water_coverage"),
+        (_per(s["seat_road_km"], g["seat_built_up_km2"]), "seat_road_density_km_per_km2"),
+        (park, "park_area_m2_per_resident"),
+    )
+    out = [park]
+    for value, item in level:
+        a = avg[item]
+        out.append(value / a if a > 0 else math.nan)
     return out

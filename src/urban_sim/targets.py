@@ -287,9 +287,32 @@ def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int,
     dict[str, float]
         Shares as fractions 0–1; NaN where the denominator group is empty (never inf).
     """
+    return dict(zip(INDICATOR_NAMES, indicator_row(stocks, groups, n_big_towns, queued)))
+
+
+def indicator_row(stocks: Stocks, groups: dict[str, float], n_big_towns: int,
+                  queued: dict[str, float] | None = None) -> list[float]:
+    """The values of :func:`indicator_values` as a list, in the order of
+    :data:`INDICATOR_NAMES` (the yearly outputs read them so: no dict a year).
+
+    Parameters
+    ----------
+    stocks, groups, n_big_towns, queued
+        As :func:`indicator_values`.
+
+    Returns
+    -------
+    list of float
+        Counted facilities as int (``math.floor``), as in :func:`indicator_values`.
+
+    Raises
+    ------
+    DataError
+        If a stock read here is not in ``stocks.csv``.
+    """
     s = stocks.value
     try:
-        return _indicator_values(s, groups, n_big_towns, queued)
+        return _indicator_row(s, groups, n_big_towns, queued)
     except KeyError:
         missing = [n for n in _STOCKS_READ if n not in s]
         if missing:
@@ -297,36 +320,41 @@ def indicator_values(stocks: Stocks, groups: dict[str, float], n_big_towns: int,
         raise
 
 
-def _indicator_values(s: dict[str, float], groups: dict[str, float], n_big_towns: int,
-                      queued: dict[str, float] | None) -> dict[str, float]:
-    # indicator_values of the stock values s (KeyError if one is missing)
-    share = dict(zip(SHARE_INDICATORS, _read_shares(s)))
-    count = {k: math.floor(s[STOCK_OF_INDICATOR[k]] + 1e-9) for k in COUNT_INDICATORS}
+def _indicator_row(s: dict[str, float], groups: dict[str, float], n_big_towns: int,
+                   queued: dict[str, float] | None) -> list[float]:
+    # indicator_row of the stock values s (KeyError if one is missing), in INDICATOR_NAMES order
+    floor = math.floor
     rural = groups["rural_residents"]
+    towns = groups["n_other_townships"]
     started = s["town_sewage_facilities"] + (queued or {}).get("town_sewage_facilities", 0.0)
-    return {
-        **share, **count,
-        "town_sewage_started": math.floor(started + 1e-9),
-        "township_commerce_centre_share": _ratio(s["township_commerce_centres"],
-                                                 groups["n_other_townships"]),
-        "rural_scale_water_share": _ratio(s["rural_scale_water_served"], rural),
-        "rural_tap_water_rate": _ratio(s["rural_tap_water_served"], rural),
-        "seat_water_coverage": _ratio(s["seat_water_served"], groups["seat_residents"]),
-        "rural_sewage_treatment_rate": _ratio(s["rural_sewage_served"], rural),
-        "special_ed_enrollment": _ratio(s["special_ed_seats"], groups["disabled_children"]),
-        "town_sewage_coverage": (
-            1.0 if n_big_towns == 0 else min(s["town_sewage_facilities"], n_big_towns) / n_big_towns
-        ),
-        "township_grade3_road_share": _ratio(s["grade3_road_townships"], groups["n_other_townships"]),
-        "road_network_density": _ratio(s["seat_road_km"], groups["seat_built_up_km2"], cap=None),
-        "parking_ratio": _ratio(s["parking_spaces"], groups["vehicles"], cap=None),
-        "nursing_bed_share": _ratio(s["care_beds_nursing"], s["care_beds_nursing"] + s["care_beds_other"]),
-        "village_elderly_facility_coverage": _ratio(s["village_elderly_facilities"], groups["n_villages"]),
-        "inclusive_childcare_share": _ratio(
-            s["childcare_places_inclusive"],
-            s["childcare_places_inclusive"] + s["childcare_places_other"],
-        ),
-    }
+    nursing, inclusive = s["care_beds_nursing"], s["childcare_places_inclusive"]
+    return [
+        *_read_shares(s), *[floor(v + 1e-9) for v in _read_counts(s)],
+        floor(started + 1e-9),
+        _ratio(s["township_commerce_centres"], towns),
+        _ratio(s["rural_scale_water_served"], rural),
+        _ratio(s["rural_tap_water_served"], rural),
+        _ratio(s["seat_water_served"], groups["seat_residents"]),
+        _ratio(s["rural_sewage_served"], rural),
+        _ratio(s["special_ed_seats"], groups["disabled_children"]),
+        1.0 if n_big_towns == 0 else min(s["town_sewage_facilities"], n_big_towns) / n_big_towns,
+        _ratio(s["grade3_road_townships"], towns),
+        _ratio(s["seat_road_km"], groups["seat_built_up_km2"], cap=None),
+        _ratio(s["parking_spaces"], groups["vehicles"], cap=None),
+        _ratio(nursing, nursing + s["care_beds_other"]),
+        _ratio(s["village_elderly_facilities"], groups["n_villages"]),
+        _ratio(inclusive, inclusive + s["childcare_places_other"]),
+    ]
+
+
+INDICATOR_NAMES = (
+    *SHARE_INDICATORS, *COUNT_INDICATORS, "town_sewage_started", "township_commerce_centre_share",
+    "rural_scale_water_share", "rural_tap_water_rate", "seat_water_coverage",
+    "rural_sewage_treatment_rate", "special_ed_enrollment", "town_sewage_coverage",
+    "township_grade3_road_share", "road_network_density", "parking_ratio", "nursing_bed_share",
+    "village_elderly_facility_coverage", "inclusive_childcare_share")
+"""Names of the values of :func:`indicator_row`, in order (the keys of :func:`indicator_values`)."""
+assert len(set(INDICATOR_NAMES)) == len(INDICATOR_NAMES)
 
 
 _STOCKS_READ = tuple(dict.fromkeys((
@@ -337,6 +365,7 @@ _STOCKS_READ = tuple(dict.fromkeys((
     "village_elderly_facilities", "childcare_places_inclusive", "childcare_places_other")))
 """Stocks :func:`indicator_values` reads, in the order it reads them."""
 _read_shares = operator.itemgetter(*SHARE_INDICATORS)
+_read_counts = operator.itemgetter(*(STOCK_OF_INDICATOR[k] for k in COUNT_INDICATORS))
 
 
 RATIO_PARTS: dict[str, tuple[str, str]] = {
@@ -383,25 +412,40 @@ class RatioDecomposition:
 
     def values(self, year: int, stocks: Stocks, groups: dict[str, float]) -> dict[str, float]:
         """Outputs of one year (see class docstring)."""
-        out = {}
+        return dict(zip(RATIO_NAMES, self.row(year, stocks, groups)))
+
+    def row(self, year: int, stocks: Stocks, groups: dict[str, float]) -> list[float]:
+        """The values of :meth:`values` as a list, in the order of :data:`RATIO_NAMES`.
+
+        Raises
+        ------
+        DataError
+            If a stock of :data:`RATIO_PARTS` is not in ``stocks.csv``.
+        """
         s = stocks.value
         if not s.keys() >= _RATIO_STOCKS:
             stocks[next(n for n, _ in RATIO_PARTS.values() if n not in s)]  # raises DataError
+        nums, dens = _read_nums(s), _read_dens(groups)
         if year == self.reference_year:
-            self._base = {ind: (s[n], groups[d]) for ind, (n, d) in RATIO_PARTS.items()}
+            self._base = dict(zip(RATIO_PARTS, zip(nums, dens)))
         base = self._base if year >= self.reference_year else {}
-        for ind, num_name, den_name, uncapped, investment, population in _RATIO_OUTPUTS:
-            num, den = s[num_name], groups[den_name]
-            out[uncapped] = num / den if den > 0 else math.nan  # _ratio without a cap
-            inv = pop = math.nan
+        nan = math.nan
+        out = []
+        for ind, num, den in zip(RATIO_PARTS, nums, dens):
+            inv = pop = nan
             if ind in base:
                 n0, d0 = base[ind]
                 if d0 > 0 and den > 0:
                     inv = (num - n0) / d0
                     pop = num / den - num / d0
-            out[investment] = inv
-            out[population] = pop
+            out += (num / den if den > 0 else nan, inv, pop)  # uncapped: _ratio without a cap
         return out
+
+
+RATIO_NAMES = tuple(name for parts in _RATIO_OUTPUTS for name in parts[3:])
+"""Names of the values of :meth:`RatioDecomposition.row`, in order."""
+_read_nums = operator.itemgetter(*(n for n, _ in RATIO_PARTS.values()))
+_read_dens = operator.itemgetter(*(d for _, d in RATIO_PARTS.values()))
 
 
 def attainment(targets: list[Target], values: pd.DataFrame) -> pd.DataFrame:

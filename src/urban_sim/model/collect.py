@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 
 import numpy as np
 import pandas as pd
 
 from urban_sim.config.schema import TASK_AREAS
 from urban_sim.economy.labour import FARMING, UNEMPLOYED
-from urban_sim.luliang import comparison, read_averages
+from urban_sim.luliang import COMPARISON_NAMES, comparison_row, read_averages
+from urban_sim.luliang import STOCKS_READ as _LULIANG_STOCKS
 from urban_sim.model.outputs import FLOWS, investment_in, jobs_created_in, jobs_in
 from urban_sim.population.kernels import _jit, counts_by_sector
 from urban_sim.population.state import SECTORS
 from urban_sim.services.stocks import ENVIRONMENT_PARTS
-from urban_sim.targets import indicator_values
+from urban_sim.targets import INDICATOR_NAMES, RATIO_NAMES, indicator_row
 
 TOWNSHIP_OUTPUTS = ["resident_population", "empty", "mean_household_size", "share_age_60_plus"]
 """Outputs of every township, in the order of their rows."""
@@ -46,9 +48,14 @@ ZONE_ROWS = (("county_seat", "resident_population"), ("towns", "resident_populat
 
 _STOCKS_READ = frozenset({"school_seats_seat", "school_seats_other", "hospital_beds",
                           "care_beds_nursing", "care_beds_other", "childcare_places_inclusive",
-                          "childcare_places_other", "flood_safety", *ENVIRONMENT_PARTS})
+                          "childcare_places_other", "flood_safety", *ENVIRONMENT_PARTS,
+                          *_LULIANG_STOCKS})
 _NAN_FLOWS = [math.nan] * len(FLOWS)
 _NAN_AREAS = np.full(len(TASK_AREAS), math.nan)
+_read_environment = operator.itemgetter(*ENVIRONMENT_PARTS)
+_KEYS = {False: (*INDICATOR_NAMES, *RATIO_NAMES), True: (*INDICATOR_NAMES, *RATIO_NAMES, *COMPARISON_NAMES)}
+"""The county indicators after the head, without and with the Lüliang averages (then relocation
+and financing)."""
 
 
 def _per(num, den, k=1.0):
@@ -108,19 +115,22 @@ def collect(model, collect_flows: bool) -> None:
         _per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000),
         _per(s["childcare_places_inclusive"] + s["childcare_places_other"], total, 1000),
         demand if math.isfinite(demand) else math.nan,
-        s["flood_safety"], *[s[n] for n in ENVIRONMENT_PARTS], model.environment_seat]
-    dicts = (indicator_values(st, g, model.n_big_towns, model.queued_sewage()),
-             model.ratios.values(y, st, g),
-             comparison(st, g, read_averages(model.data.data_dir, model.scenario.start_year)))
+        s["flood_safety"], *_read_environment(s), model.environment_seat]
+    try:
+        avg = model._luliang_averages  # once a run
+    except AttributeError:
+        avg = model._luliang_averages = read_averages(model.data.data_dir, model.scenario.start_year)
+    values += indicator_row(st, g, model.n_big_towns, model.queued_sewage())
+    values += model.ratios.row(y, st, g)
+    if avg is not None:
+        values += comparison_row(s, g, avg)
     outputs = {**model.relocation.outputs(), **model.finance.outputs()}
-    for d in dicts:
-        values.extend(d.values())
     values.extend(outputs.values() if collect_flows else
                   [v if k == "debt_outstanding" else math.nan for k, v in outputs.items()])
     K, r = model.K, model.residents
     values += [r[0], *model.zone_residents, r[-1], model.labour.chance[0]]
     values.extend(_township_rows(r, model.occupied, model.old_by_place, model.weight, K).tolist())
-    keys = (*dicts[0], *dicts[1], *dicts[2], *outputs)
+    keys = (*_KEYS[avg is not None], *outputs)
     last = rec["template"][-1] if rec["template"] else None
     if last is None or last[2] != keys or len(last[0]) != len(values):
         last = template(keys, tuple(pl.name for pl in model.places))

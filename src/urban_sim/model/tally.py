@@ -54,11 +54,16 @@ def tally(self, counts: tuple | None = None) -> tuple:
     self.presence = flags[:-1].reshape(-1, 4)
     housing = getattr(self, "housing", None)
     p = self.params
-    (self.residents, self.labour_force, self.old_by_place, self.occupied, self.housing_use_all,
-     sums, self.n_big_towns, in_county) = _by_place(
+    n_places = 2 * K + 1
+    # the kernel's results into arrays made here (numba boxes no returned array): rows
+    # residents, labour force, households at each place, dwelling use (first 2 K entries)
+    out, old, sums = np.empty((4, n_places)), np.empty(n_places, np.int64), np.empty(12)
+    self.n_big_towns, in_county = _by_place(
         by_key, self._place_lut, flags, H.township, w, K,
         housing if housing is not None else _NO_HOUSING, housing is not None,
-        self.is_urban_place, p["town_sewage_min_residents"])
+        self.is_urban_place, p["town_sewage_min_residents"], out, old, sums)
+    self.residents, self.labour_force, self.occupied, use = out
+    self.old_by_place, self.housing_use_all = old, use[:2 * K]
     # Python floats: the same values, cheaper arithmetic in the indicators that read them
     (total, urban, pupils, pupils_seat, age_0_14, age_60_plus, age_0_3, registered, towns,
      villages, seat, outside) = sums.tolist()
@@ -173,23 +178,23 @@ _np_sum = _jit(np_sum)
 
 
 def _by_place_loop(by_key, lut, flags, township, w, K, housing, has_housing, is_urban,
-                   min_residents):
+                   min_residents, out, old, sums):
     # persons by place and age class (np.add.at of the rows of by_key at lut; the dead in the
     # last place, dropped), then at full scale (× w): residents, labour force, the old by place
     # (count), households at each place (from the presence flags: a household with a living
     # member at a location counts there once), dwelling use, and the sums of the groups and
     # zones: each as the NumPy expression it replaced (float sums pairwise as NumPy's, integer
-    # sums exact); and the households with a living member in the county (locations 0-2)
+    # sums exact); and the households with a living member in the county (locations 0-2).
+    # Into out (rows residents, labour force, occupied, dwelling use: shape (4, 2 K + 1), use's
+    # last entry 0), old (int64, 2 K + 1) and sums (12); returns (big towns, households in the county)
     n_classes = by_key.shape[0] // lut.shape[0]
     n_places = 2 * K + 1
     by_place = np.zeros((n_places + 1, n_classes), dtype=np.int64)
     for r in range(lut.shape[0]):
         for c in range(n_classes):
             by_place[lut[r], c] += by_key[r * n_classes + c]
-    residents = np.empty(n_places)
-    labour = np.empty(n_places)
+    residents, labour, occupied, use = out[0], out[1], out[2], out[3]
     pupils = np.empty(n_places)
-    old = np.empty(n_places, dtype=np.int64)
     resident = np.zeros(n_classes, dtype=np.int64)  # in the county, by age class
     registered = 0
     for q in range(n_places):
@@ -215,14 +220,14 @@ def _by_place_loop(by_key, lut, flags, township, w, K, housing, has_housing, is_
         n_at[row + two] += f2
         n_at[row + three] += f3
         in_county += f0 | f1 | f2
-    occupied = np.zeros(n_places)
+    occupied[:] = 0.0
     at_seat = 0
     for t in range(K):
         occupied[K + t] += n_at[4 * t + LOC_VILLAGE] * w
         occupied[t] += n_at[4 * t + LOC_TOWN] * w
         at_seat += n_at[4 * t + LOC_SEAT]
     occupied[0] += at_seat * w
-    use = np.zeros(2 * K)
+    use[:] = 0.0
     if has_housing:
         for t in range(K):
             h = housing[t]
@@ -236,7 +241,6 @@ def _by_place_loop(by_key, lut, flags, township, w, K, housing, has_housing, is_
             n_urban += 1
         if 1 <= q < K and is_urban[q] and residents[q] >= min_residents:
             big += 1
-    sums = np.empty(12)
     sums[0] = 0.0 + _sum(residents, 0, n_places - 1)
     sums[1] = 0.0 + _sum(urban, 0, n_urban)
     sums[2] = 0.0 + _sum(pupils, 0, n_places - 1)
@@ -249,7 +253,7 @@ def _by_place_loop(by_key, lut, flags, township, w, K, housing, has_housing, is_
     sums[9] = 0.0 + _sum(residents, K, K)  # residents[K:2 * K].sum(): village areas
     sums[10] = residents[0]  # the county seat
     sums[11] = residents[n_places - 1]  # outside
-    return residents, labour, old, occupied, use, sums, big, in_county
+    return big, in_county
 
 
 _by_place = _jit(_by_place_loop)

@@ -55,12 +55,19 @@ class Childcare:
         if not self.active:
             return
         # read once per process while the file is unchanged
-        self.years, self.take_up_values, self.rate = _read(path, st.st_mtime_ns, st.st_size)
+        self.years, self.take_up_values, self.rate, self._by_year = _read(path, st.st_mtime_ns,
+                                                                          st.st_size)
 
     def take_up(self, year: int) -> float:
         """Share (0–1) of children aged 0–3 whose families seek a place in ``year`` (linear
-        between table years, constant outside them)."""
-        return float(np.interp(year, self.years, self.take_up_values)) if self.active else 0.0
+        between table years, constant outside them; each year's share interpolated once per
+        process while the file is unchanged)."""
+        if not self.active:
+            return 0.0
+        v = self._by_year.get(year)
+        if v is None:
+            v = self._by_year[year] = float(np.interp(year, self.years, self.take_up_values))
+        return v
 
     def demand(self, children_0_3: float, year: int) -> float:
         """Places sought (full-population scale) by ``children_0_3`` children in ``year``."""
@@ -75,7 +82,9 @@ class Childcare:
 
 
 @functools.lru_cache(maxsize=8)
-def _read(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, np.ndarray, float]:
+def _read(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, np.ndarray, float, dict]:
+    # years and take-up shares, the private response rate and a memo of take-up by year (shared
+    # by every model reading this file unchanged)
     t = read_csv(path)
     for col in ("value", "low", "high"):
         values = pd.to_numeric(t[col], errors="coerce") if col in t.columns else None
@@ -95,4 +104,4 @@ def _read(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, np.ndarray, 
         raise DataError(f"{path}: needs rows for take_up_share and private_response_rate")
     years, values = take["year"].to_numpy(float), take["value"].to_numpy(float)
     years.flags.writeable = values.flags.writeable = False  # shared by every model
-    return years, values, float(rate["value"].iloc[0])
+    return years, values, float(rate["value"].iloc[0]), {}
