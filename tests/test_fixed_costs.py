@@ -1004,3 +1004,40 @@ def test_headroom_kernel_equals_the_numpy_rule():
             ref = (room.take(code) - np.abs(queued)) / size
             got = yk._headroom(room, queued, code, size)
         assert np.array_equal(got, ref, equal_nan=True), t
+
+
+def test_exogenous_inputs_equal_the_former_rules(lin_data):
+    """Wages and fallback incomes by place (levels by place kept for the run) and the vital
+    rates in force (kept for the tables, by year and multipliers, at most 64) are the former
+    NumPy expressions, for two models of the same tables with other multipliers; the cache of
+    rates is bounded."""
+    from urban_sim.population import demography
+
+    models = [CountyModel(load_scenario("plan", {"scale": 0.01, "end_year": 2027,
+                                                 "uncertainties.mortality_multiplier": m,
+                                                 "uncertainties.fertility_multiplier": f}),
+                          data=lin_data, seed=2) for m, f in ((1.0, 1.0), (1.3, 0.7))]
+    for year in (2025, 2026):  # after the policy start: the scenario's multipliers
+        for m in models:
+            m.year = year
+            m.exogenous_inputs()
+            p, u = m.params, m.uncertainties
+            local, outside = m.scenario.wage_indices(year, p["wage_growth_base_year"])
+            levels = np.array((p["wage_seat_yuan"], p["wage_town_yuan"],
+                               p["wage_village_nonfarm_yuan"]))
+            fallback = np.array((p["informal_income_yuan"], p["informal_income_yuan"],
+                                 p["farm_income_yuan"]))
+            assert np.array_equal(m.wage, np.append(levels.take(m.place_type) * local,
+                                                    p["wage_outside_yuan"] * outside))
+            assert np.array_equal(m.fallback, np.append(
+                fallback.take(m.place_type) * local, p["outside_fallback_income_yuan"] * outside))
+            q, f = (demography.rate_in_year(*demography.rate_schedules(lin_data.vital_rates, r),
+                                            year) for r in ("mortality", "fertility"))
+            assert np.array_equal(m.mortality, np.minimum(q * u.mortality_multiplier, 1.0))
+            assert np.array_equal(m.fertility, f * u.fertility_multiplier)
+    assert not np.array_equal(models[0].mortality, models[1].mortality)
+    cache = lin_data.memo(("vital_in_force",), dict)
+    for year in range(1990, 2060):  # 70 keys
+        models[1].year = year
+        models[1].exogenous_inputs()
+    assert 0 < len(cache) <= 64

@@ -230,22 +230,28 @@ class CountyModel(mesa.Model):
         # uncertainties act from the policy start year only; before it, history (issue 10)
         self.uncertainties = u = sc.uncertainties_at(t)
         local, outside = sc.wage_indices(t, p["wage_growth_base_year"])
-        n = len(self.place_type)  # by in-county place (× local), then outside (np.append's)
-        self.wage, self.fallback = np.empty(n + 1), np.empty(n + 1)
+        n = len(self.place_type)
         levels = (p["wage_seat_yuan"], p["wage_town_yuan"], p["wage_village_nonfarm_yuan"],
-                  p["informal_income_yuan"], p["farm_income_yuan"])
-        by_place = self.__dict__.get("_levels_by_place")  # the levels by place, once a run
+                  p["informal_income_yuan"], p["informal_income_yuan"], p["farm_income_yuan"])
+        by_place = self.__dict__.get("_levels_by_place")  # wage and fallback levels by place
         if by_place is None or by_place[0] != levels or by_place[1] is not self.place_type:
-            by_place = self._levels_by_place = (levels, self.place_type, *(
-                np.array(lv).take(self.place_type) for lv in (levels[:3], (levels[3], *levels[3:]))))
-        for out, at_place, there in ((self.wage, by_place[2], p["wage_outside_yuan"]),
-                                     (self.fallback, by_place[3], p["outside_fallback_income_yuan"])):
-            np.multiply(at_place, local, out=out[:n])
-            out[n] = there * outside
-        rates = {r: self.data.memo(("vital", r, t), lambda r=r: demography.rate_in_year(
-                     *self._vital[r], t)) for r in ("mortality", "fertility")}  # shared: not modified
-        self.mortality = np.minimum(rates["mortality"] * u.mortality_multiplier, 1.0)
-        self.fertility = rates["fertility"] * u.fertility_multiplier
+            by_place = self._levels_by_place = (levels, self.place_type, np.array(
+                [levels[:3], levels[3:]]).take(self.place_type, axis=1))  # once a run
+        pay = np.empty((2, n + 1))  # by in-county place (× local), then outside (np.append's)
+        np.multiply(by_place[2], local, out=pay[:, :n])
+        pay[0, n] = p["wage_outside_yuan"] * outside
+        pay[1, n] = p["outside_fallback_income_yuan"] * outside
+        self.wage, self.fallback = pay
+        key = (t, u.mortality_multiplier, u.fertility_multiplier)
+        vital = self.data.memo(("vital_in_force",), dict)  # shared by every model: not modified
+        rates = vital.get(key)
+        if rates is None:  # the year's rates by age times the multipliers (64 kept at most)
+            q, f = (self.data.memo(("vital", r, t), lambda r=r: demography.rate_in_year(
+                *self._vital[r], t)) for r in ("mortality", "fertility"))
+            if len(vital) >= 64:
+                vital.clear()
+            rates = vital[key] = (np.minimum(q * key[1], 1.0), f * key[2])
+        self.mortality, self.fertility = rates
         start = sc.policy.start_year if self.block is sc.policy else sc.start_year
         inv = self.block.investment
         self.budget = (inv.total_million_yuan * (1 + inv.growth_rate_per_year) ** (t - start)
