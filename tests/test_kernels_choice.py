@@ -436,6 +436,29 @@ def test_members_at_base_equal_the_numpy_rule(n, n_hh, seed, outside):
         assert len(ours[1]) == 0
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_housing_and_vacancy_equal_the_numpy_rule(seed):
+    """``CountyModel.capacity_allocation``'s NumPy rule before the kernel (shortfalls, surpluses,
+    a NaN, zeros)."""
+    rng = np.random.default_rng(seed)
+    K = 23
+    occupied, refused = rng.uniform(0, 1e4, K), rng.uniform(0, 500, K) * (rng.random(K) < 0.5)
+    housing = occupied * rng.uniform(0.8, 1.3, K)
+    housing[:2] = occupied[:2]
+    if seed == 3:
+        housing[5] = np.nan
+    target, response, seats = 0.08, 0.6, rng.uniform(0, 300)
+    ref_housing = housing.copy()
+    wanted = (occupied + refused) / (1 - target)
+    ref_housing += response * np.maximum(wanted - ref_housing, 0.0)
+    ref = np.full((K, 2), np.inf)
+    np.maximum(ref_housing - occupied, 0.0, out=ref[:, 0])
+    ref[0, 1] = seats
+    _same(mk.housing_and_vacancy(occupied, refused, housing, target, response, seats), ref)
+    _same(housing, ref_housing)
+    assert (ref[:, 0] == 0).any() and (ref[:, 0] > 0).any()
+
+
 @pytest.mark.parametrize(("n", "seed", "with_u2"), [(0, 0, True), (1, 1, False), (700, 2, True),
                                                     (700, 3, False)])
 def test_movers_equal_the_numpy_rule(n, seed, with_u2):

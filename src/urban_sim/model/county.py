@@ -37,6 +37,7 @@ from urban_sim.population.kernels import counts_away_by_village
 from urban_sim.population.migration import (
     WORKING_AGE, allocate_and_move, applicants, repair_bases, return_migration,
 )
+from urban_sim.population.migration_kernels import housing_and_vacancy
 from urban_sim.population.state import (
     LOC_OUTSIDE, LOC_VILLAGE, Table,
 )
@@ -385,14 +386,12 @@ class CountyModel(mesa.Model):
             return
         p, K = self.params, self.K
         # developers build toward the target vacancy rate, counting the households refused a
-        # dwelling last year as unmet demand
-        wanted = (self.occupied[:K] + self._refused) / (1 - p["housing_vacancy_target"])
-        self.housing += p["housing_market_response"] * np.maximum(wanted - self.housing, 0.0)
-        # free dwellings by township place; free school seats at the county seat (unbounded
-        # in the towns)
-        vacancy = np.full((K, 2), np.inf)
-        np.maximum(self.housing - self.occupied[:K], 0.0, out=vacancy[:, 0])
-        vacancy[0, 1] = max(self.stocks["school_seats_seat"] - self.groups["pupils_seat"], 0.0)
+        # dwelling last year as unmet demand; free dwellings by township place; free school
+        # seats at the county seat (unbounded in the towns)
+        vacancy = housing_and_vacancy(
+            self.occupied[:K], self._refused, self.housing, p["housing_vacancy_target"],
+            p["housing_market_response"],
+            max(self.stocks["school_seats_seat"] - self.groups["pupils_seat"], 0.0))
         moved = allocate_and_move(self.persons, self.households, self._applicants, vacancy,
                                   self.weight, p, self.rng)
         self._refused = moved.refused_by_place

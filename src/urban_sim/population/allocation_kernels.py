@@ -220,7 +220,7 @@ def moves(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, pupil_age,
 
 _applicant_members_jit = _jit(_applicant_members_loop)
 _moving_members_jit = _jit(_moving_members_loop)
-_moves_jit = _jit(_moves_loop)
+_moves_jit = _moves_loop = _jit(_moves_loop)  # also called from the compiled loops below
 
 
 
@@ -326,7 +326,7 @@ def _refused_loop(ok, urban, kind, place, K, weight, k_a, age_a, ia, old_age):
     return refused_by_place, sub, old
 
 
-_refused_jit = _jit(_refused_loop)
+_refused_jit = _refused_loop = _jit(_refused_loop)  # also called from a compiled loop below
 
 
 def refused(ok, urban, kind, place, K, weight, k_a, age_a, ia, old_age):
@@ -374,7 +374,7 @@ def _settle_loop(hhs, kind, to, gone, stay, base, years):
     return check[:m].copy()
 
 
-_settle_jit = _jit(_settle_loop)
+_settle_jit = _settle_loop = _jit(_settle_loop)  # also called from the compiled loops below
 
 
 def settle(hhs: np.ndarray, kind: np.ndarray, to: np.ndarray, gone: np.ndarray, stay: np.ndarray,
@@ -398,3 +398,76 @@ def settle(hhs: np.ndarray, kind: np.ndarray, to: np.ndarray, gone: np.ndarray, 
         base moved, and partly moving households whose members at the base all left.
     """
     return _settle_jit(hhs, kind, to, gone, stay, base, years)
+
+
+# --------------------------------------------------------------------------- the steps fused
+def _moves_settle_loop(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, ages, hhs,
+                       base, years):
+    counts, gone, stay = _moves_loop(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc,
+                                     ages[0], ages[1], ages[2], ages[3], ages[4])
+    return counts, _settle_loop(hhs, kind, to, gone, stay, base, years)
+
+
+def _refused_moves_settle_loop(ok, urban, kind, place, K, weight, k_a, age_a, ia, u_at, p_stay,
+                               to, female_a, rows, loc, ages, hhs, base, years):
+    refused_by_place, sub, old = _refused_loop(ok, urban, kind, place, K, weight, k_a, age_a, ia,
+                                               ages[4])
+    stay_elder = np.empty(old.shape[0], dtype=np.bool_)
+    for o in range(old.shape[0]):  # u_at[old] < p_stay
+        stay_elder[o] = u_at[old[o]] < p_stay
+    counts, check = _moves_settle_loop(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc,
+                                       ages, hhs, base, years)
+    return refused_by_place, counts, check
+
+
+_moves_settle_loop = _jit(_moves_settle_loop)  # also called from the compiled loop below
+_refused_moves_settle_jit = _jit(_refused_moves_settle_loop)
+
+
+def moves_and_settle(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, ages, hhs, base,
+                     years):
+    """:func:`moves` (without its check of ``stay_elder``: one value per member listed old by
+    :func:`refused`), then :func:`settle`, in one call.
+
+    Parameters
+    ----------
+    ages : tuple of int
+        First and last pupil age, first and last labour-migrant age, old age (years).
+    Others
+        As :func:`moves` and :func:`settle`.
+
+    Returns
+    -------
+    counts : numpy.ndarray of int64, shape (4,)
+        As :func:`moves`.
+    check : numpy.ndarray
+        As :func:`settle`.
+    """
+    return _moves_settle_loop(sub, k_a, kind, to, age_a, female_a, rows, stay_elder, loc, ages,
+                              hhs, base, years)
+
+
+def refused_moves_settle(ok, urban, kind, place, K, weight, k_a, age_a, ia, u_at, p_stay, to,
+                         female_a, rows, loc, ages, hhs, base, years):
+    """:func:`refused`, the elderly-stay draws ``u_at[old] < p_stay`` and
+    :func:`moves_and_settle`, in one call.
+
+    Parameters
+    ----------
+    u_at : numpy.ndarray of float, shape (n_at,)
+        One uniform per person at a base (``rng.random(n_at)``); the old members of the moving
+        households (``old`` of :func:`refused`) read theirs.
+    p_stay : float
+        ``urban_share_stay_elderly``.
+    Others
+        As :func:`refused` and :func:`moves_and_settle`.
+
+    Returns
+    -------
+    refused_by_place : numpy.ndarray of float, shape (K,)
+    counts : numpy.ndarray of int64, shape (4,)
+    check : numpy.ndarray
+        As :func:`refused`, :func:`moves` and :func:`settle`.
+    """
+    return _refused_moves_settle_jit(ok, urban, kind, place, K, weight, k_a, age_a, ia, u_at, p_stay,
+                                     to, female_a, rows, loc, ages, hhs, base, years)

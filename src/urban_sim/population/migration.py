@@ -161,21 +161,28 @@ def allocate_and_move(persons: Table, households: Table, app: Applicants, vacanc
         app.at_base, P.hh, P.age, P.female, hhs, app.dest, app.school_trigger, app.u2,
         app.n_workers, H.township, p["p_mother_with_pupil"], p["p_labour_only_outside"], PUPIL_AGE)
     ok = ch.capacity_lottery(place[urban], need, vacancy, weight, rng)
-    # the refused get kind 0; the members of the moving households, and the old among them
-    refused_by_place, sub, old = ak.refused(ok, urban, kind, place, len(vacancy), weight, k_a,
-                                            age_a, ia, ELDER_AGE)
-    # one uniform per person at a base (rng.random(n_at)); only the old members of
-    # moving households use theirs
-    stay_elder = uniforms_at(rng, n_at, old) < p["urban_share_stay_elderly"]
-    counts, gone, stay = ak.moves(sub, k_a, kind, to, age_a, female_a, pa, stay_elder, P.loc,
-                                  PUPIL_AGE, (WORKING_AGE[0], 49), ELDER_AGE)
+    # the refused get kind 0; the members of the moving households, and the old among them;
+    # one uniform per person at a base (rng.random(n_at)) of which only the old members of
+    # moving households use theirs; the moves; the whole moving households' new bases and the
+    # households whose base can have lost its members
+    ages = (PUPIL_AGE[0], PUPIL_AGE[1], WORKING_AGE[0], 49, ELDER_AGE)
+    p_stay = p["urban_share_stay_elderly"]
+    if n_at < SMALL_BATCH:  # drawn now: nothing else draws before the moves
+        refused_by_place, counts, check = ak.refused_moves_settle(
+            ok, urban, kind, place, len(vacancy), weight, k_a, age_a, ia, rng.random(n_at), p_stay,
+            to, female_a, pa, P.loc, ages, hhs, H.base, H.years_at_base)
+    else:
+        refused_by_place, sub, old = ak.refused(ok, urban, kind, place, len(vacancy), weight, k_a,
+                                                age_a, ia, ELDER_AGE)
+        counts, check = ak.moves_and_settle(sub, k_a, kind, to, age_a, female_a, pa,
+                                            uniforms_at(rng, n_at, old) < p_stay, P.loc, ages, hhs,
+                                            H.base, H.years_at_base)
     w = weight
     result = MoveResult(refused_by_place, counts[0] * w, counts[1] * w, counts[2] * w, counts[3] * w)
-    # the whole moving households' new bases; then repair_bases(P, H), looking only where a
-    # base can have lost its members: the bases were repaired before the choice (demography)
-    # and only these moves happened since, so every other household still has a living member
-    # at its base or none alive (base outside, 0 years, already so)
-    check = ak.settle(hhs, kind, to, gone, stay, H.base, H.years_at_base)
+    # then repair_bases(P, H), looking only where a base can have lost its members: the bases
+    # were repaired before the choice (demography) and only these moves happened since, so
+    # every other household still has a living member at its base or none alive (base
+    # outside, 0 years, already so)
     if len(check):
         mk.repair_of(P.hh, P.loc, P.alive, check, H.base, H.years_at_base)
     return result
@@ -188,10 +195,6 @@ def return_migration(persons: Table, households: Table, params: dict[str, float]
     (docs/ODD.md §7.9). Returns the number of returning agents and of those going to the seat."""
     p, P, H = params, persons, households
     coef = p["return_hazard_base"] * (1 + p["talent_return_hazard_effect"] * talent_return_support)
-    who, hh = mk.returning(P.hh, P.loc, P.alive, P.age, len(H), coef, p["return_gamma_age"],
-                           p["return_gamma_care"], p["return_gamma_job"] * job_growth, rng)
-    # one draw per household, rng.random(len(H))[hh]: members return together
-    u = uniforms_at(rng, len(H), hh)
-    to_seat = mk.return_moves(who, hh, u, H.base, H.township, P.loc, H.years_at_base,
-                              p["returnee_share_village"], p["returnee_share_town"])
-    return len(who), to_seat
+    return mk.returns(P.hh, P.loc, P.alive, P.age, H.base, H.township, H.years_at_base, coef,
+                      p["return_gamma_age"], p["return_gamma_care"], p["return_gamma_job"] * job_growth,
+                      p["returnee_share_village"], p["returnee_share_town"], rng, SMALL_BATCH)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from urban_sim.population import vital_kernels as vk
+from urban_sim.population.sparse_draws import uniforms_at
 from urban_sim.population.choice_kernels import OUTSIDE, SEAT, TOWN, VILLAGE, _jit
 
 
@@ -72,7 +73,13 @@ def _care_loop(hh, loc, alive, age, care_age, n_households):
     return care, out[:m]
 
 
-def _returning_loop(out, hh, age, care, age_from, threshold, u):
+def _returning_loop(out, hh, age, care, age_from, coef, growth, u):
+    # the threshold min(coef · exp(...), 1) by 2 · (age ≥ age_from) + care (np.minimum: a NaN
+    # stays), then the draws compared
+    threshold = np.empty(4)
+    for k in range(4):
+        h = coef * growth[k]
+        threshold[k] = h if (h <= 1.0) | (h != h) else 1.0
     back = np.empty(out.shape[0], dtype=np.intp)
     hh_back = np.empty(out.shape[0], dtype=hh.dtype)
     m = 0
@@ -85,8 +92,24 @@ def _returning_loop(out, hh, age, care, age_from, threshold, u):
     return back[:m].copy(), hh_back[:m].copy()
 
 
-_OLD, _CARED = np.array([False, False, True, True]), np.array([False, True, False, True])
-"""Aged 45 or more, and a member to care for, by ``2 · old + care``."""
+def _returns_loop(out, hh, age, care, age_from, coef, growth, u, base, township, loc, years, s_v,
+                  s_t):
+    # the returning persons (the first out.shape[0] uniforms of u), then their moves with their
+    # households' uniforms (the rest of u, by household)
+    n_out = out.shape[0]
+    who, hh_back = _returning_loop(out, hh, age, care, age_from, coef, growth, u[:n_out])
+    u_back = np.empty(who.shape[0])
+    for k in range(who.shape[0]):
+        u_back[k] = u[n_out + hh_back[k]]
+    return who.shape[0], _return_moves_loop(who, hh_back, u_back, base, township, loc, years, s_v,
+                                            s_t)
+
+
+def _growth(g_age, g_care, g_job):
+    """``exp(g_age · old + g_care · care + g_job)`` by ``2 · old + care``: NumPy's ``exp`` of the
+    exponents, summed as NumPy summed ``g_age * _OLD + g_care * _CARED + g_job``."""
+    return np.exp(np.array([(g_age * 0.0 + g_care * 0.0) + g_job, (g_age * 0.0 + g_care * 1.0) + g_job,
+                            (g_age * 1.0 + g_care * 0.0) + g_job, (g_age * 1.0 + g_care * 1.0) + g_job]))
 
 
 def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng):
@@ -96,9 +119,9 @@ def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng
     rows) ``hazard = coef · exp((g_age 1[age ≥ 45] + g_care care_h) + g_job)``, with
     ``care_h`` a living member aged ≥ 75 in the county; the person returns if its uniform of
     ``rng.random(n_outside)`` is below ``min(hazard, 1)``. The exponent takes four values
-    (age ≥ 45 or not, care or not): NumPy computes them and their ``exp`` (the same values
-    as NumPy's ``exp`` of the full column, elementwise), hazards and thresholds with the same
-    operations in the same order; one compiled pass compares the draws.
+    (age ≥ 45 or not, care or not): NumPy computes their ``exp`` (the same values as NumPy's
+    ``exp`` of the full column, elementwise), the compiled pass the hazards and thresholds
+    with the same operations in the same order, and compares the draws.
 
     Parameters
     ----------
@@ -121,13 +144,40 @@ def returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng
         Returning persons (row indices, ascending) and their households.
     """
     care, out = _care_jit(hh, loc, alive, age, 75, n_households)
-    hazard = coef * np.exp(g_age * _OLD + g_care * _CARED + g_job)
-    threshold = np.minimum(hazard, 1.0)  # by 2 · (age ≥ 45) + care
-    return _returning_jit(out, hh, age, care, 45, threshold, vk.uniforms(rng, len(out)))
+    return _returning_jit(out, hh, age, care, 45, coef, _growth(g_age, g_care, g_job),
+                          vk.uniforms(rng, len(out)))
+
+
+def returns(hh, loc, alive, age, base, township, years, coef, g_age, g_care, g_job, s_v, s_t,
+            rng, small=4096):
+    """Return migration's draws and moves: :func:`returning`, then one uniform per household
+    (``rng.random(n_households)``, of which the returning persons' households' are used) and
+    :func:`return_moves`.
+
+    With fewer than ``small`` households both batches are drawn at once (``rng.random(n_outside
+    + n_households)``, the same values) and one compiled call does the rest; with more, the
+    households' values are drawn by :func:`urban_sim.population.sparse_draws.uniforms_at`.
+
+    Returns
+    -------
+    tuple of int
+        Returning persons, and those of them whose destination is the county seat.
+    """
+    n_households = base.shape[0]
+    if n_households >= small:
+        who, hh_back = returning(hh, loc, alive, age, n_households, coef, g_age, g_care, g_job, rng)
+        u = uniforms_at(rng, n_households, hh_back)
+        return len(who), return_moves(who, hh_back, u, base, township, loc, years, s_v, s_t)
+    care, out = _care_jit(hh, loc, alive, age, 75, n_households)
+    n, n_seat = _returns_jit(out, hh, age, care, 45, coef, _growth(g_age, g_care, g_job),
+                             rng.random(len(out) + n_households), base, township, loc, years, s_v,
+                             s_t)
+    return int(n), int(n_seat)
 
 
 _care_jit = _jit(_care_loop)
-_returning_jit = _jit(_returning_loop)
+_returning_loop = _jit(_returning_loop)  # called from the compiled loop below
+_returning_jit = _returning_loop
 
 
 # --------------------------------------------------------------------------- repair of bases
@@ -227,7 +277,9 @@ def _return_moves_loop(who, hh, u, base, township, loc, years, s_v, s_t):
     return n_seat
 
 
-_return_moves_jit = _jit(_return_moves_loop)
+_return_moves_loop = _jit(_return_moves_loop)  # called from the compiled loop below
+_return_moves_jit = _return_moves_loop
+_returns_jit = _jit(_returns_loop)
 
 
 def return_moves(who, hh, u, base, township, loc, years, s_v, s_t) -> int:
@@ -258,6 +310,51 @@ def return_moves(who, hh, u, base, township, loc, years, s_v, s_t) -> int:
         Returning persons whose destination is the county seat.
     """
     return int(_return_moves_jit(who, hh, u, base, township, loc, years, s_v, s_t))
+
+
+# --------------------------------------------------------------------------- housing supply
+def _housing_loop(occupied, refused, housing, vacancy_target, response, seats_free, vacancy):
+    # developers build toward the target vacancy rate, the free dwellings and school seats:
+    # CountyModel.capacity_allocation's NumPy operations in their order (np.maximum: a NaN stays)
+    div = 1 - vacancy_target
+    for t in range(housing.shape[0]):
+        x = (occupied[t] + refused[t]) / div - housing[t]
+        housing[t] += response * (x if (x >= 0.0) | (x != x) else 0.0)
+    for t in range(housing.shape[0]):
+        f = housing[t] - occupied[t]
+        vacancy[t, 0] = f if (f >= 0.0) | (f != f) else 0.0
+        vacancy[t, 1] = np.inf
+    vacancy[0, 1] = seats_free
+
+
+_housing_jit = _jit(_housing_loop)
+
+
+def housing_and_vacancy(occupied, refused, housing, vacancy_target, response, seats_free):
+    """Private housing supply, then the free dwellings and school seats by township place.
+
+    ``housing += response · max((occupied + refused) / (1 − vacancy_target) − housing, 0)``
+    (written in place), then free dwellings ``max(housing − occupied, 0)`` and free school
+    seats (``seats_free`` at the county seat, unbounded in the towns).
+
+    Parameters
+    ----------
+    occupied, refused, housing : numpy.ndarray of float, shape (K,)
+        Occupied dwellings, households refused a dwelling last year and dwellings by township
+        place (full scale).
+    vacancy_target, response : float
+        ``housing_vacancy_target`` and ``housing_market_response``.
+    seats_free : float
+        Free county-seat school seats.
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (K, 2)
+        Free dwellings and free school seats.
+    """
+    vacancy = np.empty((len(housing), 2))
+    _housing_jit(occupied, refused, housing, vacancy_target, response, seats_free, vacancy)
+    return vacancy
 
 
 # --------------------------------------------------------------------------- capacity lottery
