@@ -12,7 +12,7 @@ import pytest
 
 from urban_sim.population import demography
 from urban_sim.population.demography import MAX_AGE
-from urban_sim.population.state import Table
+from urban_sim.population.state import LOC_OUTSIDE, Table
 
 
 # the NumPy rule of the leavers' candidates (population/kernels.py before it was compiled)
@@ -75,8 +75,9 @@ def _ref_year(P, H, q, f, rate, rng):
     np.add(P.age, P.alive, out=P.age, casting="unsafe")
     dead = _ref_deaths(P, q, rng)
     born = _ref_births(P, f, rng)
+    abroad = np.count_nonzero(P.loc.take(born) == LOC_OUTSIDE)  # as county.demography counted
     new = _ref_form_households(P, H, rate, rng)
-    return dead, born, new
+    return dead, born, new, abroad
 
 
 # ------------------------------------------------------------------ random states
@@ -140,6 +141,7 @@ def test_vital_events_equal_the_numpy_rules(n, n_hh, seed):
     assert len(ref[0][0]) or n < 300  # deaths happen
     assert len(ref[0][1]) or n < 300  # births happen
     assert len(ref[0][2]) or n < 300  # households form
+    assert ref[0][3] or n < 300  # some born outside (their mother's location)
     _assert_same(ref, ours)
 
 

@@ -39,7 +39,7 @@ from urban_sim.population.migration import (
 )
 from urban_sim.population.migration_kernels import housing_and_vacancy
 from urban_sim.population.state import (
-    LOC_OUTSIDE, LOC_VILLAGE, Table,
+    LOC_VILLAGE, Table,
 )
 from urban_sim.population.start_state import has_start_state, start_population
 from urban_sim.population.synthesis import synthesize
@@ -328,7 +328,7 @@ class CountyModel(mesa.Model):
         ev = demography.vital_events(P, self.households, self.mortality, self.fertility,
                                      self.params["household_formation_rate"], self.rng)
         self.flows["deaths"] = len(ev.dead) * self.weight
-        abroad = np.int64(np.count_nonzero(P.loc.take(ev.born) == LOC_OUTSIDE))  # mother outside
+        abroad = np.int64(ev.born_outside)  # mother outside
         self.flows["births"] = (len(ev.born) - abroad) * self.weight
         self.flows["births_outside"] = abroad * self.weight
         repair_bases(self.persons, self.households)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from urban_sim.population import vital_kernels as vk
-from urban_sim.population.state import Table
+from urban_sim.population.state import LOC_OUTSIDE, Table
 
 MAX_AGE = vk.MAX_AGE
 
@@ -69,11 +69,14 @@ class VitalEvents:
         Rows of the newborns.
     new_households : numpy.ndarray of int
         Rows of the households formed by leavers.
+    born_outside : int
+        Newborns whose mother lives outside the county (born there).
     """
 
     dead: np.ndarray
     born: np.ndarray
     new_households: np.ndarray
+    born_outside: int = 0
 
 
 def vital_events(persons: Table, households: Table, q: np.ndarray, f: np.ndarray,
@@ -103,16 +106,9 @@ def vital_events(persons: Table, households: Table, q: np.ndarray, f: np.ndarray
         P.age, P.alive, P.female, P.hh, q, f, 100 / 211,  # sex ratio at birth 111 (assumption)
         len(households), 18, formation_rate, rng)
     first_newborn = len(P)
-    born = P.append(  # age 0, not trained (the columns not given get zeros)
-        female=girls,
-        hh=P.hh.take(moms),
-        loc=P.loc.take(moms),
-        alive=True,
-        mother=moms,
-        sector=-1,
-    )
+    born, abroad = vk.add_newborns(P, moms, girls, LOC_OUTSIDE)  # age 0, not trained
     new = form_households(P, households, leaving, kids, first_newborn)
-    return VitalEvents(dead, born, new)
+    return VitalEvents(dead, born, new, abroad)
 
 
 def form_households(persons: Table, households: Table, leavers: np.ndarray, kids: np.ndarray,
@@ -139,13 +135,6 @@ def form_households(persons: Table, households: Table, leavers: np.ndarray, kids
     """
     if not len(leavers):
         return np.zeros(0, dtype=np.int64)
-    old = persons.hh[leavers]
-    new = households.append(  # no land tie, land rented out, homestead withdrawn; 0 years
-        village=households.village[old],
-        township=households.township[old],
-        base=persons.loc[leavers],
-        hukou_urban=households.hukou_urban[old],
-    )
-    persons.hh[leavers] = new
+    new = vk.add_households(persons, households, leavers)  # no land tie, nothing rented; 0 years
     vk.follow_mothers(kids, first_newborn, persons.mother, persons.hh, leavers, new)
     return new

@@ -65,27 +65,60 @@ class Table:
 
         The first value is an array whose length is the number of rows; the others are arrays
         of that length or scalars (the same value in every new row), cast to the column's type.
-        Only the given columns are written: rows past ``n`` are zeros (the arrays grow by
-        ``np.zeros``, and no row is written before it is appended; rows are never reused).
+        Only the given columns are written (:meth:`reserve`, then :meth:`extend`).
 
         Raises
         ------
         KeyError
             If a name is not a column.
         """
+        if not values.keys() <= self._cols.keys():  # checked before anything is written
+            raise KeyError(f"not columns: {sorted(values.keys() - self._cols.keys())}")
+        k, n = len(next(iter(values.values()))), self.n
+        cols = self.reserve(k)
+        for name, value in values.items():
+            cols[name][n : n + k] = value
+        return self.extend(k)
+
+    def reserve(self, k: int) -> dict[str, np.ndarray]:
+        """Room for ``k`` more rows: the whole column arrays (capacity ≥ ``n + k``; the arrays
+        grow by doubling). Rows past ``n`` are zeros (the arrays grow by ``np.zeros`` and no row
+        is written before it is appended; rows are never reused): write rows ``n .. n + k − 1``
+        of the columns that are not zero, then call :meth:`extend`.
+
+        Parameters
+        ----------
+        k : int
+            Rows to make room for (≥ 0).
+
+        Returns
+        -------
+        dict[str, numpy.ndarray]
+            The table's own column arrays by name, each of length ≥ ``n + k``.
+        """
         cols, n = self._cols, self.n
-        if not values.keys() <= cols.keys():  # checked before anything is written
-            raise KeyError(f"not columns: {sorted(values.keys() - cols.keys())}")
-        k = len(next(iter(values.values())))
         if n + k > self._cap:
             self._cap = max(2 * self._cap, n + k)
             for name, col in cols.items():
                 grown = np.zeros(self._cap, dtype=col.dtype)
                 grown[:n] = col[:n]
                 cols[name] = grown
-        for name, value in values.items():
-            cols[name][n : n + k] = value
-        rows = np.arange(n, n + k)
+        return cols
+
+    def extend(self, k: int) -> np.ndarray:
+        """Count ``k`` rows written after :meth:`reserve` as appended.
+
+        Parameters
+        ----------
+        k : int
+            Rows appended (≥ 0; at most what :meth:`reserve` made room for).
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape (k,)
+            Their row indices, ``n .. n + k − 1``.
+        """
+        rows = np.arange(self.n, self.n + k)
         self.n += k
         self._views()
         return rows

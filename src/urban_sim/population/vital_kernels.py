@@ -199,6 +199,43 @@ _vital_jit = _jit(_vital_loop)
 _follow_mother_jit = _jit(_follow_mother_loop)
 
 
+def _newborns_loop(first, mothers, girls, female, hh, loc, alive, mother, sector, outside):
+    # rows first .. first + k - 1: a newborn per mother, in her household and location
+    # (the columns not written are zeros: age 0, not trained); the newborns of mothers at the
+    # location ``outside`` are counted
+    abroad = 0
+    for i in range(mothers.shape[0]):
+        m = mothers[i]
+        r = first + i
+        female[r] = girls[i]
+        hh[r] = hh[m]
+        loc[r] = loc[m]
+        alive[r] = True
+        mother[r] = m
+        sector[r] = -1
+        abroad += loc[m] == outside
+    return abroad
+
+
+def _new_households_loop(first, leavers, p_hh, p_loc, village, township, base, hukou_urban):
+    # rows first .. first + k - 1: a household per leaver with the home village, township
+    # and hukou type of the leaver's household and its base where the leaver lives (the
+    # columns not written are zeros); the leaver joins it
+    for i in range(leavers.shape[0]):
+        j = leavers[i]
+        old = p_hh[j]
+        r = first + i
+        village[r] = village[old]
+        township[r] = township[old]
+        base[r] = p_loc[j]
+        hukou_urban[r] = hukou_urban[old]
+        p_hh[j] = r
+
+
+_newborns_jit = _jit(_newborns_loop)
+_new_households_jit = _jit(_new_households_loop)
+
+
 def vital_draws(age: np.ndarray, alive: np.ndarray, female: np.ndarray, hh: np.ndarray,
                 q: np.ndarray, f: np.ndarray, p_female: float, n_households: int, gap: int,
                 rate: float, rng: np.random.Generator):
@@ -271,6 +308,59 @@ def uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
     _fill_jit(out, step, lanes)
     set_pcg64_lanes(bg, lanes)
     return out
+
+
+def add_newborns(persons, mothers: np.ndarray, girls: np.ndarray, outside: int) -> tuple:
+    """Append a newborn per mother to ``persons`` (a :class:`~urban_sim.population.state.Table`)
+    in one compiled pass: female as ``girls``, household and location of the mother,
+    ``alive``, ``mother`` the mother's row, ``sector`` −1; the other columns 0 (age 0, not
+    trained). The same rows as ``persons.append(female=girls, hh=hh[mothers],
+    loc=loc[mothers], alive=True, mother=mothers, sector=-1)``.
+
+    Parameters
+    ----------
+    mothers : numpy.ndarray of intp, shape (k,)
+        Rows of the mothers.
+    girls : numpy.ndarray of bool, shape (k,)
+    outside : int
+        Location code outside the county.
+
+    Returns
+    -------
+    born : numpy.ndarray of intp, shape (k,)
+        Rows of the newborns.
+    abroad : int
+        Newborns whose mother is at ``outside``.
+    """
+    k, first = len(mothers), len(persons)
+    c = persons.reserve(k)
+    abroad = _newborns_jit(first, mothers, girls, c["female"], c["hh"], c["loc"], c["alive"],
+                           c["mother"], c["sector"], outside)
+    return persons.extend(k), abroad
+
+
+def add_households(persons, households, leavers: np.ndarray) -> np.ndarray:
+    """Append a household per leaver to ``households`` in one compiled pass: the home
+    village, township and hukou type of the leaver's household, the base where the leaver
+    lives, the other columns 0 (no land tie, nothing rented or withdrawn, 0 years at the
+    base); each leaver's ``hh`` becomes the new household.
+
+    Parameters
+    ----------
+    persons, households : urban_sim.population.state.Table
+    leavers : numpy.ndarray of intp, shape (k,)
+        Rows of the leavers.
+
+    Returns
+    -------
+    numpy.ndarray of intp, shape (k,)
+        Rows of the new households.
+    """
+    k, first = len(leavers), len(households)
+    c = households.reserve(k)
+    _new_households_jit(first, leavers, persons.hh, persons.loc, c["village"], c["township"],
+                        c["base"], c["hukou_urban"])
+    return households.extend(k)
 
 
 def follow_mothers(kids: np.ndarray, first_newborn: int, mother: np.ndarray, hh: np.ndarray,
