@@ -43,7 +43,7 @@ def test_construction_and_operating_job_kernels_equal_the_python_loops():
     spend, per_million = jobs * rng.random(n) * 4, rng.random(n) * 3
     # the jobs a year as Government.invest computed them by NumPy (integer duration)
     jobs = spend * per_million / duration
-    yk._construction_jobs(a1, b1, spend, per_million, duration, area, pw)
+    yk._construction_jobs(a1, b1, spend, per_million, duration, area, pw, np.arange(n))
     _construction_reference(a2, b2, jobs, duration, area, pw)
     assert np.array_equal(a1, a2) and np.array_equal(b1, b2)
     assert (b1[3] != before[3]).any() and (b1[5] == before[5]).all()  # lags 1-4 only
@@ -52,7 +52,7 @@ def test_construction_and_operating_job_kernels_equal_the_python_loops():
     job_sector = np.where(rng.random(n) < 0.3, rng.integers(0, 5, n), -1)
     sector = rng.integers(0, 5, n)
     direct = np.zeros((places, 6))
-    yk._operating_jobs(direct, units, size, op, job_sector, sector, pw)
+    yk._operating_jobs(direct, units, size, op, job_sector, sector, pw, np.arange(n))
     ref = np.zeros((places, 6))
     for i in np.flatnonzero(units > 0):
         if job_sector[i] >= 0:

@@ -41,10 +41,11 @@ def _invest_and_complete_reference(g, budget, shares, weights, need, room, queue
     g.unspent = max(float(area_budget.sum() - spend.sum()), 0.0)
     g.carried = g.unspent
     yk._construction_jobs(g.construction, g.construction_place, spend, p.construction_jobs,
-                           p.duration, p.area, pm)
+                           p.duration, p.area, pm, np.arange(len(pm)))
     units = g.pipeline[0]
     direct = np.zeros((n_places, len(SECTORS)))
-    yk._operating_jobs(direct, units, p.unit_size, p.operating_jobs, p.job_sector, p.sector, pm)
+    yk._operating_jobs(direct, units, p.unit_size, p.operating_jobs, p.job_sector, p.sector, pm,
+                       np.arange(len(pm)))
     additions, built, operating = yk._completed(units, p.unit_size, p.creates_jobs, p.stock_code,
                                                  p.area, p.jobs_per_unit, len(p.stock_names),
                                                  len(TASK_AREAS))
@@ -59,6 +60,7 @@ class _Government:
     """The state of a :class:`government.Government` without its Mesa model."""
 
     invest_and_complete = gov.Government.invest_and_complete
+    _carry = gov.Government._carry
     _place_masks = gov.Government._place_masks
 
     def __init__(self, programmes, n_places, rng):
@@ -85,10 +87,15 @@ class _Government:
                 np.array([self.carried, self.unspent]))
 
 
-def test_year_kernel_equals_invest_then_complete(lin_data):
-    prog = gov.Programmes(lin_data.programmes)
+@pytest.mark.parametrize("copies", [1, 3])
+def test_year_kernel_equals_invest_then_complete(lin_data, copies):
+    """The compiled year against the Python steps; three copies of the programme table (195
+    programmes) take NumPy's sums of the unspent budget (more than one block of 128)."""
+    import pandas as pd
+
+    prog = gov.Programmes(pd.concat([lin_data.programmes] * copies, ignore_index=True))
     k, n_stocks = len(prog), len(prog.stock_names)
-    for t in range(40):
+    for t in range(40 if copies == 1 else 8):
         rng = np.random.default_rng(t)
         n_towns = int(rng.integers(1, 15)) if t != 39 else 80  # t = 39: above one block of 128
         n_places = 2 * n_towns

@@ -243,16 +243,14 @@ class Government(mesa.Agent):
         """
         p = self.programmes
         masks = self._place_masks(residents, place_type, qikou_place)
-        area_budget = (budget + self.carried) * shares
-        spend = self.spend
-        _year(area_budget, weights, need, room, queued, year, cost_factor,
-              min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i, self.pipeline,
-              self.construction, self.construction_place, self.operating_jobs_by_area,
-              residents, masks, p.new_building, self.place_rows, spend, self.spend_by_area,
-              self.additions, self.built, self.direct_jobs, self.construction_jobs,
-              self.jobs_by_area)
-        self.unspent = max(float(area_budget.sum() - spend.sum()), 0.0)
-        self.carried = self.unspent
+        total = budget + self.carried
+        self._carry(total, shares, _year(
+            total, shares, weights, need, room, queued, year, cost_factor,
+            min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i, self.pipeline,
+            self.construction, self.construction_place, self.operating_jobs_by_area,
+            residents, masks, p.new_building, self.place_rows, self.spend, self.spend_by_area,
+            self.additions, self.built, self.direct_jobs, self.construction_jobs,
+            self.jobs_by_area))
         return self.additions, self.built, self.direct_jobs, self.construction_jobs, self.place_rows
 
     def invest_and_add(self, stocks: Stocks, groups: dict[str, float], need_rule: Need,
@@ -316,9 +314,9 @@ qikou_place, year, attrition
          site_pos, nb_names, nb_row, dep_pos, dep_rate, dep_lower) = lay
         value = np.array(get(stocks.value), dtype=float)
         masks = self._place_masks(residents, place_type, qikou_place)
-        area_budget = (budget + self.carried) * shares
+        total = budget + self.carried
         r = need_rule
-        _stock_year(value, stock_pos, kind, group,
+        unspent = _stock_year(value, stock_pos, kind, group,
                     np.array([max(groups[n], 1e-9) for n in group_names], dtype=float), lo, hi,
                     lower, stocks.overshoot, site_row, site_pos,
                     np.array(list(site_counts.values()), dtype=float), nb_row,
@@ -326,18 +324,25 @@ qikou_place, year, attrition
                     r.indicator_array(values), r.target_indicator, r.ahead(year), r.low,
                     r.shift_low, r.shift_high, r.high, r.programme_indicator, r.use_row,
                     r.use_k, np.array(use, dtype=float), dep_pos, dep_rate, dep_lower,
-                    area_budget, weights, queued, year, cost_factor,
+                    total, shares, weights, queued, year, cost_factor,
                     min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i,
                     self.pipeline, self.construction, self.construction_place,
                     self.operating_jobs_by_area, residents, masks, p.new_building,
                     self.place_rows, self.spend, self.spend_by_area, self.additions,
                     self.built, self.direct_jobs, self.construction_jobs, self.jobs_by_area)
-        self.unspent = max(float(area_budget.sum() - self.spend.sum()), 0.0)
-        self.carried = self.unspent
+        self._carry(total, shares, unspent)
         if present is not None and (missing := self.built & ~present).any():
             raise DataError(f"stocks.csv: no stock named {p.stock_names[int(np.argmax(missing))]!r}")
         stocks.value.update(zip(keys, value.tolist()))
         return self.additions, self.built, self.direct_jobs, self.construction_jobs, self.place_rows
+
+    def _carry(self, total: float, shares: np.ndarray, unspent: float) -> None:
+        """Keep the budget not spent of the compiled year (``total`` budget, task-area
+        ``shares``), as NumPy sums it when the year could not (NaN: more than 128
+        programmes)."""
+        if unspent != unspent:
+            unspent = max(float((total * shares).sum() - self.spend.sum()), 0.0)
+        self.unspent = self.carried = unspent
 
     def _place_masks(self, residents: np.ndarray, place_type: np.ndarray,
                      qikou_place: np.ndarray) -> np.ndarray:

@@ -173,11 +173,11 @@ def _allocate_loop(area_budget, weights, need, available_from, year, headroom, u
 
 
 def _construction_loop(construction, construction_place, spend, jobs_per_million, duration,
-                       area, pw):
+                       area, pw, row):
     # jobs a year of the projects started this year: spend × jobs per million / duration (as
     # NumPy divides by the integer duration); year d of them: jobs by task area (in programme
     # order, as a bincount adds them) and by place (programme by programme, jobs × place
-    # distribution)
+    # distribution: programme i's is pw[row[i]])
     jobs_per_year = np.empty(spend.shape[0])
     for i in range(spend.shape[0]):
         jobs_per_year[i] = spend[i] * jobs_per_million[i] / duration[i]
@@ -197,8 +197,9 @@ def _construction_loop(construction, construction_place, spend, jobs_per_million
             construction[d, a] += by_area[a]
         for i in range(jobs_per_year.shape[0]):
             if d < duration[i] and jobs_per_year[i] > 0:
+                r = row[i]
                 for j in range(pw.shape[1]):
-                    construction_place[d, j] += jobs_per_year[i] * pw[i, j]
+                    construction_place[d, j] += jobs_per_year[i] * pw[r, j]
 
 
 def _completed_loop(units, unit_size, creates_jobs, stock_code, area, jobs_per_unit, n_stocks,
@@ -217,9 +218,10 @@ def _completed_loop(units, unit_size, creates_jobs, stock_code, area, jobs_per_u
     return additions, built, operating
 
 
-def _operating_loop(direct, units, unit_size, operating_jobs, job_sector, sector, pw):
+def _operating_loop(direct, units, unit_size, operating_jobs, job_sector, sector, pw, row):
     # operating jobs of completed units: a jobs_* unit is itself the job (units × unit size),
-    # other programmes units × operating jobs per unit, spread over places
+    # other programmes units × operating jobs per unit, spread over places (programme i by
+    # pw[row[i]])
     for i in range(units.shape[0]):
         if units[i] > 0:
             if job_sector[i] >= 0:
@@ -228,8 +230,9 @@ def _operating_loop(direct, units, unit_size, operating_jobs, job_sector, sector
                 n, s = units[i] * operating_jobs[i], sector[i]
             else:
                 continue
+            r = row[i]
             for j in range(pw.shape[1]):
-                direct[j, s] += n * pw[i, j]
+                direct[j, s] += n * pw[r, j]
 
 
 def _advance_loop(pipeline, construction, construction_place):
@@ -308,7 +311,7 @@ _block = _jit(_block)  # called by the loops below
 _place_rows = _jit(_place_rows_loop)
 
 
-def _year_loop(area_budget, weights, need, room, queued, year, cost_factor, early, attrition,
+def _year_loop(budget, shares, weights, need, room, queued, year, cost_factor, early, attrition,
                columns_f, columns_i, pipeline, construction, construction_place,
                operating_by_area, residents, masks, new_building, place_rows, spend, by_area,
                additions, built, direct, construction_jobs, jobs):
@@ -318,7 +321,10 @@ def _year_loop(area_budget, weights, need, room, queued, year, cost_factor, earl
     # excepted), the new operating and total jobs by area as NumPy computed them,
     # construction jobs of this year, pipeline advance); the programme columns come as the
     # two tables of Programmes (columns_f, columns_i); the results go into the arrays
-    # place_rows … jobs (operating_by_area updated in place)
+    # place_rows … jobs (operating_by_area updated in place). The areas' budgets are
+    # budget × shares; returns the budget not spent, max(area budgets' sum − spend's sum, 0.0)
+    # with NumPy's sums (as ndarray.sum: 0.0 plus the pairwise sum; NaN when there are more
+    # than 128 programmes: then summed by NumPy)
     available_from, unit_cost, abs_unit_size = columns_f[0], columns_f[1], columns_f[2]
     jobs_per_million, unit_size, operating_jobs, jobs_per_unit = (
         columns_f[3], columns_f[4], columns_f[5], columns_f[6])
@@ -328,19 +334,20 @@ def _year_loop(area_budget, weights, need, room, queued, year, cost_factor, earl
         columns_i[5], columns_i[6], columns_i[7], columns_i[8])
     if residents.shape[0] <= 128:  # else given (place_weight_rows)
         _place_rows(residents, masks, place_rows)
-    pm = np.empty((place_row.shape[0], place_rows.shape[1]))  # the place distribution of each programme
-    for i in range(place_row.shape[0]):
-        pm[i] = place_rows[place_row[i]]
+    area_budget = np.empty(shares.shape[0])
+    for a in range(shares.shape[0]):
+        area_budget[a] = budget * shares[a]
     headroom = _headroom(room, queued, stock_code, abs_unit_size)
     s, b = _allocate(area_budget, weights, need, available_from, year, headroom, unit_cost,
                      cost_factor, area, pipeline, lag, early_lag, early)
     spend[:] = s
     by_area[:] = b
     _construction_jobs(construction, construction_place, spend, jobs_per_million, duration,
-                       area, pm)
+                       area, place_rows, place_row)
     units = pipeline[0]
     direct[:] = 0.0
-    _operating_jobs(direct, units, unit_size, operating_jobs, job_sector, sector, pm)
+    _operating_jobs(direct, units, unit_size, operating_jobs, job_sector, sector, place_rows,
+                    place_row)
     a, bl, operating = _completed(units, unit_size, creates_jobs, stock_code, area,
                                   jobs_per_unit, new_building.shape[0], area_budget.shape[0])
     for k in range(bl.shape[0]):
@@ -352,6 +359,10 @@ def _year_loop(area_budget, weights, need, room, queued, year, cost_factor, earl
         jobs[k] = construction[0, k] + operating_by_area[k]
     construction_jobs[:] = construction_place[0]
     _advance(pipeline, construction, construction_place)
+    if spend.shape[0] > 128 or area_budget.shape[0] > 128:
+        return np.nan
+    x = (0.0 + _block(area_budget, 0, area_budget.shape[0])) - (0.0 + _block(spend, 0, spend.shape[0]))
+    return 0.0 if 0.0 > x else x
 
 
 _year = _jit(_year_loop)
@@ -361,7 +372,7 @@ def _stock_year_loop(values, stock_pos, kind, group, g_value, lo, hi, lower, ove
                      site_row, site_pos, site_count, nb_row, nb_standard, new_m2, indicators,
                      target_indicator, ahead, low, shift_low, shift_high, high,
                      programme_indicator, use_row, use_k, use, dep_pos, dep_rate, dep_lower,
-                     area_budget, weights, queued, year, cost_factor, early, attrition,
+                     budget, shares, weights, queued, year, cost_factor, early, attrition,
                      columns_f, columns_i, pipeline, construction, construction_place,
                      operating_by_area, residents, masks, new_building, place_rows, spend,
                      by_area, additions, built, direct, construction_jobs, jobs):
@@ -372,7 +383,7 @@ def _stock_year_loop(values, stock_pos, kind, group, g_value, lo, hi, lower, ove
     # 2.0) as Python picks), the year (_year_loop), depreciation (Stocks.depreciate, in the
     # order of its list) and the additions (Stocks.add_all of the depreciated values where
     # ``built``); ``values`` (every stock of the table, -1 in stock_pos: not in the table,
-    # read as 0.0 and never written) is updated in place
+    # read as 0.0 and never written) is updated in place; returns _year_loop's unspent budget
     n = stock_pos.shape[0]
     read = np.empty(n)
     for k in range(n):
@@ -390,10 +401,11 @@ def _stock_year_loop(values, stock_pos, kind, group, g_value, lo, hi, lower, ove
         x = use[use_k[j]] / 0.9
         x = 0.2 if 0.2 > x else x
         need[use_row[j]] = 2.0 if 2.0 < x else x
-    _year(area_budget, weights, need, room, queued, year, cost_factor, early, attrition,
-                 columns_f, columns_i, pipeline, construction, construction_place,
-                 operating_by_area, residents, masks, new_building, place_rows, spend, by_area,
-                 additions, built, direct, construction_jobs, jobs)
+    unspent = _year(budget, shares, weights, need, room, queued, year, cost_factor, early,
+                    attrition, columns_f, columns_i, pipeline, construction,
+                    construction_place, operating_by_area, residents, masks, new_building,
+                    place_rows, spend, by_area, additions, built, direct, construction_jobs,
+                    jobs)
     for j in range(dep_pos.shape[0]):
         i = dep_pos[j]
         if dep_lower[j]:
@@ -406,6 +418,7 @@ def _stock_year_loop(values, stock_pos, kind, group, g_value, lo, hi, lower, ove
     for k in range(n):
         if built[k] and stock_pos[k] >= 0:
             values[stock_pos[k]] = new[k]
+    return unspent
 
 
 _stock_year = _jit(_stock_year_loop)
