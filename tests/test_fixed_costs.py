@@ -663,7 +663,10 @@ def test_township_rows_equal_the_numpy_rule():
             size = np.where(empty, math.nan, town_pop / hh)
             share = np.where(empty, math.nan, old_t / town_pop)
         ref = np.column_stack([town_pop, empty, size, share]).ravel()
-        assert np.array_equal(_township_rows(r, occ, old, 3.5, K), ref, equal_nan=True), t
+        out = np.full(4 * K + 7, -1.0)
+        assert _township_rows(r, occ, old, 3.5, K, out, 5) == 0
+        assert np.array_equal(out[5:5 + 4 * K], ref, equal_nan=True), t
+        assert (out[:5] == -1).all() and (out[5 + 4 * K:] == -1).all()  # nothing else written
 
 
 # ------------------------------------------------------------------------ tallies (model/tally.py)

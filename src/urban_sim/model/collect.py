@@ -10,6 +10,7 @@ of a process (:func:`frame`).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 
@@ -129,17 +130,20 @@ def collect(model, collect_flows: bool) -> None:
                   [v if k == "debt_outstanding" else math.nan for k, v in outputs.items()])
     K, r = model.K, model.residents
     values += [r[0], *model.zone_residents, r[-1], model.labour.chance[0]]
-    values.extend(_township_rows(r, model.occupied, model.old_by_place, model.weight, K).tolist())
+    n_county, n = len(values), len(values) + 4 * K
+    # as floats now, while the values are fresh in the cache (at the end of the run, reading
+    # them back from all over the heap cost more than building the frame); the townships' rows
+    # written after them by the compiled pass
+    row = np.fromiter(itertools.chain(values, itertools.repeat(0.0, 4 * K)), float, n)
+    _township_rows(r, model.occupied, model.old_by_place, model.weight, K, row, n_county)
     keys = (*_KEYS[avg is not None], *outputs)
     last = rec["template"][-1] if rec["template"] else None
-    if last is None or last[2] != keys or len(last[0]) != len(values):
+    if last is None or last[2] != keys or len(last[0]) != n:
         last = template(keys, tuple(pl.name for pl in model.places))
     rec["year"].append(y)
-    rec["rows"].append(len(values))
+    rec["rows"].append(n)
     rec["template"].append(last)
-    # as floats now, while the values are fresh in the cache (at the end of the run, reading
-    # them back from all over the heap cost more than building the frame)
-    rec["value"].append(np.fromiter(values, float, len(values)))
+    rec["value"].append(row)
 
 
 @functools.lru_cache(maxsize=16)
@@ -167,10 +171,11 @@ def template(keys: tuple[str, ...], townships: tuple[str, ...]) -> tuple[tuple, 
     return places, names, keys
 
 
-def _township_loop(residents, occupied, old_by_place, weight, K):
+def _township_loop(residents, occupied, old_by_place, weight, K, out, at):
     # the four rows of each township (village area plus town centre; township 0's centre is the
-    # county seat, not counted): residents, emptied (1/0), persons per household, share 60+
-    out = np.empty(4 * K)
+    # county seat, not counted): residents, emptied (1/0), persons per household, share 60+;
+    # into out[at:at + 4 K] (numba boxes no returned array)
+    out = out[at:at + 4 * K]
     for t in range(K):
         pop, hh, old = residents[K + t], occupied[K + t], old_by_place[K + t] * weight
         if t > 0:
@@ -185,7 +190,7 @@ def _township_loop(residents, occupied, old_by_place, weight, K):
         else:
             out[4 * t + 2] = pop / hh if hh != 0 else (np.inf if pop > 0 else np.nan)
             out[4 * t + 3] = old / pop
-    return out
+    return 0
 
 
 _township_rows = _jit(_township_loop)

@@ -426,7 +426,8 @@ class CountyModel(mesa.Model):
         if collect_flows:
             built = self.housing.sum()
             self.new_dwellings, self._housing_last = max(built - self._housing_last, 0.0), built
-        env = tuple(environment_index(self.stocks, self.env_weights, seat) for seat in (True, False))
+        env = (environment_index(self.stocks, self.env_weights, True),
+               environment_index(self.stocks, self.env_weights, False))
         self.environment_seat = env[0]
         self.amenity, self.congestion = amenity_and_congestion(
             self.stocks, self.groups, self.housing_use_all, self.place_type, self.params,
