@@ -722,6 +722,33 @@ def test_uniforms_at_equal_the_batch(seed):
         uniforms_at(a, 10, np.ones(10, bool))
 
 
+def test_state_words_follow_the_generator(monkeypatch):
+    """The view of a PCG64's state follows NumPy's draws and state setter; without the view
+    (another memory layout) the draws are the same."""
+    from urban_sim.population import sparse_draws as sd
+    from urban_sim.population.vital_kernels import uniforms
+
+    a = np.random.default_rng(3)
+    assert sd._words(a.bit_generator) is not None  # (little-endian x86-64 / aarch64)
+    for _ in range(3):
+        a.random(7)
+        st = a.bit_generator.state["state"]
+        assert sd._state(a.bit_generator) == (st["state"], st["inc"])
+    a.bit_generator.state = np.random.default_rng(4).bit_generator.state
+    st = a.bit_generator.state["state"]
+    assert sd._state(a.bit_generator) == (st["state"], st["inc"])
+    for view in (True, False):
+        if not view:
+            monkeypatch.setattr(sd, "_words", lambda bg: None)
+        b, c = np.random.default_rng(5), np.random.default_rng(5)
+        b.integers(0, 10, 3, dtype=np.uint32)  # a buffered 32-bit value
+        c.integers(0, 10, 3, dtype=np.uint32)
+        pos = np.array([3, 70_000, 5])
+        _same(uniforms_at(b, 100_000, pos), c.random(100_000)[pos])
+        _same(uniforms(b, 5000), c.random(5000))
+        assert b.bit_generator.state == c.bit_generator.state
+
+
 def test_set_lanes_restores_each_generators_state():
     """Lanes read and set back without draws leave the state as it was (the buffered 32-bit
     value too), also when the lanes of another generator were read in between."""
