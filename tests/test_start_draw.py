@@ -236,3 +236,15 @@ def test_a_whole_number_of_copies_gets_no_extra_copy_by_rounding():
         c = np.bincount(h["village"], minlength=4)
         assert c[3] == 1, (u, c)
         assert c[:3].sum() == (1 if u >= 0.7 else 0), (u, c)
+
+
+def test_a_start_state_made_for_other_places_is_a_data_error_naming_the_file(tmp_path):
+    """check_against: township or village ids beyond the county's places raise a DataError
+    naming the start-state file and the largest ids; ids within them pass."""
+    hh = {"township": np.array([0, 22], np.int16), "village": np.array([5, 650], np.int32)}
+    ss.check_against(tmp_path, 2020, 23, 651, hh)  # within: no error
+    for n_t, n_v in ((22, 651), (23, 650)):
+        with pytest.raises(DataError, match=r"start_2020\.npz: the start state has township ids "
+                                            r"up to 22 and village ids up to 650, but the data has "
+                                            rf"{n_t} townships and {n_v} villages"):
+            ss.check_against(tmp_path, 2020, n_t, n_v, hh)

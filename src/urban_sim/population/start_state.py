@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def state_files(data_dir: str | Path, year: int) -> tuple[Path, Path]:
 
 def has_start_state(data_dir: str | Path, year: int) -> bool:
     """Whether the data folder ships a start state for ``year``."""
-    return state_files(data_dir, year)[0].is_file()
+    return os.path.isfile(os.path.join(data_dir, f"start_{year}.npz"))  # state_files[0]
 
 
 @functools.lru_cache(maxsize=4)
@@ -105,10 +106,10 @@ def check_against(data_dir: str | Path, year: int, n_townships: int, n_villages:
     households : dict[str, numpy.ndarray]
         Household columns with ``township`` and ``village`` ids (their maxima are compared).
     """
-    npz = state_files(data_dir, year)[0]
     tw_max = int(households["township"].max(initial=-1))
     v_max = int(households["village"].max(initial=-1))
     if tw_max >= n_townships or v_max >= n_villages:
+        npz = state_files(data_dir, year)[0]
         raise DataError(
             f"{npz}: the start state has township ids up to {tw_max} and village ids up to "
             f"{v_max}, but the data has {n_townships} townships and {n_villages} villages; "
@@ -402,12 +403,12 @@ def start_population(data_dir: str | Path, year: int, scale: float, n_townships:
     DataError
         Unreadable file, or a state made for other places (see :func:`check_against`).
     """
-    npz = state_files(data_dir, year)[0]
+    npz = os.path.join(data_dir, f"start_{year}.npz")  # state_files[0], as a string
     try:
-        mtime = npz.stat().st_mtime_ns
+        mtime = os.stat(npz).st_mtime_ns
     except OSError:
         mtime = -1  # not cached: read_start_state raises the DataError
-    persons, households, weight, places, groups, members, largest = _prepared(str(npz), mtime)
+    persons, households, weight, places, groups, members, largest = _prepared(npz, mtime)
     check_against(data_dir, year, n_townships, n_villages, largest)
     return (*draw_start_population(persons, households, weight, scale, rng, groups, members),
             places)
