@@ -801,6 +801,31 @@ def test_pairwise_sum_is_numpys_sum():
     assert _np_sum(np.array([-0.0])) == 0.0 and not np.signbit(_np_sum(np.array([-0.0])))
 
 
+def test_output_sums_are_numpys_sums():
+    """output_sums (the yearly outputs' job and spending totals) is ``jobs.sum(axis=0)``, its
+    ``sum()`` and ``spend.sum()`` bit for bit, with magnitudes far apart (the order of the
+    additions shows), signed zeros, NaN, no rows, one column and a table in Fortran order."""
+    from urban_sim.model.tally import output_sums
+
+    rng = np.random.default_rng(10)
+    for t in range(2000):
+        n, s, m = int(rng.integers(0, 60)), int(rng.integers(1, 12)), int(rng.integers(0, 20))
+        jobs = rng.random((n, s)) * 10.0 ** rng.integers(-6, 12, (n, s)) * rng.choice([-1.0, 1.0], (n, s))
+        spend = rng.random(m) * 10.0 ** rng.integers(-6, 12, m)
+        if t % 7 == 0 and n:
+            jobs[rng.integers(0, n), rng.integers(0, s)] = rng.choice([-0.0, np.nan])
+        if t % 11 == 0:
+            jobs = -np.zeros((n, s))
+        if t % 13 == 0:
+            jobs = np.asfortranarray(jobs)
+        out = np.full(s + 2, 7.0)
+        output_sums(jobs, spend, out)
+        by_sector = jobs.sum(axis=0)
+        ref = np.array([*by_sector, by_sector.sum(), spend.sum()])
+        assert np.array_equal(out, ref, equal_nan=True), t
+        assert (np.signbit(out) == np.signbit(ref)).all(), t
+
+
 def test_pairwise_sum_of_a_slice_is_numpys_sum_of_the_slice():
     """``0.0 + _sum(a, lo, n)`` (the tally's zone sums) is ``a[lo:lo + n].sum()``, bit for bit,
     at any offset."""

@@ -22,6 +22,7 @@ from urban_sim.economy.labour import FARMING, UNEMPLOYED
 from urban_sim.luliang import COMPARISON_NAMES, comparison_row, read_averages
 from urban_sim.luliang import STOCKS_READ as _LULIANG_STOCKS
 from urban_sim.model.outputs import FLOWS, investment_in, jobs_created_in, jobs_in
+from urban_sim.model.tally import output_sums
 from urban_sim.population.kernels import _jit, counts_by_sector
 from urban_sim.population.state import SECTORS
 from urban_sim.services.stocks import ENVIRONMENT_PARTS
@@ -93,8 +94,10 @@ def collect(model, collect_flows: bool) -> None:
     else:
         flow_values, return_rate, spend, unspent = _NAN_FLOWS, math.nan, _NAN_AREAS, math.nan
     model.outside_last = g["outside"]
-    jobs = model.labour.jobs.sum(axis=0)
-    jobs_total = jobs.sum()
+    jobs = model.labour.jobs
+    sums = np.empty(jobs.shape[1] + 2)
+    output_sums(jobs, spend, sums)
+    *jobs, jobs_total, spend_total = sums.tolist()  # jobs.sum(axis=0), its sum, spend.sum()
     by_sector = counts_by_sector(model.persons.sector, model.persons.alive, UNEMPLOYED + 1).tolist()
     farm = by_sector[FARMING + 1]  # [0]: no sector (code −1)
     in_work = sum(by_sector[1:])
@@ -105,12 +108,12 @@ def collect(model, collect_flows: bool) -> None:
         total, g["registered"], g["outside"], g["urban_residents"],
         _per(g["urban_residents"], total), g["seat_residents"], n_hh, _per(total, n_hh),
         _per(g["age_0_14"], total), _per(g["age_60_plus"], total), *flow_values, return_rate,
-        jobs_total, jobs_total - jobs[0], *jobs.tolist(), farm * model.weight,
+        jobs_total, jobs_total - jobs[0], *jobs, farm * model.weight,
         _per(jobless, in_work - farm),
         # census definition: informal work counts as employment; only a share of those
         # without a wage job have no work at all (parameters.csv)
         _per(model.params["census_unemployed_share_of_jobless"] * jobless, in_work),
-        *areas, spend.sum(), unspent,
+        *areas, spend_total, unspent,
         _per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]),
         _per(s["hospital_beds"], total, 1000),
         _per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000),

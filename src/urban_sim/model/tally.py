@@ -257,3 +257,44 @@ def _by_place_loop(by_key, lut, flags, township, w, K, housing, has_housing, is_
 
 
 _by_place = _jit(_by_place_loop)
+
+
+def _output_sums_loop(jobs, spend, out):
+    # jobs.sum(axis=0) into out[:s] (the rows added in order to the identity 0.0, as NumPy
+    # reduces a table along its first axis), then out[s] = that row's sum and out[s + 1] =
+    # spend.sum(), NumPy's pairwise sums (0.0 + _sum)
+    n, s = jobs.shape
+    for j in range(s):
+        out[j] = 0.0
+    for i in range(n):
+        for j in range(s):
+            out[j] += jobs[i, j]
+    out[s] = 0.0 + _sum(out, 0, s)
+    out[s + 1] = 0.0 + _sum(spend, 0, spend.shape[0])
+    return 0
+
+
+_output_sums = _jit(_output_sums_loop)
+
+
+def output_sums(jobs: np.ndarray, spend: np.ndarray, out: np.ndarray) -> None:
+    """``jobs.sum(axis=0)``, its sum and ``spend.sum()`` into ``out``, the same bits as NumPy's
+    (one compiled call for the yearly outputs instead of three reductions).
+
+    Parameters
+    ----------
+    jobs : numpy.ndarray of float64, shape (n, s)
+    spend : numpy.ndarray of float64, shape (m,)
+    out : numpy.ndarray of float64, shape (s + 2,)
+
+    Notes
+    -----
+    NumPy adds the rows of a C-contiguous table with two or more columns in order; a single
+    column (or another layout) it sums pairwise: those go to NumPy (tested both ways).
+    """
+    if jobs.shape[1] > 1 and jobs.flags.c_contiguous:
+        _output_sums(jobs, spend, out)
+    else:
+        by_column = jobs.sum(axis=0)
+        out[:-2] = by_column
+        out[-2], out[-1] = by_column.sum(), spend.sum()
