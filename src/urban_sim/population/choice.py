@@ -154,7 +154,7 @@ def capacity_lottery(
 
 
 # --------------------------------------------------------------------------- household rule
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Deciders:
     """Deciding households as one-dimensional columns, each of shape (n,).
 
@@ -190,7 +190,7 @@ class Deciders:
         return Deciders(*(getattr(self, f.name)[idx] for f in fields(self)))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PlaceInputs:
     """Place-level inputs of one year's location choice.
 
