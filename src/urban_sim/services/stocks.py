@@ -161,8 +161,21 @@ class Stocks:
         """Add nominal ``amounts`` to the stocks ``names`` where ``mask``: bounded stocks
         (shares, and served capacities when ``groups`` is given) with diminishing returns
         (module docstring), served capacities measured against a group up to the group (times
-        the ceiling), counts ≥ 0. ``amounts`` (stock units) and ``mask`` have shape
-        (len(names),); ``groups``: size of each served group (persons).
+        the ceiling), counts ≥ 0. The model's government phase does the same inside its
+        compiled year (:meth:`urban_sim.policy.government.Government.invest_and_add`); this is
+        the rule by itself (and the tests' reference).
+
+        Parameters
+        ----------
+        names : tuple of str, length k
+            Stock names (``stocks.csv``).
+        amounts : numpy.ndarray of float, shape (k,)
+            Nominal additions, in each stock's unit.
+        mask : numpy.ndarray of bool, shape (k,)
+            Where to add; the other stocks are not read or written.
+        groups : dict of str to float, optional
+            Size of each served population group (persons, full scale); without it served
+            capacities are treated as counts.
 
         Raises
         ------
@@ -178,9 +191,22 @@ class Stocks:
         self.value.update(itertools.compress(zip(names, new), mask.tolist()))  # present only
 
     def rooms(self, names: tuple[str, ...], groups: dict[str, float] | None = None) -> np.ndarray:
-        """Nominal amount (≥ 0, stock units) that can still usefully be added to each stock,
-        shape (len(names),): up to the ceiling (down to the floor for
-        :data:`LOWER_IS_BETTER`), ``inf`` for unbounded stocks and stocks not in the table."""
+        """Nominal amount that can still usefully be added to each stock: up to the ceiling
+        (down to the floor for :data:`LOWER_IS_BETTER`).
+
+        Parameters
+        ----------
+        names : tuple of str, length k
+            Stock names (``stocks.csv``).
+        groups : dict of str to float, optional
+            Size of each served population group (persons, full scale), as in :meth:`add_all`.
+
+        Returns
+        -------
+        numpy.ndarray of float, shape (k,)
+            Room in each stock's unit, ≥ 0; ``inf`` for unbounded stocks and stocks not in the
+            table.
+        """
         kind, group, group_names, lo, hi, lower, _, read = self.layout(names, groups is not None)
         value = self.value
         g = [max(groups[n], 1e-9) for n in group_names] if groups is not None else [1.0]
