@@ -30,6 +30,8 @@ def test_persons_only_appear_by_birth_and_leave_by_death(lin_data, seed, start, 
     """For every year and place: Δresidents = births − deaths + moves in − moves out."""
     m = CountyModel(scenario(start_year=start, end_year=start + 4, scale=scale), data=lin_data, seed=seed)
     P = m.persons
+    # the vital rates in force are shared by the models on these data: read-only
+    assert not m.mortality.flags.writeable and not m.fertility.flags.writeable
     for _ in range(4):
         n0, alive0 = len(P), P.alive.copy()
         place0 = np.full(n0, -1)

@@ -98,6 +98,11 @@ def test_table_columns_are_views_of_the_current_rows():
     assert t.a.tolist() == [0, 1, 2, 1, 1, 7] and t.b.tolist() == [True] * 3 + [False] * 3
     with pytest.raises(KeyError):
         t.append(a=np.ones(1), c=0)  # not a column: nothing written
+    with pytest.raises(ValueError):
+        t.append(a=np.ones(2), b=np.ones(3, bool))  # lengths differ: nothing written
+    with pytest.raises(ValueError):
+        t.extend(t._cap - len(t) + 1)  # more rows than reserved
+    assert len(t) == 6 and not t._cols["a"][6:].any() and not t._cols["b"][6:].any()
     t.a = t.a * 2
     t.b[1] = False
     assert t.columns()["a"].tolist() == [0, 2, 4, 2, 2, 14] and not t.columns()["b"][1]

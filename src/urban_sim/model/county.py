@@ -252,6 +252,8 @@ class CountyModel(mesa.Model):
             if len(vital) >= 64:
                 vital.clear()
             rates = vital[key] = (np.minimum(q * key[1], 1.0), f * key[2])
+            for a in rates:
+                a.setflags(write=False)  # shared by every model on these data
         self.mortality, self.fertility = rates
         start = sc.policy.start_year if self.block is sc.policy else sc.start_year
         inv = self.block.investment

@@ -145,14 +145,16 @@ def _words(bg: np.random.PCG64) -> np.ndarray | None:
     NumPy's ``pcg64_random_t`` is two ``__uint128_t`` (state, increment), little-endian on
     x86-64 and aarch64, reached through ``bg.ctypes.state_address`` (its ``pcg64_state``
     starts with the pointer to it). The layout is checked against ``bg.state`` once per
-    generator; where it differs (another platform or NumPy) the result is None and the callers
-    use ``bg.state``.
+    generator; where it differs (another platform or NumPy), and for any other bit generator,
+    the result is None and the callers use ``bg.state``.
     """
     hit = _WORDS.get(id(bg))
     if hit is not None and hit[0] is bg:
         return hit[1]
     words = None
-    if np.little_endian:
+    # only a PCG64's state struct starts with a pointer (MT19937's or SFC64's does not: it
+    # would be followed into arbitrary memory)
+    if type(bg) is np.random.PCG64 and np.little_endian:
         address = ctypes.cast(bg.ctypes.state_address, ctypes.POINTER(ctypes.c_void_p))[0]
         if address:
             words = np.ctypeslib.as_array((ctypes.c_uint64 * 4).from_address(address))

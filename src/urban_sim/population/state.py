@@ -71,10 +71,15 @@ class Table:
         ------
         KeyError
             If a name is not a column.
+        ValueError
+            If the arrays differ in length (nothing is written).
         """
         if not values.keys() <= self._cols.keys():  # checked before anything is written
             raise KeyError(f"not columns: {sorted(values.keys() - self._cols.keys())}")
         k, n = len(next(iter(values.values()))), self.n
+        if any(np.ndim(v) and len(v) != k for v in values.values()):  # also before writing
+            raise ValueError(f"values of {k} rows and of "
+                             f"{sorted({len(v) for v in values.values() if np.ndim(v)})} rows")
         cols = self.reserve(k)
         for name, value in values.items():
             cols[name][n : n + k] = value
@@ -117,7 +122,14 @@ class Table:
         -------
         numpy.ndarray of int64, shape (k,)
             Their row indices, ``n .. n + k − 1``.
+
+        Raises
+        ------
+        ValueError
+            If there is no room for ``k`` rows (no :meth:`reserve` before).
         """
+        if self.n + k > self._cap:
+            raise ValueError(f"extend({k}): room for {self._cap - self.n} rows (reserve first)")
         rows = np.arange(self.n, self.n + k)
         self.n += k
         self._views()

@@ -319,6 +319,8 @@ def add_newborns(persons, mothers: np.ndarray, girls: np.ndarray, outside: int) 
 
     Parameters
     ----------
+    persons : urban_sim.population.state.Table
+        The persons (``female``, ``hh``, ``loc``, ``alive``, ``mother``, ``sector`` written).
     mothers : numpy.ndarray of intp, shape (k,)
         Rows of the mothers.
     girls : numpy.ndarray of bool, shape (k,)
