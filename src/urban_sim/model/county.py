@@ -39,7 +39,7 @@ from urban_sim.population.migration import (
 )
 from urban_sim.population.migration_kernels import housing_and_vacancy
 from urban_sim.population.state import (
-    LOC_VILLAGE, Table,
+    LOC_VILLAGE, SECTORS, Table,
 )
 from urban_sim.population.start_state import has_start_state, start_population
 from urban_sim.population.synthesis import synthesize
@@ -51,6 +51,11 @@ from urban_sim.services.stocks import (
 from urban_sim.targets import (
     RatioDecomposition, indicator_values, queued_by_stock, scenario_targets, sites,
 )
+
+_TREND_KEYS = tuple({"agriculture": "job_trend_industry", "industry": "job_trend_industry",
+                     "services": "job_trend_services", "public": "job_trend_public"}.get(s)
+                    for s in SECTORS)
+"""Parameter of each sector's background job trend (None: none; agri-processing as industry)."""
 
 PHASES = (
     "exogenous_inputs", "government_investment", "labour_market", "demography",
@@ -311,8 +316,7 @@ class CountyModel(mesa.Model):
     def labour_market(self) -> None:
         """Update job stocks; Harris–Todaro chances; draw each worker's employment."""
         p = self.params
-        ind = p["job_trend_industry"]  # by sector (SECTORS); agri-processing as industry
-        trends = np.array((ind, ind, 0.0, p["job_trend_services"], 0.0, p["job_trend_public"]))
+        trends = np.array([p[k] if k else 0.0 for k in _TREND_KEYS])
         tour = (p["job_trend_tourism"] * (1 + self.stocks["tourism_capacity"])
                 + 0.05 * p["tourism_jobs_per_promotion"] * self.block.levers.tourism_promotion)
         tourism_growth = np.where(self.qikou_place, tour, 0.0)

@@ -39,15 +39,18 @@ from urban_sim.population.vital_kernels import MAX_AGE, uniforms
 from urban_sim.vocabulary import LOC_OUTSIDE, SECTORS
 
 
+_NPZ = "start_{year}.npz"
+"""Name of a start-state file (:func:`state_files`)."""
+
 def state_files(data_dir: str | Path, year: int) -> tuple[Path, Path]:
     """Paths of the start state of ``year`` in a data folder: (``.npz``, ``.json``)."""
     folder = Path(data_dir)
-    return folder / f"start_{year}.npz", folder / f"start_{year}.json"
+    return folder / _NPZ.format(year=year), folder / f"start_{year}.json"
 
 
 def has_start_state(data_dir: str | Path, year: int) -> bool:
     """Whether the data folder ships a start state for ``year``."""
-    return os.path.isfile(os.path.join(data_dir, f"start_{year}.npz"))  # state_files[0]
+    return os.path.isfile(os.path.join(data_dir, _NPZ.format(year=year)))  # state_files[0]
 
 
 @functools.lru_cache(maxsize=4)
@@ -403,7 +406,7 @@ def start_population(data_dir: str | Path, year: int, scale: float, n_townships:
     DataError
         Unreadable file, or a state made for other places (see :func:`check_against`).
     """
-    npz = os.path.join(data_dir, f"start_{year}.npz")  # state_files[0], as a string
+    npz = os.path.join(data_dir, _NPZ.format(year=year))  # state_files[0], as a string
     try:
         mtime = os.stat(npz).st_mtime_ns
     except OSError:
