@@ -974,6 +974,34 @@ def test_frame_of_years_with_different_rows_is_the_frame_of_the_lists():
     assert got["place"].tolist()[n: n + 2] == ["county", "county_seat"] and got["place"].iloc[-1] == "t1"
 
 
+def test_frame_from_column_list_is_the_frame_from_the_dict(monkeypatch):
+    """The shared-template frame made from its list of columns equals the frame pandas makes
+    of the dict (the fallback without pandas' internal constructor), dtypes included, for an
+    int and a NumPy int replicate; the cached columns are not changed through a frame."""
+    import pandas as pd
+
+    import urban_sim.model.collect as collect_module
+    from urban_sim.model.collect import frame, template
+
+    a = template(("x", "y"), ("t1", "t2"))
+    n = len(a[0])
+    records = {"year": [2020, 2021, 2022], "rows": [n] * 3, "template": [a] * 3,
+               "value": [np.arange(n) + 0.5 * y for y in range(3)]}
+    records["value"][1][2] = np.nan
+    for replicate in (3, np.int64(7)):
+        changed = frame(records, "s", replicate)
+        changed.loc[0, "place"] = "changed"  # not in the next frames
+        got = frame(records, "s", replicate)
+        with monkeypatch.context() as m:
+            m.setattr(collect_module, "_from_arrays", None)
+            ref = frame(records, "s", replicate)
+        assert got.equals(ref) and (got.dtypes == ref.dtypes).all()
+        pd.testing.assert_frame_equal(got, ref, check_exact=True)
+        again = frame(records, "s", replicate)
+        assert again["place"].iloc[0] == "county" and again.equals(ref)
+    assert got["year"].tolist() == [2020] * n + [2021] * n + [2022] * n
+
+
 def test_weights_check_equals_numpys_three_checks():
     from urban_sim.policy.relocation import _weights_check
 
