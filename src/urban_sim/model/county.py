@@ -13,7 +13,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from urban_sim.config.schema import TASK_AREAS, Scenario
+from urban_sim.config.schema import Scenario
 from urban_sim.data.posterior import draw_parameters
 from urban_sim.data.tables import CountyData, load_county, load_county_cached
 from urban_sim.economy.labour import LabourMarket, tourism_start
@@ -26,9 +26,7 @@ from urban_sim.model.outputs import FLOWS
 from urban_sim.model.collect import collect, frame
 from urban_sim.model.tally import tally
 from urban_sim.model.start import restore_perceived, restore_places
-from urban_sim.policy.allocation import (
-    PLACE_ROWS, building_standards, new_building_share,
-)
+from urban_sim.policy import phases
 from urban_sim.policy.institutions import land_and_institutions
 from urban_sim.population import choice as ch
 from urban_sim.population import demography
@@ -45,11 +43,11 @@ from urban_sim.population.start_state import has_start_state, start_population
 from urban_sim.population.synthesis import synthesize
 from urban_sim.services.childcare import Childcare
 from urban_sim.services.stocks import (
-    ENVIRONMENT_PARTS, NEW_BUILDING_SHARES, Stocks, amenity_and_congestion, environment_index,
+    ENVIRONMENT_PARTS, Stocks, amenity_and_congestion, environment_index,
     stock_rows,
 )
 from urban_sim.targets import (
-    RatioDecomposition, indicator_values, queued_by_stock, scenario_targets, sites,
+    RatioDecomposition, queued_by_stock, scenario_targets,
 )
 
 _TREND_KEYS = tuple({"agriculture": "job_trend_industry", "industry": "job_trend_industry",
@@ -63,7 +61,6 @@ PHASES = (
     "land_and_institutions", "services_and_indicators",
 )
 """The annual schedule, in order (model.md §3)."""
-
 
 
 class Place(mesa.Agent):
@@ -230,78 +227,15 @@ class CountyModel(mesa.Model):
 
     # 1 -----------------------------------------------------------------------------------
     def exogenous_inputs(self) -> None:
-        """Inputs for the year: policy block in force, wages, vital rates, budget."""
-        sc, p, t = self.scenario, self.params, self.year
-        self.block = sc.levers_at(t)
-        # uncertainties act from the policy start year only; before it, history (issue 10)
-        self.uncertainties = u = sc.uncertainties_at(t)
-        local, outside = sc.wage_indices(t, p["wage_growth_base_year"])
-        n = len(self.place_type)
-        levels = (p["wage_seat_yuan"], p["wage_town_yuan"], p["wage_village_nonfarm_yuan"],
-                  p["informal_income_yuan"], p["informal_income_yuan"], p["farm_income_yuan"])
-        by_place = self.__dict__.get("_levels_by_place")  # wage and fallback levels by place
-        if by_place is None or by_place[0] != levels or by_place[1] is not self.place_type:
-            by_place = self._levels_by_place = (levels, self.place_type, np.array(
-                [levels[:3], levels[3:]]).take(self.place_type, axis=1))  # once a run
-        pay = np.empty((2, n + 1))  # by in-county place (× local), then outside (np.append's)
-        np.multiply(by_place[2], local, out=pay[:, :n])
-        pay[0, n] = p["wage_outside_yuan"] * outside
-        pay[1, n] = p["outside_fallback_income_yuan"] * outside
-        self.wage, self.fallback = pay
-        key = (t, u.mortality_multiplier, u.fertility_multiplier)
-        vital = self.data.memo(("vital_in_force",), dict)  # shared by every model: not modified
-        rates = vital.get(key)
-        if rates is None:  # the year's rates by age times the multipliers (64 kept at most)
-            q, f = (self.data.memo(("vital", r, t), lambda r=r: demography.rate_in_year(
-                *self._vital[r], t)) for r in ("mortality", "fertility"))
-            if len(vital) >= 64:
-                vital.clear()
-            rates = vital[key] = (np.minimum(q * key[1], 1.0), f * key[2])
-            for a in rates:
-                a.setflags(write=False)  # shared by every model on these data
-        self.mortality, self.fertility = rates
-        start = sc.policy.start_year if self.block is sc.policy else sc.start_year
-        inv = self.block.investment
-        self.budget = (inv.total_million_yuan * (1 + inv.growth_rate_per_year) ** (t - start)
-                       * u.energy_price_index ** p["fiscal_energy_elasticity"])
+        """Inputs for the year: policy block in force, wages, vital rates, budget
+        (:func:`urban_sim.policy.phases.exogenous_inputs`)."""
+        phases.exogenous_inputs(self)
 
     # 2 -----------------------------------------------------------------------------------
     def government_investment(self) -> None:
-        """Fund programmes, start projects, complete those whose lag has passed."""
-        p, t, st, g, prog = self.params, self.year, self.stocks, self.government, self.programmes
-        need_of, tops = g.rules(self.targets)
-        queued = g.queued()
-        values = indicator_values(st, self.groups, self.n_big_towns, prog.queued_of(SEWAGE, queued))
-        town_use = self.housing_use[1:]  # np.mean's sum and division, without its dispatch
-        use = [self.school_use, self.housing_use[0], float(np.add.reduce(town_use) / len(town_use)),
-               6.0 / max(self.groups["beds_per_1000"], 1e-9)]  # allocation.USE_STOCKS
-        new_m2 = self.new_dwellings * p["floor_area_per_new_dwelling_m2"]
-        standard = building_standards(p, t)
-        gov_eff = st["governance_efficiency"]
-        shares = self._shares.get(id(self.block))
-        if shares is None:  # the block's task-area shares (the scenario's blocks do not change)
-            shares = self._shares[id(self.block)] = np.array(
-                [getattr(self.block.investment.task_area_shares, a) for a in TASK_AREAS])
-        # room, need, funding, completions, depreciation and additions (one compiled call)
-        amounts, built, self._direct_jobs, self._construction_jobs, pw = g.invest_and_add(
-            st, self.groups, need_of, values, use,
-            self.relocation.sites(sites(tops, self.groups, self.n_big_towns)), standard, new_m2,
-            self.finance.fund(t, self.budget, float(self.housing[0])), shares,
-            self.weights[id(self.block)], queued,
-            self.uncertainties.construction_cost_multiplier * (1 + 0.3 * (1 - gov_eff)),
-            p["governance_early_completion"] * gov_eff, self.residents[: self.n_places],
-            self.place_type, self.qikou_place, t, p["job_attrition_rate"])
-        amounts, at = amounts.tolist(), prog.stock_index.get
-        def added(name: str) -> float:  # the amount added to a stock, 0.0 if no programme builds it
-            i = at(name)
-            return 0.0 if i is None else amounts[i]
-        for name in NEW_BUILDING_SHARES:
-            st[name] = new_building_share(standard[name], added(name) * 1000.0, new_m2)
-        self.childcare.private_supply(st, self.groups["childcare_demand"])
-        self._homesteads_to_withdraw = added("homestead_withdrawn")
-        self.relocation.move(self, added("relocated_households"))
-        self.housing[0] += added("housing_units_seat")
-        self.housing[1:] += added("housing_units_towns") * pw[PLACE_ROWS.index("towns")][1:self.K]
+        """Fund programmes, start projects, complete those whose lag has passed
+        (:func:`urban_sim.policy.phases.government_investment`)."""
+        phases.government_investment(self)
 
     def queued_additions(self) -> dict[str, float]:
         """Stock additions funded and under construction, by stock."""

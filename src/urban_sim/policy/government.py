@@ -177,6 +177,9 @@ class Government(mesa.Agent):
         self._places: tuple | None = None  # (place_type, qikou_place, their place masks)
         self._stocks_seen: tuple | None = None  # (stocks, size, sites, layout): _stock_layout
         self._rules: tuple | None = None  # (targets, need rule, target tops), see rules()
+        self._queued: tuple | None = None  # (pipeline, queued()), until the pipeline changes
+        self._sites: tuple | None = None  # (site counts, their names, their values as an array)
+        self._rows: dict[tuple, tuple] = {}  # stock_rows()
 
     def invest_and_complete(self, budget: float, shares: np.ndarray, weights: np.ndarray,
                             need: np.ndarray, room: np.ndarray, queued: np.ndarray,
@@ -244,6 +247,7 @@ class Government(mesa.Agent):
         p = self.programmes
         masks = self._place_masks(residents, place_type, qikou_place)
         total = budget + self.carried
+        self._queued = None  # the pipeline changes
         self._carry(total, shares, _year(
             total, shares, weights, need, room, queued, year, cost_factor,
             min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i, self.pipeline,
@@ -287,7 +291,8 @@ class Government(mesa.Agent):
             Utilisation of each capacity of :data:`urban_sim.policy.allocation.USE_STOCKS`.
         site_counts : dict[str, float]
             Sites of each counted-facility stock (:func:`urban_sim.targets.sites`): the room
-            of a programme stock among them is the sites left.
+            of a programme stock among them is the sites left (read once while the same dict
+            is passed: not to be modified).
         standard : dict[str, float]
             Share of new floor area meeting each standard without county money
             (:func:`urban_sim.policy.allocation.building_standards`).
@@ -309,17 +314,21 @@ qikou_place, year, attrition
             then left unchanged).
         """
         p = self.programmes
-        lay = self._stock_layout(stocks, tuple(site_counts))
+        sc = self._sites
+        if sc is None or sc[0] is not site_counts:  # the caller passes the same dict while it holds
+            sc = self._sites = (site_counts, tuple(site_counts),
+                                np.array(list(site_counts.values()), dtype=float))
+        lay = self._stock_layout(stocks, sc[1])
         (keys, get, stock_pos, kind, group, group_names, lo, hi, lower, present, site_row,
          site_pos, nb_names, nb_row, dep_pos, dep_rate, dep_lower) = lay
         value = np.array(get(stocks.value), dtype=float)
         masks = self._place_masks(residents, place_type, qikou_place)
         total = budget + self.carried
         r = need_rule
+        self._queued = None  # the pipeline changes
         unspent = _stock_year(value, stock_pos, kind, group,
                     np.array([max(groups[n], 1e-9) for n in group_names], dtype=float), lo, hi,
-                    lower, stocks.overshoot, site_row, site_pos,
-                    np.array(list(site_counts.values()), dtype=float), nb_row,
+                    lower, stocks.overshoot, site_row, site_pos, sc[2], nb_row,
                     np.array([standard[n] for n in nb_names], dtype=float), new_m2,
                     r.indicator_array(values), r.target_indicator, r.ahead(year), r.low,
                     r.shift_low, r.shift_high, r.high, r.programme_indicator, r.use_row,
@@ -361,7 +370,8 @@ qikou_place, year, attrition
         their values, the programme stocks' positions there (-1: not in the table) and
         :meth:`Stocks.layout`, the site stocks' rows and positions, the new-building shares'
         names and rows, the depreciation's positions, rates and directions; kept while the
-        table has the same stocks.
+        table has the same stocks, and shared by the models with the same programme table,
+        stock names, site names, depreciation and bounds (built once, not once a run).
 
         Raises
         ------
@@ -373,6 +383,20 @@ qikou_place, year, attrition
                 and last[2] == site_names:
             return last[3]
         p, keys = self.programmes, tuple(stocks.value)
+        key = (id(p), keys, site_names, tuple(stocks.depreciation),
+               tuple(map(stocks.bounds.get, p.stock_names)))  # all that the layout reads
+        entry = _LAYOUTS.get(key)
+        if entry is None:
+            if len(_LAYOUTS) > 16:
+                _LAYOUTS.clear()
+            entry = _LAYOUTS[key] = (p, self._new_layout(stocks, keys, site_names))  # p: its id
+        self._stocks_seen = (stocks, len(stocks.value), site_names, entry[1])
+        return entry[1]
+
+    def _new_layout(self, stocks: Stocks, keys: tuple[str, ...], site_names: tuple[str, ...]
+                    ) -> tuple:
+        """The layout of :meth:`_stock_layout` of the table ``stocks`` (names ``keys``)."""
+        p = self.programmes
         at = {name: i for i, name in enumerate(keys)}
         for name in site_names:
             if name not in at:
@@ -389,13 +413,25 @@ qikou_place, year, attrition
                   np.array([at[d[0]] for d in dep], dtype=np.int64),
                   np.array([d[1] for d in dep], dtype=float),
                   np.array([d[2] for d in dep], dtype=bool))
-        self._stocks_seen = (stocks, len(stocks.value), site_names, layout)
         return layout
+
+    def stock_rows(self, names: tuple[str, ...]) -> tuple[int, ...]:
+        """Position of each stock of ``names`` in :attr:`additions` (:attr:`Programmes.stock_names`),
+        -1 if no programme builds it; kept by ``names``."""
+        rows = self._rows.get(names)
+        if rows is None:
+            at = self.programmes.stock_index.get
+            rows = self._rows[names] = tuple(at(n, -1) for n in names)
+        return rows
 
     def queued(self) -> np.ndarray:
         """Stock additions funded and under construction (units × unit size) by programme,
-        shape (n_programmes,)."""
-        return self.pipeline.sum(axis=0) * self.programmes.unit_size
+        shape (n_programmes,); computed once a year (kept until the government's year changes
+        its pipeline, or another pipeline array replaces it): not to be modified."""
+        q = self._queued
+        if q is None or q[0] is not self.pipeline:
+            q = self._queued = (self.pipeline, self.pipeline.sum(axis=0) * self.programmes.unit_size)
+        return q[1]
 
     def rules(self, targets: list) -> tuple[Need, dict[str, float]]:
         """The need rule of ``targets`` (:class:`urban_sim.policy.allocation.Need`) and their
@@ -416,3 +452,4 @@ qikou_place, year, attrition
 
 
 _RULES: dict[tuple, tuple] = {}
+_LAYOUTS: dict[tuple, tuple] = {}  # Government._stock_layout's layouts (and their programmes)

@@ -115,13 +115,15 @@ class Relocation:
         P, H, rng, w = model.persons, model.households, model.rng, model.weight
         x = households / w
         k = int(x) + int(rng.random() < x - int(x))
+        if k == 0:  # nothing more to draw, no candidates needed (most years at small scales)
+            return
         if self._remote is None or len(self._remote) != len(model.v_dist_seat):  # per village
             self._remote = model.v_dist_seat ** self.items["remoteness_exponent"]
             self._town = model.kind == "town"  # by township
         if model.presence.shape != (len(H), 4):  # the compiled pass reads it unchecked
             raise ValueError(f"presence flags of shape {model.presence.shape} for {len(H)} households")
         cand, p = _candidates(model.presence, H.base, H.village, self._remote, LOC_VILLAGE)
-        if k == 0 or len(cand) == 0:
+        if len(cand) == 0:
             return
         chosen = cand.take(weighted_sample(rng, p / p.sum(), min(k, len(cand))))
         n_moved, n_seat = _relocate(chosen, rng.random(len(chosen)), self.items["share_county_seat"],

@@ -1,0 +1,73 @@
+"""What the exogenous-inputs and government phases keep between years and between models
+(:mod:`urban_sim.policy.phases`, :meth:`urban_sim.policy.government.Government.queued`,
+``Government._stock_layout``) gives what computing it afresh gives."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from urban_sim.config import load_scenario
+from urban_sim.model.county import CountyModel
+from urban_sim.policy import phases
+
+
+def test_exogenous_inputs_are_shared_by_models_of_one_scenario(lin_data):
+    """Two models of one scenario object share the year's inputs, equal to fresh ones; a model
+    of another scenario object or other parameters gets its own."""
+    sc = load_scenario("plan", {"scale": 0.01, "end_year": 2027})
+    other = load_scenario("plan", {"scale": 0.01, "end_year": 2027,
+                                   "parameters.wage_seat_yuan": 30000.0})
+    a, b = CountyModel(sc, data=lin_data, seed=1), CountyModel(sc, data=lin_data, seed=2)
+    c = CountyModel(other, data=lin_data, seed=1)
+    for year in (2021, 2024, 2026):
+        for m in (a, b, c):
+            m.year = year
+            m.exogenous_inputs()
+            block, u, wage, fallback, q, f, budget = phases.exogenous_values(m, year)
+            assert m.block is block and m.uncertainties is u and m.budget == budget
+            for got, want in ((m.wage, wage), (m.fallback, fallback), (m.mortality, q),
+                              (m.fertility, f)):
+                assert np.array_equal(got, want)
+        assert a.wage is b.wage and a.mortality is b.mortality
+        assert a.wage is not c.wage and a.wage[0] != c.wage[0]
+    sc2 = load_scenario("plan", {"scale": 0.01, "end_year": 2027})  # equal, another object
+    d = CountyModel(sc2, data=lin_data, seed=1)
+    d.year = 2026
+    d.exogenous_inputs()
+    assert d.wage is not a.wage and np.array_equal(d.wage, a.wage)
+
+
+def test_queued_is_kept_until_the_pipeline_changes(lin_data):
+    """Government.queued is computed once a year: after each government year and after its
+    pipeline is replaced it equals the sum over the pipeline again."""
+    sc = load_scenario("plan", {"scale": 0.01, "end_year": 2026})
+    m = CountyModel(sc, data=lin_data, seed=3)
+    g = m.government
+    while m.year < sc.end_year:
+        m.step()
+        want = g.pipeline.sum(axis=0) * g.programmes.unit_size
+        assert np.array_equal(g.queued(), want) and g.queued() is g.queued()
+    assert g.queued().any()
+    g.pipeline = g.pipeline * 2.0
+    assert np.array_equal(g.queued(), g.pipeline.sum(axis=0) * g.programmes.unit_size)
+
+
+def test_stock_layout_is_shared_and_follows_the_table(lin_data):
+    """Models with the same stock table share the government's stock layout; a table with a
+    stock less gets its own (another reader and other positions)."""
+    sc = load_scenario("plan", {"scale": 0.01, "end_year": 2022})
+    a, b = CountyModel(sc, data=lin_data, seed=1), CountyModel(sc, data=lin_data, seed=2)
+    for m in (a, b):
+        m.step()
+    names = a.government._sites[1]
+    la = a.government._stock_layout(a.stocks, names)
+    assert la is b.government._stock_layout(b.stocks, names)
+    gone = next(n for n in b.government.programmes.stock_names
+                if n in b.stocks.value and n not in names
+                and n not in {d[0] for d in b.stocks.depreciation})
+    del b.stocks.value[gone]
+    lb = b.government._stock_layout(b.stocks, names)
+    assert lb is not la and gone not in lb[0] and len(lb[0]) == len(la[0]) - 1
+    want = np.array([lb[0].index(n) if n in lb[0] else -1
+                     for n in b.government.programmes.stock_names])
+    assert np.array_equal(lb[2], want)
