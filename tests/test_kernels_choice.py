@@ -337,7 +337,7 @@ def test_utilities_equal_the_numpy_rule(lin_data, seed):
     for size in (7, n_keys // 8, n_keys // 4 - 1, n_keys // 4, n_keys // 2, n_keys - 1):
         few = rng.choice(len(households), size, replace=False)
         keys = 3 * 2 * (int(households.n_workers[few].max()) + 1) * len(places.village_township)
-        paths.add("each" if 4 * size < keys else "groups")
+        paths.add("each" if size * kc.GROUPS_FROM < keys else "groups")
         for a, b in zip(ch.location_utilities(households.subset(few), places, params), ref,
                         strict=True):
             _same(a, b[few])
@@ -359,6 +359,48 @@ def test_utilities_follow_distances_changed_in_place(lin_data):
         # the change reached the terms: a stale memo would give the values before it
         assert not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(after, before))
         before = after
+
+
+def test_utilities_follow_read_only_distances_replaced(lin_data):
+    """Read-only distance arrays (a model's) are not compared year by year: a new array of other
+    values is seen, so is an old one made writable and changed, and a change in place without
+    that raises."""
+    import dataclasses
+
+    rng = np.random.default_rng(6)
+    households, places = _choice_population(rng, n=200)
+    params = dict(lin_data.parameters)
+    geo = (places.village_township, places.village_centre_km, places.village_seat_km,
+           places.township_seat_km)
+    ch.read_only(*geo)
+    before = ch.location_utilities(households, places, params)
+    for a, b in zip(before, ref_location_utilities(households, places, params), strict=True):
+        _same(a, b)
+    with pytest.raises(ValueError, match="read-only"):
+        places.village_seat_km *= 1.5
+    seat = places.village_seat_km * 1.5
+    ch.read_only(seat)
+    places = dataclasses.replace(places, village_seat_km=seat)
+    after = ch.location_utilities(households, places, params)
+    for a, b in zip(after, ref_location_utilities(households, places, params), strict=True):
+        _same(a, b)
+    assert not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(after, before))
+    places.township_seat_km.flags.writeable = True  # misuse: changed in place after all
+    places.township_seat_km *= 2.0
+    again = ch.location_utilities(households, places, params)
+    for a, b in zip(again, ref_location_utilities(households, places, params), strict=True):
+        _same(a, b)
+    assert not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(after, again))
+
+
+def test_income_arguments_equal_the_numpy_rule():
+    rng = np.random.default_rng(2)
+    income = rng.uniform(8e3, 6e4, 13)
+    other = 7e3 * np.array([1.0, 1.5])
+    for n_workers in (rng.integers(0, 6, 50), np.zeros(3, dtype=np.int64), np.zeros(0, dtype=np.int64)):
+        nw_n = int(n_workers.max()) + 1 if len(n_workers) else 1
+        ref = np.arange(nw_n, dtype=np.int64)[:, None] * income + other[:, None, None]
+        _same(kc.income_arguments(n_workers, income, other), ref)
 
 
 @pytest.mark.parametrize("asc_outside", [None, -1e4, 50.0])

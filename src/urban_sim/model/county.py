@@ -309,6 +309,7 @@ class CountyModel(mesa.Model):
         cut = 1 - p["housing_support_price_cut"] * lv.housing_support_share
         price = np.array([p["housing_price_town_yuan_m2"] * grow * cut,
                           p["housing_price_seat_yuan_m2"] * grow * cut])
+        ch.read_only(self.v_township, self.v_dist_centre, self.v_dist_seat, self.t_dist_seat)
         places = ch.PlaceInputs(
             income_yuan=self.perceived["income"], amenity=self.perceived["amenity"],
             congestion=self.perceived["congestion"], network_share=self.network,
@@ -325,9 +326,8 @@ class CountyModel(mesa.Model):
         if self._applicants is None:
             return
         p, K = self.params, self.K
-        # developers build toward the target vacancy rate, counting the households refused a
-        # dwelling last year as unmet demand; free dwellings by township place; free school
-        # seats at the county seat (unbounded in the towns)
+        # developers build toward the target vacancy rate, counting last year's refused as unmet
+        # demand; free dwellings by township place; free seats at the seat (unbounded in towns)
         vacancy = housing_and_vacancy(
             self.occupied[:K], self._refused, self.housing, p["housing_vacancy_target"],
             p["housing_market_response"],

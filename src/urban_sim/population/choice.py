@@ -305,9 +305,11 @@ def location_utilities(households: Deciders, places: PlaceInputs,
     Notes
     -----
     The terms up to congestion depend only on (current, rented, n_workers, village): they are
-    computed once per such group that occurs (of ``3 · 2 · (max n_workers + 1) · n_villages``),
-    from the income terms by place (NumPy's ``log`` of ``2 · (max n_workers + 1) · (2K + 1)``
-    values) and the distance terms by village (:func:`_utility_args`). One compiled pass
+    computed once per such group that occurs (of ``3 · 2 · (max n_workers + 1) · n_villages``;
+    once per household where households are fewer than a quarter of the groups,
+    ``choice_kernels.GROUPS_FROM``), from the income terms by place (NumPy's ``log`` of
+    ``2 · (max n_workers + 1) · (2K + 1)`` values) and the distance terms by village
+    (:func:`_utility_args`). One compiled pass
     (:func:`urban_sim.population.choice_kernels.utilities`) computes and gathers them and adds
     the household terms in the order of the utility; a term that is zero for a household is
     added as ``+ 0.0`` (a mask multiplied in), as the column-by-column NumPy version did, so
@@ -316,68 +318,79 @@ def location_utilities(households: Deciders, places: PlaceInputs,
     return list(kc.utilities(_utility_args(households, places, params), len(households)))
 
 
-_MEMO: dict = {}
 _STAY_KEYS = ("rc_mu2", "rc_lambda2", "rc_alpha2", "stay_kappa0", "stay_kappa1", "stay_seat_offset")
+_RUN_KEYS = ("distance_income_ratio", "beta_income", "distance_outside_km", "asc_town", "asc_seat",
+             "asc_outside", "household_other_income_yuan", *_STAY_KEYS)
+_run_values = operator.itemgetter(*_RUN_KEYS)
+_RUN: dict = {}
 
 
-def _memo(key: tuple, compute, check=None) -> np.ndarray:
-    """``compute()`` once per ``key`` (a tuple of its inputs' values, or of their identities
-    with ``check`` their contents: computed again where ``check`` differs); read-only result."""
-    hit = _MEMO.get(key)
-    if hit is None or hit[0] != check:
-        if len(_MEMO) > 16:
-            _MEMO.clear()
-        value = compute()
-        value.setflags(write=False)
-        hit = _MEMO[key] = (check, value)
-    return hit[1]
+def read_only(*arrays: np.ndarray) -> None:
+    """Make a model's geography arrays read-only (the model's choice phase does, every year):
+    :func:`choose_locations` then keeps the terms computed from them for the run without
+    comparing their contents every year (a change in place would raise; a new array is seen)."""
+    for a in arrays:
+        a.flags.writeable = False
 
 
-def _distance_terms(pl: PlaceInputs, vt: np.ndarray, c_dist: float, d_out_km: float) -> np.ndarray:
-    """``c_dist · ln(1 + d)`` by alternative, current alternative and village, shape
-    (4, 3, n_vil); the same in every year of a run, so computed once per inputs."""
-    def compute():
-        d_vc, d_vs, d_ts = pl.village_centre_km, pl.village_seat_km, pl.township_seat_km[vt]
-        zero = 0 * d_vc
-        d_out = np.full_like(d_vc, d_out_km)
-        dist = (np.stack([zero, d_vc, d_vs]), np.stack([d_vc, zero, d_ts]),
-                np.stack([d_vs, d_ts, zero]), np.stack([d_out, d_out, d_out]))
-        return np.stack([c_dist * np.log1p(dist[j]) for j in range(4)])
+def _run_tables(pl: PlaceInputs, p: Mapping[str, float]) -> tuple:
+    """The inputs of :func:`_utility_args` that are the same in every year of a run (read-only).
 
-    arrays = tuple(map(np.asarray, (pl.village_centre_km, pl.village_seat_km, pl.township_seat_km, vt)))
-    # found by the arrays' identities (a model passes the same arrays every year) and checked
-    # by their contents (comparing them costs less than hashing them)
-    key = ("distance", c_dist, d_out_km, *map(id, arrays))
-    return _memo(key, compute, [(a.dtype, a.shape, a.tobytes()) for a in arrays])
+    Found by the parameters' values and the identities of the geography arrays (village
+    centre, village seat and township seat distances, village townships), which the entry
+    holds (so an identity is not reused while it is kept). A model's arrays are read-only
+    (:meth:`urban_sim.model.CountyModel.location_choice`): then the entry is used as it is;
+    arrays that can be written are compared by their contents, and a change computes it again.
 
-
-_CONST_KEYS = ("asc_town", "asc_seat", "asc_outside", "household_other_income_yuan", *_STAY_KEYS)
-_constant_values = operator.itemgetter(*_CONST_KEYS)
-
-
-def _constants(p: Mapping[str, float], nw_n: int) -> tuple:
-    """The inputs of :func:`_utility_args` that are the same in every year of a run (the
-    parameters' values are the key): the workers by row and the other income by rental, the
-    alternative constants and the stay terms (read-only)."""
-    values = _constant_values(p)
-    hit = _CONSTS.get((values, nw_n))
-    if hit is None:
-        if len(_CONSTS) > 16:
-            _CONSTS.clear()
-        o = p["household_other_income_yuan"]  # × (1 + 0.5 rented): × 1.0 and × 1.5
-        hit = (np.arange(nw_n, dtype=np.int64)[:, None], np.array([o * 1.0, o * 1.5])[:, None, None],
-               np.array([0.0, p["asc_town"], p["asc_seat"], p["asc_outside"]]),
-               # staying: stay(youngest adult) at the current alternative (+ offset at the
-               # county seat; row j is added at alternative j when j is current, 0.0 at the others)
-               np.stack([stay_utility_by_age(p) + (p["stay_seat_offset"] if j == ALT_SEAT else 0.0)
-                         for j in range(3)]))
-        for a in hit:
-            a.setflags(write=False)
-        _CONSTS[(values, nw_n)] = hit
-    return hit
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Distance terms ``c_dist · ln(1 + d)`` by village, current alternative and alternative
+        (n_vil, 3, 4); places of the alternatives of each village (village area, township
+        centre, county seat, outside; int64, (n_vil, 4)); the alternative constants (4,); the
+        other income without and with land rented out (2,); the stay terms by alternative
+        and age (:func:`stay_utility_by_age`, + offset at the county seat; (3, 201)).
+    """
+    geo = (pl.village_centre_km, pl.village_seat_km, pl.township_seat_km, pl.village_township)
+    values = _run_values(p)
+    key = (values, *map(id, geo))
+    hit = _RUN.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], geo, strict=True)):
+        if not any(a.flags.writeable for a in geo) or hit[1] == _contents(geo):
+            return hit[2]
+    if len(_RUN) > 16:
+        _RUN.clear()
+    tables = _compute_run_tables(geo, p)
+    for a in tables:
+        a.setflags(write=False)
+    _RUN[key] = (geo, _contents(geo), tables)
+    return tables
 
 
-_CONSTS: dict = {}
+def _contents(arrays: tuple) -> list:
+    return [(a.dtype, a.shape, a.tobytes()) for a in map(np.asarray, arrays)]
+
+
+def _compute_run_tables(geo: tuple, p: Mapping[str, float]) -> tuple:
+    d_vc, d_vs, d_ts, vt = map(np.asarray, geo)
+    vt = vt.astype(np.int64)
+    K = len(d_ts)
+    d_ts = d_ts[vt]
+    zero = 0 * d_vc
+    d_out = np.full_like(d_vc, p["distance_outside_km"])
+    dist = (np.stack([zero, d_vc, d_vs]), np.stack([d_vc, zero, d_ts]),
+            np.stack([d_vs, d_ts, zero]), np.stack([d_out, d_out, d_out]))
+    c_dist = p["distance_income_ratio"] * p["beta_income"]
+    distance = np.stack([c_dist * np.log1p(dist[j]) for j in range(4)])  # (j, current, village)
+    places = np.stack([K + vt, vt, np.zeros_like(vt), np.full_like(vt, 2 * K)], axis=1)
+    o = p["household_other_income_yuan"]  # × (1 + 0.5 rented): × 1.0 and × 1.5
+    # staying: stay(youngest adult) at the current alternative (+ offset at the county seat;
+    # row j is added at alternative j when j is current, 0.0 at the others)
+    stay = np.stack([stay_utility_by_age(p) + (p["stay_seat_offset"] if j == ALT_SEAT else 0.0)
+                     for j in range(3)])
+    return (np.ascontiguousarray(distance.transpose(2, 1, 0)), places,
+            np.array([0.0, p["asc_town"], p["asc_seat"], p["asc_outside"]]),
+            np.array([o * 1.0, o * 1.5]), stay)
 
 
 def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str, float]) -> tuple:
@@ -390,25 +403,19 @@ def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str
     coefficients, gathers, adds and subtracts, the same operations in the same order as NumPy's
     broadcasting over all groups did (a village's term is that of its place, so ``log`` by
     place gives the same values). Inputs the same in every year of a run are kept
-    (:func:`_constants`, :func:`_distance_terms`).
+    (:func:`_run_tables`).
     """
     p, pl, h = params, places, households
-    nw_n = int(h.n_workers.max()) + 1 if len(h) else 1
-    nw, other, asc, stay_tab = _constants(p, nw_n)
-    b_y = p["beta_income"]
+    distance, vp, asc, other, stay_tab = _run_tables(pl, p)
     # ---- terms up to congestion by (current, rented, n_workers, village), computed in the
     # compiled pass for the groups that occur: income term ASC_j + β_y ln(n_workers · y + other)
-    # by alternative, rented, n_workers and place (the place of alternative j of a village:
-    # its village area, its township's centre, the county seat, outside; ASC_j + β_y x taken
-    # in the compiled pass), distance term (alternative, current, village); then the network,
+    # by rented, n_workers and place (the place of alternative j of a village: its village
+    # area, its township's centre, the county seat, outside; ASC_j + β_y x taken in the
+    # compiled pass), distance term (village, current, alternative); then the network,
     # amenity and congestion terms are added and subtracted in this order, as NumPy's
     # broadcasting did
-    vt = np.asarray(pl.village_township, dtype=np.int64)
-    log_income = np.log(nw * pl.income_yuan + other)
-    distance = _distance_terms(pl, vt, p["distance_income_ratio"] * b_y, p["distance_outside_km"])
-    groups = (log_income, asc, b_y, distance, vt, len(pl.township_seat_km),
-              np.asarray(pl.network_share, dtype=float), p["beta_network"], pl.amenity,
-              p["beta_amenity"], pl.congestion, p["beta_congestion"], nw_n)
+    log_income = kc.income_arguments(h.n_workers, pl.income_yuan, other)
+    np.log(log_income, out=log_income)
     # ---- household terms, in the order of the utility (see choose_locations), as Python
     # floats or the compiled pass's products: school β_S q_j; service access (β_SA access of
     # the rural hukou, β_SA · 1.0 of the urban); land tie β_L tie, tie = tied (1 − 0.5 rented)
@@ -417,9 +424,11 @@ def _utility_args(households: Deciders, places: PlaceInputs, params: Mapping[str
     # county seat
     b_sa = p["beta_service_access"]
     x, b_l = 1 - 0.5 * pl.land_reform, p["beta_land"]
-    return (groups, h.village, h.current, h.n_workers, h.land_rented,
-            h.land_tied, h.hukou_urban, h.school_trigger, h.youngest_adult_age,
-            p["beta_school"], np.asarray(pl.school_quality, dtype=float), b_sa * 1.0,
-            b_sa * pl.hukou_service_access, b_sa * 1.0, b_sa * p["service_access_outside"],
-            b_l * (1.0 * x), b_l * (0.5 * x), p["beta_price"],
-            np.log(np.asarray(pl.housing_price_yuan_m2, dtype=float)), stay_tab)
+    return (log_income, asc, p["beta_income"], distance, vp,
+            np.asarray(pl.network_share, dtype=float), p["beta_network"], pl.amenity,
+            p["beta_amenity"], pl.congestion, p["beta_congestion"], h.village, h.current,
+            h.n_workers, h.land_rented, h.land_tied, h.hukou_urban, h.school_trigger,
+            h.youngest_adult_age, stay_tab, p["beta_school"],
+            np.asarray(pl.school_quality, dtype=float), b_sa * 1.0, b_sa * pl.hukou_service_access,
+            b_sa * 1.0, b_sa * p["service_access_outside"], b_l * (1.0 * x), b_l * (0.5 * x),
+            p["beta_price"], np.log(np.asarray(pl.housing_price_yuan_m2, dtype=float)))

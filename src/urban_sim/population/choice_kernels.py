@@ -170,83 +170,108 @@ def movers(choice, dec, base, n_workers, trigger, u2):
     return _movers_jit(choice, dec, base, n_workers, trigger, u2)
 
 
-def _group_row(table, key, c, r, w, v, income, distance, vt, K, pt):
-    # income − distance + network + amenity − congestion, in this order, at the places of the
-    # alternatives (village area, township centre, county seat, outside); no town in township 0
-    t_v = np.int64(vt[v])
-    q = pt[v]
-    t0 = income[0, r, w, K + t_v] - distance[0, c, v]
-    t1 = income[1, r, w, t_v] - distance[1, c, v]
-    t2 = income[2, r, w, 0] - distance[2, c, v]
-    t3 = income[3, r, w, 2 * K] - distance[3, c, v]
-    table[key, 0] = ((t0 + q[0, 0]) + q[1, 0]) - q[2, 0]
-    t1 = ((t1 + q[0, 1]) + q[1, 1]) - q[2, 1]
-    table[key, 1] = -np.inf if t_v == 0 else t1
-    table[key, 2] = ((t2 + q[0, 2]) + q[1, 2]) - q[2, 2]
-    table[key, 3] = ((t3 + q[0, 3]) + q[1, 3]) - q[2, 3]
+GROUPS_FROM = 4
+"""The group terms of the choice are computed once per group, then gathered, from ``n_groups /
+GROUPS_FROM`` deciding households on (for fewer, once per household)."""
 
 
-def _gather_loop(log_income, asc, b_y, distance, vt, K, network, b_net, amenity, b_a, congestion,
-                 b_c, nw_n, village, current, n_workers, rented, youngest, stay, out):
-    # the group terms of the four alternatives (rows 0-3) and the stay term (row 4). A group
-    # term depends on (current, rented, n_workers, village) only: a large run computes each
-    # group once (all of them, or those that occur), then gathers them; a small run (fewer
-    # than a quarter as many households as groups) computes them for each household
-    n_vil = vt.shape[0]
+def _income_arguments_loop(n_workers, income, other):
+    m = 0
+    for i in range(n_workers.shape[0]):
+        m = max(m, n_workers[i])
+    x = np.empty((2, m + 1, income.shape[0]))
+    for r in range(2):
+        for w in range(m + 1):
+            for q in range(income.shape[0]):
+                x[r, w, q] = np.float64(w) * income[q] + other[r]
+    return x
+
+
+def income_arguments(n_workers, income, other):
+    """``n_workers · y + other`` by rented, workers and place, shape (2, max n_workers + 1, 2K + 1).
+
+    Parameters
+    ----------
+    n_workers : numpy.ndarray of int, shape (n,)
+        Members of working age at the base of each deciding household (≥ 0).
+    income : numpy.ndarray of float, shape (2K + 1,)
+        Perceived income by place, yuan per worker and year.
+    other : numpy.ndarray of float, shape (2,)
+        Other household income without and with land rented out, yuan per year.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        NumPy's ``arange(max + 1)[:, None] * income + other[:, None, None]`` (the same
+        operations), whose ``log`` NumPy takes before :func:`utilities`.
+    """
+    return _income_arguments_jit(n_workers, income, other)
+
+
+def _utilities_loop(log_income, asc, b_y, dist, vp, network, b_net, amenity, b_a, congestion,
+                    b_c, village, current, n_workers, rented, tied, hukou, trigger, youngest,
+                    stay, b_school, quality, v0_add, a0, a1, v3_add, l0, l1, b_price, log_price,
+                    lam, out):
+    # the group terms of the four alternatives depend on (current, rented, n_workers, village)
+    # only: a large run computes each group once (all of them, or those that occur) and
+    # gathers them; a smaller one (fewer than n_keys / GROUPS_FROM households) computes them
+    # for each household. Then the household terms, in the order of the utility. lam <= 0 writes the
+    # utilities (rows 0-3), else the lower level of the nested logit (V/λ of town and seat
+    # shifted by their maximum in rows 1-2, that maximum in row 4)
+    n_vil = vp.shape[0]
     n = village.shape[0]
-    n_keys = 3 * 2 * nw_n * n_vil
-    # the income terms ASC_j + β_y ln(n_workers · y + other) by alternative, rented, workers
-    # and place (NumPy's asc + b_y * log_income, broadcast)
-    income = np.empty((4,) + log_income.shape)
-    for j in range(4):
-        for r in range(log_income.shape[0]):
-            for w in range(log_income.shape[1]):
-                for q in range(log_income.shape[2]):
-                    income[j, r, w, q] = asc[j] + b_y * log_income[r, w, q]
+    R, W, Q = log_income.shape
+    # income terms ASC_j + β_y ln(n_workers · y + other) by rented, workers, alternative and
+    # place (NumPy's asc + b_y * log_income, broadcast)
+    income = np.empty((R, W, 4, Q))
+    for r in range(R):
+        for w in range(W):
+            for j in range(4):
+                for q in range(Q):
+                    income[r, w, j, q] = asc[j] + b_y * log_income[r, w, q]
     # by village, term (network, amenity, congestion) and alternative: the products of the
-    # place terms (the network term of the village, alternative 0, is b_net * 0.0), which
-    # _group_row adds in this order
+    # place terms (the network term of alternative 0 is b_net * 0.0), added in this order
     pt = np.empty((n_vil, 3, 4))
     for v in range(n_vil):
-        t_v = np.int64(vt[v])
         for j in range(4):
-            p = K + t_v if j == 0 else (t_v if j == 1 else (0 if j == 2 else 2 * K))
+            p = vp[v, j]
             pt[v, 0, j] = b_net * (network[v, j] if j > 0 else 0.0)
             pt[v, 1, j] = b_a * amenity[p]
             pt[v, 2, j] = b_c * congestion[p]
-    if 4 * n < n_keys:
-        by_household = out.T  # (n, 5): row i is household i's terms
-        for i in range(n):
-            c = np.int64(current[i])
-            _group_row(by_household, i, c, np.int64(rented[i]), np.int64(n_workers[i]), village[i],
-                       income, distance, vt, K, pt)
-            out[4, i] = stay[c, youngest[i]]
-        return
-    used = np.ones(n_keys, dtype=np.bool_) if n >= n_keys else np.zeros(n_keys, dtype=np.bool_)
-    for i in range(n if n < n_keys else 0):
-        used[((np.int64(current[i]) * 2 + rented[i]) * nw_n + n_workers[i]) * n_vil + village[i]] = True
-    table = np.empty((n_keys, 4))
-    for c in range(3):
-        for r in range(2):
-            for w in range(nw_n):
-                for v in range(n_vil):
-                    key = ((c * 2 + r) * nw_n + w) * n_vil + v
-                    if used[key]:
-                        _group_row(table, key, c, r, w, v, income, distance, vt, K, pt)
-    for i in range(n):
-        key = ((np.int64(current[i]) * 2 + rented[i]) * nw_n + n_workers[i]) * n_vil + village[i]
-        out[0, i] = table[key, 0]
-        out[1, i] = table[key, 1]
-        out[2, i] = table[key, 2]
-        out[3, i] = table[key, 3]
-        out[4, i] = stay[np.int64(current[i]), youngest[i]]
+    n_keys = 3 * 2 * W * n_vil
+    table = np.empty((0, 4))
+    if n * GROUPS_FROM >= n_keys:
+        used = np.ones(n_keys, dtype=np.bool_) if n >= n_keys else np.zeros(n_keys, dtype=np.bool_)
+        for i in range(n if n < n_keys else 0):
+            used[((np.int64(current[i]) * 2 + rented[i]) * W + n_workers[i]) * n_vil + village[i]] = True
+        table = np.empty((n_keys, 4))
+        for c in range(3):
+            for r in range(2):
+                for w in range(W):
+                    for v in range(n_vil):
+                        key = ((c * 2 + r) * W + w) * n_vil + v
+                        if used[key]:
+                            g = _group(c, r, w, v, income, dist, vp, pt)
+                            table[key, 0], table[key, 1], table[key, 2], table[key, 3] = g
+    for i in range(n):  # the group terms (rows 0-3) and the stay term (row 4)
+        c = np.int64(current[i])
+        cu = np.uint64(c)  # unsigned indices: no wrap-around of negative ones
+        if table.shape[0]:
+            key = ((c * 2 + rented[i]) * W + n_workers[i]) * n_vil + village[i]
+            out[0, i], out[1, i], out[2, i], out[3, i] = (table[key, 0], table[key, 1],
+                                                          table[key, 2], table[key, 3])
+        else:
+            out[0, i], out[1, i], out[2, i], out[3, i] = _group(
+                cu, np.uint64(rented[i]), np.uint64(n_workers[i]), np.uint64(village[i]), income,
+                dist, vp, pt)
+        out[4, i] = stay[cu, np.uint64(youngest[i])]
+    _household_terms(current, rented, tied, hukou, trigger, b_school, quality, v0_add, a0, a1,
+                     v3_add, l0, l1, b_price, log_price, lam, out)
 
 
-def _household_terms_loop(current, rented, tied, hukou, trigger, b_school, quality, v0_add, a0, a1,
-                          v3_add, l0, l1, b_price, log_price, lam, out):
-    # no gather and no branch (selects): the loop is vectorised. lam <= 0 writes the
-    # utilities, else the lower level of the nested logit (V/λ of town and seat shifted by
-    # their maximum in rows 1-2, that maximum in row 4)
+def _household_terms(current, rented, tied, hukou, trigger, b_school, quality, v0_add, a0, a1,
+                     v3_add, l0, l1, b_price, log_price, lam, out):
+    # no gather and no branch (selects): the loop is vectorised
     s0, s1 = b_school * quality[0], b_school * quality[1]  # β_S q_j
     s2, s3 = b_school * quality[2], b_school * quality[3]
     pr0, pr1 = b_price * log_price[0], b_price * log_price[1]  # β_P ln price_j
@@ -287,11 +312,22 @@ def _household_terms_loop(current, rented, tied, hukou, trigger, b_school, quali
         out[3, i] = x3
 
 
+def _group(c, r, w, v, income, dist, vp, pt):
+    # income − distance + network + amenity − congestion, in this order, at the places of the
+    # alternatives (village area, township centre, county seat, outside); no town in township 0
+    t0 = income[r, w, 0, vp[v, 0]] - dist[v, c, 0]
+    t1 = income[r, w, 1, vp[v, 1]] - dist[v, c, 1]
+    t2 = income[r, w, 2, vp[v, 2]] - dist[v, c, 2]
+    t3 = income[r, w, 3, vp[v, 3]] - dist[v, c, 3]
+    t0 = ((t0 + pt[v, 0, 0]) + pt[v, 1, 0]) - pt[v, 2, 0]
+    t1 = ((t1 + pt[v, 0, 1]) + pt[v, 1, 1]) - pt[v, 2, 1]
+    t2 = ((t2 + pt[v, 0, 2]) + pt[v, 1, 2]) - pt[v, 2, 2]
+    t3 = ((t3 + pt[v, 0, 3]) + pt[v, 1, 3]) - pt[v, 2, 3]
+    return t0, (-np.inf if vp[v, 1] == 0 else t1), t2, t3
+
+
 def _utilities_into(args, lam, out):
-    (groups, village, current, n_workers, rented, tied, hukou, trigger, youngest, *terms,
-     stay) = args
-    _gather_jit(*groups, village, current, n_workers, rented, youngest, stay, out)
-    _household_terms_jit(current, rented, tied, hukou, trigger, *terms, lam, out)
+    _utilities_jit(*args, lam, out)
 
 
 def _nest_sum_loop(e, s):
@@ -399,9 +435,10 @@ def perceive(chance, chance_out, wage, fallback, amenity, amenity_out, congestio
 _perceive_jit = _jit(_perceive_loop)
 _deciders_loop = _jit(_deciders_loop)  # called from the compiled loop below
 _members_at_base_jit = _jit(_members_at_base_loop)
-_group_row = _jit(_group_row)  # called from the compiled loop below
-_gather_jit = _jit(_gather_loop)
-_household_terms_jit = _jit(_household_terms_loop)
+_group = _jit(_group)  # called from the compiled loop below
+_household_terms = _jit(_household_terms)  # called from the compiled loop below
+_utilities_jit = _jit(_utilities_loop)
+_income_arguments_jit = _jit(_income_arguments_loop)
 _nest_sum_jit = _jit(_nest_sum_loop)
 _upper_nest_jit = _jit(_upper_nest_loop)
 _draw_jit = _jit(_draw_loop)
