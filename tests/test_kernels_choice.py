@@ -425,6 +425,25 @@ def test_choice_equals_the_numpy_rule_on_edges(lin_data, asc_outside):
     assert len(ch.choose_locations(households.subset(np.arange(0)), places, params, np.zeros(0))) == 0
 
 
+def test_choice_with_nan_utilities_and_outside_underflowing_equals_the_numpy_rule(lin_data):
+    """A NaN utility (NumPy's min of the outside exps is then NaN: no fallback) and outside's
+    probability 0 elsewhere, with and without the NaN; draws at the top of [0, 1)."""
+    rng = np.random.default_rng(8)
+    households, places = _choice_population(rng, n=400)
+    params = dict(lin_data.parameters, asc_outside=-1e4)
+    lam = params["nest_lambda_urban"]
+    u = np.full(len(households), np.nextafter(1.0, 0))
+    drawn = []
+    for amenity in (places.amenity[3], np.nan):
+        places.amenity[3] = amenity  # village area of township 0: NaN in its villages' rows
+        ref = ref_nested_logit_draw(ref_location_utilities(households, places, params), lam, u)
+        ours = ch.choose_locations(households, places, params, u)
+        _same(ours, ref)
+        drawn.append(ours)
+    # with a NaN the fallback is not run: outside (probability 0) is drawn in the other rows
+    assert not (drawn[0] == ch.ALT_OUTSIDE).any() and (drawn[1] == ch.ALT_OUTSIDE).any()
+
+
 def test_choice_draws_never_an_alternative_of_probability_zero():
     """The compiled draw and its fallback where outside's probability is 0 and round-off of
     the other three leaves their sum below the draw; a NaN row (argmax: the NaN)."""

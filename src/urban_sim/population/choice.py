@@ -341,6 +341,8 @@ def _run_tables(pl: PlaceInputs, p: Mapping[str, float]) -> tuple:
     holds (so an identity is not reused while it is kept). A model's arrays are read-only
     (:meth:`urban_sim.model.CountyModel.location_choice`): then the entry is used as it is;
     arrays that can be written are compared by their contents, and a change computes it again.
+    New arrays (a new model) are looked up by their contents and the parameters' values (the
+    tables are shared by the models of one county and parameter set).
 
     Returns
     -------
@@ -351,24 +353,40 @@ def _run_tables(pl: PlaceInputs, p: Mapping[str, float]) -> tuple:
         other income without and with land rented out (2,); the stay terms by alternative
         and age (:func:`stay_utility_by_age`, + offset at the county seat; (3, 201)).
     """
-    geo = (pl.village_centre_km, pl.village_seat_km, pl.township_seat_km, pl.village_township)
+    g0, g1, g2, g3 = geo = (pl.village_centre_km, pl.village_seat_km, pl.township_seat_km,
+                            pl.village_township)
     values = _run_values(p)
+    last = _LAST  # the same model as in the last call (unrolled: a year's usual case)
+    if (last and last[0] is g0 and last[1] is g1 and last[2] is g2 and last[3] is g3
+            and last[4] == values and not (g0.flags.writeable or g1.flags.writeable
+                                           or g2.flags.writeable or g3.flags.writeable)):
+        return last[5]
     key = (values, *map(id, geo))
     hit = _RUN.get(key)
     if hit is not None and all(a is b for a, b in zip(hit[0], geo, strict=True)):
         if not any(a.flags.writeable for a in geo) or hit[1] == _contents(geo):
+            _LAST[:] = (*geo, values, hit[2])
             return hit[2]
     if len(_RUN) > 16:
         _RUN.clear()
-    tables = _compute_run_tables(geo, p)
-    for a in tables:
-        a.setflags(write=False)
-    _RUN[key] = (geo, _contents(geo), tables)
+        _BY_CONTENT.clear()
+    contents = _contents(geo)  # models of the same county share the tables
+    tables = _BY_CONTENT.get((values, contents))
+    if tables is None:
+        tables = _BY_CONTENT[(values, contents)] = _compute_run_tables(geo, p)
+        for a in tables:
+            a.setflags(write=False)
+    _RUN[key] = (geo, contents, tables)
+    _LAST[:] = (*geo, values, tables)
     return tables
 
 
-def _contents(arrays: tuple) -> list:
-    return [(a.dtype, a.shape, a.tobytes()) for a in map(np.asarray, arrays)]
+_BY_CONTENT: dict = {}
+_LAST: list = []
+
+
+def _contents(arrays: tuple) -> tuple:
+    return tuple((a.dtype.str, a.shape, a.tobytes()) for a in map(np.asarray, arrays))
 
 
 def _compute_run_tables(geo: tuple, p: Mapping[str, float]) -> tuple:

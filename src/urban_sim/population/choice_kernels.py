@@ -339,6 +339,10 @@ def _nest_sum_loop(e, s):
 
 
 def _upper_nest_loop(log_s, lam, lower, shifted):
+    # True where exp(shifted[2]) can be below 1e-300 somewhere (a shifted value below -600:
+    # exp(-600) > 1e-261) and none is NaN (NumPy's min of the exps would be NaN)
+    small = False
+    nan = False
     for i in range(log_s.shape[0]):
         iv1 = (log_s[i] + lower[4, i]) * lam
         v0, v3 = lower[0, i], lower[3, i]
@@ -346,7 +350,11 @@ def _upper_nest_loop(log_s, lam, lower, shifted):
         t = t if (t >= v3) | (t != t) else v3
         shifted[0, i] = v0 - t
         shifted[1, i] = iv1 - t
-        shifted[2, i] = v3 - t
+        x = v3 - t
+        shifted[2, i] = x
+        small |= x < -600.0
+        nan |= x != x
+    return small & (not nan)
 
 
 def _draw_loop(g, e, u, choice):
@@ -462,17 +470,20 @@ def nested_logit_draw(args: tuple, lam: float, u: np.ndarray) -> np.ndarray:
     ``nested_logit_probabilities`` + ``draw_choice`` on the ``(n, 4)`` utilities.
     """
     n = len(u)
-    lower = np.empty((5, n))  # v0, town and seat shifted by their maximum, v3, that maximum
+    buf = np.empty((9, n))
+    lower = buf[:5]  # v0, town and seat shifted by their maximum, v3, that maximum
     _utilities_into(args, lam, lower)
     e = np.exp(lower[1:3], out=lower[1:3])
-    s = np.empty(n)
+    s = buf[5]
     _nest_sum_jit(e, s)
     log_s = np.log(s, out=s)
-    g = np.empty((3, n))
-    _upper_nest_jit(log_s, lam, lower, g)
+    g = buf[6:]
+    small = _upper_nest_jit(log_s, lam, lower, g)
     np.exp(g, out=g)
     choice = np.empty(n, dtype=np.int8)
     _draw_jit(g, e, u, choice)  # (vectorised: a minimum folded into it cost 4x at full scale)
-    if g[2].min() < 1e-300:  # else every p3 = g2 / tot > 0 (tot ≤ 3)
+    # where NumPy's g[2].min() < 1e-300 (else every p3 = g2 / tot > 0, tot ≤ 3), or more often
+    # where no g2 is NaN (the fallback changes only draws of p3 = 0, which needs g2 = 0)
+    if small:
         _zero_outside_jit(g, e, choice)
     return choice
