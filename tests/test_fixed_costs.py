@@ -702,6 +702,7 @@ def _tally_reference(self):
     if hasattr(self, "housing"):
         self.housing_use_all[:K] = self.occupied[:K] / np.maximum(self.housing, 1e-9)
     self.housing_use = self.housing_use_all[:K]
+    self.housing_total = self.housing.sum() if hasattr(self, "housing") else math.nan  # services'
     total = self.residents[:-1].sum()
     urban = self.residents[self.is_urban_place].sum()
     seat = self.residents[0]
@@ -749,7 +750,8 @@ def _households_at_numpy(flags, township, K):
 
 
 _TALLIED = ("residents", "labour_force", "presence", "occupied", "n_households", "housing_use_all",
-            "housing_use", "n_big_towns", "school_use", "old_by_place", "zone_residents")
+            "housing_use", "n_big_towns", "school_use", "old_by_place", "zone_residents",
+            "housing_total")
 
 
 @pytest.mark.parametrize("scale,start", [(0.03, 2020), (0.007, 2010), (0.3, 2020)])

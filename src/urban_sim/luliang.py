@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from pathlib import Path
 
 from urban_sim.policy.relocation import read_items
@@ -46,10 +47,6 @@ def read_averages(data_dir: Path, year: int) -> dict[str, float] | None:
     """Lüliang averages (latest year ≤ ``year``); None without ``luliang_averages.csv``. Read once
     per folder and year (the caller must not change the returned dict)."""
     return read_items(data_dir, "luliang_averages", ITEMS, year)
-
-
-def _per(num: float, den: float, k: float = 1.0) -> float:
-    return num / den * k if den > 0 else math.nan
 
 
 def comparison(stocks: Stocks, groups: dict[str, float], avg: dict[str, float] | None) -> dict[str, float]:
@@ -86,18 +83,27 @@ def comparison_row(s: dict[str, float], g: dict[str, float], avg: dict[str, floa
     avg : dict[str, float]
         Lüliang averages (:func:`read_averages`, not None).
     """
+    nan = math.nan
     park = s["public_space_quality"] * avg["park_m2_per_index"]
-    level = (
-        (_per(s["school_seats_seat"] + s["school_seats_other"], g["pupils"]), "school_seats_per_pupil"),
-        (_per(s["hospital_beds"], g["residents"], 1000), "hospital_beds_per_1000"),
-        (_per(s["care_beds_nursing"] + s["care_beds_other"], g["age_60_plus"], 1000),
-         "care_beds_per_1000_aged_60_plus"),
-        (min(_per(s["seat_water_served"], g["seat_residents"]), 1.0), "seat_water_coverage"),
-        (_per(s["seat_road_km"], g["seat_built_up_km2"]), "seat_road_density_km_per_km2"),
-        (park, "park_area_m2_per_resident"),
-    )
+    pupils, residents, old, seat, built_up = _read_groups(g)
+    seats, beds, care, water, road = (s["school_seats_seat"] + s["school_seats_other"], s["hospital_beds"],
+                                      s["care_beds_nursing"] + s["care_beds_other"],
+                                      s["seat_water_served"], s["seat_road_km"])
+    water = water / seat * 1.0 if seat > 0 else nan  # _per written out, then min(v, 1.0)
+    level = (seats / pupils * 1.0 if pupils > 0 else nan,
+             beds / residents * 1000 if residents > 0 else nan,
+             care / old * 1000 if old > 0 else nan,
+             1.0 if 1.0 < water else water,
+             road / built_up * 1.0 if built_up > 0 else nan,
+             park)
     out = [park]
-    for value, item in level:
-        a = avg[item]
-        out.append(value / a if a > 0 else math.nan)
+    for value, a in zip(level, _read_averages(avg)):
+        out.append(value / a if a > 0 else nan)
     return out
+
+
+_read_groups = operator.itemgetter("pupils", "residents", "age_60_plus", "seat_residents",
+                                   "seat_built_up_km2")
+_read_averages = operator.itemgetter(
+    "school_seats_per_pupil", "hospital_beds_per_1000", "care_beds_per_1000_aged_60_plus",
+    "seat_water_coverage", "seat_road_density_km_per_km2", "park_area_m2_per_resident")

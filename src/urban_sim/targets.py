@@ -322,29 +322,37 @@ def indicator_row(stocks: Stocks, groups: dict[str, float], n_big_towns: int,
 
 def _indicator_row(s: dict[str, float], groups: dict[str, float], n_big_towns: int,
                    queued: dict[str, float] | None) -> list[float]:
-    # indicator_row of the stock values s (KeyError if one is missing), in INDICATOR_NAMES order
-    floor = math.floor
+    # indicator_row of the stock values s (KeyError if one is missing), in INDICATOR_NAMES order;
+    # _ratio written out (nan if den <= 0, else num / den, capped as min(v, 1.0) = 1.0 if
+    # 1.0 < v else v): the same values without a call each
+    floor, nan = math.floor, math.nan
     rural = groups["rural_residents"]
     towns = groups["n_other_townships"]
+    seat, disabled = groups["seat_residents"], groups["disabled_children"]
+    built_up, vehicles, villages = groups["seat_built_up_km2"], groups["vehicles"], groups["n_villages"]
     started = s["town_sewage_facilities"] + (queued or {}).get("town_sewage_facilities", 0.0)
-    nursing, inclusive = s["care_beds_nursing"], s["childcare_places_inclusive"]
-    return [
-        *_read_shares(s), *[floor(v + 1e-9) for v in _read_counts(s)],
-        floor(started + 1e-9),
-        _ratio(s["township_commerce_centres"], towns),
-        _ratio(s["rural_scale_water_served"], rural),
-        _ratio(s["rural_tap_water_served"], rural),
-        _ratio(s["seat_water_served"], groups["seat_residents"]),
-        _ratio(s["rural_sewage_served"], rural),
-        _ratio(s["special_ed_seats"], groups["disabled_children"]),
-        1.0 if n_big_towns == 0 else min(s["town_sewage_facilities"], n_big_towns) / n_big_towns,
-        _ratio(s["grade3_road_townships"], towns),
-        _ratio(s["seat_road_km"], groups["seat_built_up_km2"], cap=None),
-        _ratio(s["parking_spaces"], groups["vehicles"], cap=None),
-        _ratio(nursing, nursing + s["care_beds_other"]),
-        _ratio(s["village_elderly_facilities"], groups["n_villages"]),
-        _ratio(inclusive, inclusive + s["childcare_places_other"]),
-    ]
+    (commerce, scale_water, tap, seat_water, sewage, special, grade3, road, parking, nursing,
+     care_other, elderly, inclusive, childcare_other) = _read_ratio_stocks(s)
+    no_rural = rural <= 0
+    out = [*_read_shares(s), *[floor(v + 1e-9) for v in _read_counts(s)], floor(started + 1e-9)]
+    for v in (
+        nan if towns <= 0 else commerce / towns,
+        nan if no_rural else scale_water / rural,
+        nan if no_rural else tap / rural,
+        nan if seat <= 0 else seat_water / seat,
+        nan if no_rural else sewage / rural,
+        nan if disabled <= 0 else special / disabled,
+    ):
+        out.append(1.0 if 1.0 < v else v)
+    out.append(1.0 if n_big_towns == 0 else min(s["town_sewage_facilities"], n_big_towns) / n_big_towns)
+    v = nan if towns <= 0 else grade3 / towns
+    out += (1.0 if 1.0 < v else v, nan if built_up <= 0 else road / built_up,
+            nan if vehicles <= 0 else parking / vehicles)
+    for num, den in ((nursing, nursing + care_other), (elderly, villages),
+                     (inclusive, inclusive + childcare_other)):
+        v = nan if den <= 0 else num / den
+        out.append(1.0 if 1.0 < v else v)
+    return out
 
 
 INDICATOR_NAMES = (
@@ -366,6 +374,11 @@ _STOCKS_READ = tuple(dict.fromkeys((
 """Stocks :func:`indicator_values` reads, in the order it reads them."""
 _read_shares = operator.itemgetter(*SHARE_INDICATORS)
 _read_counts = operator.itemgetter(*(STOCK_OF_INDICATOR[k] for k in COUNT_INDICATORS))
+_read_ratio_stocks = operator.itemgetter(
+    "township_commerce_centres", "rural_scale_water_served", "rural_tap_water_served",
+    "seat_water_served", "rural_sewage_served", "special_ed_seats", "grade3_road_townships",
+    "seat_road_km", "parking_spaces", "care_beds_nursing", "care_beds_other",
+    "village_elderly_facilities", "childcare_places_inclusive", "childcare_places_other")
 
 
 RATIO_PARTS: dict[str, tuple[str, str]] = {
@@ -428,17 +441,17 @@ class RatioDecomposition:
         nums, dens = _read_nums(s), _read_dens(groups)
         if year == self.reference_year:
             self._base = dict(zip(RATIO_PARTS, zip(nums, dens)))
-        base = self._base if year >= self.reference_year else {}
         nan = math.nan
         out = []
-        for ind, num, den in zip(RATIO_PARTS, nums, dens):
-            inv = pop = nan
-            if ind in base:
-                n0, d0 = base[ind]
+        if year >= self.reference_year and self._base:  # the base of every indicator
+            for (n0, d0), num, den in zip(self._base.values(), nums, dens):
                 if d0 > 0 and den > 0:
-                    inv = (num - n0) / d0
-                    pop = num / den - num / d0
-            out += (num / den if den > 0 else nan, inv, pop)  # uncapped: _ratio without a cap
+                    out += (num / den, (num - n0) / d0, num / den - num / d0)
+                else:
+                    out += (num / den if den > 0 else nan, nan, nan)  # uncapped: _ratio without a cap
+        else:
+            for num, den in zip(nums, dens):
+                out += (num / den if den > 0 else nan, nan, nan)
         return out
 
 

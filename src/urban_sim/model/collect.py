@@ -10,7 +10,6 @@ of a process (:func:`frame`).
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import operator
 
@@ -54,6 +53,8 @@ _STOCKS_READ = frozenset({"school_seats_seat", "school_seats_other", "hospital_b
                           *_LULIANG_STOCKS})
 _NAN_FLOWS = [math.nan] * len(FLOWS)
 _NAN_AREAS = np.full(len(TASK_AREAS), math.nan)
+_NAN_AREAS_2 = [math.nan] * len(TASK_AREAS)
+_read_flows = operator.itemgetter(*FLOWS)
 _read_environment = operator.itemgetter(*ENVIRONMENT_PARTS)
 _KEYS = {False: (*INDICATOR_NAMES, *RATIO_NAMES), True: (*INDICATOR_NAMES, *RATIO_NAMES, *COMPARISON_NAMES)}
 """The county indicators after the head, without and with the Lüliang averages (then relocation
@@ -87,7 +88,10 @@ def collect(model, collect_flows: bool) -> None:
         st[next(n for n in sorted(_STOCKS_READ) if n not in s)]  # raises DataError
     total, n_hh, flows, gov = g["residents"], model.n_households, model.flows, model.government
     if collect_flows:
-        flow_values = [flows.get(k, 0.0) for k in FLOWS]
+        try:  # every flow is set at the start of a year (0.0)
+            flow_values = _read_flows(flows)
+        except KeyError:
+            flow_values = [flows.get(k, 0.0) for k in FLOWS]
         # returns this year per registered member living outside at the end of last year
         return_rate = _per(flows.get("returns", 0.0), model.outside_last)
         spend, unspent = gov.spend_by_area, gov.unspent
@@ -102,7 +106,8 @@ def collect(model, collect_flows: bool) -> None:
     farm = by_sector[FARMING + 1]  # [0]: no sector (code −1)
     in_work = sum(by_sector[1:])
     jobless = by_sector[UNEMPLOYED + 1]
-    areas = [v for pair in zip(gov.jobs_by_area.tolist(), spend.tolist()) for v in pair]
+    areas = _NAN_AREAS_2 * 2  # jobs created and spending of each area, interleaved
+    areas[::2], areas[1::2] = gov.jobs_by_area.tolist(), spend.tolist()
     demand = g["childcare_demand"]
     values = [
         total, g["registered"], g["outside"], g["urban_residents"],
@@ -137,7 +142,8 @@ def collect(model, collect_flows: bool) -> None:
     # as floats now, while the values are fresh in the cache (at the end of the run, reading
     # them back from all over the heap cost more than building the frame); the townships' rows
     # written after them by the compiled pass
-    row = np.fromiter(itertools.chain(values, itertools.repeat(0.0, 4 * K)), float, n)
+    row = np.empty(n)
+    row[:n_county] = values
     _township_rows(r, model.occupied, model.old_by_place, model.weight, K, row, n_county)
     keys = (*_KEYS[avg is not None], *outputs)
     last = rec["template"][-1] if rec["template"] else None

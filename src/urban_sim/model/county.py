@@ -364,7 +364,7 @@ class CountyModel(mesa.Model):
         self._tally(counts)
         self.stocks.cap_served(self.groups)
         if collect_flows:
-            built = self.housing.sum()
+            built = self.housing_total  # self.housing.sum() (of the tally)
             self.new_dwellings, self._housing_last = max(built - self._housing_last, 0.0), built
         env = (environment_index(self.stocks, self.env_weights, True),
                environment_index(self.stocks, self.env_weights, False))

@@ -24,6 +24,7 @@ def tally(self, counts: tuple | None = None) -> tuple:
     """Counts by place and population groups at full-population scale.
 
     Sets ``residents``, ``labour_force``, ``occupied``, ``n_households``, ``housing_use``,
+    ``housing_total`` (``housing.sum()``, NaN before the model has dwellings),
     ``n_big_towns``, ``groups``, ``school_use``, ``old_by_place``, ``presence`` and
     ``zone_residents`` (residents of the town centres and of the village areas) on the model
     ``self`` (a :class:`urban_sim.model.CountyModel`); persons at full scale (agents × weight).
@@ -57,7 +58,7 @@ def tally(self, counts: tuple | None = None) -> tuple:
     n_places = 2 * K + 1
     # the kernel's results into arrays made here (numba boxes no returned array): rows
     # residents, labour force, households at each place, dwelling use (first 2 K entries)
-    out, old, sums = np.empty((4, n_places)), np.empty(n_places, np.int64), np.empty(12)
+    out, old, sums = np.empty((4, n_places)), np.empty(n_places, np.int64), np.empty(13)
     self.n_big_towns, in_county = _by_place(
         by_key, self._place_lut, flags, H.township, w, K,
         housing if housing is not None else _NO_HOUSING, housing is not None,
@@ -66,7 +67,7 @@ def tally(self, counts: tuple | None = None) -> tuple:
     self.old_by_place, self.housing_use_all = old, use[:2 * K]
     # Python floats: the same values, cheaper arithmetic in the indicators that read them
     (total, urban, pupils, pupils_seat, age_0_14, age_60_plus, age_0_3, registered, towns,
-     villages, seat, outside) = sums.tolist()
+     villages, seat, outside, self.housing_total) = sums.tolist()
     self.zone_residents = towns, villages
     # a household split between places is one household (counted once, census definition)
     self.n_households = in_county * w
@@ -186,7 +187,8 @@ def _by_place_loop(by_key, lut, flags, township, w, K, housing, has_housing, is_
     # zones: each as the NumPy expression it replaced (float sums pairwise as NumPy's, integer
     # sums exact); and the households with a living member in the county (locations 0-2).
     # Into out (rows residents, labour force, occupied, dwelling use: shape (4, 2 K + 1), use's
-    # last entry 0), old (int64, 2 K + 1) and sums (12); returns (big towns, households in the county)
+    # last entry 0), old (int64, 2 K + 1) and sums (13: the last housing.sum(), NaN without
+    # housing); returns (big towns, households in the county)
     n_classes = by_key.shape[0] // lut.shape[0]
     n_places = 2 * K + 1
     by_place = np.zeros((n_places + 1, n_classes), dtype=np.int64)
@@ -253,6 +255,7 @@ def _by_place_loop(by_key, lut, flags, township, w, K, housing, has_housing, is_
     sums[9] = 0.0 + _sum(residents, K, K)  # residents[K:2 * K].sum(): village areas
     sums[10] = residents[0]  # the county seat
     sums[11] = residents[n_places - 1]  # outside
+    sums[12] = 0.0 + _sum(housing, 0, housing.shape[0]) if has_housing else np.nan
     return big, in_county
 
 
