@@ -184,9 +184,9 @@ def building_standards(params: dict[str, float], year: int) -> dict[str, float]:
     """Share of new floor area meeting each standard without county money
     (:func:`adoption_standard` with the ``<share>_standard_*`` parameters)."""
     return {name: adoption_standard(year, params[start], params[rate], params[ceiling])
-            for name, start, rate, ceiling in _STANDARD_KEYS}
+            for name, start, rate, ceiling in STANDARD_KEYS}
 
 
-_STANDARD_KEYS = tuple((name, f"{name}_standard_start_year", f"{name}_standard_rate",
+STANDARD_KEYS = tuple((name, f"{name}_standard_start_year", f"{name}_standard_rate",
                         f"{name}_standard_ceiling") for name in NEW_BUILDING_SHARES)
 """Each new-building share and the names of its standard's parameters (:func:`building_standards`)."""

@@ -275,7 +275,8 @@ class Government(mesa.Agent):
         ``tests/test_kernels_government.py``),
         ``need = need_rule(values, year, use)``, :meth:`invest_and_complete`,
         :meth:`Stocks.depreciate` and :meth:`Stocks.add_all` of the additions where built
-        (every value of the table is written back, as a Python float).
+        (every value of the table is written back, as a Python float); the same pass leaves
+        next year's :meth:`queued` (kept until the pipeline changes).
 
         Parameters
         ----------
@@ -325,7 +326,7 @@ qikou_place, year, attrition
         masks = self._place_masks(residents, place_type, qikou_place)
         total = budget + self.carried
         r = need_rule
-        self._queued = None  # the pipeline changes
+        queued_next = np.empty(len(p))  # next year's queued(), new: callers may keep this year's
         unspent = _stock_year(value, stock_pos, kind, group,
                     np.array([max(groups[n], 1e-9) for n in group_names], dtype=float), lo, hi,
                     lower, stocks.overshoot, site_row, site_pos, sc[2], nb_row,
@@ -338,7 +339,9 @@ qikou_place, year, attrition
                     self.pipeline, self.construction, self.construction_place,
                     self.operating_jobs_by_area, residents, masks, p.new_building,
                     self.place_rows, self.spend, self.spend_by_area, self.additions,
-                    self.built, self.direct_jobs, self.construction_jobs, self.jobs_by_area)
+                    self.built, self.direct_jobs, self.construction_jobs, self.jobs_by_area,
+                    queued_next)
+        self._queued = (self.pipeline, queued_next) if len(p) > 1 else None  # see the kernel
         self._carry(total, shares, unspent)
         if present is not None and (missing := self.built & ~present).any():
             raise DataError(f"stocks.csv: no stock named {p.stock_names[int(np.argmax(missing))]!r}")

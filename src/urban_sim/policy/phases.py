@@ -16,7 +16,9 @@ import operator
 import numpy as np
 
 from urban_sim.config.schema import TASK_AREAS
-from urban_sim.policy.allocation import PLACE_ROWS, building_standards, new_building_share
+from urban_sim.policy.allocation import (
+    PLACE_ROWS, STANDARD_KEYS, building_standards, new_building_share,
+)
 from urban_sim.policy.government import SEWAGE
 from urban_sim.population import demography
 from urban_sim.services.stocks import NEW_BUILDING_SHARES
@@ -33,6 +35,9 @@ EXOGENOUS_PARAMETERS = operator.itemgetter(
     "informal_income_yuan", "farm_income_yuan", "wage_outside_yuan",
     "outside_fallback_income_yuan", "fiscal_energy_elasticity")
 """The parameters that :func:`exogenous_inputs` reads (a function of the parameter dict)."""
+
+_STANDARD_PARAMETERS = operator.itemgetter(*(k for _, *keys in STANDARD_KEYS for k in keys))
+"""The parameters that :func:`urban_sim.policy.allocation.building_standards` reads."""
 
 _MEMO_SIZE = 1024
 """Years of exogenous inputs kept for a data set (scenario × year × parameters)."""
@@ -107,10 +112,27 @@ def exogenous_values(model, t: int) -> tuple:
     return block, u, pay[0], pay[1], rates[0], rates[1], budget
 
 
+def _standards(data, params: dict[str, float], year: int) -> dict[str, float]:
+    """:func:`urban_sim.policy.allocation.building_standards` of ``year``, computed once for
+    the models of ``data`` with the same standard parameters (shared: not modified)."""
+    key = (year, _STANDARD_PARAMETERS(params))
+    memo = data.memo(("building_standards",), dict)
+    standard = memo.get(key)
+    if standard is None:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        standard = memo[key] = building_standards(params, year)
+    return standard
+
+
 def government_investment(model) -> None:
     """Fund programmes, start projects, complete those whose lag has passed: the government's
     year (:meth:`urban_sim.policy.government.Government.invest_and_add`), then the new-building
     shares, private childcare, relocation and the new dwellings.
+
+    The indicator values that the need rule reads are those that the model's collect kept
+    at the end of last year (``model.indicators``, ``(year, values)``), when it did: nothing
+    changes stocks, groups or the pipeline between them; else they are computed here.
 
     Parameters
     ----------
@@ -122,12 +144,16 @@ def government_investment(model) -> None:
     need_of, tops = g.rules(m.targets)
     queued = g.queued()
     groups, n_big = m.groups, m.n_big_towns
-    values = indicator_values(st, groups, n_big, prog.queued_of(SEWAGE, queued))
+    known = m.__dict__.get("indicators")  # collect's, at the end of last year: if from then,
+    if known is not None and known[0] == t - 1:  # of these stocks, groups and queued additions
+        values = known[1]
+    else:
+        values = indicator_values(st, groups, n_big, prog.queued_of(SEWAGE, queued))
     town_use = m.housing_use[1:]  # np.mean's sum and division, without its dispatch
     use = [m.school_use, m.housing_use[0], float(np.add.reduce(town_use) / len(town_use)),
            6.0 / max(groups["beds_per_1000"], 1e-9)]  # allocation.USE_STOCKS
     new_m2 = m.new_dwellings * p["floor_area_per_new_dwelling_m2"]
-    standard = building_standards(p, t)
+    standard = _standards(m.data, p, t)
     gov_eff = st["governance_efficiency"]
     block = m.block
     shares = m._shares.get(id(block))

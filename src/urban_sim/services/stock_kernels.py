@@ -375,7 +375,7 @@ def _stock_year_loop(values, stock_pos, kind, group, g_value, lo, hi, lower, ove
                      budget, shares, weights, queued, year, cost_factor, early, attrition,
                      columns_f, columns_i, pipeline, construction, construction_place,
                      operating_by_area, residents, masks, new_building, place_rows, spend,
-                     by_area, additions, built, direct, construction_jobs, jobs):
+                     by_area, additions, built, direct, construction_jobs, jobs, queued_next):
     # the government's year with its stocks, in the order of the former Python steps: the
     # room of each programme stock (Stocks.rooms of the values before depreciation; sites
     # left, max(count - value, 0.0) as Python's max picks; floor area not yet meeting the
@@ -383,7 +383,10 @@ def _stock_year_loop(values, stock_pos, kind, group, g_value, lo, hi, lower, ove
     # 2.0) as Python picks), the year (_year_loop), depreciation (Stocks.depreciate, in the
     # order of its list) and the additions (Stocks.add_all of the depreciated values where
     # ``built``); ``values`` (every stock of the table, -1 in stock_pos: not in the table,
-    # read as 0.0 and never written) is updated in place; returns _year_loop's unspent budget
+    # read as 0.0 and never written) is updated in place; then next year's queued additions
+    # by programme, pipeline.sum(axis=0) * unit_size as NumPy sums the rows of a C-ordered
+    # table of 2+ columns (from the first row, row by row), into queued_next (not written for
+    # a single column: NumPy sums that pairwise); returns _year_loop's unspent budget
     n = stock_pos.shape[0]
     read = np.empty(n)
     for k in range(n):
@@ -418,6 +421,13 @@ def _stock_year_loop(values, stock_pos, kind, group, g_value, lo, hi, lower, ove
     for k in range(n):
         if built[k] and stock_pos[k] >= 0:
             values[stock_pos[k]] = new[k]
+    if pipeline.shape[1] > 1:
+        unit_size = columns_f[4]
+        for i in range(pipeline.shape[1]):
+            q = pipeline[0, i]
+            for d in range(1, pipeline.shape[0]):
+                q += pipeline[d, i]
+            queued_next[i] = q * unit_size[i]
     return unspent
 
 
