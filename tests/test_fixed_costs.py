@@ -603,8 +603,10 @@ def test_collection_equals_the_reference_rows_and_frame(lin_data, tiny_dir, monk
                                                          start, tiny):
     """Every year's rows (values, places, indicators) and the timeseries frame are those of the
     collection before templates (the tiny county has an empty township); a frame changed by its
-    user leaves the shared columns unchanged."""
+    user leaves the shared columns unchanged; the model keeps the year's indicator values."""
     import pandas as pd
+
+    from urban_sim.targets import indicator_values
 
     import urban_sim.model.county as county_module
     from urban_sim.data import load_county
@@ -618,6 +620,10 @@ def test_collection_equals_the_reference_rows_and_frame(lin_data, tiny_dir, monk
     def both(model, collect_flows):
         _collect_reference(model, collect_flows, rec)
         original(model, collect_flows)
+        year, values = model.indicators  # what government_investment reads next year
+        ref = indicator_values(model.stocks, model.groups, model.n_big_towns, model.queued_additions())
+        assert year == model.year and list(values) == list(ref)
+        assert np.array_equal(list(values.values()), list(ref.values()), equal_nan=True)
     monkeypatch.setattr(county_module, "collect", both)
     for run in range(2):  # the second run reads the columns the first one left
         m = CountyModel(sc, data=load_county(tiny_dir) if tiny else lin_data, seed=5)
@@ -977,9 +983,9 @@ def test_frame_of_years_with_different_rows_is_the_frame_of_the_lists():
 
 
 def test_frame_from_column_list_is_the_frame_from_the_dict(monkeypatch):
-    """The shared-template frame made from its list of columns equals the frame pandas makes
-    of the dict (the fallback without pandas' internal constructor), dtypes included, for an
-    int and a NumPy int replicate; the cached columns are not changed through a frame."""
+    """The shared-template frame made from its blocks and from its list of columns equals the
+    frame pandas makes of the dict (the fallbacks), dtypes included, for an int, a NumPy int64
+    and a NumPy int32 replicate; the cached columns are not changed through a frame."""
     import pandas as pd
 
     import urban_sim.model.collect as collect_module
@@ -990,15 +996,18 @@ def test_frame_from_column_list_is_the_frame_from_the_dict(monkeypatch):
     records = {"year": [2020, 2021, 2022], "rows": [n] * 3, "template": [a] * 3,
                "value": [np.arange(n) + 0.5 * y for y in range(3)]}
     records["value"][1][2] = np.nan
-    for replicate in (3, np.int64(7)):
+    for replicate in (3, np.int64(7), np.int32(2)):
         changed = frame(records, "s", replicate)
         changed.loc[0, "place"] = "changed"  # not in the next frames
         got = frame(records, "s", replicate)
         with monkeypatch.context() as m:
+            m.setattr(collect_module, "_from_blocks", None)
+            by_columns = frame(records, "s", replicate)
             m.setattr(collect_module, "_from_arrays", None)
             ref = frame(records, "s", replicate)
-        assert got.equals(ref) and (got.dtypes == ref.dtypes).all()
-        pd.testing.assert_frame_equal(got, ref, check_exact=True)
+        for made in (got, by_columns):
+            assert made.equals(ref) and (made.dtypes == ref.dtypes).all()
+            pd.testing.assert_frame_equal(made, ref, check_exact=True)
         again = frame(records, "s", replicate)
         assert again["place"].iloc[0] == "county" and again.equals(ref)
     assert got["year"].tolist() == [2020] * n + [2021] * n + [2022] * n
