@@ -330,7 +330,8 @@ def read_only(*arrays: np.ndarray) -> None:
     :func:`choose_locations` then keeps the terms computed from them for the run without
     comparing their contents every year (a change in place would raise; a new array is seen)."""
     for a in arrays:
-        a.flags.writeable = False
+        if a.flags.writeable:  # (reading the flag costs less than setting it)
+            a.flags.writeable = False
 
 
 def _run_tables(pl: PlaceInputs, p: Mapping[str, float]) -> tuple:
