@@ -86,3 +86,28 @@ def test_building_standards_are_shared_by_models_with_the_same_parameters(lin_da
         assert a is b and a == building_standards(p, year)
         c = phases._standards(lin_data, q, year)
         assert c == building_standards(q, year) and c != a
+
+
+def test_compiled_choice_equals_numpy_choice():
+    """draws.choice gives rng.choice(a, k, replace=False)'s picks and leaves the generator in
+    its state (128-bit state, buffered 32-bit half), for populations on both sides of
+    Floyd's limit, with and without a 32-bit half kept before the call."""
+    from urban_sim.policy.draws import FLOYD_MAX_POPULATION, choice
+
+    compiled = 0
+    for t in range(600):
+        draw = np.random.default_rng(t)
+        n = int(draw.integers(1, 40) if t % 4 == 0 else draw.integers(1, FLOYD_MAX_POPULATION + 2000))
+        k = int(draw.integers(1, min(n, 400) + 1))
+        a = np.arange(n, dtype=np.intp) * 3 + 1
+        r1, r2 = np.random.default_rng(1000 + t), np.random.default_rng(1000 + t)
+        for r in (r1, r2):
+            r.random(t % 3)
+            if t % 2:
+                r.integers(0, 100)  # a 32-bit draw: its other half is kept
+        got, want = choice(r1, a, k), r2.choice(a, size=k, replace=False)
+        assert got.dtype == want.dtype and np.array_equal(got, want), (t, n, k)
+        assert r1.bit_generator.state == r2.bit_generator.state, (t, n, k)
+        assert r1.integers(0, 10**6) == r2.integers(0, 10**6) and r1.random() == r2.random()
+        compiled += n <= FLOYD_MAX_POPULATION
+    assert compiled > 300

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from urban_sim.policy import institution_kernels as ik
+from urban_sim.policy.draws import choice
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_VILLAGE, Table
 
 
@@ -52,18 +53,18 @@ def land_and_institutions(persons: Table, households: Table, params: dict[str, f
     their land out; ``homesteads`` households with a land tie and a base outside the village
     withdraw their homestead (chosen without replacement); rural-hukou households at the
     county seat for 2 years or more convert; training lapses; untrained residents aged 16–45
-    take the training places. The draws are in this order, each selection in row order
-    (the selections and the writes by compiled passes,
-    :mod:`urban_sim.policy.institution_kernels`; the draws over them in NumPy, all before the
-    writes: no write changes a later draw).
+    take the training places (both chosen without replacement as ``rng.choice`` chooses,
+    :func:`urban_sim.policy.draws.choice`). The draws are in this order, each selection in
+    row order (the selections and the writes by compiled passes,
+    :mod:`urban_sim.policy.institution_kernels`; the draws over them in NumPy or as NumPy
+    draws them, all before the writes: no write changes a later draw).
     """
     p, P, H, lv = params, persons, households, levers
     rent, cand, hukou, was_trained, untrained = ik.selections(
         P, H, LOC_VILLAGE, LOC_OUTSIDE, LOC_SEAT, (16, 64), TRAINING_AGE)
     u_rent = rng.random(len(rent))  # the draws in the order of the rule, the writes after them
     k = n_agents(homesteads / weight, rng)
-    chosen = (rng.choice(cand, size=min(k, len(cand)), replace=False) if k and len(cand)
-              else cand[:0])
+    chosen = choice(rng, cand, min(k, len(cand))) if k and len(cand) else cand[:0]
     u_hukou = rng.random(len(hukou))
     u_lapse = rng.random(len(was_trained))
     k = n_agents(training_places * (0.5 + lv.vocational_training_intensity) / weight, rng)
@@ -75,4 +76,4 @@ def land_and_institutions(persons: Table, households: Table, params: dict[str, f
                     u_lapse, p["training_expiry_rate"], untrained, LOC_OUTSIDE, TRAINING_AGE,
                     bool(k))
     if k and len(cand):
-        P.trained[rng.choice(cand, size=min(k, len(cand)), replace=False)] = True
+        P.trained[choice(rng, cand, min(k, len(cand)))] = True
