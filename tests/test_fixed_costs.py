@@ -999,6 +999,7 @@ def test_frame_from_column_list_is_the_frame_from_the_dict(monkeypatch):
     for replicate in (3, np.int64(7), np.int32(2)):
         changed = frame(records, "s", replicate)
         changed.loc[0, "place"] = "changed"  # not in the next frames
+        changed.columns.name, changed.index.name = "c", "i"  # nor these names
         got = frame(records, "s", replicate)
         with monkeypatch.context() as m:
             m.setattr(collect_module, "_from_blocks", None)
@@ -1010,6 +1011,7 @@ def test_frame_from_column_list_is_the_frame_from_the_dict(monkeypatch):
             pd.testing.assert_frame_equal(made, ref, check_exact=True)
         again = frame(records, "s", replicate)
         assert again["place"].iloc[0] == "county" and again.equals(ref)
+        assert again.columns.name is None and again.index.name is None
     assert got["year"].tolist() == [2020] * n + [2021] * n + [2022] * n
 
 

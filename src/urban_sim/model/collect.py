@@ -270,17 +270,19 @@ def frame(records: dict[str, list], scenario: str, replicate: int) -> pd.DataFra
             # extension arrays (pandas' own string dtype) stand as blocks as they are; NumPy's
             # object arrays (pandas < 3 by default) do not
             own = not any(isinstance(a, pd.arrays.NumpyExtensionArray) for a in strings)
-            cols = _COLUMNS[key] = (tpl[0], pd.Index(_TS_NAMES), *strings, own)
+            # the indexes are shared too, each frame with its own view (a name set on a frame's
+            # index must not pass on to the next frames)
+            cols = _COLUMNS[key] = (tpl[0], pd.Index(_TS_NAMES), *strings, own, pd.RangeIndex(n_rows))
         place, indicator, name = (c.copy() for c in cols[2:5])  # the frame may be changed
-        replicates = np.full(n_rows, replicate)
-        if _from_blocks is not None and cols[5] and replicates.dtype == year.dtype:
-            at = _PLACEMENT  # the integer columns in one block, as pandas consolidates them
-            return _from_blocks([(name, at[0]), (np.stack((replicates, year)), at[1]), (place, at[2]),
-                                 (indicator, at[3]), (value.reshape(1, -1), at[4])],
-                                pd.RangeIndex(n_rows), cols[1])
+        if _from_blocks is not None and cols[5] and np.array(replicate).dtype == year.dtype:
+            ints = np.empty((2, n_rows), np.int64)  # replicate and year: pandas' int64 block
+            ints[0], ints[1] = replicate, year
+            at = _PLACEMENT
+            return _from_blocks([(name, at[0]), (ints, at[1]), (place, at[2]), (indicator, at[3]),
+                                 (value.reshape(1, -1), at[4])], cols[6].view(), cols[1].view())
         if _from_arrays is not None:
-            return _from_arrays([name, replicates, year, place, indicator, value], cols[1],
-                                pd.RangeIndex(n_rows))
+            return _from_arrays([name, np.full(n_rows, replicate), year, place, indicator, value],
+                                cols[1].view(), cols[6].view())
     else:
         place = [p for t in tpl for p in t[0]]
         indicator = [i for t in tpl for i in t[1]]
