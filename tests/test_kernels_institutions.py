@@ -62,14 +62,24 @@ def _state(n, n_hh, seed, years_max=5):  # small: rules that test years ≥ 2 se
     return persons, households
 
 
-def _run_both(n, n_hh, seed, homesteads, places, weight=1.0, **kw):
+def _run_both(n, n_hh, seed, homesteads, places, weight=1.0, bits=np.random.PCG64, **kw):
+    # with a PCG64 the phase's draws are compiled (policy/draws.py), else NumPy's; a 32-bit
+    # draw before the phase leaves half of a 64-bit output kept for the next
     out = []
     for fn in (_ref_rule, land_and_institutions):
         P, H = _state(n, n_hh, seed, **kw)
-        rng = np.random.default_rng(seed + 7)
+        rng = np.random.Generator(bits(seed + 7))
+        rng.integers(0, 100, seed % 2)
         fn(P, H, PARAMS, LEVERS, homesteads, places, weight, rng)
-        out.append((P.columns(), H.columns(), rng.random(3)))
+        state = rng.bit_generator.state
+        out.append((P.columns(), H.columns(), (state, rng.random(3), rng.integers(0, 9, 3))))
     return out
+
+
+def _same(a, b):  # bit-generator states (dicts, arrays) equal
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
 
 
 @pytest.mark.parametrize(("n", "n_hh", "seed", "homesteads", "places"), [
@@ -79,13 +89,18 @@ def _run_both(n, n_hh, seed, homesteads, places, weight=1.0, **kw):
     (20_000, 5000, 3, 300.0, 900.0),
     (2000, 500, 4, 0.0, 0.0),       # no homestead withdrawal, no training places: no choice
     (2000, 500, 5, 1e6, 1e6),       # more places than candidates: everyone eligible chosen
+    (60_000, 15_000, 6, 40.5, 900.0),  # > 10,000 candidates, > 1/50 drawn: NumPy's shuffle
+    (800, 200, 7, 12.5, 40.3),      # an odd seed: a 32-bit half kept before the phase
 ])
-def test_institutions_equal_the_numpy_rule(n, n_hh, seed, homesteads, places):
-    (P_r, H_r, next_r), (P_o, H_o, next_o) = _run_both(n, n_hh, seed, homesteads, places)
+@pytest.mark.parametrize("bits", [np.random.PCG64, np.random.MT19937])
+def test_institutions_equal_the_numpy_rule(n, n_hh, seed, homesteads, places, bits):
+    (P_r, H_r, next_r), (P_o, H_o, next_o) = _run_both(n, n_hh, seed, homesteads, places,
+                                                       bits=bits)
     for ref, ours in ((P_r, P_o), (H_r, H_o)):
         for k in ref:
             assert ref[k].dtype == ours[k].dtype and np.array_equal(ref[k], ours[k]), k
-    assert np.array_equal(next_r, next_o)  # the same number of draws was consumed
+    assert _same(next_r[0], next_o[0])  # the generator's state (the 32-bit half kept included)
+    assert np.array_equal(next_r[1], next_o[1]) and np.array_equal(next_r[2], next_o[2])
 
 
 def test_institutions_change_something_and_cap_years():

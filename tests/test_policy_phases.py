@@ -92,7 +92,8 @@ def test_compiled_choice_equals_numpy_choice():
     """draws.choice gives rng.choice(a, k, replace=False)'s picks and leaves the generator in
     its state (128-bit state, buffered 32-bit half), for populations on both sides of
     Floyd's limit, with and without a 32-bit half kept before the call."""
-    from urban_sim.policy.draws import FLOYD_MAX_POPULATION, choice
+    from urban_sim.policy.draws import choice
+    from urban_sim.policy.institution_kernels import FLOYD_MAX_POPULATION
 
     compiled = 0
     for t in range(600):

@@ -1,21 +1,27 @@
-"""``rng.choice(a, k, replace=False)`` for small populations, compiled (the same draws).
+"""NumPy's draws of the land phase as compiled code makes them (the same draws, the same
+generator state): ``rng.choice(a, k, replace=False)`` (:func:`choice`), the whole phase in one
+call (:func:`land_phase`), and the writes of NumPy's draws where the generator is not a PCG64
+(:func:`apply`); the compiled passes are :mod:`urban_sim.policy.institution_kernels`'.
 
 NumPy's ``Generator.choice(a, size, replace=False)`` without weights takes, for a population
-of at most 10,000, Floyd's algorithm: for ``j`` from ``n − k`` to ``n − 1`` a bounded integer
-in ``[0, j]``, kept if new, else ``j`` itself (a hash set of the smallest power of two above
-``1.2 k`` slots, linear probing), then a shuffle of the ``k`` picks (for ``i`` from ``k − 1``
-down to 1 a bounded integer in ``[0, i]`` swapped with ``i``); each bounded integer is
-Lemire's rejection method on 32-bit draws (``random_bounded_uint64`` of ``distributions.c``),
-and a PCG64 gives 32-bit draws in pairs: one 64-bit output, its low half now and its high half
-kept for the next (``has_uint32``, ``uinteger`` of its state). The Python path of ``choice``
-(``np.prod`` of the size, argument checks, ``np.full`` of the hash set) costs more than the
-draws at the sizes of the land phase (≈ 13 picks from ≈ 300 candidates at scale 0.003:
-≈ 6 µs alone, 20–50 µs inside a run where that code is cold). The state is read and written
-in place through views of the generator's memory
+of at most 10,000 (or a sample of at most a fiftieth of it), Floyd's algorithm: for ``j``
+from ``n − k`` to ``n − 1`` a bounded integer in ``[0, j]``, kept if new, else ``j`` itself
+(a hash set of the smallest power of two above ``1.2 k`` slots, linear probing), then a
+shuffle of the ``k`` picks (for ``i`` from ``k − 1`` down to 1 a bounded integer in
+``[0, i]`` swapped with ``i``); else the last ``k`` of a partial shuffle of ``0 … n − 1``
+(``i`` from ``n − 1`` down to ``max(n − k, 1)``). Each bounded integer is Lemire's rejection
+method on 32-bit draws (``random_bounded_uint64`` of ``distributions.c``), and a PCG64 gives
+32-bit draws in pairs: one 64-bit output, its low half now and its high half kept for the
+next (``has_uint32``, ``uinteger`` of its state); a uniform is the top 53 bits of a 64-bit
+output. The Python path of ``choice`` (``np.prod`` of the size, argument checks, ``np.full``
+of the hash set) costs more than the draws at the sizes of the land phase (≈ 13 picks from
+≈ 300 candidates at scale 0.003: ≈ 6 µs alone, 20–50 µs inside a run where that code is
+cold). The state is read and written in place through views of the generator's memory
 (:func:`urban_sim.population.sparse_draws._words` for the 128-bit state and increment, and
 the two 32-bit words after the state pointer here), each checked against ``bg.state`` once
-per generator; for another bit generator or a larger population NumPy draws. Tested against
-``rng.choice`` on many states and sizes (``tests/test_policy_phases.py``).
+per generator; for another bit generator NumPy draws. Tested against ``rng.choice`` on many
+states and sizes (``tests/test_policy_phases.py``) and, for the land phase, against its NumPy
+rule (``tests/test_kernels_institutions.py``).
 """
 
 from __future__ import annotations
@@ -24,94 +30,9 @@ import ctypes
 
 import numpy as np
 
-from urban_sim.population.kernels import _jit
-from urban_sim.population.sparse_draws import MULTIPLIER, _words
+from urban_sim.policy import institution_kernels as ik
+from urban_sim.population.sparse_draws import _words
 
-FLOYD_MAX_POPULATION = 10_000
-"""Largest population NumPy samples by Floyd's algorithm (a larger one may be shuffled)."""
-
-_A_HI, _A_LO = np.uint64(MULTIPLIER >> 64), np.uint64(MULTIPLIER & ((1 << 64) - 1))
-_LOW32 = np.uint64(0xFFFFFFFF)
-_B32, _B58, _B1 = np.uint64(32), np.uint64(58), np.uint64(1)
-_EMPTY = np.int64(-1)
-
-
-def _next64(words):
-    # one PCG64 step, s ← a s + c (mod 2^128), and its XSL-RR output of the new state
-    lo, hi, c_lo, c_hi = words[0], words[1], words[2], words[3]
-    x0, x1, y0, y1 = lo & _LOW32, lo >> _B32, _A_LO & _LOW32, _A_LO >> _B32
-    p00, p01, p10 = x0 * y0, x0 * y1, x1 * y0
-    mid = (p00 >> _B32) + (p01 & _LOW32) + (p10 & _LOW32)
-    carry_hi = x1 * y1 + (p01 >> _B32) + (p10 >> _B32) + (mid >> _B32)  # high word of lo·a_lo
-    n_hi = carry_hi + lo * _A_HI + hi * _A_LO
-    n_lo = lo * _A_LO
-    lo = n_lo + c_lo
-    hi = n_hi + c_hi + (_B1 if lo < n_lo else np.uint64(0))
-    words[0], words[1] = lo, hi
-    x, rot = hi ^ lo, hi >> _B58
-    return (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
-
-
-def _next32(words, extra):
-    # PCG64's 32-bit draw: the kept high half if there is one, else the low half of a new
-    # 64-bit output (its high half kept); extra = (has_uint32, uinteger)
-    if extra[0]:
-        extra[0] = np.uint32(0)
-        return np.uint64(extra[1])
-    n = _next64(words)
-    extra[0] = np.uint32(1)
-    extra[1] = np.uint32(n >> _B32)
-    return n & _LOW32
-
-
-def _bounded(words, extra, rng):
-    # an integer in [0, rng], rng < 2^32 - 1: Lemire's method on 32-bit draws
-    if rng == 0:
-        return np.uint64(0)
-    excl = rng + _B1
-    m = _next32(words, extra) * excl
-    left = m & _LOW32
-    if left < excl:
-        threshold = (_LOW32 - rng) % excl
-        while left < threshold:
-            m = _next32(words, extra) * excl
-            left = m & _LOW32
-    return m >> _B32
-
-
-def _floyd_loop(words, extra, a, k, out):
-    # out[:] = a[rng.choice(a.shape[0], k, replace=False)] (a.shape[0] <= 10,000)
-    n = a.shape[0]
-    idx = np.empty(k, dtype=np.int64)
-    mask = np.int64(1.2 * k)  # the smallest mask of all ones at or above it
-    for s in (1, 2, 4, 8, 16, 32):
-        mask |= mask >> s
-    table = np.full(mask + 1, _EMPTY, dtype=np.int64)
-    for j in range(n - k, n):
-        val = np.int64(_bounded(words, extra, np.uint64(j)))
-        loc = val & mask
-        while table[loc] != _EMPTY and table[loc] != val:
-            loc = (loc + 1) & mask
-        if table[loc] == _EMPTY:
-            table[loc] = val
-            idx[j - n + k] = val
-        else:
-            loc = j & mask
-            while table[loc] != _EMPTY:
-                loc = (loc + 1) & mask
-            table[loc] = j
-            idx[j - n + k] = j
-    for i in range(k - 1, 0, -1):
-        j = np.int64(_bounded(words, extra, np.uint64(i)))
-        idx[i], idx[j] = idx[j], idx[i]
-    for i in range(k):
-        out[i] = a[idx[i]]
-
-
-_next64 = _jit(_next64)  # called by the loop below
-_next32 = _jit(_next32)
-_bounded = _jit(_bounded)
-_floyd = _jit(_floyd_loop)
 
 _EXTRA: dict = {}
 """By ``id`` of a bit generator: the generator (kept, so that the ``id`` is not reused) and its
@@ -154,12 +75,96 @@ def choice(rng: np.random.Generator, a: np.ndarray, k: int) -> np.ndarray:
     -------
     numpy.ndarray of intp, shape (k,)
     """
-    bg = rng.bit_generator
-    if a.shape[0] <= FLOYD_MAX_POPULATION and 0 < k <= a.shape[0]:
-        words = _words(bg)
-        extra = _extra(bg) if words is not None else None
-        if extra is not None:
-            out = np.empty(k, dtype=a.dtype)
-            _floyd(words, extra, a, k, out)
-            return out
+    state = pcg64_views(rng)
+    if state is not None and 0 < k <= a.shape[0] < 2**32:
+        out = np.empty(k, dtype=a.dtype)
+        ik._choice_into(*state, a, k, out)
+        return out
     return rng.choice(a, size=k, replace=False)
+
+
+def pcg64_views(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+    """The views of ``rng``'s PCG64 state that the compiled draws step in place: the 128-bit
+    state and increment (four uint64) and ``has_uint32``, ``uinteger`` (two uint32); None for
+    another bit generator or a layout that does not match ``bg.state``."""
+    bg = rng.bit_generator
+    words = _words(bg)
+    extra = _extra(bg) if words is not None else None
+    return None if extra is None else (words, extra)
+
+
+def land_phase(state: tuple[np.ndarray, np.ndarray], persons, households, village: int,
+               outside: int, seat: int, working_age: tuple[int, int],
+               training_age: tuple[int, int], rent_rate: float, home_expected: float,
+               hukou_rate: float, expiry: float, train_expected: float) -> None:
+    """The land phase in one compiled call: the selections
+    (:func:`urban_sim.policy.institution_kernels.selections`), then what
+    :func:`urban_sim.policy.institutions.land_and_institutions` does with them with NumPy's
+    draws (``rng.random``, ``n_agents``, ``rng.choice``) and :func:`apply`, in the same
+    order, with the same draws.
+
+    Parameters
+    ----------
+    state : tuple of numpy.ndarray
+        :func:`pcg64_views` of the model's generator (stepped in place).
+    persons, households : urban_sim.population.state.Table
+        Written: ``years_at_base``, ``land_rented``, ``homestead_withdrawn``, ``land_tie``,
+        ``hukou_urban``, ``trained``.
+    village, outside, seat : int
+        Location codes.
+    working_age, training_age : tuple of int
+        Ages (inclusive) of farming members and of training, years.
+    rent_rate, hukou_rate, expiry : float
+        Probabilities per year of renting out, of a hukou conversion, of a training lapse.
+    home_expected, train_expected : float
+        Expected homestead withdrawals and training places this year, in agents, in
+        [0, 2⁵³).
+    """
+    P, H = persons, households
+    ik._phase(state[0], state[1], P.alive, P.loc, P.age, P.hh, P.trained, H.land_tie,
+              H.land_rented, H.homestead_withdrawn, H.base, H.hukou_urban, H.years_at_base,
+              village, outside, seat, working_age[0], working_age[1], training_age[0],
+              training_age[1], rent_rate, home_expected, hukou_rate, expiry, train_expected)
+
+
+def apply(persons, households, rent, u_rent, rent_rate, chosen, hukou, u_hukou, hukou_rate,
+          was_trained, u_lapse, expiry, untrained, outside, training_age, with_candidates):
+    """The writes of the phase's draws and the candidates for training, in one call.
+
+    ``land_rented`` set where ``u_rent < rent_rate`` (rows ``rent``), homestead withdrawn and
+    land tie cut for the households ``chosen``, ``hukou_urban`` set where
+    ``u_hukou < hukou_rate`` (rows ``hukou``), ``trained`` cleared where ``u_lapse < expiry``
+    (rows ``was_trained``: training lapses).
+
+    Parameters
+    ----------
+    persons, households : urban_sim.population.state.Table
+        Written in place (the columns named above).
+    rent, chosen, hukou : numpy.ndarray of intp
+        Household rows: candidates for renting out land, households withdrawing their
+        homestead, candidates for an urban hukou
+        (:func:`urban_sim.policy.institution_kernels.selections`; ``chosen`` drawn).
+    u_rent, u_hukou, u_lapse : numpy.ndarray of float
+        Uniforms of ``rent``, ``hukou`` and ``was_trained``, one a row, drawn before the call.
+    rent_rate, hukou_rate, expiry : float
+        Probabilities per year of renting out, of a hukou conversion, of a training lapse.
+    was_trained, untrained : numpy.ndarray of intp
+        Ascending person rows, trained and untrained before this year's lapses.
+    outside : int
+        Location code outside the county.
+    training_age : tuple of int
+        Ages of training (inclusive), years.
+    with_candidates : bool
+        Whether to list the candidates for training (only if places are drawn this year).
+
+    Returns
+    -------
+    numpy.ndarray of intp
+        When ``with_candidates``: ascending union of ``untrained`` and the lapsed persons
+        alive, not at ``outside`` and aged within ``training_age`` (inclusive); else empty.
+    """
+    P, H = persons, households
+    return ik._apply(rent, u_rent, rent_rate, H.land_rented, chosen, H.homestead_withdrawn,
+                     H.land_tie, hukou, u_hukou, hukou_rate, H.hukou_urban, was_trained,
+                     u_lapse, expiry, P.trained, untrained, P.alive, P.loc, P.age, outside,
+                     training_age[0], training_age[1], with_candidates)

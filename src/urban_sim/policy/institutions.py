@@ -11,12 +11,15 @@ import math
 import numpy as np
 
 from urban_sim.policy import institution_kernels as ik
-from urban_sim.policy.draws import choice
+from urban_sim.policy import draws
 from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_VILLAGE, Table
 
 
 TRAINING_AGE = (16, 45)
 """Ages (years, inclusive) of the candidates for vocational training places."""
+
+WORKING_AGE = (16, 64)
+"""Ages (years, inclusive) of the members whose farming keeps a household's land in use."""
 
 
 def n_agents(expected: float, rng: np.random.Generator) -> int:
@@ -53,27 +56,35 @@ def land_and_institutions(persons: Table, households: Table, params: dict[str, f
     their land out; ``homesteads`` households with a land tie and a base outside the village
     withdraw their homestead (chosen without replacement); rural-hukou households at the
     county seat for 2 years or more convert; training lapses; untrained residents aged 16–45
-    take the training places (both chosen without replacement as ``rng.choice`` chooses,
-    :func:`urban_sim.policy.draws.choice`). The draws are in this order, each selection in
-    row order (the selections and the writes by compiled passes,
-    :mod:`urban_sim.policy.institution_kernels`; the draws over them in NumPy or as NumPy
-    draws them, all before the writes: no write changes a later draw).
+    take the training places (both chosen without replacement, as ``rng.choice`` chooses).
+    The draws are in this order, each selection in row order (the selections, draws and
+    writes in one compiled call with NumPy's draws, :func:`urban_sim.policy.draws.land_phase`,
+    for a PCG64 generator and expected counts in [0, 2⁵³); else the selections compiled,
+    :mod:`urban_sim.policy.institution_kernels`, and NumPy's draws, all before the writes:
+    no write changes a later draw).
     """
     p, P, H, lv = params, persons, households, levers
+    home_expected = homesteads / weight
+    train_expected = training_places * (0.5 + lv.vocational_training_intensity) / weight
+    rent_rate = p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform)
+    hukou_rate = p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access)
+    state = draws.pcg64_views(rng)
+    if state is not None and 0.0 <= home_expected < 2.0**53 and 0.0 <= train_expected < 2.0**53:
+        draws.land_phase(state, P, H, LOC_VILLAGE, LOC_OUTSIDE, LOC_SEAT, WORKING_AGE,
+                         TRAINING_AGE, rent_rate, home_expected, hukou_rate,
+                         p["training_expiry_rate"], train_expected)  # the same draws, compiled
+        return
     rent, cand, hukou, was_trained, untrained = ik.selections(
-        P, H, LOC_VILLAGE, LOC_OUTSIDE, LOC_SEAT, (16, 64), TRAINING_AGE)
+        P, H, LOC_VILLAGE, LOC_OUTSIDE, LOC_SEAT, WORKING_AGE, TRAINING_AGE)
     u_rent = rng.random(len(rent))  # the draws in the order of the rule, the writes after them
-    k = n_agents(homesteads / weight, rng)
-    chosen = choice(rng, cand, min(k, len(cand))) if k and len(cand) else cand[:0]
+    k = n_agents(home_expected, rng)
+    chosen = draws.choice(rng, cand, min(k, len(cand))) if k and len(cand) else cand[:0]
     u_hukou = rng.random(len(hukou))
     u_lapse = rng.random(len(was_trained))
-    k = n_agents(training_places * (0.5 + lv.vocational_training_intensity) / weight, rng)
+    k = n_agents(train_expected, rng)
     # the untrained before this year's lapses and those whose training lapsed (if k)
-    cand = ik.apply(P, H, rent, u_rent,
-                    p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform),
-                    chosen, hukou, u_hukou,
-                    p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access), was_trained,
-                    u_lapse, p["training_expiry_rate"], untrained, LOC_OUTSIDE, TRAINING_AGE,
-                    bool(k))
+    cand = draws.apply(P, H, rent, u_rent, rent_rate, chosen, hukou, u_hukou, hukou_rate,
+                       was_trained, u_lapse, p["training_expiry_rate"], untrained, LOC_OUTSIDE,
+                       TRAINING_AGE, bool(k))
     if k and len(cand):
-        P.trained[choice(rng, cand, min(k, len(cand)))] = True
+        P.trained[draws.choice(rng, cand, min(k, len(cand)))] = True
