@@ -92,8 +92,15 @@ def _same(a, b):  # bit-generator states (dicts, arrays) equal
     (60_000, 15_000, 6, 40.5, 900.0),  # > 10,000 candidates, > 1/50 drawn: NumPy's shuffle
     (800, 200, 7, 12.5, 40.3),      # an odd seed: a 32-bit half kept before the phase
 ])
-@pytest.mark.parametrize("bits", [np.random.PCG64, np.random.MT19937])
-def test_institutions_equal_the_numpy_rule(n, n_hh, seed, homesteads, places, bits):
+@pytest.mark.parametrize("bits,fused", [(np.random.PCG64, True), (np.random.PCG64, False),
+                                        (np.random.MT19937, False)])
+def test_institutions_equal_the_numpy_rule(n, n_hh, seed, homesteads, places, bits, fused,
+                                           monkeypatch):
+    # PCG64: the phase in one compiled call, or (beyond FUSED_MAX_PERSONS) NumPy's uniforms
+    # with the compiled picks; MT19937: NumPy's draws
+    import urban_sim.policy.institutions as inst
+
+    monkeypatch.setattr(inst, "FUSED_MAX_PERSONS", 1 << 62 if fused else -1)
     (P_r, H_r, next_r), (P_o, H_o, next_o) = _run_both(n, n_hh, seed, homesteads, places,
                                                        bits=bits)
     for ref, ours in ((P_r, P_o), (H_r, H_o)):

@@ -99,9 +99,9 @@ _B32, _B58, _B1 = np.uint64(32), np.uint64(58), np.uint64(1)
 _EMPTY = np.int64(-1)
 
 
-def _next64(words):
-    # one PCG64 step, s ← a s + c (mod 2^128), and its XSL-RR output of the new state
-    lo, hi, c_lo, c_hi = words[0], words[1], words[2], words[3]
+def _step(lo, hi, c_lo, c_hi):
+    # one PCG64 step, s ← a s + c (mod 2^128), and its XSL-RR output of the new state, on
+    # the state's words (loops keep them in locals: no load and store of the state a draw)
     x0, x1, y0, y1 = lo & _LOW32, lo >> _B32, _A_LO & _LOW32, _A_LO >> _B32
     p00, p01, p10 = x0 * y0, x0 * y1, x1 * y0
     mid = (p00 >> _B32) + (p01 & _LOW32) + (p10 & _LOW32)
@@ -110,9 +110,15 @@ def _next64(words):
     n_lo = lo * _A_LO
     lo = n_lo + c_lo
     hi = n_hi + c_hi + (_B1 if lo < n_lo else np.uint64(0))
-    words[0], words[1] = lo, hi
     x, rot = hi ^ lo, hi >> _B58
-    return (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+    return lo, hi, (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+
+
+def _next64(words):
+    # one PCG64 step of the state in ``words`` (state low, high, increment low, high)
+    lo, hi, out = _step(words[0], words[1], words[2], words[3])
+    words[0], words[1] = lo, hi
+    return out
 
 
 def _next32(words, extra):
@@ -182,9 +188,23 @@ def _choice_into(words, extra, a, k, out):
         out[i] = a[idx[i]]
 
 
+def _double(x):
+    # rng.random() of a 64-bit output: its top 53 bits (the kept 32-bit half untouched)
+    return np.float64(x >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
 def _uniform(words):
-    # rng.random(): the top 53 bits of a 64-bit output (the kept 32-bit half untouched)
-    return np.float64(_next64(words) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return _double(_next64(words))
+
+
+def _flag_draws(words, rows, rate, flags):
+    # flags[rows[j]] = True where the j-th uniform < rate (the state in locals)
+    lo, hi, c_lo, c_hi = words[0], words[1], words[2], words[3]
+    for j in range(rows.shape[0]):
+        lo, hi, x = _step(lo, hi, c_lo, c_hi)
+        if _double(x) < rate:
+            flags[rows[j]] = True
+    words[0], words[1] = lo, hi
 
 
 def _n_agents(words, expected):
@@ -246,9 +266,7 @@ def _land_loop(words, extra, rent, rent_rate, rented, home, home_expected, withd
     # trained person, the training places' count and picks), each write after its draws (no
     # write changes a later draw or selection): institution_kernels._apply_loop's writes and
     # candidates for training (the untrained and the lapsed who qualify, merged ascending)
-    for j in range(rent.shape[0]):
-        if _uniform(words) < rent_rate:
-            rented[rent[j]] = True
+    _flag_draws(words, rent, rent_rate, rented)
     k = _n_agents(words, home_expected)
     if k > 0 and home.shape[0] > 0:
         m = k if k < home.shape[0] else home.shape[0]
@@ -257,18 +275,19 @@ def _land_loop(words, extra, rent, rent_rate, rented, home, home_expected, withd
         for j in range(m):
             withdrawn[chosen[j]] = True
             land_tie[chosen[j]] = False
-    for j in range(hukou.shape[0]):
-        if _uniform(words) < hukou_rate:
-            hukou_urban[hukou[j]] = True
+    _flag_draws(words, hukou, hukou_rate, hukou_urban)
     lapsed = np.empty(was_trained.shape[0], dtype=was_trained.dtype)
     n = 0
+    lo, hi, c_lo, c_hi = words[0], words[1], words[2], words[3]
     for j in range(was_trained.shape[0]):
-        if _uniform(words) < expiry:
+        lo, hi, x = _step(lo, hi, c_lo, c_hi)
+        if _double(x) < expiry:
             i = was_trained[j]
             trained[i] = False
             a = age[i]
             lapsed[n] = i
             n += alive[i] and loc[i] != outside and a >= train_lo and a <= train_hi
+    words[0], words[1] = lo, hi
     k = _n_agents(words, train_expected)
     if k <= 0 or untrained.shape[0] + n == 0:
         return
@@ -281,8 +300,9 @@ def _land_loop(words, extra, rent, rent_rate, rented, home, home_expected, withd
 
 
 # the generator's steps and draws, called by the loops below
-_next64, _next32, _bounded = _jit(_next64), _jit(_next32), _jit(_bounded)
-_uniform, _n_agents, _choice_into = _jit(_uniform), _jit(_n_agents), _jit(_choice_into)
+_step, _next64, _next32, _bounded = _jit(_step), _jit(_next64), _jit(_next32), _jit(_bounded)
+_double, _uniform, _flag_draws = _jit(_double), _jit(_uniform), _jit(_flag_draws)
+_n_agents, _choice_into = _jit(_n_agents), _jit(_choice_into)
 _merge = _jit(_merge)  # called by both loops
 _land, _apply = _jit(_land_loop), _jit(_apply_loop)  # with compiled draws; with NumPy's
 

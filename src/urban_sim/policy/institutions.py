@@ -18,6 +18,12 @@ from urban_sim.population.state import LOC_OUTSIDE, LOC_SEAT, LOC_VILLAGE, Table
 TRAINING_AGE = (16, 45)
 """Ages (years, inclusive) of the candidates for vocational training places."""
 
+FUSED_MAX_PERSONS = 400_000
+"""Largest person table (rows) whose phase runs in one compiled call
+(:func:`land_and_institutions`): beyond it (scale ≳ 0.5) NumPy's vectorised uniforms are
+faster than the compiled PCG64 steps (≈ 5.6 against 5.9 ns a draw with its write), and the
+fixed cost that the one call saves (≈ 17 µs a year) no longer counts."""
+
 WORKING_AGE = (16, 64)
 """Ages (years, inclusive) of the members whose farming keeps a household's land in use."""
 
@@ -59,7 +65,8 @@ def land_and_institutions(persons: Table, households: Table, params: dict[str, f
     take the training places (both chosen without replacement, as ``rng.choice`` chooses).
     The draws are in this order, each selection in row order (the selections, draws and
     writes in one compiled call with NumPy's draws, :func:`urban_sim.policy.draws.land_phase`,
-    for a PCG64 generator and expected counts in [0, 2⁵³); else the selections compiled,
+    for a PCG64 generator, expected counts in [0, 2⁵³) and at most
+    :data:`FUSED_MAX_PERSONS` persons; else the selections compiled,
     :mod:`urban_sim.policy.institution_kernels`, and NumPy's draws, all before the writes:
     no write changes a later draw).
     """
@@ -69,7 +76,8 @@ def land_and_institutions(persons: Table, households: Table, params: dict[str, f
     rent_rate = p["land_rent_out_rate"] * (1 + p["land_reform_rent_boost"] * lv.land_reform)
     hukou_rate = p["hukou_conversion_rate"] * (0.5 + lv.hukou_service_access)
     state = draws.pcg64_views(rng)
-    if state is not None and 0.0 <= home_expected < 2.0**53 and 0.0 <= train_expected < 2.0**53:
+    if state is not None and 0.0 <= home_expected < 2.0**53 and 0.0 <= train_expected < 2.0**53 \
+            and len(P) <= FUSED_MAX_PERSONS:
         draws.land_phase(state, P, H, LOC_VILLAGE, LOC_OUTSIDE, LOC_SEAT, WORKING_AGE,
                          TRAINING_AGE, rent_rate, home_expected, hukou_rate,
                          p["training_expiry_rate"], train_expected)  # the same draws, compiled
