@@ -393,6 +393,24 @@ def test_utilities_follow_read_only_distances_replaced(lin_data):
     assert not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(after, again))
 
 
+def test_utilities_follow_a_read_only_view_of_a_writeable_base(lin_data):
+    """A read-only view proves nothing (its base can still be written): the terms follow a
+    change through the base (review of session 9: the fast path took the view as fixed)."""
+    import dataclasses
+
+    households, places = _choice_population(np.random.default_rng(6), n=200)
+    params = dict(lin_data.parameters)
+    base = np.array(places.village_seat_km, dtype=float)
+    view = base[:]
+    ch.read_only(view, places.village_township, places.village_centre_km, places.township_seat_km)
+    places = dataclasses.replace(places, village_seat_km=view)
+    ch.location_utilities(households, places, params)
+    base *= 3.0  # the view's contents change; no write to the view
+    for a, b in zip(ch.location_utilities(households, places, params),
+                    ref_location_utilities(households, places, params), strict=True):
+        _same(a, b)
+
+
 def test_income_arguments_equal_the_numpy_rule():
     rng = np.random.default_rng(2)
     income = rng.uniform(8e3, 6e4, 13)

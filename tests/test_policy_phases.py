@@ -37,6 +37,30 @@ def test_exogenous_inputs_are_shared_by_models_of_one_scenario(lin_data):
     assert d.wage is not a.wage and np.array_equal(d.wage, a.wage)
 
 
+def test_a_scenario_changed_in_place_between_models_is_seen(lin_data):
+    """A scenario object changed in place (pydantic assignment: the uncertainties replaced,
+    the plan's budget set) after one model ran gives the next model the inputs of the
+    changed scenario, as a fresh copy does (review of session 9: the memo was keyed by the
+    object only and handed out the old wages and budget); the shared arrays are read-only."""
+    sc = load_scenario("plan", {"scale": 0.01, "end_year": 2027})
+    first = CountyModel(sc, data=lin_data, seed=1)
+    first.year = 2026
+    first.exogenous_inputs()
+    sc.uncertainties = sc.uncertainties.model_copy(
+        update={"local_wage_growth_rate_per_year": 0.09})
+    sc.policy.investment.total_million_yuan = 1500.0
+    fresh = CountyModel(sc.model_copy(deep=True), data=lin_data, seed=1)
+    again = CountyModel(sc, data=lin_data, seed=1)
+    for m in (fresh, again):
+        m.year = 2026
+        m.exogenous_inputs()
+    assert again.wage[0] != first.wage[0] and again.budget != first.budget
+    assert np.array_equal(again.wage, fresh.wage) and again.budget == fresh.budget
+    assert np.array_equal(again.fallback, fresh.fallback)
+    for a in (again.wage, again.fallback, again.mortality, again.fertility):
+        assert not a.flags.writeable
+
+
 def test_queued_is_kept_until_the_pipeline_changes(lin_data):
     """Government.queued is computed once a year: after each government year and after its
     pipeline is replaced it equals the sum over the pipeline again."""
@@ -95,7 +119,7 @@ def test_compiled_choice_equals_numpy_choice():
     from urban_sim.policy.draws import choice
     from urban_sim.policy.institution_kernels import FLOYD_MAX_POPULATION
 
-    compiled = 0
+    floyd = 0  # draws of a population within Floyd's limit (the compiled path)
     for t in range(600):
         draw = np.random.default_rng(t)
         n = int(draw.integers(1, 40) if t % 4 == 0 else draw.integers(1, FLOYD_MAX_POPULATION + 2000))
@@ -110,5 +134,79 @@ def test_compiled_choice_equals_numpy_choice():
         assert got.dtype == want.dtype and np.array_equal(got, want), (t, n, k)
         assert r1.bit_generator.state == r2.bit_generator.state, (t, n, k)
         assert r1.integers(0, 10**6) == r2.integers(0, 10**6) and r1.random() == r2.random()
-        compiled += n <= FLOYD_MAX_POPULATION
-    assert compiled > 300
+        floyd += n <= FLOYD_MAX_POPULATION
+    assert floyd > 300
+
+
+def test_a_wrong_layout_of_the_kept_half_is_caught(monkeypatch):
+    """The probe of the kept 32-bit half's place fails for a view 4 bytes off (a fresh
+    generator's (0, 0) would not show it), and choice then takes NumPy's draws: the same
+    picks and generator state."""
+    import ctypes
+
+    from urban_sim.policy import draws
+
+    assert draws._extra_layout()  # NumPy's layout on this platform
+
+    def off_by_four(bg):
+        address = bg.ctypes.state_address + ctypes.sizeof(ctypes.c_void_p) + 4
+        return np.ctypeslib.as_array((ctypes.c_uint32 * 2).from_address(address))
+
+    draws._extra_layout.cache_clear()
+    draws._EXTRA.clear()
+    monkeypatch.setattr(draws, "_extra_view", off_by_four)
+    try:
+        assert not draws._extra_layout()
+        r1, r2 = np.random.default_rng(5), np.random.default_rng(5)
+        assert draws._extra(r1.bit_generator) is None
+        a = np.arange(300, dtype=np.intp)
+        assert np.array_equal(draws.choice(r1, a, 13), r2.choice(a, size=13, replace=False))
+        assert r1.bit_generator.state == r2.bit_generator.state
+    finally:
+        draws._extra_layout.cache_clear()
+        draws._EXTRA.clear()
+
+
+class _Reads(dict):
+    """A parameter dict that records the keys read."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.read = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def _keys(getter, params) -> set:
+    rec = _Reads(params)
+    getter(rec)
+    return rec.read
+
+
+def test_memo_keys_cover_the_parameters_read(lin_data):
+    """Every parameter that a memoised computation reads is in the key of its memo: the
+    exogenous inputs (EXOGENOUS_PARAMETERS), the building standards (_STANDARD_PARAMETERS)
+    and the choice's per-run tables (choice._run_values); a parameter read but not keyed
+    would hand one model another's values."""
+    from urban_sim.policy.allocation import building_standards
+    from urban_sim.population import choice as ch
+
+    m = CountyModel(load_scenario("plan", {"scale": 0.01, "end_year": 2027}), data=lin_data,
+                    seed=1)
+    for year in (2021, 2026):
+        m.params = rec = _Reads(m.params)
+        phases.exogenous_values(m, year)
+        assert rec.read and rec.read <= _keys(phases.EXOGENOUS_PARAMETERS, rec), year
+        rec = _Reads(m.params)
+        building_standards(rec, year)
+        assert rec.read and rec.read <= _keys(phases._STANDARD_PARAMETERS, rec), year
+    rec = _Reads(m.params)
+    geo = (m.v_dist_centre, m.v_dist_seat, m.t_dist_seat, m.v_township)
+    ch._compute_run_tables(geo, rec)
+    assert rec.read and rec.read <= _keys(ch._run_values, rec)

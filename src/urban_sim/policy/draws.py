@@ -27,6 +27,7 @@ rule (``tests/test_kernels_institutions.py``).
 from __future__ import annotations
 
 import ctypes
+import functools
 
 import numpy as np
 
@@ -39,17 +40,42 @@ _EXTRA: dict = {}
 :func:`_extra` view or None."""
 
 
+def _extra_view(bg) -> np.ndarray:
+    """The two uint32 after the state pointer of a PCG64's ``pcg64_state``."""
+    address = bg.ctypes.state_address + ctypes.sizeof(ctypes.c_void_p)
+    return np.ctypeslib.as_array((ctypes.c_uint32 * 2).from_address(address))
+
+
+@functools.cache
+def _extra_layout() -> bool:
+    """Whether ``has_uint32`` and ``uinteger`` sit where :func:`_extra_view` reads them: a
+    probe generator's are set to values a fresh generator never has (1, 0xDEADBEEF), read
+    through the view, written through it (0, 0x12345678) and read back by ``bg.state``; once
+    a process (a fresh generator's (0, 0) would pass any layout)."""
+    probe = np.random.PCG64(0)
+    if _words(probe) is None:
+        return False
+    st = probe.state
+    probe.state = {**st, "has_uint32": 1, "uinteger": 0xDEADBEEF}
+    view = _extra_view(probe)
+    if (int(view[0]), int(view[1])) != (1, 0xDEADBEEF):
+        return False
+    view[:] = (0, 0x12345678)
+    back = probe.state
+    return (back["has_uint32"], back["uinteger"]) == (0, 0x12345678)
+
+
 def _extra(bg) -> np.ndarray | None:
     """``has_uint32`` and ``uinteger`` of a PCG64 as two uint32, a view of the generator's
-    own ``pcg64_state`` (after its state pointer), checked against ``bg.state`` once per
-    generator; None where :func:`~urban_sim.population.sparse_draws._words` gives no view."""
+    own ``pcg64_state`` (after its state pointer), where the layout is NumPy's as probed once
+    a process (:func:`_extra_layout`) and the view agrees with ``bg.state`` (once per
+    generator); None where :func:`~urban_sim.population.sparse_draws._words` gives no view."""
     hit = _EXTRA.get(id(bg))
     if hit is not None and hit[0] is bg:
         return hit[1]
     view = None
-    if _words(bg) is not None:
-        address = bg.ctypes.state_address + ctypes.sizeof(ctypes.c_void_p)
-        view = np.ctypeslib.as_array((ctypes.c_uint32 * 2).from_address(address))
+    if _words(bg) is not None and _extra_layout():
+        view = _extra_view(bg)
         st = bg.state
         if (int(view[0]), int(view[1])) != (st["has_uint32"], st["uinteger"]):
             view = None

@@ -306,6 +306,7 @@ _n_agents, _choice_into = _jit(_n_agents), _jit(_choice_into)
 _merge = _jit(_merge)  # called by both loops
 _land, _apply = _jit(_land_loop), _jit(_apply_loop)  # with compiled draws; with NumPy's
 
+
 def _phase_loop(words, extra, alive, loc, age, hh, trained, land_tie, rented, withdrawn, base,
                 hukou_urban, years, village, outside, seat, work_lo, work_hi, train_lo,
                 train_hi, rent_rate, home_expected, hukou_rate, expiry, train_expected):

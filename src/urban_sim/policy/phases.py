@@ -49,16 +49,22 @@ def exogenous_inputs(model) -> None:
     Sets ``block``, ``uncertainties``, ``wage`` and ``fallback`` (by place, shape (2K + 1,),
     yuan per worker and year), ``mortality`` and ``fertility`` (by age) and ``budget`` (million
     yuan) of ``model``, as :func:`exogenous_values` computes them; the same values for the
-    models of the same tables, scenario object (not modified while models use it), grid of
-    places and parameters read, computed once (the last :data:`_MEMO_SIZE` kept) and shared:
-    the arrays are not to be modified.
+    models of the same tables, scenario object and contents, grid of places and parameters
+    read, computed once (the last :data:`_MEMO_SIZE` kept) and shared: the arrays are
+    read-only. The scenario's contents are read when the model first runs this phase: a
+    scenario changed in place between models is seen (the blocks, programme weights and
+    targets of a model are read at its start too, so a scenario is not changed while a model
+    runs).
 
     Parameters
     ----------
     model : urban_sim.model.county.CountyModel
     """
     sc, t = model.scenario, model.year
-    key = (id(sc), t, model.K, EXOGENOUS_PARAMETERS(model.params))
+    state = model.__dict__.get("_scenario_state")
+    if state is None:  # the scenario's contents when this model first reads them (≈6 µs)
+        state = model._scenario_state = sc.model_dump_json()
+    key = (id(sc), state, t, model.K, EXOGENOUS_PARAMETERS(model.params))
     memo = model.data.memo(("exogenous_in_force",), dict)
     entry = memo.get(key)
     if entry is None or entry[0] is not sc:  # the entry holds the scenario: its id stays its own
@@ -79,6 +85,16 @@ def exogenous_values(model, t: int) -> tuple:
         Its scenario, parameters, ``place_type`` and data are read.
     t : int
         Calendar year.
+
+    Returns
+    -------
+    tuple
+        The policy block in force (:class:`urban_sim.config.schema.PolicyBlock`), the
+        uncertainties in force (:class:`urban_sim.config.schema.Uncertainties`), the wage and
+        the fallback income by place (read-only, shape (2K + 1,): the in-county places, then
+        outside; yuan per worker and year), the mortality and fertility rates by age
+        (read-only, one per single year of age of ``vital_rates.csv``, per person-year) and
+        the budget (float, million yuan).
     """
     sc, p = model.scenario, model.params
     block = sc.levers_at(t)
@@ -93,6 +109,7 @@ def exogenous_values(model, t: int) -> tuple:
     np.multiply(by_place, local, out=pay[:, :n])
     pay[0, n] = p["wage_outside_yuan"] * outside
     pay[1, n] = p["outside_fallback_income_yuan"] * outside
+    pay.setflags(write=False)  # shared by the models of the memo (its rows are views of it)
     key = (t, u.mortality_multiplier, u.fertility_multiplier)
     data = model.data
     vital = data.memo(("vital_in_force",), dict)  # shared by every model: not modified

@@ -90,6 +90,7 @@ class Relocation:
         self.items = read_items(data_dir, "relocation", ITEMS, start_year)
         self.persons = self.households = 0.0
         self._remote: np.ndarray | None = None  # distance to the seat ** exponent, by village
+        self._seat_km: np.ndarray | None = None  # the distances _remote was computed from
         self._town: np.ndarray | None = None  # township has a designated town
 
     @property
@@ -115,13 +116,14 @@ class Relocation:
         P, H, rng, w = model.persons, model.households, model.rng, model.weight
         x = households / w
         k = int(x) + int(rng.random() < x - int(x))
-        if k == 0:  # nothing more to draw, no candidates needed (most years at small scales)
-            return
-        if self._remote is None or len(self._remote) != len(model.v_dist_seat):  # per village
-            self._remote = model.v_dist_seat ** self.items["remoteness_exponent"]
-            self._town = model.kind == "town"  # by township
         if model.presence.shape != (len(H), 4):  # the compiled pass reads it unchecked
             raise ValueError(f"presence flags of shape {model.presence.shape} for {len(H)} households")
+        if k == 0:  # nothing more to draw, no candidates needed (most years at small scales)
+            return
+        if self._seat_km is not model.v_dist_seat:  # the model's villages (read-only arrays)
+            self._seat_km = model.v_dist_seat
+            self._remote = model.v_dist_seat ** self.items["remoteness_exponent"]
+            self._town = model.kind == "town"  # by township
         cand, p = _candidates(model.presence, H.base, H.village, self._remote, LOC_VILLAGE)
         if len(cand) == 0:
             return

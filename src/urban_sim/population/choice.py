@@ -328,7 +328,9 @@ _RUN: dict = {}
 def read_only(*arrays: np.ndarray) -> None:
     """Make a model's geography arrays read-only (the model's choice phase does, every year):
     :func:`choose_locations` then keeps the terms computed from them for the run without
-    comparing their contents every year (a change in place would raise; a new array is seen)."""
+    comparing their contents every year (a change in place would raise; a new array is seen).
+    Only arrays that own their data are trusted so: a read-only view of a writeable base is
+    still compared by its contents."""
     for a in arrays:
         if a.flags.writeable:  # (reading the flag costs less than setting it)
             a.flags.writeable = False
@@ -357,16 +359,17 @@ def _run_tables(pl: PlaceInputs, p: Mapping[str, float]) -> tuple:
     g0, g1, g2, g3 = geo = (pl.village_centre_km, pl.village_seat_km, pl.township_seat_km,
                             pl.village_township)
     values = _run_values(p)
+    global _LAST
     last = _LAST  # the same model as in the last call (unrolled: a year's usual case)
-    if (last and last[0] is g0 and last[1] is g1 and last[2] is g2 and last[3] is g3
-            and last[4] == values and not (g0.flags.writeable or g1.flags.writeable
-                                           or g2.flags.writeable or g3.flags.writeable)):
+    if (last is not None and last[0] is g0 and last[1] is g1 and last[2] is g2
+            and last[3] is g3 and last[4] == values and not (
+                _changeable(g0) or _changeable(g1) or _changeable(g2) or _changeable(g3))):
         return last[5]
     key = (values, *map(id, geo))
     hit = _RUN.get(key)
     if hit is not None and all(a is b for a, b in zip(hit[0], geo, strict=True)):
-        if not any(a.flags.writeable for a in geo) or hit[1] == _contents(geo):
-            _LAST[:] = (*geo, values, hit[2])
+        if not any(map(_changeable, geo)) or hit[1] == _contents(geo):
+            _LAST = (*geo, values, hit[2])
             return hit[2]
     if len(_RUN) > 16:
         _RUN.clear()
@@ -378,12 +381,19 @@ def _run_tables(pl: PlaceInputs, p: Mapping[str, float]) -> tuple:
         for a in tables:
             a.setflags(write=False)
     _RUN[key] = (geo, contents, tables)
-    _LAST[:] = (*geo, values, tables)
+    _LAST = (*geo, values, tables)
     return tables
 
 
 _BY_CONTENT: dict = {}
-_LAST: list = []
+_LAST: tuple | None = None
+"""The last model's geography arrays, parameter values and tables (one tuple, replaced whole)."""
+
+
+def _changeable(a: np.ndarray) -> bool:
+    """Whether ``a``'s contents can change without a write to ``a`` raising: ``a`` is
+    writeable, or a view (its base may be writeable; :func:`read_only` marks the view only)."""
+    return a.flags.writeable or a.base is not None
 
 
 def _contents(arrays: tuple) -> tuple:
