@@ -14,8 +14,8 @@ directory, one after the other; nothing is written into the checkout. The report
    step time, peak RSS; every array phase timed side by side with its lower bound (the bare NumPy
    arithmetic of that phase at the same size, :data:`BOUNDS`) on the same model state, and the
    ratio;
-3. cost growth: ns per household-step at scales 0.1, 0.3 and 1, best of two alternating rounds
-   of runs at the three scales (and of the full run of 2.), without phase timers;
+3. cost growth: ns per household-step at scales 0.1, 0.3 and 1, best of three fresh processes
+   a scale in alternating rounds (scale 1's first is the full run of 2.), without phase timers;
 4. location choice alone on the full-scale 2020 population: ours, plain Mesa, kernel limit;
 5. memory growth over consecutive runs in one worker (not with ``--quick``);
 6. throughput with 2 worker processes at scales 1 and 0.1 (best of 3 rounds);
@@ -767,10 +767,16 @@ def main() -> int:
     res["full_run"] = _in_child("full", 1.0, 3 if q else 5, True)
     # cost growth: the three scales in alternating rounds of fresh child processes, so that a
     # slow minute of this shared machine hits every scale rather than the one measured in it;
-    # the best of each (scale 1 also from the full run above, its bounds' time subtracted)
+    # the best of each (scale 1 also from the full run above, its bounds' time subtracted).
+    # Three processes a scale (the full run is scale 1's first): the cost of a run varies by
+    # ±6 % from one process to the next on this virtual machine, steady within a process
+    # (scale 0.1 in ten fresh processes: 125-139 ns a household-step; not ASLR, not the vCPU)
+    n_rounds = 1 if q else 3
     rounds: dict[str, list] = {"1": [res["full_run"]], "0.3": [], "0.1": []}
-    for _ in range(1 if q else 2):
+    for i in range(n_rounds):
         for scale, repeats in ((0.1, 5), (0.3, 3 if q else 5), (1.0, 2 if q else 3)):
+            if scale == 1.0 and i == n_rounds - 1 and n_rounds > 1:
+                continue  # scale 1's third process is the full run
             rounds[f"{scale:g}"].append(_in_child("full", scale, repeats, False))
     scaling = {k: min(v, key=lambda r: r["cpu_ns_per_household_step"]) for k, v in rounds.items()}
     ns = {k: scaling[k]["ns_per_household_step"] for k in ("0.1", "0.3", "1")}
