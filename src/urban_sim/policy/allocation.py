@@ -103,8 +103,18 @@ class Need:
         values : dict[str, float]
             Indicator values (:func:`urban_sim.targets.indicator_values`).
         """
+        return np.array(self.indicator_values(values), dtype=float)
+
+    def indicator_values(self, values: dict[str, float]) -> tuple | list:
+        """The values of :attr:`indicators` in order (a tuple, or a list for fewer than two).
+
+        Parameters
+        ----------
+        values : dict[str, float]
+            Indicator values (:func:`urban_sim.targets.indicator_values`).
+        """
         get = self._get
-        return np.array(get(values) if get else [values[i] for i in self.indicators], dtype=float)
+        return get(values) if get else [values[i] for i in self.indicators]
 
 
 

@@ -320,20 +320,24 @@ qikou_place, year, attrition
             sc = self._sites = (site_counts, tuple(site_counts),
                                 np.array(list(site_counts.values()), dtype=float))
         lay = self._stock_layout(stocks, sc[1])
-        (keys, get, stock_pos, kind, group, group_names, lo, hi, lower, present, site_row,
-         site_pos, nb_names, nb_row, dep_pos, dep_rate, dep_lower) = lay
+        (keys, get, stock_pos, kind, group, group_names, lo, hi, lower, site_row, site_pos,
+         nb_names, nb_row, dep_pos, dep_rate, dep_lower) = lay
         value = np.array(get(stocks.value), dtype=float)
         masks = self._place_masks(residents, place_type, qikou_place)
         total = budget + self.carried
         r = need_rule
-        queued_next = np.empty(len(p))  # next year's queued(), new: callers may keep this year's
-        unspent = _stock_year(value, stock_pos, kind, group,
-                    np.array([max(groups[n], 1e-9) for n in group_names], dtype=float), lo, hi,
-                    lower, stocks.overshoot, site_row, site_pos, sc[2], nb_row,
-                    np.array([standard[n] for n in nb_names], dtype=float), new_m2,
-                    r.indicator_array(values), r.target_indicator, r.ahead(year), r.low,
+        n_programmes = len(p.ids)
+        queued_next = np.empty(n_programmes)  # next year's queued(): callers may keep this year's
+        inputs = [max(groups[n], 1e-9) for n in group_names]  # the year's values, one array
+        inputs += map(standard.__getitem__, nb_names)
+        inputs += r.indicator_values(values)
+        inputs += use
+        unspent, missing = _stock_year(value, stock_pos, kind, group,
+                    np.array(inputs, dtype=float), len(group_names), len(r.indicators), lo, hi,
+                    lower, stocks.overshoot, site_row, site_pos, sc[2], nb_row, new_m2,
+                    r.target_indicator, r.ahead(year), r.low,
                     r.shift_low, r.shift_high, r.high, r.programme_indicator, r.use_row,
-                    r.use_k, np.array(use, dtype=float), dep_pos, dep_rate, dep_lower,
+                    r.use_k, dep_pos, dep_rate, dep_lower,
                     total, shares, weights, queued, year, cost_factor,
                     min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i,
                     self.pipeline, self.construction, self.construction_place,
@@ -341,10 +345,10 @@ qikou_place, year, attrition
                     self.place_rows, self.spend, self.spend_by_area, self.additions,
                     self.built, self.direct_jobs, self.construction_jobs, self.jobs_by_area,
                     queued_next)
-        self._queued = (self.pipeline, queued_next) if len(p) > 1 else None  # see the kernel
+        self._queued = (self.pipeline, queued_next) if n_programmes > 1 else None  # see the kernel
         self._carry(total, shares, unspent)
-        if present is not None and (missing := self.built & ~present).any():
-            raise DataError(f"stocks.csv: no stock named {p.stock_names[int(np.argmax(missing))]!r}")
+        if missing >= 0:  # a stock with additions, not in the table (the kernel's check)
+            raise DataError(f"stocks.csv: no stock named {p.stock_names[missing]!r}")
         stocks.value.update(zip(keys, value.tolist()))
         return self.additions, self.built, self.direct_jobs, self.construction_jobs, self.place_rows
 
@@ -404,12 +408,12 @@ qikou_place, year, attrition
         for name in site_names:
             if name not in at:
                 stocks[name]  # raises DataError
-        kind, group, group_names, lo, hi, lower, present, _ = stocks.layout(p.stock_names, True)
+        kind, group, group_names, lo, hi, lower, _, _ = stocks.layout(p.stock_names, True)
         nb_names = tuple(n for n in NEW_BUILDING_SHARES if n in p.stock_index)
         dep = stocks.depreciation
         get = operator.itemgetter(*keys) if len(keys) > 1 else (lambda v: [v[n] for n in keys])
         layout = (keys, get, np.array([at.get(n, -1) for n in p.stock_names], dtype=np.int64),
-                  kind, group, group_names, lo, hi, lower, present,
+                  kind, group, group_names, lo, hi, lower,
                   np.array([p.stock_index.get(n, -1) for n in site_names], dtype=np.int64),
                   np.array([at[n] for n in site_names], dtype=np.int64), nb_names,
                   np.array([p.stock_index[n] for n in nb_names], dtype=np.int64),

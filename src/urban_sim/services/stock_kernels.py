@@ -368,10 +368,10 @@ def _year_loop(budget, shares, weights, need, room, queued, year, cost_factor, e
 _year = _jit(_year_loop)
 
 
-def _stock_year_loop(values, stock_pos, kind, group, g_value, lo, hi, lower, overshoot,
-                     site_row, site_pos, site_count, nb_row, nb_standard, new_m2, indicators,
+def _stock_year_loop(values, stock_pos, kind, group, inputs, n_groups, n_indicators, lo, hi,
+                     lower, overshoot, site_row, site_pos, site_count, nb_row, new_m2,
                      target_indicator, ahead, low, shift_low, shift_high, high,
-                     programme_indicator, use_row, use_k, use, dep_pos, dep_rate, dep_lower,
+                     programme_indicator, use_row, use_k, dep_pos, dep_rate, dep_lower,
                      budget, shares, weights, queued, year, cost_factor, early, attrition,
                      columns_f, columns_i, pipeline, construction, construction_place,
                      operating_by_area, residents, masks, new_building, place_rows, spend,
@@ -386,7 +386,15 @@ def _stock_year_loop(values, stock_pos, kind, group, g_value, lo, hi, lower, ove
     # read as 0.0 and never written) is updated in place; then next year's queued additions
     # by programme, pipeline.sum(axis=0) * unit_size as NumPy sums the rows of a C-ordered
     # table of 2+ columns (from the first row, row by row), into queued_next (not written for
-    # a single column: NumPy sums that pairwise); returns _year_loop's unspent budget
+    # a single column: NumPy sums that pairwise); returns _year_loop's unspent budget and the
+    # first programme stock with additions (``built``) that is not in the table (-1: none).
+    # ``inputs`` holds the year's values in one array: the groups (n_groups), the standards
+    # of the new-building shares (one per nb_row), the indicators (n_indicators), the use
+    n_nb = nb_row.shape[0]
+    g_value = inputs[:n_groups]
+    nb_standard = inputs[n_groups:n_groups + n_nb]
+    indicators = inputs[n_groups + n_nb:n_groups + n_nb + n_indicators]
+    use = inputs[n_groups + n_nb + n_indicators:]
     n = stock_pos.shape[0]
     read = np.empty(n)
     for k in range(n):
@@ -418,9 +426,13 @@ def _stock_year_loop(values, stock_pos, kind, group, g_value, lo, hi, lower, ove
     for k in range(n):
         read[k] = values[stock_pos[k]] if stock_pos[k] >= 0 else 0.0
     new = _add(read, additions, built, kind, group, g_value, lo, hi, overshoot)
+    missing = -1
     for k in range(n):
-        if built[k] and stock_pos[k] >= 0:
-            values[stock_pos[k]] = new[k]
+        if built[k]:
+            if stock_pos[k] >= 0:
+                values[stock_pos[k]] = new[k]
+            elif missing < 0:
+                missing = k
     if pipeline.shape[1] > 1:
         unit_size = columns_f[4]
         for i in range(pipeline.shape[1]):
@@ -428,7 +440,7 @@ def _stock_year_loop(values, stock_pos, kind, group, g_value, lo, hi, lower, ove
             for d in range(1, pipeline.shape[0]):
                 q += pipeline[d, i]
             queued_next[i] = q * unit_size[i]
-    return unspent
+    return unspent, missing
 
 
 _stock_year = _jit(_stock_year_loop)
