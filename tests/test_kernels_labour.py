@@ -186,3 +186,42 @@ def test_update_equals_the_numpy_rule(seed, nan):
     labour.update(*args, **kw)  # without seekers: the chance is kept
     assert labour.chance.tobytes() == kept.tobytes()
 
+
+
+@pytest.mark.parametrize("nan", [True, False])
+@pytest.mark.parametrize(("n", "n_hh", "K", "seed"), [(0, 1, 3, 0), (500, 80, 4, 2), (6000, 900, 23, 3)])
+def test_year_equals_update_and_assign(n, n_hh, K, seed, nan):
+    """``LabourMarket.year`` (one compiled call for the job update, the cumulative jobs and the
+    workers' list, then the sectors) against ``update`` with ``np.where(qikou, tour, 0.0)`` and
+    ``assign``: the same jobs, chance, growth, sectors and generator state, bit for bit, over
+    three years (negative trends clip jobs at 0; a NaN job stock stays NaN)."""
+    import copy
+    P, township, lut, ref = _case(n, n_hh, K, seed)
+    ref.jobs[1, 4] = np.nan if nan else ref.jobs[1, 4]
+    ref.jobs[2, 0] = -0.0
+    ours, Q = copy.deepcopy(ref), Table(P.columns())
+    params = {"services_jobs_per_resident": 0.13, "services_adjustment_rate": 0.3,
+              "induced_jobs_multiplier": 0.7, "background_construction_jobs_per_1000": 6.5}
+    data = np.random.default_rng(seed + 7)
+    rng_ref, rng_ours = np.random.default_rng(seed + 50), np.random.default_rng(seed + 50)
+    qikou = data.random(2 * K) < 0.3
+    for _ in range(3):
+        args = (data.random(2 * K) * 2000, data.random((2 * K, len(SECTORS))) * 10
+                * (data.random((2 * K, 1)) < 0.3), data.random(2 * K) * 50)
+        trends = data.normal(0, 0.5, len(SECTORS))
+        tour = float(data.normal(0, 0.5))
+        seekers = data.random(2 * K) * 3000 * (data.random(2 * K) < 0.8)
+        growth_ref = ref.update(*args, trends=trends, params=params,
+                                tourism_growth=np.where(qikou, tour, 0.0), seekers=seekers)
+        ref.assign(P, township, lut, K, WORKING_AGE, 0.35, rng_ref)
+        growth = ours.year(*args, trends=trends, params=params, qikou=qikou, tour=tour,
+                           seekers=seekers, persons=Q, township=township, place_lut=lut, K=K,
+                           working_age=WORKING_AGE, boost=0.35, rng=rng_ours)
+        assert ours.jobs.tobytes() == ref.jobs.tobytes()
+        assert ours.chance.tobytes() == ref.chance.tobytes()
+        assert np.array_equal(np.float64(growth), np.float64(growth_ref), equal_nan=True)
+        assert Q.sector.tobytes() == P.sector.tobytes()
+        assert rng_ours.bit_generator.state == rng_ref.bit_generator.state
+    assert np.isnan(ours.jobs[1, 4]) == nan
+    if n:
+        assert (P.sector >= 0).any() and (P.sector == -1).any()

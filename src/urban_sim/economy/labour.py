@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from urban_sim.economy.labour_kernels import assign_sectors, update_jobs
+from urban_sim.economy.labour_kernels import assign_sectors, sectors_of, update_and_list, update_jobs
 from urban_sim.population.state import LOC_OUTSIDE, SECTORS, Table
+from urban_sim.population.vital_kernels import uniforms
 
 S_AGRI, S_IND, S_CONS, S_SERV, S_TOUR, S_PUB = range(len(SECTORS))
 FARMING, UNEMPLOYED = len(SECTORS), len(SECTORS) + 1
@@ -63,6 +64,7 @@ class LabourMarket:
         self.place_type = place_type
         self._fallback = np.where(place_type == 2, FARMING, UNEMPLOYED).astype(np.int8)
         self.chance = np.minimum(1.0, total / np.maximum(labour_force, 1.0))
+        self._scratch = (np.empty(jobs.shape), np.empty((3, len(jobs))))  # for year()
 
     def update(self, residents, direct_new, construction, *, trends, params, tourism_growth,
                seekers=None) -> float:
@@ -110,6 +112,47 @@ class LabourMarket:
         if seekers is not None:
             self.chance = chance
         return after.sum() / max(before.sum(), 1.0) - 1.0
+
+    def year(self, residents, direct_new, construction, *, trends, params, qikou, tour, seekers,
+             persons: Table, township: np.ndarray, place_lut: np.ndarray, K: int,
+             working_age: tuple[int, int], boost: float, rng: np.random.Generator) -> float:
+        """:meth:`update` (with ``seekers``) and :meth:`assign` in two compiled calls: the same
+        jobs, chance, sectors, draws and returned growth (``tests/test_kernels_labour.py``).
+
+        Parameters
+        ----------
+        residents, direct_new, construction, trends, params, seekers
+            As :meth:`update`.
+        qikou : numpy.ndarray of bool, shape (n_places,)
+            Places of :meth:`update`'s ``tourism_growth``: ``np.where(qikou, tour, 0.0)``.
+        tour : float
+            Extra growth rate of tourism jobs at the ``qikou`` places.
+        persons, township, place_lut, K, working_age, boost, rng
+            As :meth:`assign`.
+
+        Returns
+        -------
+        float
+            As :meth:`update`.
+        """
+        jobs, P = self.jobs, persons
+        cum, sums = self._scratch
+        if cum.shape != jobs.shape:  # jobs replaced by another shape
+            cum, sums = self._scratch = (np.empty(jobs.shape), np.empty((3, len(jobs))))
+        if cum.shape[1] != 6:
+            raise ValueError(f"jobs have {cum.shape[1]} sectors; the compiled loop is written for 6")
+        chance = np.empty(len(jobs))
+        workers = update_and_list(
+            jobs, trends, qikou, tour, np.asarray(direct_new, dtype=float),
+            np.asarray(residents, dtype=float), np.asarray(construction, dtype=float),
+            params["services_jobs_per_resident"], params["services_adjustment_rate"],
+            params["induced_jobs_multiplier"], params["background_construction_jobs_per_1000"] / 1000,
+            np.asarray(seekers, dtype=float), chance, cum, sums, P.sector, P.alive, P.loc, P.age,
+            LOC_OUTSIDE, working_age)
+        self.chance = chance
+        sectors_of(P.sector, workers, uniforms(rng, len(workers)), P.loc, P.hh, P.trained,
+                   township, place_lut, K, chance, boost, cum, sums[0], self._fallback)
+        return sums[2].sum() / max(sums[1].sum(), 1.0) - 1.0
 
     def assign(self, persons: Table, township: np.ndarray, place_lut: np.ndarray, K: int,
                working_age: tuple[int, int], boost: float, rng: np.random.Generator) -> None:

@@ -147,7 +147,80 @@ def _update_loop(jobs, trends, tourism_growth, direct_new, residents, constructi
             chance[p] = x if (x <= 1.0) | (x != x) else 1.0
 
 
-_update = _jit(_update_loop)
+_update = _jit(_update_loop)  # also called from the compiled loop below
+
+
+def _year_loop(jobs, trends, qikou, tour, direct_new, residents, construction, serv_per_resident,
+               serv_rate, induced, cons_per_resident, seekers, chance, cum, sums, sector, alive,
+               loc, age, outside, lo, hi):
+    # the NumPy calls around the two loops, element by element: np.where(qikou, tour, 0.0),
+    # then _update_loop, np.cumsum(jobs, axis=1) (the first value copied, then added in
+    # order) and np.maximum(cum[:, -1], 1e-12) (a NaN stays), then the workers' list
+    n, s = jobs.shape
+    tourism_growth = np.empty(n)
+    for p in range(n):
+        tourism_growth[p] = tour if qikou[p] else 0.0
+    _update(jobs, trends, tourism_growth, direct_new, residents, construction, serv_per_resident,
+            serv_rate, induced, cons_per_resident, seekers, sums[1], sums[2], chance)
+    for p in range(n):
+        c = jobs[p, 0]
+        cum[p, 0] = c
+        for k in range(1, s):
+            c = c + jobs[p, k]
+            cum[p, k] = c
+        sums[0, p] = c if (c >= 1e-12) | (c != c) else 1e-12
+    return _list_workers(sector, alive, loc, age, outside, lo, hi)
+
+
+_year = _jit(_year_loop)
+
+
+def update_and_list(jobs: np.ndarray, trends: np.ndarray, qikou: np.ndarray, tour: float,
+                    direct_new: np.ndarray, residents: np.ndarray, construction: np.ndarray,
+                    serv_per_resident: float, serv_rate: float, induced: float,
+                    cons_per_resident: float, seekers: np.ndarray, chance: np.ndarray,
+                    cum: np.ndarray, sums: np.ndarray, sector: np.ndarray, alive: np.ndarray,
+                    loc: np.ndarray, age: np.ndarray, outside: int,
+                    working_age: tuple[int, int]) -> np.ndarray:
+    """:func:`update_jobs` with the tourism growth ``np.where(qikou, tour, 0.0)``, then the
+    cumulative jobs and their totals of :func:`assign_sectors` and its list of workers, in one
+    compiled call (the same operations in the same order; ``tests/test_kernels_labour.py``
+    compares with :func:`update_jobs` + :func:`assign_sectors`).
+
+    Parameters
+    ----------
+    jobs, trends, direct_new, residents, construction, serv_per_resident, serv_rate, induced,
+    cons_per_resident, seekers, chance
+        As :func:`update_jobs` (``seekers`` and ``chance`` of shape (n_places,)).
+    qikou : numpy.ndarray of bool, shape (n_places,)
+        Places whose tourism jobs grow by ``tour`` more.
+    tour : float
+        Extra growth rate of tourism jobs at the ``qikou`` places.
+    cum : numpy.ndarray of float, shape (n_places, n_sectors)
+        Output: ``np.cumsum(jobs, axis=1)`` after the update.
+    sums : numpy.ndarray of float, shape (3, n_places)
+        Output: ``np.maximum(cum[:, -1], 1e-12)``, the wage jobs before and after the update.
+    sector, alive, loc, age, outside, working_age
+        As :func:`assign_sectors` (``sector`` set to −1 on every row).
+
+    Returns
+    -------
+    numpy.ndarray of intp
+        Rows of the workers (living, not at ``outside``, of working age), ascending.
+    """
+    return _year(jobs, trends, qikou, tour, direct_new, residents, construction, serv_per_resident,
+                 serv_rate, induced, cons_per_resident, seekers, chance, cum, sums, sector, alive,
+                 loc, age, outside, working_age[0], working_age[1])
+
+
+def sectors_of(sector: np.ndarray, workers: np.ndarray, u: np.ndarray, loc: np.ndarray,
+               hh: np.ndarray, trained: np.ndarray, township: np.ndarray, place_lut: np.ndarray,
+               K: int, chance: np.ndarray, boost: float, cum: np.ndarray, tot: np.ndarray,
+               fallback: np.ndarray) -> None:
+    """The second loop of :func:`assign_sectors`: each worker's employment and sector from its
+    uniform ``u`` (``workers`` and ``cum``, ``tot`` of :func:`update_and_list`)."""
+    _sectors(sector, workers, u, loc, hh, trained, township, place_lut, K, chance, 1.0 + boost,
+             cum, tot, fallback)
 
 
 def update_jobs(jobs: np.ndarray, trends: np.ndarray, tourism_growth: np.ndarray,

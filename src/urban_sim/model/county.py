@@ -253,13 +253,12 @@ class CountyModel(mesa.Model):
         trends = np.array([p[k] if k else 0.0 for k in _TREND_KEYS])
         tour = (p["job_trend_tourism"] * (1 + self.stocks["tourism_capacity"])
                 + 0.05 * p["tourism_jobs_per_promotion"] * self.block.levers.tourism_promotion)
-        tourism_growth = np.where(self.qikou_place, tour, 0.0)
-        self.job_growth = self.labour.update(
+        self.job_growth = self.labour.year(
             self.residents[: self.n_places], self._direct_jobs, self._construction_jobs,
-            trends=trends, params=p, tourism_growth=tourism_growth,
-            seekers=self.labour_force[: self.n_places])
-        self.labour.assign(self.persons, self.households.township, self._place_lut, self.K,
-                           WORKING_AGE, p["training_employability_boost"], self.rng)
+            trends=trends, params=p, qikou=self.qikou_place, tour=tour,
+            seekers=self.labour_force[: self.n_places], persons=self.persons,
+            township=self.households.township, place_lut=self._place_lut, K=self.K,
+            working_age=WORKING_AGE, boost=p["training_employability_boost"], rng=self.rng)
 
     # 4 -----------------------------------------------------------------------------------
     def demography(self) -> None:
