@@ -305,9 +305,9 @@ def location_utilities(households: Deciders, places: PlaceInputs,
     Notes
     -----
     The terms up to congestion depend only on (current, rented, n_workers, village): they are
-    computed once per such group that occurs (of ``3 · 2 · (max n_workers + 1) · n_villages``;
-    once per household where households are fewer than a quarter of the groups,
-    ``choice_kernels.GROUPS_FROM``), from the income terms by place (NumPy's ``log`` of
+    computed once per such group (all ``3 · 2 · (max n_workers + 1) · n_villages`` of them)
+    where households are at least as many as the groups, else once per household
+    (``choice_kernels.GROUPS_FROM``), from the income terms by place (NumPy's ``log`` of
     ``2 · (max n_workers + 1) · (2K + 1)`` values) and the distance terms by village
     (:func:`_utility_args`). One compiled pass
     (:func:`urban_sim.population.choice_kernels.utilities`) computes and gathers them and adds
