@@ -393,7 +393,6 @@ RATIO_PARTS: dict[str, tuple[str, str]] = {
 }
 """Target indicators shown capped at 100 %: served capacity (stock) / group (denominator)."""
 
-_RATIO_STOCKS = frozenset(n for n, _ in RATIO_PARTS.values())
 _RATIO_OUTPUTS = tuple((ind, n, d, f"{ind}_uncapped", f"{ind}_investment_effect",
                         f"{ind}_population_effect") for ind, (n, d) in RATIO_PARTS.items())
 """Each indicator of :data:`RATIO_PARTS`, its parts and the names of its three outputs."""
@@ -436,9 +435,12 @@ class RatioDecomposition:
             If a stock of :data:`RATIO_PARTS` is not in ``stocks.csv``.
         """
         s = stocks.value
-        if not s.keys() >= _RATIO_STOCKS:
+        try:  # the stocks checked only when one is missing
+            nums = _read_nums(s)
+        except KeyError:
             stocks[next(n for n, _ in RATIO_PARTS.values() if n not in s)]  # raises DataError
-        nums, dens = _read_nums(s), _read_dens(groups)
+            raise
+        dens = _read_dens(groups)
         if year == self.reference_year:
             self._base = dict(zip(RATIO_PARTS, zip(nums, dens)))
         nan = math.nan

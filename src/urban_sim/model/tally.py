@@ -29,7 +29,9 @@ def tally(self, counts: tuple | None = None) -> tuple:
     ``zone_residents`` (residents of the town centres and of the village areas) on the model
     ``self`` (a :class:`urban_sim.model.CountyModel`); persons at full scale (agents × weight).
     The counts by place, the households at each place and the sums are one compiled pass
-    (:func:`_by_place_loop`).
+    (:func:`_by_place_loop`). ``residents``, ``labour_force``, ``occupied``, ``housing_use_all``,
+    ``housing_use`` and ``old_by_place`` are the same arrays at every tally of a model (made at
+    its first, :func:`_buffers`), overwritten: a copy keeps a year's values.
 
     Parameters
     ----------
@@ -56,22 +58,26 @@ def tally(self, counts: tuple | None = None) -> tuple:
     housing = getattr(self, "housing", None)
     p = self.params
     n_places = 2 * K + 1
-    # the kernel's results into arrays made here (numba boxes no returned array): rows
-    # residents, labour force, households at each place, dwelling use (first 2 K entries)
-    out, old, sums = np.empty((4, n_places)), np.empty(n_places, np.int64), np.empty(13)
+    # the kernel's results into arrays of the model, made at its first tally and overwritten
+    # by each (numba boxes no returned array; the views made once): rows residents, labour
+    # force, households at each place, dwelling use (first 2 K entries)
+    buf = self.__dict__.get("_tally_out")
+    if buf is None or buf[1].shape[0] != n_places:
+        buf = self._tally_out = _buffers(n_places, K)
+    out, old, sums, views = buf
     self.n_big_towns, in_county = _by_place(
         by_key, self._place_lut, flags, H.township, w, K,
         housing if housing is not None else _NO_HOUSING, housing is not None,
         self.is_urban_place, p["town_sewage_min_residents"], out, old, sums)
-    self.residents, self.labour_force, self.occupied, use = out
-    self.old_by_place, self.housing_use_all = old, use[:2 * K]
+    (self.residents, self.labour_force, self.occupied, self.housing_use_all,
+     self.housing_use) = views
+    self.old_by_place = old
     # Python floats: the same values, cheaper arithmetic in the indicators that read them
     (total, urban, pupils, pupils_seat, age_0_14, age_60_plus, age_0_3, registered, towns,
      villages, seat, outside, self.housing_total) = sums.tolist()
     self.zone_residents = towns, villages
     # a household split between places is one household (counted once, census definition)
     self.n_households = in_county * w
-    self.housing_use = self.housing_use_all[:K]
     veh = p["vehicles_per_urban_resident"] * (1 + p["vehicle_growth_rate_per_year"]) ** (self.year - 2020)
     self.groups = {
         "residents": total, "urban_residents": urban, "seat_residents": seat,
@@ -94,6 +100,16 @@ def tally(self, counts: tuple | None = None) -> tuple:
 
 
 _NO_HOUSING = np.zeros(0)
+
+
+def _buffers(n_places: int, K: int) -> tuple:
+    """The arrays the tally's kernel writes (every entry, at every tally) and the model's views
+    of them: ``(out, old, sums, (residents, labour_force, occupied, housing_use_all,
+    housing_use))``; ``out`` of shape (4, n_places) (its last row the dwelling use), ``old``
+    int64 (n_places,), ``sums`` (13,)."""
+    out, old, sums = np.empty((4, n_places)), np.empty(n_places, np.int64), np.empty(13)
+    residents, labour, occupied, use = out
+    return out, old, sums, (residents, labour, occupied, use[:2 * K], use[:K])
 
 
 def _block(a, lo, n):
