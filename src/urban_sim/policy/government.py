@@ -27,7 +27,7 @@ from urban_sim.config.schema import TASK_AREAS, PolicyBlock
 from urban_sim.errors import ConfigError, DataError, did_you_mean
 from urban_sim.policy.allocation import PLACE_ROWS, Need, place_masks, place_weight_rows
 from urban_sim.population.state import SECTORS
-from urban_sim.services.stock_kernels import _stock_year, _year
+from urban_sim.services.stock_kernels import _stock_year, _year, pack_constants
 from urban_sim.services.stocks import NEW_BUILDING_SHARES, Stocks
 from urban_sim.targets import INDICATOR_OF_STOCK, target_tops
 
@@ -180,6 +180,7 @@ class Government(mesa.Agent):
         self._queued: tuple | None = None  # (pipeline, queued()), until the pipeline changes
         self._sites: tuple | None = None  # (site counts, their names, their values as an array)
         self._rows: dict[tuple, tuple] = {}  # stock_rows()
+        self._packed: tuple | None = None  # (layout, need rule, their tables): _packed
 
     def invest_and_complete(self, budget: float, shares: np.ndarray, weights: np.ndarray,
                             need: np.ndarray, room: np.ndarray, queued: np.ndarray,
@@ -320,26 +321,24 @@ qikou_place, year, attrition
             sc = self._sites = (site_counts, tuple(site_counts),
                                 np.array(list(site_counts.values()), dtype=float))
         lay = self._stock_layout(stocks, sc[1])
-        (keys, get, stock_pos, kind, group, group_names, lo, hi, lower, site_row, site_pos,
-         nb_names, nb_row, dep_pos, dep_rate, dep_lower) = lay
+        keys, get, group_names, nb_names = lay[0], lay[1], lay[5], lay[11]
+        r = need_rule
+        packed = self._packed
+        if packed is None or packed[0] is not lay or packed[1] is not r:
+            packed = self._packed = _packed(lay, r)
         value = np.array(get(stocks.value), dtype=float)
         masks = self._place_masks(residents, place_type, qikou_place)
         total = budget + self.carried
-        r = need_rule
         n_programmes = len(p.ids)
         queued_next = np.empty(n_programmes)  # next year's queued(): callers may keep this year's
         inputs = [max(groups[n], 1e-9) for n in group_names]  # the year's values, one array
         inputs += map(standard.__getitem__, nb_names)
         inputs += r.indicator_values(values)
         inputs += use
-        unspent, missing = _stock_year(value, stock_pos, kind, group,
-                    np.array(inputs, dtype=float), len(group_names), len(r.indicators), lo, hi,
-                    lower, stocks.overshoot, site_row, site_pos, sc[2], nb_row, new_m2,
-                    r.target_indicator, r.ahead(year), r.low,
-                    r.shift_low, r.shift_high, r.high, r.programme_indicator, r.use_row,
-                    r.use_k, dep_pos, dep_rate, dep_lower,
-                    total, shares, weights, queued, year, cost_factor,
-                    min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i,
+        unspent, missing = _stock_year(value, packed[2], packed[3],
+                    np.array(inputs, dtype=float), len(group_names), len(r.indicators),
+                    stocks.overshoot, sc[2], new_m2, r.ahead(year), total, shares, weights,
+                    queued, year, cost_factor, min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i,
                     self.pipeline, self.construction, self.construction_place,
                     self.operating_jobs_by_area, residents, masks, p.new_building,
                     self.place_rows, self.spend, self.spend_by_area, self.additions,
@@ -458,5 +457,24 @@ qikou_place, year, attrition
         return self._rules[1], self._rules[2]
 
 
+def _packed(layout: tuple, need: Need) -> tuple:
+    """``(layout, need, ints, floats)``: the tables of
+    :func:`urban_sim.services.stock_kernels.pack_constants` of a stock layout
+    (:meth:`Government._stock_layout`) and need rule, made once for the models that share
+    both (the entry holds them: their ids stay theirs)."""
+    key = (id(layout), id(need))
+    entry = _PACKED.get(key)
+    if entry is None:
+        if len(_PACKED) > 16:
+            _PACKED.clear()
+        (_, _, stock_pos, kind, group, _, lo, hi, lower, site_row, site_pos, _, nb_row,
+         dep_pos, dep_rate, dep_lower) = layout
+        entry = _PACKED[key] = (layout, need, *pack_constants(
+            stock_pos, kind, group, lower, site_row, site_pos, nb_row, dep_pos, dep_lower, lo,
+            hi, dep_rate, need))
+    return entry
+
+
 _RULES: dict[tuple, tuple] = {}
+_PACKED: dict[tuple, tuple] = {}
 _LAYOUTS: dict[tuple, tuple] = {}  # Government._stock_layout's layouts (and their programmes)

@@ -368,11 +368,14 @@ def _year_loop(budget, shares, weights, need, room, queued, year, cost_factor, e
 _year = _jit(_year_loop)
 
 
-def _stock_year_loop(values, stock_pos, kind, group, inputs, n_groups, n_indicators, lo, hi,
-                     lower, overshoot, site_row, site_pos, site_count, nb_row, new_m2,
-                     target_indicator, ahead, low, shift_low, shift_high, high,
-                     programme_indicator, use_row, use_k, dep_pos, dep_rate, dep_lower,
-                     budget, shares, weights, queued, year, cost_factor, early, attrition,
+def _section(table, j):
+    # section j of a table of pack_constants: the values between the positions its header
+    # (the first values) holds
+    return table[table[j]:table[j + 1]]
+
+
+def _stock_year_loop(values, ints, floats, inputs, n_groups, n_indicators, overshoot,
+                     site_count, new_m2, ahead, budget, shares, weights, queued, year, cost_factor, early, attrition,
                      columns_f, columns_i, pipeline, construction, construction_place,
                      operating_by_area, residents, masks, new_building, place_rows, spend,
                      by_area, additions, built, direct, construction_jobs, jobs, queued_next):
@@ -389,13 +392,25 @@ def _stock_year_loop(values, stock_pos, kind, group, inputs, n_groups, n_indicat
     # a single column: NumPy sums that pairwise); returns _year_loop's unspent budget and the
     # first programme stock with additions (``built``) that is not in the table (-1: none).
     # ``inputs`` holds the year's values in one array: the groups (n_groups), the standards
-    # of the new-building shares (one per nb_row), the indicators (n_indicators), the use
+    # of the new-building shares (one per nb_row), the indicators (n_indicators), the use;
+    # ``ints`` and ``floats`` the stock layout and need rule of pack_constants
+    stock_pos, kind, group, lower, site_row, site_pos, nb_row, dep_pos, dep_lower = (
+        _section(ints, 0), _section(ints, 1), _section(ints, 2), _section(ints, 3),
+        _section(ints, 4), _section(ints, 5), _section(ints, 6), _section(ints, 7),
+        _section(ints, 8))
+    target_indicator, programme_indicator, use_row, use_k = (
+        _section(ints, 9), _section(ints, 10), _section(ints, 11), _section(ints, 12))
+    n, n_dep, n_targets = stock_pos.shape[0], dep_pos.shape[0], target_indicator.shape[0]
+    lo, hi, dep_rate = floats[:n], floats[n:2 * n], floats[2 * n:2 * n + n_dep]
+    at = 2 * n + n_dep
+    low, shift_low = floats[at:at + n_targets], floats[at + n_targets:at + 2 * n_targets]
+    shift_high = floats[at + 2 * n_targets:at + 3 * n_targets]
+    high = floats[at + 3 * n_targets:at + 4 * n_targets]
     n_nb = nb_row.shape[0]
     g_value = inputs[:n_groups]
     nb_standard = inputs[n_groups:n_groups + n_nb]
     indicators = inputs[n_groups + n_nb:n_groups + n_nb + n_indicators]
     use = inputs[n_groups + n_nb + n_indicators:]
-    n = stock_pos.shape[0]
     read = np.empty(n)
     for k in range(n):
         read[k] = values[stock_pos[k]] if stock_pos[k] >= 0 else 0.0
@@ -443,4 +458,36 @@ def _stock_year_loop(values, stock_pos, kind, group, inputs, n_groups, n_indicat
     return unspent, missing
 
 
+_section = _jit(_section)  # called by the loop below
 _stock_year = _jit(_stock_year_loop)
+
+
+def pack_constants(stock_pos, kind, group, lower, site_row, site_pos, nb_row, dep_pos, dep_lower,
+                   lo, hi, dep_rate, need) -> tuple[np.ndarray, np.ndarray]:
+    """The constant arrays of :func:`_stock_year_loop` (the stock layout of
+    :meth:`urban_sim.policy.government.Government.invest_and_add` and the need rule ``need``,
+    :class:`urban_sim.policy.allocation.Need`) in two tables: the compiled call unboxes two
+    arrays instead of twenty.
+
+    Returns
+    -------
+    ints : numpy.ndarray of int64
+        A header of 14 positions, then the sections ``stock_pos, kind, group, lower, site_row,
+        site_pos, nb_row, dep_pos, dep_lower, target_indicator, programme_indicator, use_row,
+        use_k`` (booleans as 0 and 1); section ``j`` lies between ``ints[j]`` and
+        ``ints[j + 1]``.
+    floats : numpy.ndarray of float
+        ``lo, hi, dep_rate`` and the need rule's ``low, shift_low, shift_high, high``, one
+        after the other (their lengths are those of ``stock_pos``, ``dep_pos`` and
+        ``target_indicator``). Both read-only.
+    """
+    parts = [np.asarray(a, dtype=np.int64) for a in (
+        stock_pos, kind, group, lower, site_row, site_pos, nb_row, dep_pos, dep_lower,
+        need.target_indicator, need.programme_indicator, need.use_row, need.use_k)]
+    ends = np.cumsum([len(parts) + 1] + [len(a) for a in parts])
+    ints = np.concatenate([ends, *parts]).astype(np.int64)
+    floats = np.concatenate([np.asarray(a, dtype=float) for a in (
+        lo, hi, dep_rate, need.low, need.shift_low, need.shift_high, need.high)])
+    for a in (ints, floats):
+        a.flags.writeable = False
+    return ints, floats
