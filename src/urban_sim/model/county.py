@@ -301,20 +301,20 @@ class CountyModel(mesa.Model):
         """Nested-logit choice of every household with members at its in-county base
         (:func:`urban_sim.population.migration.applicants`)."""
         p, lv = self.params, self.block.levers
-        q = np.array([p["school_quality_village"], p["school_quality_town"],
-                      p["school_quality_seat"] * min(1.0, 1.0 / max(self.school_use, 1e-9)),
-                      p["school_quality_outside"]])
         grow = (1 + p["housing_price_growth_rate_per_year"]) ** (self.year - 2020)
         cut = 1 - p["housing_support_price_cut"] * lv.housing_support_share
-        price = np.array([p["housing_price_town_yuan_m2"] * grow * cut,
-                          p["housing_price_seat_yuan_m2"] * grow * cut])
+        # school quality by alternative and the town and seat prices, one array
+        qp = np.array([p["school_quality_village"], p["school_quality_town"],
+                       p["school_quality_seat"] * min(1.0, 1.0 / max(self.school_use, 1e-9)),
+                       p["school_quality_outside"], p["housing_price_town_yuan_m2"] * grow * cut,
+                       p["housing_price_seat_yuan_m2"] * grow * cut])
         ch.read_only(self.v_township, self.v_dist_centre, self.v_dist_seat, self.t_dist_seat)
         places = ch.PlaceInputs(
             income_yuan=self.perceived["income"], amenity=self.perceived["amenity"],
             congestion=self.perceived["congestion"], network_share=self.network,
             village_township=self.v_township, village_centre_km=self.v_dist_centre,
             village_seat_km=self.v_dist_seat, township_seat_km=self.t_dist_seat,
-            school_quality=q, housing_price_yuan_m2=price,
+            school_quality=qp[:4], housing_price_yuan_m2=qp[4:],
             hukou_service_access=lv.hukou_service_access, land_reform=lv.land_reform)
         self._applicants = applicants(self.persons, self.households, places, p, self.rng)
 

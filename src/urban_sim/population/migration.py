@@ -38,7 +38,7 @@ SMALL_BATCH = 4096
 _NONE = np.zeros(0)
 
 
-@dataclass
+@dataclass(slots=True)
 class Applicants:
     """Households whose nested-logit choice differs from their base (phase 6 → phase 7).
 
@@ -65,7 +65,7 @@ class Applicants:
     at_base: np.ndarray
 
 
-@dataclass
+@dataclass(slots=True)
 class MoveResult:
     """Accepted moves of one year (persons at full-population scale)."""
 
