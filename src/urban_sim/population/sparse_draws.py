@@ -98,6 +98,16 @@ def _uniforms_at_loop(hi0, lo0, positions, n, table):
     return out, hi_n, lo_n
 
 
+@numba.njit(cache=True, nogil=True)
+def _uniforms_at_words(words, positions, n, table):
+    # _uniforms_at_loop from the state in the words (lo, hi, ...); the state after n steps
+    # written back (not when a position is out of range: the loop raises before)
+    out, hi, lo = _uniforms_at_loop(words[1], words[0], positions, n, table)
+    words[0] = lo
+    words[1] = hi
+    return out
+
+
 _A_HI, _A_LO = np.uint64(MULTIPLIER >> 64), np.uint64(MULTIPLIER & _MASK64)
 _INVERSE = pow(MULTIPLIER, -1, 1 << 128)
 """``a⁻¹ mod 2¹²⁸`` (the multiplier is odd): one step back is ``s ↦ a⁻¹ (s − c)``."""
@@ -284,6 +294,10 @@ def uniforms_at(rng: np.random.Generator, n: int, positions: np.ndarray,
         if len(positions) and (positions.min() < 0 or positions.max() >= n):
             raise IndexError(f"positions must lie in [0, {n})")
         return (batch or rng.random)(n)[positions]
+    words = _words(bg)
+    if words is not None:  # the state read and written by the compiled loop
+        inc_lo, inc_hi = words[2:].tolist()
+        return _uniforms_at_words(words, positions, n, _jump_table(inc_hi << 64 | inc_lo))
     s, inc = _state(bg)
     table = _jump_table(inc)
     values, hi, lo = _uniforms_at_loop(np.uint64(s >> 64), np.uint64(s & _MASK64), positions, n,
