@@ -1,6 +1,5 @@
 """The yearly outputs' cheaper paths (issue 12, session 11) against the rules they replace: the
-tally's arrays kept by the model, the stock checks made only when a stock is missing, and the
-timeseries frame made from pandas' blocks directly."""
+tally's arrays kept by the model and the stock checks made only when a stock is missing."""
 
 from __future__ import annotations
 
@@ -89,46 +88,3 @@ def test_ratio_row_names_a_missing_stock():
     with pytest.raises(KeyError):
         RatioDecomposition(2020).row(2021, stocks, {})
     assert len(RatioDecomposition(2020).row(2021, stocks, g)) == 3 * len(names)
-
-
-def test_lean_frame_is_the_frame_of_pandas_blocks_function(lin_data, monkeypatch):
-    """The frame made from pandas' blocks directly equals the frame of
-    ``create_dataframe_from_blocks`` (values, dtypes, axes, block types and placements); a frame
-    changed by its user leaves the next frames unchanged; the check of the first frame tells
-    a frame of another layout apart."""
-    import pandas as pd
-
-    import urban_sim.model.collect as C
-
-    if C._BlockPlacement is None or C._from_blocks is None:
-        pytest.skip("pandas without create_dataframe_from_blocks")
-    m = _model(lin_data)
-    try:
-        while m.year < m.scenario.end_year:
-            m.step()
-        with monkeypatch.context() as mp:
-            mp.setitem(C._LEAN, "ok", False)
-            public = C.frame(m.records, "s", 4)
-        with monkeypatch.context() as mp:
-            mp.setitem(C._LEAN, "ok", True)
-            lean = C.frame(m.records, "s", 4)
-            lean.loc[0, "place"] = "changed"
-            lean.loc[1, "value"] = -1.0
-            again = C.frame(m.records, "s", 4)
-        pd.testing.assert_frame_equal(again, public, check_exact=True)
-        assert C._same_frames(public, again) and C._same_frames(again, public)
-        assert [type(b).__name__ for b in again._mgr.blocks] == \
-            [type(b).__name__ for b in public._mgr.blocks]
-        assert again.loc[0, "place"] == "county" and public.loc[1, "value"] != -1.0
-        at = [np.array([i]) for i in range(6)]  # the integer columns in two blocks
-        split = C._from_blocks([(public[c].array if j in (0, 3, 4) else
-                                 public[c].to_numpy().reshape(1, -1), at[j])
-                                for j, c in enumerate(public.columns)], public.index, public.columns)
-        assert split.equals(public) and not C._same_frames(public, split)
-        with monkeypatch.context() as mp:  # the first frame of a process: checked, then lean
-            mp.setitem(C._LEAN, "ok", None)
-            first = C.frame(m.records, "s", 4)
-            assert C._LEAN["ok"] is True
-        pd.testing.assert_frame_equal(first, public, check_exact=True)
-    finally:
-        m.close()

@@ -238,53 +238,6 @@ _PLACEMENT = tuple(np.array(p, dtype=np.intp) for p in ([0], [1, 2], [3], [4], [
 indicator, value."""
 for _p in _PLACEMENT:
     _p.flags.writeable = False  # shared by every frame
-try:  # pandas' own blocks and manager, made as create_dataframe_from_blocks makes them
-    from pandas._libs.internals import BlockPlacement as _BlockPlacement
-    from pandas.core.internals.blocks import new_block as _new_block
-    from pandas.core.internals.managers import BlockManager as _BlockManager
-    _BLOCK_AT = tuple(_BlockPlacement(p) for p in _PLACEMENT)  # shared, as pandas shares them
-except ImportError:
-    _BlockPlacement = None
-_LEAN = {"ok": None if _BlockPlacement is not None else False}
-"""Whether :func:`_lean_frame` made the frame that ``create_dataframe_from_blocks`` makes (the
-first frame of a process is made both ways and compared; on a difference, or an error, the
-public function makes every frame)."""
-
-
-def _lean_frame(blocks: list, index: pd.Index, columns: pd.Index) -> pd.DataFrame:
-    """``create_dataframe_from_blocks(list(zip(blocks, _PLACEMENT)), index, columns)`` without
-    its checks of each block and of the manager (the blocks are made by :func:`frame`: 2-d
-    NumPy arrays or 1-d pandas string arrays of the frame's length, at the placements
-    :data:`_PLACEMENT`): ≈ 33 -> 17 µs warm for a frame of a scale-0.01 run (pandas 3.1).
-
-    Parameters
-    ----------
-    blocks : list
-        The arrays of the blocks, in the order of :data:`_PLACEMENT`.
-    index, columns : pandas.Index
-
-    Returns
-    -------
-    pandas.DataFrame
-    """
-    mgr = _BlockManager.from_blocks(
-        [_new_block(v, at, ndim=2) for v, at in zip(blocks, _BLOCK_AT)],
-        [columns, index])
-    return pd.DataFrame._from_mgr(mgr, mgr.axes)
-
-
-def _same_frames(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    # the same values, dtypes, axes and blocks (types, placements, arrays' types)
-    try:
-        ba, bb = a._mgr.blocks, b._mgr.blocks
-        return (a.equals(b) and a.dtypes.equals(b.dtypes) and a.columns.equals(b.columns)
-                and type(a.index) is type(b.index) and a.index.equals(b.index)
-                and len(ba) == len(bb)
-                and all(type(x) is type(y) and type(x.values) is type(y.values)
-                        and x.mgr_locs.as_array.tolist() == y.mgr_locs.as_array.tolist()
-                        and x.shape == y.shape for x, y in zip(ba, bb)))
-    except Exception:  # noqa: BLE001 (pandas internals changed: not the same)
-        return False
 
 
 def frame(records: dict[str, list], scenario: str, replicate: int) -> pd.DataFrame:
@@ -337,17 +290,9 @@ def frame(records: dict[str, list], scenario: str, replicate: int) -> pd.DataFra
         if _from_blocks is not None and cols[5] and np.array(replicate).dtype == year.dtype:
             ints = np.empty((2, n_rows), np.int64)  # replicate and year: pandas' int64 block
             ints[0], ints[1] = replicate, year
-            blocks = [name, ints, place, indicator, value.reshape(1, -1)]
-            if _LEAN["ok"]:
-                return _lean_frame(blocks, cols[6].view(), cols[1].view())
-            made = _from_blocks(list(zip(blocks, _PLACEMENT)), cols[6].view(), cols[1].view())
-            if _LEAN["ok"] is None:  # the first frame of a process: made both ways
-                try:
-                    lean = _lean_frame([b.copy() for b in blocks], cols[6].view(), cols[1].view())
-                    _LEAN["ok"] = _same_frames(made, lean)
-                except Exception:  # noqa: BLE001 (pandas internals changed: the public function)
-                    _LEAN["ok"] = False
-            return made
+            at = _PLACEMENT
+            return _from_blocks([(name, at[0]), (ints, at[1]), (place, at[2]), (indicator, at[3]),
+                                 (value.reshape(1, -1), at[4])], cols[6].view(), cols[1].view())
         if _from_arrays is not None:
             return _from_arrays([name, np.full(n_rows, replicate), year, place, indicator, value],
                                 cols[1].view(), cols[6].view())
