@@ -112,23 +112,25 @@ def test_packed_constants_are_the_layout_and_need_rule_and_follow_them(lin_data)
         m.step()
     ga, gb = a.government, b.government
     assert ga._packed is gb._packed and ga._packed[0] is ga._stocks_seen[3]
-    lay, need, ints, floats = ga._packed
-    assert need is ga.rules(a.targets)[0] and not ints.flags.writeable
+    lay, need, ints, floats, prog = ga._packed
+    assert need is ga.rules(a.targets)[0] and prog is ga.programmes and not ints.flags.writeable
     want = [lay[2], lay[3], lay[4], lay[8], lay[9], lay[10], lay[12], lay[13], lay[15],
-            need.target_indicator, need.programme_indicator, need.use_row, need.use_k]
+            need.target_indicator, need.programme_indicator, need.use_row, need.use_k,
+            prog.columns_i.ravel(), prog.new_building]
     for j, w in enumerate(want):
         got = _section(ints, j)
         assert got.dtype == np.int64 and np.array_equal(got, np.asarray(w).astype(np.int64)), j
     assert ints[len(want)] == len(ints)
     assert np.array_equal(floats, np.concatenate([lay[6], lay[7], lay[14], need.low,
-                                                  need.shift_low, need.shift_high, need.high]))
+                                                  need.shift_low, need.shift_high, need.high,
+                                                  prog.columns_f.ravel()]))
     b.stocks.value = {"a_stock_no_programme_builds": 1.0, **b.stocks.value}  # positions move
     b.step()
     assert gb._packed is not ga._packed and gb._packed[0] is gb._stocks_seen[3]
     old = _section(ints, 0)
     assert np.array_equal(_section(gb._packed[2], 0), np.where(old >= 0, old + 1, -1))
     assert np.array_equal(_section(gb._packed[2], 0), gb._packed[0][2])
-    other = _packed(lay, type(need)(ga.programmes.stock, {}, []))
+    other = _packed(lay, type(need)(ga.programmes.stock, {}, []), prog)
     assert other[1] is not need and other is not ga._packed
 
 

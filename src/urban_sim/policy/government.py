@@ -325,7 +325,7 @@ qikou_place, year, attrition
         r = need_rule
         packed = self._packed
         if packed is None or packed[0] is not lay or packed[1] is not r:
-            packed = self._packed = _packed(lay, r)
+            packed = self._packed = _packed(lay, r, p)
         value = np.array(get(stocks.value), dtype=float)
         masks = self._place_masks(residents, place_type, qikou_place)
         total = budget + self.carried
@@ -338,13 +338,12 @@ qikou_place, year, attrition
         unspent, missing = _stock_year(value, packed[2], packed[3],
                     np.array(inputs, dtype=float), len(group_names), len(r.indicators),
                     stocks.overshoot, sc[2], new_m2, r.ahead(year), total, shares, weights,
-                    queued, year, cost_factor, min(max(early_share, 0.0), 1.0), attrition, p.columns_f, p.columns_i,
+                    queued, year, cost_factor, min(max(early_share, 0.0), 1.0), attrition,
                     self.pipeline, self.construction, self.construction_place,
-                    self.operating_jobs_by_area, residents, masks, p.new_building,
-                    self.place_rows, self.spend, self.spend_by_area, self.additions,
+                    self.operating_jobs_by_area, residents, masks, self.place_rows, self.spend, self.spend_by_area, self.additions,
                     self.built, self.direct_jobs, self.construction_jobs, self.jobs_by_area,
                     queued_next)
-        self._queued = (self.pipeline, queued_next) if n_programmes > 1 else None  # see the kernel
+        self._queued = (self.pipeline, queued_next) if n_programmes > 1 else None  # the kernel's
         self._carry(total, shares, unspent)
         if missing >= 0:  # a stock with additions, not in the table (the kernel's check)
             raise DataError(f"stocks.csv: no stock named {p.stock_names[missing]!r}")
@@ -457,12 +456,13 @@ qikou_place, year, attrition
         return self._rules[1], self._rules[2]
 
 
-def _packed(layout: tuple, need: Need) -> tuple:
-    """``(layout, need, ints, floats)``: the tables of
+def _packed(layout: tuple, need: Need, programmes: Programmes) -> tuple:
+    """``(layout, need, ints, floats, programmes)``: the tables of
     :func:`urban_sim.services.stock_kernels.pack_constants` of a stock layout
-    (:meth:`Government._stock_layout`) and need rule, made once for the models that share
-    both (the entry holds them: their ids stay theirs)."""
-    key = (id(layout), id(need))
+    (:meth:`Government._stock_layout`, made for ``programmes``), need rule and programme
+    table, made once for the models that share them (the entry holds them: their ids stay
+    theirs)."""
+    key = (id(layout), id(need), id(programmes))
     entry = _PACKED.get(key)
     if entry is None:
         if len(_PACKED) > 16:
@@ -471,7 +471,7 @@ def _packed(layout: tuple, need: Need) -> tuple:
          dep_pos, dep_rate, dep_lower) = layout
         entry = _PACKED[key] = (layout, need, *pack_constants(
             stock_pos, kind, group, lower, site_row, site_pos, nb_row, dep_pos, dep_lower, lo,
-            hi, dep_rate, need))
+            hi, dep_rate, need, programmes), programmes)
     return entry
 
 

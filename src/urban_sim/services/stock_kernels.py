@@ -375,10 +375,10 @@ def _section(table, j):
 
 
 def _stock_year_loop(values, ints, floats, inputs, n_groups, n_indicators, overshoot,
-                     site_count, new_m2, ahead, budget, shares, weights, queued, year, cost_factor, early, attrition,
-                     columns_f, columns_i, pipeline, construction, construction_place,
-                     operating_by_area, residents, masks, new_building, place_rows, spend,
-                     by_area, additions, built, direct, construction_jobs, jobs, queued_next):
+                     site_count, new_m2, ahead, budget, shares, weights, queued, year,
+                     cost_factor, early, attrition, pipeline, construction, construction_place,
+                     operating_by_area, residents, masks, place_rows, spend, by_area,
+                     additions, built, direct, construction_jobs, jobs, queued_next):
     # the government's year with its stocks, in the order of the former Python steps: the
     # room of each programme stock (Stocks.rooms of the values before depreciation; sites
     # left, max(count - value, 0.0) as Python's max picks; floor area not yet meeting the
@@ -393,7 +393,7 @@ def _stock_year_loop(values, ints, floats, inputs, n_groups, n_indicators, overs
     # first programme stock with additions (``built``) that is not in the table (-1: none).
     # ``inputs`` holds the year's values in one array: the groups (n_groups), the standards
     # of the new-building shares (one per nb_row), the indicators (n_indicators), the use;
-    # ``ints`` and ``floats`` the stock layout and need rule of pack_constants
+    # ``ints`` and ``floats`` the layout, need rule and programme table of pack_constants
     stock_pos, kind, group, lower, site_row, site_pos, nb_row, dep_pos, dep_lower = (
         _section(ints, 0), _section(ints, 1), _section(ints, 2), _section(ints, 3),
         _section(ints, 4), _section(ints, 5), _section(ints, 6), _section(ints, 7),
@@ -402,10 +402,14 @@ def _stock_year_loop(values, ints, floats, inputs, n_groups, n_indicators, overs
         _section(ints, 9), _section(ints, 10), _section(ints, 11), _section(ints, 12))
     n, n_dep, n_targets = stock_pos.shape[0], dep_pos.shape[0], target_indicator.shape[0]
     lo, hi, dep_rate = floats[:n], floats[n:2 * n], floats[2 * n:2 * n + n_dep]
-    at = 2 * n + n_dep
+    at, n_prog = 2 * n + n_dep, pipeline.shape[1]
     low, shift_low = floats[at:at + n_targets], floats[at + n_targets:at + 2 * n_targets]
     shift_high = floats[at + 2 * n_targets:at + 3 * n_targets]
     high = floats[at + 3 * n_targets:at + 4 * n_targets]
+    at += 4 * n_targets
+    columns_f = floats[at:at + 7 * n_prog].reshape((7, n_prog))
+    columns_i = _section(ints, 13).reshape((9, n_prog))
+    new_building = _section(ints, 14)
     n_nb = nb_row.shape[0]
     g_value = inputs[:n_groups]
     nb_standard = inputs[n_groups:n_groups + n_nb]
@@ -463,31 +467,34 @@ _stock_year = _jit(_stock_year_loop)
 
 
 def pack_constants(stock_pos, kind, group, lower, site_row, site_pos, nb_row, dep_pos, dep_lower,
-                   lo, hi, dep_rate, need) -> tuple[np.ndarray, np.ndarray]:
+                   lo, hi, dep_rate, need, programmes) -> tuple[np.ndarray, np.ndarray]:
     """The constant arrays of :func:`_stock_year_loop` (the stock layout of
-    :meth:`urban_sim.policy.government.Government.invest_and_add` and the need rule ``need``,
-    :class:`urban_sim.policy.allocation.Need`) in two tables: the compiled call unboxes two
-    arrays instead of twenty.
+    :meth:`urban_sim.policy.government.Government.invest_and_add`, the need rule ``need``,
+    :class:`urban_sim.policy.allocation.Need`, and the tables of ``programmes``,
+    :class:`urban_sim.policy.government.Programmes`) in two tables: the compiled call unboxes
+    two arrays instead of twenty-three.
 
     Returns
     -------
     ints : numpy.ndarray of int64
-        A header of 14 positions, then the sections ``stock_pos, kind, group, lower, site_row,
+        A header of 16 positions, then the sections ``stock_pos, kind, group, lower, site_row,
         site_pos, nb_row, dep_pos, dep_lower, target_indicator, programme_indicator, use_row,
-        use_k`` (booleans as 0 and 1); section ``j`` lies between ``ints[j]`` and
-        ``ints[j + 1]``.
+        use_k``, the programmes' ``columns_i`` (row by row) and ``new_building`` (booleans as 0
+        and 1); section ``j`` lies between ``ints[j]`` and ``ints[j + 1]``.
     floats : numpy.ndarray of float
-        ``lo, hi, dep_rate`` and the need rule's ``low, shift_low, shift_high, high``, one
-        after the other (their lengths are those of ``stock_pos``, ``dep_pos`` and
-        ``target_indicator``). Both read-only.
+        ``lo, hi, dep_rate``, the need rule's ``low, shift_low, shift_high, high`` and the
+        programmes' ``columns_f`` (row by row), one after the other (their lengths are those of
+        ``stock_pos``, ``dep_pos``, ``target_indicator`` and the table). Both read-only.
     """
-    parts = [np.asarray(a, dtype=np.int64) for a in (
+    parts = [np.asarray(a, dtype=np.int64).ravel() for a in (
         stock_pos, kind, group, lower, site_row, site_pos, nb_row, dep_pos, dep_lower,
-        need.target_indicator, need.programme_indicator, need.use_row, need.use_k)]
+        need.target_indicator, need.programme_indicator, need.use_row, need.use_k,
+        programmes.columns_i, programmes.new_building)]
     ends = np.cumsum([len(parts) + 1] + [len(a) for a in parts])
     ints = np.concatenate([ends, *parts]).astype(np.int64)
-    floats = np.concatenate([np.asarray(a, dtype=float) for a in (
-        lo, hi, dep_rate, need.low, need.shift_low, need.shift_high, need.high)])
+    floats = np.concatenate([np.asarray(a, dtype=float).ravel() for a in (
+        lo, hi, dep_rate, need.low, need.shift_low, need.shift_high, need.high,
+        programmes.columns_f)])
     for a in (ints, floats):
         a.flags.writeable = False
     return ints, floats
