@@ -244,14 +244,21 @@ def _utilities_loop(log_income, asc, b_y, dist, vp, network, b_net, amenity, b_a
     n_keys = 3 * 2 * W * n_vil
     table = np.empty((0, 4))
     if n * GROUPS_FROM >= n_keys:
+        # only the groups that occur where the households are fewer than the groups (never at
+        # GROUPS_FROM = 1: the flags are all set, and the full-scale loop stays as compiled and
+        # measured before)
+        used = np.ones(n_keys, dtype=np.bool_) if n >= n_keys else np.zeros(n_keys, dtype=np.bool_)
+        for i in range(n if n < n_keys else 0):
+            used[((np.int64(current[i]) * 2 + rented[i]) * W + n_workers[i]) * n_vil + village[i]] = True
         table = np.empty((n_keys, 4))
         for c in range(3):
             for r in range(2):
                 for w in range(W):
                     for v in range(n_vil):
                         key = ((c * 2 + r) * W + w) * n_vil + v
-                        g = _group(c, r, w, v, income, dist, vp, pt)
-                        table[key, 0], table[key, 1], table[key, 2], table[key, 3] = g
+                        if used[key]:
+                            g = _group(c, r, w, v, income, dist, vp, pt)
+                            table[key, 0], table[key, 1], table[key, 2], table[key, 3] = g
     for i in range(n):  # the group terms (rows 0-3) and the stay term (row 4)
         c = np.int64(current[i])
         cu = np.uint64(c)  # unsigned indices: no wrap-around of negative ones
