@@ -340,9 +340,9 @@ qikou_place, year, attrition
                     stocks.overshoot, sc[2], new_m2, r.ahead(year), total, shares, weights,
                     queued, year, cost_factor, min(max(early_share, 0.0), 1.0), attrition,
                     self.pipeline, self.construction, self.construction_place,
-                    self.operating_jobs_by_area, residents, masks, self.place_rows, self.spend, self.spend_by_area, self.additions,
-                    self.built, self.direct_jobs, self.construction_jobs, self.jobs_by_area,
-                    queued_next)
+                    self.operating_jobs_by_area, residents, masks, self.place_rows, self.spend,
+                    self.spend_by_area, self.additions, self.built, self.direct_jobs,
+                    self.construction_jobs, self.jobs_by_area, queued_next)
         self._queued = (self.pipeline, queued_next) if n_programmes > 1 else None  # the kernel's
         self._carry(total, shares, unspent)
         if missing >= 0:  # a stock with additions, not in the table (the kernel's check)
