@@ -218,9 +218,10 @@ def _utilities_loop(log_income, asc, b_y, dist, vp, network, b_net, amenity, b_a
                     lam, out):
     # the group terms of the four alternatives depend on (current, rented, n_workers, village)
     # only: a large run computes each group once (all of them) and gathers them; a smaller
-    # one (fewer than n_keys / GROUPS_FROM households) computes them for each household. Then the household terms, in the order of the utility. lam <= 0 writes the
-    # utilities (rows 0-3), else the lower level of the nested logit (V/λ of town and seat
-    # shifted by their maximum in rows 1-2, that maximum in row 4)
+    # one (fewer than n_keys / GROUPS_FROM households) computes them for each household.
+    # Then the household terms, in the order of the utility. lam <= 0 writes the utilities
+    # (rows 0-3), else the lower level of the nested logit (V/λ of town and seat shifted by
+    # their maximum in rows 1-2, that maximum in row 4)
     n_vil = vp.shape[0]
     n = village.shape[0]
     R, W, Q = log_income.shape
