@@ -404,11 +404,12 @@ def test_utilities_follow_a_read_only_view_of_a_writeable_base(lin_data):
     view = base[:]
     ch.read_only(view, places.village_township, places.village_centre_km, places.township_seat_km)
     places = dataclasses.replace(places, village_seat_km=view)
-    ch.location_utilities(households, places, params)
+    before = ch.location_utilities(households, places, params)
     base *= 3.0  # the view's contents change; no write to the view
-    for a, b in zip(ch.location_utilities(households, places, params),
-                    ref_location_utilities(households, places, params), strict=True):
+    after = ch.location_utilities(households, places, params)
+    for a, b in zip(after, ref_location_utilities(households, places, params), strict=True):
         _same(a, b)
+    assert not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(after, before))
 
 
 def test_income_arguments_equal_the_numpy_rule():
@@ -418,7 +419,9 @@ def test_income_arguments_equal_the_numpy_rule():
     for n_workers in (rng.integers(0, 6, 50), np.zeros(3, dtype=np.int64), np.zeros(0, dtype=np.int64)):
         nw_n = int(n_workers.max()) + 1 if len(n_workers) else 1
         ref = np.arange(nw_n, dtype=np.int64)[:, None] * income + other[:, None, None]
-        _same(kc.income_arguments(n_workers, income, other), ref)
+        got = kc.income_arguments(n_workers, income, other)
+        assert got.shape == (2, nw_n, 13)
+        _same(got, ref)
 
 
 @pytest.mark.parametrize("asc_outside", [None, -1e4, 50.0])
