@@ -124,14 +124,10 @@ class Relocation:
             self._seat_km = model.v_dist_seat
             self._remote = model.v_dist_seat ** self.items["remoteness_exponent"]
             self._town = model.kind == "town"  # by township
-        # the candidates, their weights over their sum and weighted_sample's checks of them
-        cand, p, finite, negative, positive, total = _candidate_weights(
-            model.presence, H.base, H.village, self._remote, LOC_VILLAGE)
+        cand, p = _candidates(model.presence, H.base, H.village, self._remote, LOC_VILLAGE)
         if len(cand) == 0:
             return
-        size = min(k, len(cand))
-        _check_weights(finite, negative, total, positive, size)
-        chosen = cand.take(_sample_rounds(rng, p, size))
+        chosen = cand.take(weighted_sample(rng, p / p.sum(), min(k, len(cand))))
         n_moved, n_seat = _relocate(chosen, rng.random(len(chosen)), self.items["share_county_seat"],
                                     self._town, H.township, P.hh, P.alive, P.loc, H.base,
                                     H.years_at_base, H.homestead_withdrawn, model.housing, w,
@@ -148,11 +144,9 @@ class Relocation:
         return {"relocated_persons": self.persons, "relocated_households": self.households}
 
 
-def _candidate_weights_loop(presence, base, village, remote, home):
+def _candidates_loop(presence, base, village, remote, home):
     # households based at ``home`` with a member there (presence flags of the last tally), in
-    # row order, and the remoteness weight of each one's village over their sum (p / p.sum():
-    # 0.0 plus NumPy's pairwise sum, _sum), with _weights_check_loop's flags of those weights
-    # and their sum (NumPy's, as weighted_sample's check sums them)
+    # row order, and the remoteness weight of each one's village
     cand = np.empty(base.shape[0], dtype=np.intp)
     k = 0
     for h in range(base.shape[0]):
@@ -162,84 +156,10 @@ def _candidate_weights_loop(presence, base, village, remote, home):
     p = np.empty(k)
     for j in range(k):
         p[j] = remote[village[cand[j]]]
-    s = 0.0 + _sum(p, 0, k)
-    finite, negative, positive = True, False, 0
-    for j in range(k):
-        x = p[j] / s
-        p[j] = x
-        finite &= x - x == 0.0  # False for inf and NaN
-        negative |= x < 0.0
-        positive += x > 0.0
-    return cand, p, finite, negative, positive, 0.0 + _sum(p, 0, k)
+    return cand, p
 
 
-def _block(a, lo, n):
-    # NumPy's pairwise sum of a[lo:lo + n] for n <= 128 (model/tally.py's _block: a compiled
-    # function calls only those of its own module): below 8 values in order from -0.0, else
-    # eight interleaved partial sums, then the rest
-    if n < 8:
-        res = -0.0
-        for i in range(n):
-            res += a[lo + i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    while i < n - n % 8:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
-
-
-def _sum(a, lo, n):
-    # NumPy's pairwise sum of a[lo:lo + n] (model/tally.py's _sum): above 128 values the sum of
-    # the two halves (split at a multiple of 8), each summed the same way, with a stack of halves
-    if n <= 128:
-        return _block(a, lo, n)
-    los = np.empty(64, dtype=np.int64)
-    ns = np.empty(64, dtype=np.int64)
-    left = np.empty(64)
-    has_left = np.zeros(64, dtype=np.bool_)
-    d = 0
-    los[0], ns[0] = lo, n
-    while True:
-        m = ns[d]
-        if m > 128:  # descend into the first half
-            h = m // 2
-            h -= h % 8
-            los[d + 1], ns[d + 1], has_left[d + 1] = los[d], h, False
-            d += 1
-            continue
-        v = _block(a, los[d], m)
-        while True:  # hand the sum up: a first half waits for the second, a second completes
-            d -= 1
-            if d < 0:
-                return v
-            if has_left[d]:
-                v = left[d] + v
-                continue
-            left[d], has_left[d] = v, True
-            h = ns[d] // 2
-            h -= h % 8
-            los[d + 1], ns[d + 1], has_left[d + 1] = los[d] + h, ns[d] - h, False
-            d += 1
-            break
-
-
-_block = _jit(_block)  # called by the loops of this module
-_sum = _jit(_sum)
-_candidate_weights = _jit(_candidate_weights_loop)
+_candidates = _jit(_candidates_loop)
 
 
 def _relocate_loop(chosen, u, share_seat, town, township, hh, alive, loc, base, years_at_base,
@@ -352,31 +272,14 @@ def weighted_sample(rng: np.random.Generator, p: np.ndarray, size: int) -> np.nd
     """
     p = np.ascontiguousarray(p, dtype=float)
     finite, negative, positive = _weights_check(p)  # one pass for NumPy's three checks
-    _check_weights(finite, negative, p.sum(), positive, size)
-    return _sample_rounds(rng, p, size)
-
-
-def _check_weights(finite: bool, negative: bool, total: float, positive: int, size: int) -> None:
-    """Raise NumPy's errors of ``rng.choice(n, size, replace=False, p=p)``, in NumPy's order,
-    from the flags of ``p``: all finite, any negative, their sum, the count of positive values.
-
-    Raises
-    ------
-    ValueError
-        As :func:`weighted_sample`.
-    """
     if not finite:
         raise ValueError("probabilities are not finite")
     if negative:
         raise ValueError("probabilities are not non-negative")
-    if abs(total - 1.0) > _SUM_TOLERANCE:
+    if abs(p.sum() - 1.0) > _SUM_TOLERANCE:
         raise ValueError("probabilities do not sum to 1")
     if positive < size:
         raise ValueError("Fewer non-zero entries in p than size")
-
-
-def _sample_rounds(rng: np.random.Generator, p: np.ndarray, size: int) -> np.ndarray:
-    """:func:`weighted_sample` of weights already checked (contiguous float64, shape (n,))."""
     found = np.empty(size, dtype=np.int64)
     taken = np.zeros(len(p), dtype=bool)  # those found: their weights count as zero
     n_uniq = 0
