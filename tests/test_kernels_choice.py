@@ -329,15 +329,14 @@ def test_utilities_equal_the_numpy_rule(lin_data, seed):
         _same(a, b)
     town_off = places.village_township[households.village] == 0
     assert np.isneginf(ours[1][town_off]).all() and np.isfinite(ours[1][~town_off]).all()
-    # fewer households than groups (fewer than n_keys / GROUPS_FROM): the terms computed for
-    # each household; the same values
+    # fewer households than groups: the terms computed for each household; the same values
     n_keys = 3 * 2 * (int(households.n_workers.max()) + 1) * len(places.village_township)
     assert len(households) >= n_keys  # all groups computed above
     paths = {"groups"}
     for size in (7, n_keys // 8, n_keys // 4 - 1, n_keys // 4, n_keys // 2, n_keys - 1):
         few = rng.choice(len(households), size, replace=False)
         keys = 3 * 2 * (int(households.n_workers[few].max()) + 1) * len(places.village_township)
-        paths.add("each" if size * kc.GROUPS_FROM < keys else "groups")
+        paths.add("each" if size < keys else "groups")
         for a, b in zip(ch.location_utilities(households.subset(few), places, params), ref,
                         strict=True):
             _same(a, b[few])

@@ -306,8 +306,7 @@ def location_utilities(households: Deciders, places: PlaceInputs,
     -----
     The terms up to congestion depend only on (current, rented, n_workers, village): they are
     computed once per such group (all ``3 · 2 · (max n_workers + 1) · n_villages`` of them)
-    where households are at least as many as the groups, else once per household
-    (``choice_kernels.GROUPS_FROM``), from the income terms by place (NumPy's ``log`` of
+    where households are at least as many as the groups, else once per household, from the income terms by place (NumPy's ``log`` of
     ``2 · (max n_workers + 1) · (2K + 1)`` values) and the distance terms by village
     (:func:`_utility_args`). One compiled pass
     (:func:`urban_sim.population.choice_kernels.utilities`) computes and gathers them and adds

@@ -170,15 +170,6 @@ def movers(choice, dec, base, n_workers, trigger, u2):
     return _movers_jit(choice, dec, base, n_workers, trigger, u2)
 
 
-GROUPS_FROM = 1
-"""The group terms of the choice are computed once per group (all groups), then gathered, from
-``n_groups / GROUPS_FROM`` deciding households on; for fewer, once per household. (Session 11:
-1, was 4 with only the groups that occur marked and computed between: in a run at scale 0.1,
-≈ 15,000 deciders and ≈ 25,000 groups of which ≈ 6,000 occur, the pass costs ≈ 15 % less per
-household, as the household reads only the small place and village tables, not an 0.8 MB table
-of groups.)"""
-
-
 def _income_arguments_loop(n_workers, income, other):
     m = 0
     for i in range(n_workers.shape[0]):
@@ -217,8 +208,10 @@ def _utilities_loop(log_income, asc, b_y, dist, vp, network, b_net, amenity, b_a
                     stay, b_school, quality, v0_add, a0, a1, v3_add, l0, l1, b_price, log_price,
                     lam, out):
     # the group terms of the four alternatives depend on (current, rented, n_workers, village)
-    # only: a large run computes each group once (all of them) and gathers them; a smaller
-    # one (fewer than n_keys / GROUPS_FROM households) computes them for each household.
+    # only: where the households are at least as many as the groups, each group is computed
+    # once (all of them) and gathered; else they are computed for each household (at scale
+    # 0.1 ≈ 15,000 deciders and ≈ 25,000 groups: the household then reads the small place
+    # and village tables, not an 0.8 MB table of groups; ≈ 15 % less per household).
     # Then the household terms, in the order of the utility. lam <= 0 writes the utilities
     # (rows 0-3), else the lower level of the nested logit (V/λ of town and seat shifted by
     # their maximum in rows 1-2, that maximum in row 4)
@@ -244,22 +237,15 @@ def _utilities_loop(log_income, asc, b_y, dist, vp, network, b_net, amenity, b_a
             pt[v, 2, j] = b_c * congestion[p]
     n_keys = 3 * 2 * W * n_vil
     table = np.empty((0, 4))
-    if n * GROUPS_FROM >= n_keys:
-        # only the groups that occur where the households are fewer than the groups (never at
-        # GROUPS_FROM = 1: the flags are all set, and the full-scale loop stays as compiled and
-        # measured before)
-        used = np.ones(n_keys, dtype=np.bool_) if n >= n_keys else np.zeros(n_keys, dtype=np.bool_)
-        for i in range(n if n < n_keys else 0):
-            used[((np.int64(current[i]) * 2 + rented[i]) * W + n_workers[i]) * n_vil + village[i]] = True
+    if n >= n_keys:
         table = np.empty((n_keys, 4))
         for c in range(3):
             for r in range(2):
                 for w in range(W):
                     for v in range(n_vil):
                         key = ((c * 2 + r) * W + w) * n_vil + v
-                        if used[key]:
-                            g = _group(c, r, w, v, income, dist, vp, pt)
-                            table[key, 0], table[key, 1], table[key, 2], table[key, 3] = g
+                        g = _group(c, r, w, v, income, dist, vp, pt)
+                        table[key, 0], table[key, 1], table[key, 2], table[key, 3] = g
     for i in range(n):  # the group terms (rows 0-3) and the stay term (row 4)
         c = np.int64(current[i])
         cu = np.uint64(c)  # unsigned indices: no wrap-around of negative ones
