@@ -13,6 +13,7 @@ import pytest
 from urban_sim.population import choice as ch
 from urban_sim.population import allocation_kernels as ak
 from urban_sim.population import choice_kernels as kc
+from urban_sim.population.elementary import exp_array, log_array
 from urban_sim.population import migration_kernels as mk
 from urban_sim.population import migration as mg
 from urban_sim.model import county
@@ -94,24 +95,25 @@ def ref_location_utilities(h, pl, p):
 
 
 def ref_nested_logit_draw(V, lam, u):
-    """``choice._nested_logit_draw`` (NumPy passes over the four utility columns)."""
+    """``choice._nested_logit_draw`` (NumPy passes over the four utility columns; ``exp`` and
+    ``log`` those of the compiled kernel, population/elementary.py, tested apart)."""
     v0, v1, v2, v3 = V
     s1 = np.divide(v1, lam, out=v1)
     s2 = np.divide(v2, lam, out=v2)
     top = np.maximum(s1, s2)
-    e1 = np.exp(np.subtract(s1, top, out=s1), out=s1)
-    e2 = np.exp(np.subtract(s2, top, out=s2), out=s2)
+    e1 = exp_array(np.subtract(s1, top, out=s1), out=s1)
+    e2 = exp_array(np.subtract(s2, top, out=s2), out=s2)
     s = e1 + e2
     e1 /= s
     e2 /= s
-    iv1 = np.log(s, out=s)
+    iv1 = log_array(s, out=s)
     iv1 += top
     iv1 *= lam
     top = np.maximum(v0, iv1, out=top)
     np.maximum(top, v3, out=top)
-    g0 = np.exp(np.subtract(v0, top, out=v0), out=v0)
-    g1 = np.exp(np.subtract(iv1, top, out=iv1), out=iv1)
-    g2 = np.exp(np.subtract(v3, top, out=v3), out=v3)
+    g0 = exp_array(np.subtract(v0, top, out=v0), out=v0)
+    g1 = exp_array(np.subtract(iv1, top, out=iv1), out=iv1)
+    g2 = exp_array(np.subtract(v3, top, out=v3), out=v3)
     tot = np.add(g0, g1, out=top)
     tot += g2
     p0 = np.divide(g0, tot, out=g0)

@@ -14,6 +14,7 @@ import numpy as np
 
 from urban_sim.population import choice_kernels as kc
 from urban_sim.population import migration_kernels as mk
+from urban_sim.population.elementary import exp_array, log_array
 
 ALT_VILLAGE, ALT_TOWN, ALT_SEAT, ALT_OUTSIDE = 0, 1, 2, 3
 NESTS = (np.array([0]), np.array([1, 2]), np.array([3]))
@@ -43,7 +44,9 @@ def nested_logit_probabilities(
     ``P(j) = P(j | g) P(g)`` with ``P(j | g) = exp(V_j/λ_g) / Σ_{k∈g} exp(V_k/λ_g)``,
     inclusive value ``I_g = ln Σ_{k∈g} exp(V_k/λ_g)`` and
     ``P(g) = exp(λ_g I_g) / Σ_g' exp(λ_g' I_g')`` (Train 2009, ch. 4). Computed with the
-    log-sum-exp shift for stability.
+    log-sum-exp shift for stability; ``exp`` and ``log`` are those of the model's compiled
+    choice (:mod:`urban_sim.population.elementary`, below 1 ulp), so that these probabilities
+    are the model's to the last bit.
 
     Raises
     ------
@@ -62,12 +65,12 @@ def nested_logit_probabilities(
         top = scaled.max(axis=1, keepdims=True)
         finite = np.isfinite(top[:, 0])
         top = np.where(np.isfinite(top), top, 0.0)
-        e = np.exp(scaled - top)
+        e = exp_array(scaled - top)
         s = e.sum(axis=1, keepdims=True)
         probs[:, alts] = np.where(finite[:, None], e / np.where(s > 0, s, 1.0), 0.0)
-        iv[finite, g] = lam * (np.log(s[finite, 0]) + top[finite, 0])
+        iv[finite, g] = lam * (log_array(s[finite, 0]) + top[finite, 0])
     top = iv.max(axis=1, keepdims=True)
-    eg = np.exp(iv - top)
+    eg = exp_array(iv - top)
     pg = eg / eg.sum(axis=1, keepdims=True)
     for g, alts in enumerate(NESTS):
         probs[:, alts] *= pg[:, [g]]
