@@ -327,9 +327,13 @@ def _utilities_into(args, lam, out):
 def _nest_sum_loop(e, log_s):
     # e: town's and seat's V/λ shifted by their maximum, in place their conditional
     # probabilities; log_s: the log of the nest sum (elementary.exp/log: vectorised)
+    # one exp a household: the larger shifted value is exactly 0 (x − x) and exp(0) = 1
+    # exactly, so only the other's is computed (x + 0 = x; a NaN row stays NaN)
     for i in range(log_s.shape[0]):
-        e0 = exp(e[0, i])
-        e1 = exp(e[1, i])
+        x0, x1 = e[0, i], e[1, i]
+        other = exp(x0 + x1)
+        e0 = 1.0 if x0 == 0.0 else other
+        e1 = other if x0 == 0.0 else (1.0 if x1 == 0.0 else other)
         t = e0 + e1
         log_s[i] = log(t)
         e[0, i] = e0 / t  # conditional probabilities of town and seat
@@ -347,10 +351,15 @@ def _upper_nest_loop(log_s, lam, lower, shifted):
         v0, v3 = lower[0, i], lower[3, i]
         t = v0 if (v0 >= iv1) | (v0 != v0) else iv1  # np.maximum: a NaN wins
         t = t if (t >= v3) | (t != t) else v3
-        shifted[0, i] = exp(v0 - t)
-        shifted[1, i] = exp(iv1 - t)
-        x = v3 - t
-        shifted[2, i] = exp(x)
+        s0, s1, x = v0 - t, iv1 - t, v3 - t
+        # two exps a household: the maximum's shifted value is exactly 0 and exp(0) = 1
+        # exactly; p and q are the other two (a NaN row: all NaN, exp(NaN) = NaN)
+        z0, z1 = s0 == 0.0, s1 == 0.0
+        ep = exp(s1 if z0 else s0)
+        eq = exp(s1 if (not z0) & (not z1) else x)
+        shifted[0, i] = 1.0 if z0 else ep
+        shifted[1, i] = ep if z0 else (1.0 if z1 else eq)
+        shifted[2, i] = eq if z0 | z1 else (1.0 if x == 0.0 else eq)
         small |= x < -600.0
         nan |= x != x
     return small & (not nan)
