@@ -624,7 +624,31 @@ def _machine() -> dict:
         commit, dirty = "n/a", False
     return {"cpu": cpu, "cpus": os.cpu_count(), "memory_gb": round(mem_gb, 1),
             "python": platform.python_version(), "numpy": np.__version__, "mesa": mesa.__version__,
-            "os": f"{platform.system()} {platform.release()}", "git_commit": commit + ("+dirty" if dirty else "")}
+            "os": f"{platform.system()} {platform.release()}", "git_commit": commit + ("+dirty" if dirty else ""),
+            **_host_speed()}
+
+
+def _host_speed() -> dict:
+    """What makes this host faster or slower than another, for comparing benchmarks across
+    hosts (the targets are absolute): whether NumPy has its AVX-512 float64 ``exp``/``log``
+    (without, they are the C library's, one element at a time), and two fixed workloads, best
+    of 5: a Python loop (``sum(range(10**6))``, ms) and NumPy's ``exp`` (ns an element). The
+    host of sessions 1–10 (AVX-512) ran the full-scale baseline ≈ 1.45× faster than session
+    11's (AVX2): docs/performance.md, session 11."""
+    import timeit
+
+    import numpy as np
+
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # NumPy < 2 or a changed private name: not reported
+        features = {}
+    x = np.linspace(-20.0, 0.0, 1_000_000)
+    out = np.empty_like(x)
+    python_ms = min(timeit.repeat("sum(range(10**6))", number=1, repeat=5)) * 1e3
+    exp_ns = min(timeit.repeat(lambda: np.exp(x, out=out), number=1, repeat=5)) / x.size * 1e9
+    return {"avx512f": bool(features.get("AVX512F", False)), "avx2": bool(features.get("AVX2", False)),
+            "reference_python_ms": round(python_ms, 2), "reference_numpy_exp_ns": round(exp_ns, 2)}
 
 
 def _flat(res: dict) -> dict:
@@ -682,6 +706,10 @@ def _report(res: dict) -> list[str]:
         f"`python benchmarks/run.py{' --quick' if res['mode'] == 'quick' else ''}`; {m['cpu']}, "
         f"{m['cpus']} CPUs, {m['memory_gb']} GB; Python {m['python']}, NumPy {m['numpy']}, "
         f"Mesa {m['mesa']}; {m['os']}; commit {m['git_commit']}.",
+        f"Host speed: AVX-512 {'yes' if m.get('avx512f') else 'no'} (NumPy's float64 exp/log "
+        f"{'vectorised' if m.get('avx512f') else 'from the C library'}); sum(range(10**6)) "
+        f"{m.get('reference_python_ms', float('nan')):.1f} ms; NumPy exp "
+        f"{m.get('reference_numpy_exp_ns', float('nan')):.2f} ns an element.",
         f"1-minute load average {load['start']:.2f} at the start, {load['end']:.2f} at the end"
         + (" (busy machine: absolute timings are inflated; the ratios are measured side by side)"
            if load["start"] >= QUIET_LOAD else "") + ".", "",
