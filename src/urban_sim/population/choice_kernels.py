@@ -11,11 +11,15 @@ keeps them as the reference and compares):
 - every floating-point operation is the same, on the same operands, in the same order (a sum
   ``((a + b) + c) ...`` is added up as NumPy did, column by column; a term NumPy added as
   ``+ 0.0`` or multiplied by ``0.0`` is still added or multiplied here);
-- ``exp``, ``log`` and ``log1p`` stay NumPy calls on contiguous arrays between the compiled
-  passes: numba's ``math.exp``/``math.log`` differ from NumPy's vectorised ones in the last bit
-  for a few per cent of the values. Where a column takes only a few values (return
-  migration's hazard exponent: four), NumPy computes the ``exp`` of those values (NumPy's
-  ``exp`` of a value is the same in an array of any length; checked on 10⁶ values);
+- the nested logit's ``exp`` and ``log`` are :mod:`urban_sim.population.elementary`'s,
+  inlined into the compiled passes (session 11: NumPy's are the C library's, one element at a
+  time, on hosts without AVX-512); the NumPy reference of the tests and
+  ``choice.nested_logit_probabilities`` use the same functions. Elsewhere ``exp``, ``log`` and
+  ``log1p`` stay NumPy calls on contiguous arrays between the compiled passes (numba's
+  ``math.exp``/``math.log`` differ from NumPy's in the last bit for a few per cent of the
+  values). Where a column takes only a few values (return migration's hazard exponent:
+  four), NumPy computes the ``exp`` of those values (NumPy's ``exp`` of a value is the same in
+  an array of any length; checked on 10⁶ values);
 - random numbers are drawn in batches, in the same order, by
   :func:`urban_sim.population.vital_kernels.uniforms` (``rng.random(n)``, PCG64 stepped
   inline), or, where only a few values of a batch are used, by
@@ -353,7 +357,8 @@ def _upper_nest_loop(log_s, lam, lower, shifted):
         t = t if (t >= v3) | (t != t) else v3
         s0, s1, x = v0 - t, iv1 - t, v3 - t
         # two exps a household: the maximum's shifted value is exactly 0 and exp(0) = 1
-        # exactly; p and q are the other two (a NaN row: all NaN, exp(NaN) = NaN)
+        # exactly; p and q are the other two (a NaN row: all NaN, exp(NaN) = NaN). Utilities
+        # are finite or −inf (never +inf, where inf − inf would make this differ from three exps)
         z0, z1 = s0 == 0.0, s1 == 0.0
         ep = exp(s1 if z0 else s0)
         eq = exp(s1 if (not z0) & (not z1) else x)

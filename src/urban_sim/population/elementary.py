@@ -106,7 +106,7 @@ def exp(x):
     y = y * 2.0 if top else y
     y = math.inf if x > _EXP_OVER else y
     y = 0.0 if x < _EXP_UNDER else y
-    return x if x != x else y
+    return x + x if x != x else y  # a NaN, quieted as NumPy does
 
 
 def log(x):
@@ -130,7 +130,7 @@ def log(x):
     y = -math.inf if x == 0.0 else y
     y = math.nan if x < 0.0 else y
     y = x if x == math.inf else y
-    return x if x != x else y
+    return x + x if x != x else y  # a NaN, quieted as NumPy does
 
 
 # inlined into the calling loop by numba (LLVM did not inline exp: 9 ns instead of 3 an element),
