@@ -11,15 +11,11 @@ keeps them as the reference and compares):
 - every floating-point operation is the same, on the same operands, in the same order (a sum
   ``((a + b) + c) ...`` is added up as NumPy did, column by column; a term NumPy added as
   ``+ 0.0`` or multiplied by ``0.0`` is still added or multiplied here);
-- the nested logit's ``exp`` and ``log`` are :mod:`urban_sim.population.elementary`'s,
-  inlined into the compiled passes (session 11: NumPy's are the C library's, one element at a
-  time, on hosts without AVX-512); the NumPy reference of the tests and
-  ``choice.nested_logit_probabilities`` use the same functions. Elsewhere ``exp``, ``log`` and
-  ``log1p`` stay NumPy calls on contiguous arrays between the compiled passes (numba's
-  ``math.exp``/``math.log`` differ from NumPy's in the last bit for a few per cent of the
-  values). Where a column takes only a few values (return migration's hazard exponent:
-  four), NumPy computes the ``exp`` of those values (NumPy's ``exp`` of a value is the same in
-  an array of any length; checked on 10⁶ values);
+- the nested logit's ``exp``/``log`` are :mod:`urban_sim.population.elementary`'s (as in the
+  tests' NumPy reference and ``choice.nested_logit_probabilities``); elsewhere ``exp``, ``log``
+  and ``log1p`` stay NumPy calls between the compiled passes (numba's differ from NumPy's in
+  the last bit for a few per cent of values); where a column takes a few values (return
+  migration's hazard exponent: four), NumPy takes the ``exp`` of those values;
 - random numbers are drawn in batches, in the same order, by
   :func:`urban_sim.population.vital_kernels.uniforms` (``rng.random(n)``, PCG64 stepped
   inline), or, where only a few values of a batch are used, by
