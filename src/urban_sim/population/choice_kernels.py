@@ -326,9 +326,9 @@ def _utilities_into(args, lam, out):
 
 def _nest_sum_loop(e, log_s):
     # e: town's and seat's V/λ shifted by their maximum, in place their conditional
-    # probabilities; log_s: the log of the nest sum (elementary.exp/log: vectorised)
-    # one exp a household: the larger shifted value is exactly 0 (x − x) and exp(0) = 1
-    # exactly, so only the other's is computed (x + 0 = x; a NaN row stays NaN)
+    # probabilities; log_s: the log of the nest sum (elementary.exp/log: vectorised). One exp
+    # a household: the larger shifted value is exactly 0 (x − x) and exp(0) = 1 exactly, so
+    # only the other's is computed (x + 0 = x; a NaN row stays NaN)
     for i in range(log_s.shape[0]):
         x0, x1 = e[0, i], e[1, i]
         other = exp(x0 + x1)
@@ -342,8 +342,8 @@ def _nest_sum_loop(e, log_s):
 
 def _upper_nest_loop(log_s, lam, lower, shifted):
     # the upper level's values shifted by their maximum and their exp (elementary.exp) into
-    # shifted; returns True where exp(shifted[2]) can be below 1e-300 somewhere (a shifted value below -600:
-    # exp(-600) > 1e-261) and none is NaN (NumPy's min of the exps would be NaN)
+    # shifted; returns True where exp(shifted[2]) can be below 1e-300 somewhere (a shifted
+    # value below -600: exp(-600) > 1e-261) and none is NaN (NumPy's min of the exps: NaN)
     small = False
     nan = False
     for i in range(log_s.shape[0]):
@@ -353,8 +353,8 @@ def _upper_nest_loop(log_s, lam, lower, shifted):
         t = t if (t >= v3) | (t != t) else v3
         s0, s1, x = v0 - t, iv1 - t, v3 - t
         # two exps a household: the maximum's shifted value is exactly 0 and exp(0) = 1
-        # exactly; p and q are the other two (a NaN row: all NaN, exp(NaN) = NaN). Utilities
-        # are finite or −inf (never +inf, where inf − inf would make this differ from three exps)
+        # exactly; ep and eq are the other two's (a NaN row: all NaN, exp(NaN) = NaN).
+        # Utilities are finite or −inf (never +inf, where inf − inf would differ from 3 exps)
         z0, z1 = s0 == 0.0, s1 == 0.0
         ep = exp(s1 if z0 else s0)
         eq = exp(s1 if (not z0) & (not z1) else x)

@@ -11,19 +11,21 @@ vectorised math (Intel SVML) is not in the llvmlite wheels of the package index
 
 Algorithms (docs/performance.md, session 11):
 
-- ``exp``: the argument reduction of fdlibm's ``e_exp.c`` (Sun Microsystems, 1993: ``x = k ln 2
-  + r``, ``|r| ≤ ln 2 / 2``, ``ln 2`` in two parts), ``k`` rounded by adding and subtracting
-  1.5 · 2**52; ``exp(r) = 1 + (hi − (lo − r² p(r)))`` with ``p`` the Taylor polynomial of degree 11
-  (terms 1/2! … 1/13!, truncation below 1e-17 relative on ``|r| ≤ 0.347``) by Estrin's scheme; the
-  scale ``2**k`` built from its bits (``k < −1021``: ``2**(k + 1000) · 2**−1000``, so that
-  subnormal results round once more at most).
+- ``exp``: the argument reduction of fdlibm's ``e_exp.c`` (Sun Microsystems, 1993:
+  ``x = k ln 2 + r``, ``|r| ≤ ln 2 / 2``, ``ln 2`` in two parts), ``k`` rounded by adding and
+  subtracting 1.5 · 2**52; ``exp(r) = 1 + (hi − (lo − r² p(r)))`` with ``p`` the Taylor
+  polynomial of degree 11 (terms 1/2! … 1/13!, truncation below 1e-17 relative on
+  ``|r| ≤ 0.347``) by Estrin's scheme; the scale ``2**k`` built from its bits (``k < −1021``:
+  ``2**(k + 1000) · 2**−1000``, so that subnormal results round once more at most).
 - ``log``: fdlibm's ``e_log.c``: ``x = 2**k m``, ``√2/2 ≤ m < √2`` from the bits,
   ``f = m − 1``, ``s = f / (2 + f)``, its polynomial ``Lg1 … Lg7`` in ``s²``, and
-  ``k ln2_hi − ((f²/2 − (s (f²/2 + R) + k ln2_lo)) − f)``; subnormal ``x`` scaled by 2**54 first.
+  ``k ln2_hi − ((f²/2 − (s (f²/2 + R) + k ln2_lo)) − f)``; subnormal ``x`` scaled by 2**54
+  first.
 
-Accuracy (``tests/test_elementary.py``, against ``numpy.longdouble``): below 1 ulp for normal
-results; exactly ``exp(0) = 1``, ``log(1) = 0``; the special values as NumPy (``exp``: NaN, ±inf,
-overflow above 709.78 to inf, underflow below −745.13 to 0; ``log``: 0 → −inf, negative → NaN,
+Accuracy (``tests/test_elementary.py``, against ``numpy.longdouble``): below 1 ulp for
+normal results (a sweep of ≈ 2e8 points: 0.957 for exp, 0.849 for log); exactly
+``exp(0) = 1``, ``log(1) = 0``; the special values as NumPy (``exp``: NaN, ±inf, overflow
+above 709.78 to inf, underflow below −745.13 to 0; ``log``: 0 → −inf, negative → NaN,
 inf → inf, NaN → NaN).
 """
 
