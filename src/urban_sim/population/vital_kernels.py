@@ -133,9 +133,10 @@ def _mothers_loop(women, age, f, src, lanes):
     k = 0
     for j in range(women.shape[0]):
         w = women[j]
-        out[k] = w
         lanes, u = _draw(src, lanes)
-        k += u < f[age[w]]
+        if u < f[age[w]]:  # rare (≈ 3 % of women a year): a branch is cheaper (0.9 -> 0.5 ms)
+            out[k] = w
+            k += 1
     return out[:k], lanes
 
 
@@ -148,9 +149,10 @@ def _leavers_loop(young, hh, age, oldest, gap, rate, src, lanes):
         k += oldest[hh[i]] >= age[i] + gap
     m = 0
     for j in range(k):  # in place: m <= j
-        cand[m] = cand[j]
         lanes, u = _draw(src, lanes)
-        m += u < rate
+        if u < rate:  # rare: a branch is cheaper
+            cand[m] = cand[j]
+            m += 1
     return cand[:m], lanes
 
 
